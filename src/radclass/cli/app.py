@@ -9,3 +9,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root() -> None:
+    """radclass: classify medical images (run ``radclass COMMAND --help`` for a command's options)."""

@@ -1,0 +1,1 @@
+"""Ingestion layer: files on disk -> DICOM instances / NIfTI volumes / images -> series."""

@@ -1,0 +1,55 @@
+"""Acquisition plane from DICOM direction cosines or a NIfTI affine (rules of ``docs/taxonomy.md``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+_PLANES = ("SAG", "COR", "AX")  # largest component of the slice normal: x, y, z
+OBLIQUE_LIMIT = 0.8
+
+
+def slice_normal(iop: Sequence[float]) -> np.ndarray:
+    """Unit normal of a slice from its six ImageOrientationPatient cosines (row x column)."""
+    row = np.asarray(iop[:3], dtype=float)
+    col = np.asarray(iop[3:6], dtype=float)
+    n = np.cross(row, col)
+    norm = np.linalg.norm(n)
+    return n / norm if norm > 0 else n
+
+
+def plane_of_normal(normal: Sequence[float]) -> str:
+    """AX/COR/SAG by the largest absolute component; OBL when it is below 0.8."""
+    a = np.abs(np.asarray(normal, dtype=float))
+    if not np.isfinite(a).all() or a.max() == 0:
+        return "NA"
+    if a.max() < OBLIQUE_LIMIT:
+        return "OBL"
+    return _PLANES[int(np.argmax(a))]
+
+
+def plane_of_iops(iops: Iterable[Sequence[float]]) -> str:
+    """Plane of a set of IOPs: their common plane, MIXED when they name several, NA when none."""
+    planes = {plane_of_normal(slice_normal(iop)) for iop in iops if len(iop) == 6}
+    planes.discard("NA")
+    if not planes:
+        return "NA"
+    return planes.pop() if len(planes) == 1 else "MIXED"
+
+
+def acquisition_axis(affine: np.ndarray, zooms: Sequence[float]) -> int | None:
+    """Voxel axis a NIfTI volume was acquired along: the lowest-resolution one; None when isotropic."""
+    z = np.asarray(zooms[:3], dtype=float)
+    if z.min() <= 0 or z.max() / z.min() < 1.1:
+        return None
+    return int(np.argmax(z))
+
+
+def plane_of_affine(affine: np.ndarray, zooms: Sequence[float]) -> str:
+    """Plane of a NIfTI volume from the world direction of its acquisition axis; NA when isotropic."""
+    axis = acquisition_axis(affine, zooms)
+    if axis is None:
+        return "NA"
+    direction = np.asarray(affine)[:3, axis]
+    return plane_of_normal(direction / (np.linalg.norm(direction) or 1.0))

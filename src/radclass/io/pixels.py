@@ -1,0 +1,172 @@
+"""Pixel access: K evenly spaced slices of a series as float arrays, whatever the storage.
+
+Handles rescale slope/intercept (modality LUT), MONOCHROME1 inversion, RGB to grey, multi-frame and enhanced
+MR, Siemens mosaics (split into their tiles), 4D series (one volume chosen), compressed transfer syntaxes
+(through pydicom's pixel handlers: pylibjpeg for JPEG/JPEG-LS/JPEG 2000/RLE; python-gdcm if the user installs
+it), NIfTI volumes sliced along their acquisition plane, and PNG/JPEG images read as grey.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from radclass.io.series import Series
+
+
+class PixelReadError(Exception):
+    """Pixels of a series cannot be decoded; the message is a reason for a person."""
+
+
+def load_slices(series: Series, k: int = 5, *, volume: int | None = None) -> list[np.ndarray]:
+    """Up to ``k`` evenly spaced 2D slices (float32, in the stored physical units) of ``series``.
+
+    ``volume`` picks a time point of a 4D NIfTI (default: the first).
+    """
+    if series.format == "nifti":
+        return _nifti_slices(Path(series.path), k, volume or 0)
+    if series.format == "image":
+        return [_image_grey(Path(series.path))]
+    return _dicom_slices(series, k)
+
+
+def evenly_spaced(n: int, k: int) -> list[int]:
+    """Indices of ``k`` evenly spaced items of ``n`` (all of them when ``n <= k``), avoiding the ends."""
+    if n <= k:
+        return list(range(n))
+    return [int(round((i + 1) * n / (k + 1))) for i in range(k)]
+
+
+# --- DICOM -----------------------------------------------------------------------------------------
+
+
+def _dicom_slices(series: Series, k: int) -> list[np.ndarray]:
+    import pydicom
+
+    with_pixels = [m for m in series.instances if m.has_pixels and not m.pixel_issue]
+    if not with_pixels:
+        raise PixelReadError("series has no decodable pixel data")
+    multi = len(with_pixels) == 1 or any(m.n_frames > 1 or "MOSAIC" in m.image_type for m in with_pixels)
+    chosen = with_pixels if multi else [with_pixels[i] for i in evenly_spaced(len(with_pixels), k)]
+    slices: list[np.ndarray] = []
+    errors: list[str] = []
+    for inst in chosen:
+        try:
+            ds = pydicom.dcmread(inst.path, force=True)
+            frames = _frames(ds)
+        except Exception as err:
+            errors.append(f"{type(err).__name__}: {err}")
+            continue
+        if "MOSAIC" in inst.image_type and frames.shape[0] == 1:
+            frames = _split_mosaic(frames[0], ds, inst.mosaic_images)
+        slices.extend(frames[i] for i in evenly_spaced(frames.shape[0], k))
+        if len(slices) >= 4 * k:
+            break
+    if not slices:
+        raise PixelReadError("pixel data could not be decoded (" + "; ".join(errors[:2]) + ")")
+    return [slices[i] for i in evenly_spaced(len(slices), k)]
+
+
+def _frames(ds) -> np.ndarray:
+    """All frames of a dataset as (n, rows, cols) float32 in modality units, grey, MONOCHROME2."""
+    from pydicom.pixels import apply_modality_lut
+
+    arr = ds.pixel_array
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    spp = int(ds.get("SamplesPerPixel", 1) or 1)
+    if spp > 1:  # colour: luminance
+        arr = arr.astype(np.float32)
+        arr = arr[..., 0] * 0.299 + arr[..., 1] * 0.587 + arr[..., 2] * 0.114
+    if arr.ndim == 2:
+        arr = arr[None]
+    if n_frames > 1 and "PerFrameFunctionalGroupsSequence" in ds:
+        out = np.empty(arr.shape, np.float32)
+        for i in range(arr.shape[0]):
+            out[i] = _rescale_enhanced(arr[i], ds, i)
+        arr = out
+    elif spp == 1:
+        arr = np.asarray(apply_modality_lut(arr, ds), dtype=np.float32)
+    arr = arr.astype(np.float32, copy=False)
+    if str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
+        arr = arr.max() - arr
+    return arr
+
+
+def _rescale_enhanced(frame: np.ndarray, ds, index: int) -> np.ndarray:
+    slope, intercept = 1.0, 0.0
+    for groups in (ds.get("PerFrameFunctionalGroupsSequence"), ds.get("SharedFunctionalGroupsSequence")):
+        if not groups:
+            continue
+        g = groups[index] if len(groups) > index else groups[0]
+        seq = g.get("PixelValueTransformationSequence")
+        if seq:
+            slope = float(seq[0].get("RescaleSlope", 1) or 1)
+            intercept = float(seq[0].get("RescaleIntercept", 0) or 0)
+            break
+    return frame.astype(np.float32) * slope + intercept
+
+
+def _split_mosaic(mosaic: np.ndarray, ds, n_images: int | None) -> np.ndarray:
+    """Tiles of a Siemens mosaic, using AcquisitionMatrix for the tile size; empty tiles dropped."""
+    tile_r, tile_c = _mosaic_tile(ds, mosaic.shape)
+    grid_r, grid_c = mosaic.shape[0] // tile_r, mosaic.shape[1] // tile_c
+    tiles = [mosaic[i * tile_r:(i + 1) * tile_r, j * tile_c:(j + 1) * tile_c]
+             for i in range(grid_r) for j in range(grid_c)]
+    if n_images:
+        tiles = tiles[:n_images]
+    else:
+        tiles = [t for t in tiles if np.any(t)] or tiles[:1]
+    return np.stack(tiles)
+
+
+def _mosaic_tile(ds, shape: tuple[int, int]) -> tuple[int, int]:
+    acq = [int(v) for v in (ds.get("AcquisitionMatrix") or []) if int(v) > 0]
+    if len(acq) >= 2:
+        size = max(acq)
+        in_plane = ds.get("InPlanePhaseEncodingDirection", "ROW")
+        rows, cols = (size, min(acq)) if str(in_plane) == "ROW" else (min(acq), size)
+        for r, c in ((rows, cols), (size, size), (cols, rows)):
+            if shape[0] % r == 0 and shape[1] % c == 0 and shape[0] // r > 1:
+                return r, c
+    side = int(np.ceil(np.sqrt(16)))  # fall back to a 4x4 grid
+    return shape[0] // side, shape[1] // side
+
+
+# --- NIfTI and 2D images ---------------------------------------------------------------------------
+
+
+def _nifti_slices(path: Path, k: int, volume: int) -> list[np.ndarray]:
+    import nibabel as nib
+
+    from radclass.io.geometry import acquisition_axis
+
+    try:
+        img = nib.load(str(path))
+        img = nib.as_closest_canonical(img)  # RAS: axis 0 = x (SAG), 1 = y (COR), 2 = z (AX)
+        data = np.asanyarray(img.dataobj)
+    except Exception as err:
+        raise PixelReadError(f"NIfTI voxels unreadable ({type(err).__name__}: {err})") from None
+    if data.ndim > 3:
+        data = data.reshape(data.shape[:3] + (-1,))[..., min(volume, int(np.prod(data.shape[3:])) - 1)]
+    if data.ndim == 2:
+        return [np.asarray(data, np.float32).T[::-1]]
+    axis = acquisition_axis(img.affine, img.header.get_zooms()[:3])
+    axis = 2 if axis is None else axis
+    data = np.moveaxis(np.asarray(data, dtype=np.float32), axis, 0)
+    # Keep slices that hold something (background-only slices carry no sequence information).
+    energy = np.array([np.count_nonzero(s > 0) for s in data])
+    keep = np.flatnonzero(energy > 0.05 * energy.max()) if energy.max() > 0 else np.arange(data.shape[0])
+    chosen = [int(keep[i]) for i in evenly_spaced(len(keep), k)]
+    # Radiological display: anterior/superior up.
+    return [np.rot90(data[i]).copy() for i in chosen]
+
+
+def _image_grey(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L"), dtype=np.float32)
+    except Exception as err:
+        raise PixelReadError(f"image unreadable ({type(err).__name__}: {err})") from None

@@ -1,0 +1,174 @@
+"""A :class:`Series` (what gets classified) and the grouping of DICOM instances into series.
+
+A DICOM series is the set of instances sharing a SeriesInstanceUID. Real exports sometimes put images of
+different matrices, echoes or b-values under one UID (dual-echo PD/T2, b0 + b1000 diffusion): those are split
+into sub-series, named by what differs (``echo2``, ``b1000``, ``256x256``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from radclass.io.dicom_header import InstanceInfo
+from radclass.io.geometry import plane_of_iops, slice_normal
+
+# Header columns of a series row, in output order (see README "scan columns").
+HEADER_COLUMNS: tuple[str, ...] = (
+    "modality", "manufacturer", "model", "field_strength", "series_description", "protocol_name",
+    "series_number", "study_uid", "orientation", "acquisition", "image_type", "frame_type",
+    "acquisition_contrast", "scanning_sequence", "sequence_variant", "scan_options", "sequence_name",
+    "mr_acquisition_type", "repetition_time", "echo_time", "inversion_time", "echo_train_length",
+    "flip_angle", "echo_numbers", "b_values", "pixel_spacing", "slice_thickness", "rows", "columns",
+    "temporal_positions", "contrast_agent", "photometric", "transfer_syntax",
+)
+
+
+@dataclass
+class Series:
+    """One unit of classification: a DICOM (sub-)series, a NIfTI file or a 2D image."""
+
+    path: str
+    format: str  # dicom | nifti | image
+    series_uid: str
+    files: list[str]
+    header: dict[str, Any]
+    sub_series: str = ""
+    n_frames: int = 1
+    flags: list[str] = field(default_factory=list)
+    instances: list[InstanceInfo] = field(default_factory=list)  # DICOM only, in slice order
+
+    @property
+    def key(self) -> str:
+        """Identifier of the series in indexes: its UID, plus ``#sub`` when the UID was split."""
+        return f"{self.series_uid}#{self.sub_series}" if self.sub_series else self.series_uid
+
+    def row(self) -> dict[str, Any]:
+        """The scan table row of this series."""
+        return {
+            "path": self.path,
+            "series_uid": self.series_uid,
+            "sub_series": self.sub_series,
+            "status": "ok",
+            "reason": "",
+            "flags": ";".join(self.flags),
+            "format": self.format,
+            "n_files": len(self.files),
+            "n_frames": self.n_frames,
+            **{c: self.header.get(c) for c in HEADER_COLUMNS},
+            "files": ";".join(self.files),
+        }
+
+
+def group_instances(instances: Iterable[InstanceInfo]) -> list[Series]:
+    """Group image instances by SeriesInstanceUID and split mixed UIDs into sub-series."""
+    by_uid: dict[str, list[InstanceInfo]] = defaultdict(list)
+    for inst in instances:
+        uid = inst.series_uid or f"no-uid:{os.path.dirname(inst.path)}"
+        by_uid[uid].append(inst)
+    series: list[Series] = []
+    for uid, members in by_uid.items():
+        parts = _split(members)
+        for sub, part in parts.items():
+            series.append(_make_series(uid, sub if len(parts) > 1 else "", part))
+    series.sort(key=lambda s: (s.path, s.series_uid, s.sub_series))
+    return series
+
+
+def _split(members: list[InstanceInfo]) -> dict[str, list[InstanceInfo]]:
+    """Sub-series by matrix, echo number and b-value, named by the properties that differ."""
+    def props(i: InstanceInfo) -> tuple[str, str, str]:
+        matrix = f"{i.rows}x{i.columns}"
+        echo = f"echo{i.echo_number}" if i.echo_number is not None else ""
+        b = f"b{i.b_values[0]:g}" if len(i.b_values) == 1 else ""
+        return matrix, echo, b
+
+    keys = [props(i) for i in members]
+    varying = [k for k in range(3) if len({key[k] for key in keys}) > 1]
+    parts: dict[str, list[InstanceInfo]] = defaultdict(list)
+    for inst, key in zip(members, keys):
+        parts["_".join(key[k] for k in varying)].append(inst)
+    return dict(parts)
+
+
+def _make_series(uid: str, sub: str, members: list[InstanceInfo]) -> Series:
+    members = sort_slices(members)
+    first = members[0]
+    files = [m.path for m in members]
+    folder = os.path.commonpath([os.path.dirname(f) for f in files])
+    path = files[0] if len(files) == 1 and _folder_has_others(folder, files) else folder
+    iops = [iop for m in members for iop in m.orientations]
+    b_values = sorted({b for m in members for b in m.b_values})
+    echoes = sorted({m.echo_number for m in members if m.echo_number is not None})
+    header: dict[str, Any] = {
+        "modality": first.modality,
+        "manufacturer": first.manufacturer,
+        "model": first.model,
+        "field_strength": first.field_strength,
+        "series_description": first.series_description,
+        "protocol_name": first.protocol_name,
+        "series_number": first.series_number,
+        "study_uid": first.study_uid,
+        "orientation": plane_of_iops(iops),
+        "acquisition": first.mr_acquisition_type if first.mr_acquisition_type in ("2D", "3D") else "",
+        "image_type": "\\".join(first.image_type),
+        "frame_type": "\\".join(first.frame_type),
+        "acquisition_contrast": first.acquisition_contrast,
+        "scanning_sequence": "\\".join(first.scanning_sequence),
+        "sequence_variant": "\\".join(first.sequence_variant),
+        "scan_options": "\\".join(first.scan_options),
+        "sequence_name": first.sequence_name,
+        "mr_acquisition_type": first.mr_acquisition_type,
+        "repetition_time": first.repetition_time,
+        "echo_time": first.echo_time,
+        "inversion_time": first.inversion_time,
+        "echo_train_length": first.echo_train_length,
+        "flip_angle": first.flip_angle,
+        "echo_numbers": "\\".join(str(e) for e in echoes),
+        "b_values": "\\".join(f"{b:g}" for b in b_values),
+        "pixel_spacing": "\\".join(f"{v:g}" for v in first.pixel_spacing) if first.pixel_spacing else "",
+        "slice_thickness": first.slice_thickness,
+        "rows": first.rows,
+        "columns": first.columns,
+        "temporal_positions": first.temporal_positions,
+        "contrast_agent": next((m.contrast_agent for m in members if m.contrast_agent), ""),
+        "photometric": first.photometric,
+        "transfer_syntax": first.transfer_syntax,
+    }
+    flags: list[str] = []
+    if not any(m.has_pixels for m in members):
+        flags.append("no_pixels")
+    issues = sorted({m.pixel_issue for m in members if m.pixel_issue})
+    if issues:
+        flags.append("pixel_issue:" + issues[0])
+    if len({(m.rows, m.columns) for m in members}) > 1:
+        flags.append("inconsistent_matrix")
+    if any(m.mosaic_images or "MOSAIC" in m.image_type for m in members):
+        flags.append("mosaic")
+    n_frames = sum(m.mosaic_images or (m.n_frames if "MOSAIC" not in m.image_type else 1) for m in members)
+    return Series(path=path, format="dicom", series_uid=uid.removeprefix("no-uid:") if uid.startswith("no-uid:") else uid,
+                  files=files, header=header, sub_series=sub, n_frames=n_frames, flags=flags, instances=members)
+
+
+def _folder_has_others(folder: str, files: list[str]) -> bool:
+    """True when ``folder`` holds other entries than ``files`` (then a single file names the series)."""
+    try:
+        return len(os.listdir(folder)) > len(files)
+    except OSError:
+        return True
+
+
+def sort_slices(members: list[InstanceInfo]) -> list[InstanceInfo]:
+    """Order instances along the slice normal when geometry allows, else by InstanceNumber, then path."""
+    normal = slice_normal(members[0].orientations[0]) if members[0].orientations else None
+
+    def key(m: InstanceInfo) -> tuple[float, float, str]:
+        pos = float(np.dot(normal, m.position)) if normal is not None and m.position else 0.0
+        return (pos, float(m.instance_number or 0), m.path)
+
+    return sorted(members, key=key)

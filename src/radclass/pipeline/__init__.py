@@ -1,0 +1,1 @@
+"""Pipelines that run the layers end to end: ``scan`` (files -> series) and ``annotate`` (series -> labels)."""

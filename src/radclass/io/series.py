@@ -73,11 +73,31 @@ def group_instances(instances: Iterable[InstanceInfo]) -> list[Series]:
         by_uid[uid].append(inst)
     series: list[Series] = []
     for uid, members in by_uid.items():
-        parts = _split(members)
-        for sub, part in parts.items():
-            series.append(_make_series(uid, sub if len(parts) > 1 else "", part))
+        for folder_sub, copy in _split_copies(members).items():
+            parts = _split(copy)
+            for sub, part in parts.items():
+                name = "_".join(n for n in (folder_sub, sub if len(parts) > 1 else "") if n)
+                series.append(_make_series(uid, name, part))
     series.sort(key=lambda s: (s.path, s.series_uid, s.sub_series))
     return series
+
+
+def _split_copies(members: list[InstanceInfo]) -> dict[str, list[InstanceInfo]]:
+    """Separate the folders one SeriesInstanceUID is spread over (copies or parts of one series).
+
+    Exports put a series in one folder; a UID found in several folders is a copy (another transfer syntax,
+    a re-export), so each folder is its own sub-series, named by the folder.
+    """
+    by_folder: dict[str, list[InstanceInfo]] = defaultdict(list)
+    for m in members:
+        by_folder[os.path.dirname(m.path)].append(m)
+    if len(by_folder) == 1:
+        return {"": members}
+    names = [os.path.basename(f) for f in by_folder]
+    if len(set(names)) < len(names):  # same folder name in different places: name by the relative path
+        common = os.path.commonpath(list(by_folder))
+        names = [os.path.relpath(f, common) for f in by_folder]
+    return dict(zip(names, by_folder.values()))
 
 
 def _split(members: list[InstanceInfo]) -> dict[str, list[InstanceInfo]]:

@@ -1,0 +1,131 @@
+"""Header feature vector of a series, for the random forest.
+
+Only acquisition physics and vendor-neutral conventions are used (ImageType, ScanningSequence,
+SequenceVariant, ScanOptions, MRAcquisitionType, TR/TE/TI/flip/ETL, b-values, contrast agent, geometry):
+never the free-text SeriesDescription/ProtocolName, which the label rules read instead and which anonymised
+archives often remove. Missing values are -1, as in the literature.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+MISSING = -1.0
+
+IMAGE_TYPE_TOKENS: tuple[str, ...] = (
+    "ORIGINAL", "DERIVED", "PRIMARY", "SECONDARY", "M", "P", "R", "I", "MAG", "PHASE", "DIFFUSION", "ADC",
+    "TRACEW", "TRACE", "FA", "TENSOR", "EXP", "MOSAIC", "FMRI", "ASL", "PERFUSION", "CBF", "CBV", "MTT", "TTP",
+    "SWI", "MNIP", "MIP", "MPR", "PROJECTION IMAGE", "NORM", "DIS2D", "DIS3D", "LOCALIZER", "EPI", "OTHER",
+    "T1", "T2", "PD", "FLAIR", "M_FFE", "FFE", "M_SE", "SE", "M_IR", "IR", "R_FFE", "PHASE MAP", "B0", "FM",
+    "FIELDMAP", "VELOCITY", "CALC_BVALUE", "EADC", "ISODWI", "CMB", "COLFA", "FILTERED", "NONE", "ND", "SUB",
+    "MOCO", "GDC", "REFORMATTED", "SCREEN SAVE", "CSA REPORT", "ANGIO", "TOF", "COLLAPSE",
+)
+ACQ_CONTRAST_TOKENS: tuple[str, ...] = (
+    "T1", "T2", "PROTON_DENSITY", "DIFFUSION", "FLOW_ENCODED", "FLUID_ATTENUATED", "PERFUSION", "T2_STAR",
+    "DIFFUSION_ANISO", "MIXED", "UNKNOWN",
+)
+SCANNING_SEQUENCE_TOKENS: tuple[str, ...] = ("SE", "IR", "GR", "EP", "RM")
+SEQUENCE_VARIANT_TOKENS: tuple[str, ...] = ("SK", "MTC", "SS", "TRSS", "SP", "MP", "OSP", "NONE")
+SCAN_OPTION_PREFIXES: tuple[str, ...] = ("IR", "PFP", "PFF", "FS", "SAT", "FC", "PER", "RG", "CG", "PPG", "EPI",
+                                        "FAST", "SEQ", "ACC", "MP", "TOF", "SP", "FILTERED", "PFF")
+# Vendor sequence-name fragments that name the technique (Siemens *tfl3d1, GE efgre3d, Philips T1TFE...).
+SEQUENCE_NAME_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("tfl", r"tfl|mprage|bravo|tfe|ir_?fspgr|fspgr"),
+    ("tse", r"tse|fse|tir|haste|space|cube|vista|frfse"),
+    ("epi_diff", r"ep_b|ep2d_diff|epse|dwi|diff|ep_seg_b"),
+    ("epi_bold", r"epfid|ep2d_bold|epi_?bold|fmri"),
+    ("gre", r"fl[23]d|fl2d|gre|ffe|spgr|fgre"),
+    ("swi", r"swi|swan|ven_?bold"),
+    ("tof", r"tof|fl3d1r|inhance|fl3d1r_t"),
+    ("fieldmap", r"fm2d|fieldmap|b0map"),
+    ("asl", r"asl|tgse|pcasl|pasl|ep2d_pasl"),
+)
+NUMERIC_FIELDS: tuple[str, ...] = (
+    "repetition_time", "echo_time", "inversion_time", "flip_angle", "echo_train_length", "slice_thickness",
+    "field_strength",
+)
+
+
+def feature_names() -> list[str]:
+    """Column names of :func:`header_features`, in order."""
+    names = [f"it_{t}" for t in IMAGE_TYPE_TOKENS]
+    names += [f"ac_{t}" for t in ACQ_CONTRAST_TOKENS]
+    names += [f"ss_{t}" for t in SCANNING_SEQUENCE_TOKENS]
+    names += [f"sv_{t}" for t in SEQUENCE_VARIANT_TOKENS]
+    names += [f"so_{t}" for t in SCAN_OPTION_PREFIXES]
+    names += [f"sn_{name}" for name, _ in SEQUENCE_NAME_PATTERNS]
+    names += ["acq_3d", "acq_2d", *NUMERIC_FIELDS, "log_tr", "te_over_tr", "ti_over_tr", "pixel_spacing",
+              "matrix", "log_n_frames", "temporal_positions", "b_max", "n_b_values", "contrast_agent",
+              "n_echoes", "has_image_type", "has_scanning_sequence", "modality_mr"]
+    return names
+
+
+def header_features(row: Mapping[str, Any]) -> np.ndarray:
+    """Feature vector (float32) of one scan row (see ``radclass.io.series.HEADER_COLUMNS``)."""
+    image_type = _tokens(row.get("image_type")) | _tokens(row.get("frame_type"))
+    acq_contrast = _text(row.get("acquisition_contrast")).upper()
+    ss = _tokens(row.get("scanning_sequence"))
+    sv = _tokens(row.get("sequence_variant"))
+    so = _tokens(row.get("scan_options"))
+    seq_name = _text(row.get("sequence_name")).lower()
+    feats: list[float] = [float(t in image_type) for t in IMAGE_TYPE_TOKENS]
+    feats += [float(acq_contrast == t) for t in ACQ_CONTRAST_TOKENS]
+    feats += [float(t in ss) for t in SCANNING_SEQUENCE_TOKENS]
+    feats += [float(t in sv) for t in SEQUENCE_VARIANT_TOKENS]
+    feats += [float(any(o.startswith(p) for o in so)) for p in SCAN_OPTION_PREFIXES]
+    feats += [float(bool(seq_name) and re.search(pat, seq_name) is not None) for _, pat in SEQUENCE_NAME_PATTERNS]
+    acq = _text(row.get("mr_acquisition_type") or row.get("acquisition")).upper()
+    feats += [float(acq == "3D"), float(acq == "2D")]
+    nums = {f: _num(row.get(f)) for f in NUMERIC_FIELDS}
+    feats += [v if v is not None else MISSING for v in nums.values()]
+    tr, te, ti = nums["repetition_time"], nums["echo_time"], nums["inversion_time"]
+    feats.append(math.log10(tr) if tr and tr > 0 else MISSING)
+    feats.append(te / tr if tr and te is not None and tr > 0 else MISSING)
+    feats.append(ti / tr if tr and ti is not None and tr > 0 else MISSING)
+    spacing = [_num(v) for v in _text(row.get("pixel_spacing")).split("\\") if v]
+    spacing = [s for s in spacing if s is not None]
+    feats.append(float(np.mean(spacing)) if spacing else MISSING)
+    rows, cols = _num(row.get("rows")), _num(row.get("columns"))
+    feats.append(max(rows, cols) if rows and cols else MISSING)
+    n_frames = _num(row.get("n_frames"))
+    feats.append(math.log10(n_frames) if n_frames and n_frames > 0 else MISSING)
+    tp = _num(row.get("temporal_positions"))
+    feats.append(tp if tp is not None else MISSING)
+    b = [_num(v) for v in _text(row.get("b_values")).split("\\") if v]
+    b = [x for x in b if x is not None]
+    feats += [max(b) if b else MISSING, float(len(b))]
+    feats.append(float(bool(_text(row.get("contrast_agent")))))
+    echoes = [e for e in _text(row.get("echo_numbers")).split("\\") if e]
+    feats.append(float(len(echoes)) if echoes else MISSING)
+    feats += [float(bool(image_type)), float(bool(ss)), float(_text(row.get("modality")).upper() == "MR")]
+    return np.asarray(feats, dtype=np.float32)
+
+
+def header_matrix(rows: list[Mapping[str, Any]]) -> np.ndarray:
+    """Stack :func:`header_features` of many rows into an (n, d) matrix."""
+    if not rows:
+        return np.zeros((0, len(feature_names())), np.float32)
+    return np.stack([header_features(r) for r in rows])
+
+
+def _text(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return str(v)
+
+
+def _tokens(v: Any) -> set[str]:
+    return {t.strip().upper() for t in re.split(r"[\\,]", _text(v)) if t.strip()}
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None

@@ -1,0 +1,104 @@
+"""The SQLite index: idempotent upserts, skipped files, corrections and their export."""
+
+from __future__ import annotations
+
+import csv
+import time
+
+import pandas as pd
+import pytest
+
+from radclass.outputs.sqlite_index import (
+    EXPORT_COLUMNS, add_correction, export_corrections, get_series, read_corrections, read_series,
+    read_skipped, series_key, upsert_series,
+)
+
+
+def _row(uid: str, sub: str = "", **over) -> dict:
+    row = {
+        "path": f"/data/{uid}", "series_uid": uid, "sub_series": sub, "n_files": 3, "modality": "MR",
+        "manufacturer": "ACME", "series_description": "t1_mprage", "sequence": "T1", "orientation": "SAG",
+        "contrast": "pre", "confidence": 0.91, "status": "ok", "reason": "", "flags": "",
+        "bids_suffix": "T1w", "model_version": "m1", "p_T1": 0.91, "p_T2": 0.09, "study_uid": "1.2.3",
+        "files": f"/data/{uid}/1.dcm;/data/{uid}/2.dcm;/data/{uid}/3.dcm",
+    }
+    row.update(over)
+    return row
+
+
+@pytest.fixture
+def table() -> pd.DataFrame:
+    return pd.DataFrame([
+        _row("1.2.3.4"),
+        _row("1.2.3.5", sub="2", sequence="UNKNOWN", status="unknown", confidence=0.3, flags="low_confidence"),
+        _row("1.2.3.5", sub="1", sequence="T2"),
+        {**_row(""), "path": "/data/readme.txt", "series_uid": None, "status": "skipped", "reason": "not DICOM"},
+    ])
+
+
+def test_upsert_is_idempotent(tmp_path, table):
+    db = tmp_path / "index.sqlite"
+    assert upsert_series(db, table) == 4
+    first = read_series(db)
+    assert list(first["series_key"]) == ["1.2.3.4", "1.2.3.5#2", "1.2.3.5#1"]
+    assert {"p_T1", "p_T2", "files", "study_uid"} <= set(first.columns)
+    time.sleep(0.01)
+    upsert_series(db, table)
+    second = read_series(db)
+    assert len(second) == 3
+    same = [c for c in first.columns if c != "updated_at"]
+    pd.testing.assert_frame_equal(first[same], second[same])
+    assert (second["updated_at"] > first["updated_at"]).all()
+    skipped = read_skipped(db)
+    assert list(skipped["path"]) == ["/data/readme.txt"] and skipped["reason"][0] == "not DICOM"
+
+
+def test_new_values_and_columns_update_in_place(tmp_path, table):
+    db = tmp_path / "index.sqlite"
+    upsert_series(db, table)
+    ids = dict(zip(read_series(db)["series_key"], read_series(db)["id"]))
+    changed = pd.DataFrame([_row("1.2.3.4", sequence="T1C", p_T1C=0.8, gradcam_png="/tmp/cam.png")])
+    upsert_series(db, changed)
+    rows = read_series(db).set_index("series_key")
+    assert rows.loc["1.2.3.4", "sequence"] == "T1C"
+    assert rows.loc["1.2.3.4", "gradcam_png"] == "/tmp/cam.png"
+    assert rows.loc["1.2.3.4", "p_T1C"] == pytest.approx(0.8)
+    assert pd.isna(rows.loc["1.2.3.5#1", "p_T1C"])
+    assert rows["id"].to_dict() == ids  # ids are stable across upserts
+    assert get_series(db, ids["1.2.3.4"])["sequence"] == "T1C"
+    assert get_series(db, 999) is None
+
+
+def test_series_key():
+    assert series_key("1.2", "") == "1.2"
+    assert series_key("1.2", None) == "1.2"
+    assert series_key("1.2", "3") == "1.2#3"
+
+
+def test_corrections_and_export(tmp_path, table):
+    db = tmp_path / "index.sqlite"
+    upsert_series(db, table)
+    first = add_correction(db, "1.2.3.5#2", "sequence", "FLAIR", "dr. a", time="2026-01-01T10:00:00")
+    assert (first["old"], first["new"]) == ("UNKNOWN", "FLAIR")
+    second = add_correction(db, "1.2.3.5#2", "sequence", "T2", "dr. b", time="2026-01-01T11:00:00")
+    assert second["old"] == "FLAIR"
+    add_correction(db, "1.2.3.5#2", "orientation", "AX", "dr. a", time="2026-01-01T10:30:00")
+    assert len(read_corrections(db)) == 3
+    with pytest.raises(ValueError):
+        add_correction(db, "1.2.3.4", "sequence", "NOT_A_CLASS", "dr. a")
+    with pytest.raises(ValueError):
+        add_correction(db, "1.2.3.4", "path", "/etc/passwd", "dr. a")
+    with pytest.raises(ValueError):
+        add_correction(db, "1.2.3.4", "contrast", "post", "  ")
+    with pytest.raises(KeyError):
+        add_correction(db, "9.9.9", "sequence", "T1", "dr. a")
+
+    out = tmp_path / "labels.csv"
+    assert export_corrections(db, out) == 1
+    with out.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert tuple(rows[0]) == EXPORT_COLUMNS
+    assert rows[0] == {
+        "path": "/data/1.2.3.5", "series_uid": "1.2.3.5", "sequence": "T2", "orientation": "AX",
+        "contrast": "pre", "reviewer": "dr. b", "time": "2026-01-01T11:00:00",
+    }

@@ -1,0 +1,268 @@
+"""``radclass listen`` end to end with dcmtk's storescu and real series from the data pool.
+
+The mechanics (concurrent senders, a sender killed mid-series, garbage and truncated data, a restart in the
+middle of a series, forwarding) run with a header-only stand-in annotator; ``test_cli_*`` drives the real
+command with the real annotation pipeline and skips when that pipeline is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import highdicom as hd
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pynetdicom import AE
+from pynetdicom.sop_class import MRImageStorage
+
+from radclass.integration.forward import Destination
+from radclass.integration.listener import LEDGER_NAME, Listener, ListenerConfig
+from radclass.integration.ledger import AnnotationLedger
+from radclass.integration.sr import read_labels
+from radclass.outputs.sqlite_index import read_series
+from test_listen_helpers import fake_annotate, free_port, need_binary, series_files, storescu
+
+pytestmark = pytest.mark.slow
+
+_KILLED_SENDER = """
+import os, signal, sys, pydicom
+from pynetdicom import AE
+port, n, files = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+ae = AE(ae_title="KILLED")
+ds0 = pydicom.dcmread(files[0], stop_before_pixels=True)
+ae.add_requested_context(ds0.SOPClassUID, ds0.file_meta.TransferSyntaxUID)
+assoc = ae.associate("127.0.0.1", port, ae_title="RADCLASS")
+assert assoc.is_established
+for f in files[:n]:
+    assoc.send_c_store(f)
+os.kill(os.getpid(), signal.SIGKILL)  # dies mid-series: no release, no abort
+"""
+
+
+class CountingAnnotator:
+    """The stand-in annotator, counting calls per series folder (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, paths):
+        with self._lock:
+            self.calls.update(Path(p).name for p in paths)
+        return fake_annotate(paths)
+
+
+def _uids(files) -> tuple[str, str, set[str]]:
+    heads = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+    return heads[0].StudyInstanceUID, heads[0].SeriesInstanceUID, {h.SOPInstanceUID for h in heads}
+
+
+def _stored(store: Path, files) -> set[str]:
+    study, series, _ = _uids(files)
+    return {p.stem for p in (store / study / series).glob("*.dcm")}
+
+
+def _send_garbage(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"\x01\x00\x00\x00\x00\x10" + os.urandom(64))
+        time.sleep(0.2)
+
+
+def _send_bad_datasets(port: int, tmp_path: Path) -> list[int]:
+    """A dataset without Study/Series UIDs and a file truncated in the middle of its pixel data."""
+    source = series_files("toshiba_b")[0]
+    truncated = tmp_path / "truncated.dcm"
+    truncated.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+    no_uids = pydicom.dcmread(source)
+    del no_uids.StudyInstanceUID, no_uids.SeriesInstanceUID
+    ae = AE(ae_title="BROKEN")
+    ae.add_requested_context(MRImageStorage, no_uids.file_meta.TransferSyntaxUID)
+    assoc = ae.associate("127.0.0.1", port, ae_title="RADCLASS")
+    assert assoc.is_established
+    try:
+        return [assoc.send_c_store(no_uids).Status, assoc.send_c_store(truncated).Status]
+    finally:
+        assoc.release()
+
+
+@pytest.fixture
+def listeners():
+    started: list[Listener] = []
+
+    def start(config: ListenerConfig, annotator) -> Listener:
+        listener = Listener(config, annotator=annotator)
+        listener.start()
+        started.append(listener)
+        return listener
+
+    yield start
+    for listener in started:
+        listener.stop()
+
+
+def test_concurrent_senders_abort_restart_forward(tmp_path, listeners):
+    need_binary("storescu")
+    pacs = listeners(ListenerConfig(store=tmp_path / "pacs", port=0, ae_title="PACS", quiet_seconds=0.5),
+                     fake_annotate)
+    annotate = CountingAnnotator()
+    config = ListenerConfig(store=tmp_path / "inbox", port=0, quiet_seconds=3.0,
+                            forward=Destination("127.0.0.1", pacs.port, "PACS"))
+    first = listeners(config, annotate)
+
+    # three senders at once, one sender killed after 5 of 12 instances, garbage bytes, malformed datasets
+    senders = [storescu(first.port, series_files(name), calling=f"SENDER{i}", wait=False)
+               for i, name in enumerate(["canon_a", "canon_b", "jpegls"])]
+    killed = subprocess.run([sys.executable, "-c", _KILLED_SENDER, str(first.port), "5",
+                             *map(str, series_files("canon_c"))], capture_output=True, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    _send_garbage(first.port)
+    assert _send_bad_datasets(first.port, tmp_path) == [0xA900, 0xC000]
+    for proc in senders:
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out
+    assert first.wait_idle(60)
+    assert first.handler.failed == 2 and first.status().annotated == 4
+
+    # restart in the middle of a series: half of it, stop before it counts as complete, then the rest
+    toshiba = series_files("toshiba_a")
+    assert storescu(first.port, toshiba[:6]).returncode == 0
+    first.stop()
+    ledger_path = config.store / LEDGER_NAME
+    assert not any("7007" in k for k in AnnotationLedger(ledger_path).entries())
+    second = listeners(replace(config, port=0), annotate)
+    assert storescu(second.port, toshiba[6:]).returncode == 0
+    assert storescu(second.port, series_files("canon_a")).returncode == 0  # a repeat: nothing new
+    assert second.wait_idle(60)
+    second.stop()
+
+    # every instance stored, every series annotated exactly once
+    expected = {"canon_a": series_files("canon_a"), "canon_b": series_files("canon_b"),
+                "jpegls": series_files("jpegls"), "canon_c": series_files("canon_c")[:5], "toshiba_a": toshiba}
+    for name, files in expected.items():
+        assert _stored(config.store, files) == _uids(files)[2], name
+    assert not list(config.store.rglob(".incoming-*"))
+    assert set(annotate.calls.values()) == {1} and len(annotate.calls) == 5
+    entries = AnnotationLedger(ledger_path).entries()
+    assert len(entries) == 5 and all(e["runs"] == 1 for e in entries.values())
+    index = read_series(config.store / "index.sqlite")
+    assert sorted(index["series_uid"]) == sorted(_uids(f)[1] for f in expected.values())
+    assert set(index["n_files"]) == {12, 1, 5}
+
+    # one structured report per series, valid, referencing its source series; each forwarded to the PACS
+    reports = sorted((config.store / "_sr").rglob("*.dcm"))
+    assert len(reports) == 5
+    for path in reports:
+        _check_report(path, config.store)
+    assert pacs.wait_idle(30)
+    received = sorted(p for p in pacs.store.root.rglob("*.dcm") if "_sr" not in p.parts)
+    assert len(received) == 5
+    assert {pydicom.dcmread(p).Modality for p in received} == {"SR"}
+    assert all("stored only" in e["note"] for e in pacs.ledger.entries().values())
+
+
+def _check_report(path: Path, store: Path) -> None:
+    sr = hd.sr.srread(path)
+    assert isinstance(sr, hd.sr.Comprehensive3DSR)
+    evidence = sr.CurrentRequestedProcedureEvidenceSequence[0]
+    series = evidence.ReferencedSeriesSequence[0]
+    source_dir = store / evidence.StudyInstanceUID / series.SeriesInstanceUID
+    assert {r.ReferencedSOPInstanceUID for r in series.ReferencedSOPSequence} == {
+        p.stem for p in source_dir.glob("*.dcm")}
+    assert sr.StudyInstanceUID == evidence.StudyInstanceUID
+    group = sr.content.get_image_measurement_groups()[0]
+    names = {e.name.value for e in group.get_qualitative_evaluations()}
+    assert {"SEQUENCE", "113764", "122086"} <= names
+    labels = read_labels(path)
+    assert labels == {"sequence": "DWI", "orientation": "AX", "contrast": "none", "status": "ok",
+                      "confidence": pytest.approx(0.9), "algorithm": "radclass", "algorithm_version": "fake-1"}
+    scheme = sr.CodingSchemeIdentificationSequence[0]
+    assert scheme.CodingSchemeDesignator == "99RADCLASS"
+
+
+def test_allow_list_rejects_other_callers(tmp_path, listeners):
+    need_binary("storescu")
+    listener = listeners(ListenerConfig(store=tmp_path, port=0, quiet_seconds=60, allow=("GOOD",)), fake_annotate)
+    files = series_files("jpegls")
+    refused = storescu(listener.port, files, calling="INTRUDER")
+    assert refused.returncode != 0 and "Rejected" in refused.stderr
+    assert not list(tmp_path.rglob("*.dcm"))
+    assert storescu(listener.port, files, calling="GOOD").returncode == 0
+    assert len(list(tmp_path.rglob("*.dcm"))) == 1
+    assert listener.handler.rejected == 1
+
+
+def _pipeline_or_skip() -> None:
+    try:
+        import radclass.pipeline.annotate  # noqa: F401
+    except ImportError:
+        pytest.skip("annotation pipeline not available")
+
+
+def _wait(predicate, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _start_cli(store: Path, port: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "radclass", "listen", "--store", str(store), "--port", str(port),
+           "--ae-title", "RADCLASS", "--quiet-seconds", "2", "--no-status"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert _wait(lambda: _port_open(port) or proc.poll() is not None, 60), "listener did not start"
+    assert proc.poll() is None, proc.stdout.read()
+    return proc
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _stop_cli(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_cli_real_annotation_with_restart(tmp_path):
+    """`radclass listen` with the real pipeline: Ctrl-C mid-series, restart, each series annotated once."""
+    need_binary("storescu")
+    _pipeline_or_skip()
+    store, port = tmp_path / "inbox", free_port()
+    ledger = lambda: AnnotationLedger(store / LEDGER_NAME).entries()  # noqa: E731
+    proc = _start_cli(store, port)
+    try:
+        assert storescu(port, series_files("canon_a")).returncode == 0
+        assert storescu(port, series_files("j2k")).returncode == 0
+        assert _wait(lambda: len(ledger()) == 2, 180), "series were not annotated"
+        assert storescu(port, series_files("toshiba_a")[:6]).returncode == 0
+    finally:
+        out = _stop_cli(proc)
+    assert "received" in out and "annotated" in out  # final status line
+    proc = _start_cli(store, port)
+    try:
+        assert storescu(port, series_files("toshiba_a")[6:]).returncode == 0
+        assert _wait(lambda: any(e["instances"] == 12 and "7007" in k for k, e in ledger().items()), 180)
+    finally:
+        _stop_cli(proc)
+    assert len(ledger()) == 3 and all(e["runs"] == 1 for e in ledger().values())
+    index = read_series(store / "index.sqlite")
+    assert len(index) >= 3 and index["status"].isin(["ok", "unknown", "error"]).all()
+    for path in (store / "_sr").rglob("*.dcm"):
+        sr = hd.sr.srread(path)
+        assert sr.SeriesDescription == "radclass sequence annotation"
+        assert read_labels(path)["sequence"] in set(index["sequence"])

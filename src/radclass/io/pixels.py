@@ -55,11 +55,16 @@ def _dicom_slices(series: Series, k: int) -> list[np.ndarray]:
         try:
             ds = pydicom.dcmread(inst.path, force=True)
             frames = _frames(ds)
+            if "MOSAIC" in inst.image_type and frames.shape[0] == 1:
+                frames = _split_mosaic(frames[0], ds, inst.mosaic_images)
         except Exception as err:
             errors.append(f"{type(err).__name__}: {err}")
             continue
-        if "MOSAIC" in inst.image_type and frames.shape[0] == 1:
-            frames = _split_mosaic(frames[0], ds, inst.mosaic_images)
+        except BaseException as err:  # a Rust decoder's panic (pyo3 PanicException is not an Exception)
+            if type(err).__name__ != "PanicException":
+                raise
+            errors.append(f"decoder panic: {err}")
+            continue
         slices.extend(frames[i] for i in evenly_spaced(frames.shape[0], k))
         if len(slices) >= 4 * k:
             break

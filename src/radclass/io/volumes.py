@@ -116,6 +116,6 @@ def image_series(path: Path) -> Series:
             im.verify()
     except Exception as err:
         raise VolumeReadError(f"unreadable image ({type(err).__name__}: {err})") from None
-    header = {"modality": "OT", "orientation": "NA", "rows": height, "columns": width,
+    header = {"modality": "", "orientation": "NA", "rows": height, "columns": width,
               "photometric": "RGB" if mode.startswith("RGB") else "MONOCHROME2", "acquisition": ""}
     return Series(path=str(path), format="image", series_uid=str(path), files=[str(path)], header=header)

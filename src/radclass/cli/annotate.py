@@ -1,0 +1,54 @@
+"""``radclass annotate PATH... --out FILE``: sequence, orientation and contrast of every MRI series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from radclass.cli.app import app
+
+
+@app.command()
+def annotate(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (DICOM, NIfTI, PNG/JPEG) to annotate.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output table: .csv, .json or .parquet.")],
+    db: Annotated[Optional[Path], typer.Option(help="Also upsert into this SQLite index (table `series`).")] = None,
+    bids: Annotated[Optional[Path], typer.Option(help="Also link the series into a BIDS-like tree here.")] = None,
+    bids_copy: Annotated[bool, typer.Option(help="Copy files into the BIDS tree instead of symlinking.")] = False,
+    slices: Annotated[int, typer.Option(help="Slices decoded per series.")] = 5,
+    model: Annotated[str, typer.Option(help="Bundled model name or bundle folder.")] = "mri-series",
+    rules: Annotated[Optional[Path], typer.Option(help="Label-rules TOML (default: the packaged rules).")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Abstention threshold (default: the bundle's).")] = None,
+    workers: Annotated[int, typer.Option(help="Header-reading processes (0 = one per core).")] = 0,
+    strict: Annotated[bool, typer.Option(help="Exit with status 3 when any file was skipped.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Annotate every series with the bundled header forest + slice CNN (onnxruntime only)."""
+    from radclass.models.bundle import BundleError
+    from radclass.outputs.tables import OutputFormatError, check_output_path, write_table
+    from radclass.pipeline.annotate import annotate_paths
+
+    try:
+        check_output_path(out)
+        df = annotate_paths(paths, slices=slices, progress=not quiet, bundle=model, rules=rules,
+                            threshold=threshold, workers=workers or None)
+    except (OutputFormatError, BundleError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    write_table(df, out)
+    if db is not None:
+        from radclass.outputs.sqlite_index import upsert_series
+
+        upsert_series(db, df)
+    if bids is not None:
+        from radclass.outputs.bids import write_bids
+
+        write_bids(df, bids, copy=bids_copy)
+    series = df[df["series_uid"].astype(str) != ""]
+    n_unknown = int((series["status"] == "unknown").sum())
+    n_skipped_files = int((df["series_uid"].astype(str) == "").sum())
+    typer.echo(f"{len(series)} series annotated ({n_unknown} UNKNOWN), {n_skipped_files} files skipped -> {out}")
+    if strict and n_skipped_files:
+        raise typer.Exit(3)

@@ -1,0 +1,76 @@
+"""Per-series decisions from per-slice CNN and header-forest probabilities (pure functions).
+
+* :func:`majority_vote` - the published rule: every slice prediction and the forest's prediction each get one
+  vote, the most frequent label wins (ties go to the higher mean probability).
+* :func:`fuse` - probability-level fusion: a weighted log-linear pool of the CNN's mean slice probabilities
+  and the forest's probabilities, each weight dropped to zero when its input is missing (no pixels / no
+  informative header). It uses the models' confidence, which the vote throws away.
+* :func:`decide` - abstention: UNKNOWN when the fused confidence is below a threshold chosen on validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from radclass.taxonomy import UNKNOWN
+
+_EPS = 1e-4
+
+
+def majority_vote(slice_proba: np.ndarray, forest_proba: np.ndarray | None) -> np.ndarray:
+    """One-hot-ish vote shares over classes from slice argmaxes plus the forest's argmax."""
+    n_classes = slice_proba.shape[1] if len(slice_proba) else len(forest_proba)  # type: ignore[arg-type]
+    votes = np.zeros(n_classes, np.float32)
+    for p in slice_proba:
+        votes[int(np.argmax(p))] += 1
+    if forest_proba is not None:
+        votes[int(np.argmax(forest_proba))] += 1
+    # Tie-break by the mean probability, scaled below one vote.
+    mean = np.mean(np.vstack([slice_proba] + ([forest_proba[None]] if forest_proba is not None else [])), axis=0)
+    total = votes.sum() or 1.0
+    return (votes + 0.01 * mean) / (total + 0.01)
+
+
+def fuse(slice_proba: np.ndarray | None, forest_proba: np.ndarray | None, *, w_cnn: float = 1.0,
+         w_forest: float = 1.0, temperature: float = 1.0) -> np.ndarray:
+    """Weighted log-linear pool, renormalised; a missing input (None or empty) gets weight 0."""
+    logits = None
+    for proba, w in ((None if slice_proba is None or len(slice_proba) == 0 else np.mean(slice_proba, 0), w_cnn),
+                     (forest_proba, w_forest)):
+        if proba is None or w == 0:
+            continue
+        term = w * np.log(np.asarray(proba, np.float64) + _EPS)
+        logits = term if logits is None else logits + term
+    if logits is None:
+        raise ValueError("nothing to fuse: neither slices nor a header")
+    logits = logits / temperature
+    p = np.exp(logits - logits.max())
+    return (p / p.sum()).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Decision:
+    label: str
+    confidence: float
+    top: str  # best class even when abstaining
+
+
+def decide(proba: np.ndarray, classes: Sequence[str], threshold: float) -> Decision:
+    """The most probable class, or UNKNOWN when its probability is below ``threshold``."""
+    j = int(np.argmax(proba))
+    conf = float(proba[j])
+    return Decision(classes[j] if conf >= threshold else UNKNOWN, conf, classes[j])
+
+
+def threshold_for_error_rate(confidence: np.ndarray, correct: np.ndarray, max_error: float) -> float:
+    """Smallest threshold whose accepted predictions have an error rate <= ``max_error`` (validation)."""
+    order = np.argsort(-confidence)
+    conf, ok = confidence[order], correct[order].astype(float)
+    errors = np.cumsum(1 - ok) / np.arange(1, len(ok) + 1)
+    feasible = np.flatnonzero(errors <= max_error)
+    if len(feasible) == 0:
+        return 1.0
+    return float(conf[feasible[-1]])

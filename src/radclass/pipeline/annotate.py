@@ -1,0 +1,241 @@
+"""``radclass annotate``: scan -> header forest + slice CNN -> fused, abstaining decision per series.
+
+Every input file ends up in the output: series rows (``ok``/``unknown``/``skipped`` for non-MR/``error``) and
+the scan's skipped-file rows. Inference uses onnxruntime only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radclass.features.header import header_features
+from radclass.features.slices import prepare_batch
+from radclass.io.pixels import PixelReadError, load_slices
+from radclass.io.series import Series
+from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle
+from radclass.models.ensemble import decide, fuse, majority_vote
+from radclass.pipeline.scan import ScanResult, scan, scan_columns
+from radclass.rules import LabelRules
+from radclass.taxonomy import DEFAULT_CONTRAST, UNKNOWN, bids_suffix
+
+_ANATOMICAL = {"T1", "T1C", "T2", "FLAIR", "PD", "T2STAR", "SWI", "MRA"}
+_HEADER_EVIDENCE = ("repetition_time", "echo_time", "image_type", "scanning_sequence")
+
+ANNOTATION_COLUMNS = ["sequence", "orientation", "contrast", "confidence", "bids_suffix", "model_version",
+                      "cnn_sequence", "forest_sequence", "vote_sequence", "rule_sequence", "orientation_source"]
+
+
+@dataclass
+class SeriesEvidence:
+    """What the models saw of one series."""
+
+    slice_proba: np.ndarray | None = None  # (k, n_classes)
+    orient_proba: np.ndarray | None = None  # (k, 3)
+    forest_proba: np.ndarray | None = None  # (n_classes,)
+    pixel_error: str = ""
+
+
+def is_mr_candidate(s: Series) -> bool:
+    """MR DICOM, any NIfTI (MR unless its sidecar says otherwise), and 2D images of unknown modality."""
+    modality = str(s.header.get("modality") or "").upper()
+    if s.format == "dicom":
+        return modality == "MR"
+    return modality in ("", "MR")
+
+
+def header_is_informative(row: dict[str, Any]) -> bool:
+    """True when the header carries acquisition physics (not just geometry)."""
+    return any(_present(row.get(k)) for k in _HEADER_EVIDENCE)
+
+
+def _present(v: Any) -> bool:
+    return v is not None and v != "" and not (isinstance(v, float) and math.isnan(v))
+
+
+def annotate_scan(result: ScanResult, bundle: ModelBundle, *, slices: int = 5, rules: LabelRules | None = None,
+                  threshold: float | None = None, workers: int = 2,
+                  progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """Rows for every series and skipped file of ``result``."""
+    rules = rules or LabelRules.load()
+    fusion = bundle.fusion
+    thr = float(fusion.get("threshold", 0.5) if threshold is None else threshold)
+    candidates = [s for s in result.series if is_mr_candidate(s)]
+    evidence = _gather_evidence(candidates, bundle, slices, workers, progress)
+    rows: list[dict[str, Any]] = []
+    for s in result.series:
+        row = s.row()
+        if s.key in evidence:
+            row.update(_decide_series(s, row, evidence[s.key], bundle, rules, thr))
+        else:
+            modality = row.get("modality") or "unknown"
+            row.update(status="skipped", reason=f"modality {modality}: not an MR series",
+                       sequence="", orientation=row.get("orientation"), contrast="na", confidence=None,
+                       bids_suffix="", model_version=bundle.version)
+        rows.append(row)
+    for skipped in result.skipped:
+        rows.append({**skipped.row(), "model_version": bundle.version})
+    return rows
+
+
+def _gather_evidence(candidates: list[Series], bundle: ModelBundle, k: int, workers: int,
+                     progress: Callable[[int, int], None] | None) -> dict[str, SeriesEvidence]:
+    evidence = {s.key: SeriesEvidence() for s in candidates}
+    # Header forest: one batched call.
+    informative = [s for s in candidates if header_is_informative(s.header)]
+    if informative and bundle.has("forest"):
+        feats = np.stack([header_features({**s.header, "n_frames": s.n_frames}) for s in informative])
+        for s, p in zip(informative, bundle.forest_proba(feats)):
+            evidence[s.key].forest_proba = p
+    # Slices: decoded in a small thread pool, CNN run in batches of several series.
+    with_pixels = [s for s in candidates if "no_pixels" not in s.flags]
+    for s in candidates:
+        if "no_pixels" in s.flags:
+            evidence[s.key].pixel_error = "no pixel data"
+    size = bundle.input_size
+    done = 0
+    total = len(candidates)
+    if progress:
+        progress(len(candidates) - len(with_pixels), total)
+        done = len(candidates) - len(with_pixels)
+    if not bundle.has("cnn"):
+        return evidence
+
+    def load(s: Series) -> tuple[Series, np.ndarray | None, str]:
+        try:
+            return s, prepare_batch(load_slices(s, k), size), ""
+        except PixelReadError as err:
+            return s, None, str(err)
+        except Exception as err:  # a decoder failure must not stop the run
+            return s, None, f"pixel decoding failed ({type(err).__name__}: {err})"
+
+    pending: list[tuple[Series, np.ndarray]] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for s, batch, err in pool.map(load, with_pixels):
+            if batch is None or len(batch) == 0:
+                evidence[s.key].pixel_error = err or "no slices"
+            else:
+                pending.append((s, batch))
+            if sum(len(b) for _, b in pending) >= 64:
+                _run_cnn(pending, bundle, evidence)
+                pending = []
+            done += 1
+            if progress:
+                progress(done, total)
+    _run_cnn(pending, bundle, evidence)
+    return evidence
+
+
+def _run_cnn(pending: list[tuple[Series, np.ndarray]], bundle: ModelBundle,
+             evidence: dict[str, SeriesEvidence]) -> None:
+    if not pending:
+        return
+    seq, orient = bundle.cnn_proba(np.concatenate([b for _, b in pending]))
+    start = 0
+    for s, b in pending:
+        ev = evidence[s.key]
+        ev.slice_proba, ev.orient_proba = seq[start:start + len(b)], orient[start:start + len(b)]
+        start += len(b)
+
+
+def _decide_series(s: Series, row: dict[str, Any], ev: SeriesEvidence, bundle: ModelBundle,
+                   rules: LabelRules, threshold: float) -> dict[str, Any]:
+    classes = bundle.classes
+    fusion = bundle.fusion
+    flags = [f for f in str(row.get("flags") or "").split(";") if f]
+    out: dict[str, Any] = {"model_version": bundle.version}
+    have_pixels = ev.slice_proba is not None and len(ev.slice_proba) > 0
+    have_header = ev.forest_proba is not None
+    if not have_pixels and not have_header:
+        reason = ev.pixel_error or "no pixels"
+        return {**out, "status": "error", "reason": f"nothing to classify: {reason} and no acquisition header",
+                "sequence": UNKNOWN, "contrast": "na", "confidence": 0.0, "bids_suffix": "",
+                "orientation_source": "header" if row.get("orientation") not in (None, "", "NA") else ""}
+    if not have_header:
+        flags.append("header_uninformative")
+    if not have_pixels:
+        flags.append("no_usable_pixels" if "no_pixels" not in flags else "")
+    proba = fuse(ev.slice_proba, ev.forest_proba, w_cnn=float(fusion.get("w_cnn", 1.0)),
+                 w_forest=float(fusion.get("w_forest", 1.0)), temperature=float(fusion.get("temperature", 1.0)))
+    decision = decide(proba, classes, threshold)
+    cnn_label = classes[int(np.argmax(ev.slice_proba.mean(0)))] if have_pixels else ""
+    forest_label = classes[int(np.argmax(ev.forest_proba))] if have_header else ""
+    if have_pixels:
+        vote = majority_vote(ev.slice_proba, ev.forest_proba)
+        out["vote_sequence"] = classes[int(np.argmax(vote))]
+    if cnn_label and forest_label and cnn_label != forest_label:
+        flags.append("pixels_header_disagree")
+    rule = rules.label(row)
+    if rule:
+        out["rule_sequence"] = rule[0]
+        if decision.label not in (UNKNOWN, rule[0]):
+            flags.append("description_disagrees")
+    orientation, source = _orientation(row.get("orientation"), ev.orient_proba, bundle.orient_classes, flags)
+    sequence = decision.label
+    contrast = _contrast(sequence if sequence != UNKNOWN else decision.top, row)
+    out.update(
+        status="ok" if sequence != UNKNOWN else "unknown",
+        reason="" if sequence != UNKNOWN else f"confidence {decision.confidence:.2f} below {threshold:.2f} (best: {decision.top})",
+        sequence=sequence, orientation=orientation, orientation_source=source,
+        contrast=contrast if sequence != UNKNOWN else "na",
+        confidence=round(decision.confidence, 4), bids_suffix=bids_suffix(sequence),
+        cnn_sequence=cnn_label, forest_sequence=forest_label,
+        flags=";".join(f for f in dict.fromkeys(flags) if f),
+    )
+    out.update({f"p_{c}": round(float(p), 4) for c, p in zip(classes, proba)})
+    return out
+
+
+def _orientation(header_plane: Any, orient_proba: np.ndarray | None, orient_classes: list[str],
+                 flags: list[str]) -> tuple[str, str]:
+    plane = str(header_plane or "")
+    pixel_plane = ""
+    if orient_proba is not None and len(orient_proba):
+        mean = orient_proba.mean(0)
+        if mean.max() > 0:
+            pixel_plane = orient_classes[int(np.argmax(mean))]
+    if plane and plane != "NA":
+        if pixel_plane and plane in orient_classes and pixel_plane != plane:
+            flags.append("orientation_disagrees")
+        return plane, "header"
+    if pixel_plane:
+        flags.append("orientation_from_pixels")
+        return pixel_plane, "pixels"
+    return "NA", ""
+
+
+def _contrast(sequence: str, row: dict[str, Any]) -> str:
+    if sequence == "T1C":
+        return "post"
+    if sequence in _ANATOMICAL and _present(row.get("contrast_agent")):
+        return "post"
+    return DEFAULT_CONTRAST.get(sequence, "na")
+
+
+def annotation_columns(classes: Sequence[str]) -> list[str]:
+    cols = scan_columns()
+    i = cols.index("format")
+    return cols[:i] + ANNOTATION_COLUMNS + cols[i:] + [f"p_{c}" for c in classes]
+
+
+def annotate_paths(paths: Sequence[Path], *, slices: int = 5, progress: bool = True, bundle: str | Path = DEFAULT_BUNDLE,
+                   rules: Path | None = None, threshold: float | None = None, workers: int | None = None):
+    """Scan and annotate ``paths``; one DataFrame row per series and per skipped file."""
+    import pandas as pd
+
+    from radclass.cli.progress import progress_bar
+
+    model = ModelBundle.load(bundle)
+    label_rules = LabelRules.load(rules)
+    with progress_bar("Reading headers", enabled=progress) as update:
+        result = scan([Path(p) for p in paths], workers=workers, progress=update)
+    with progress_bar("Annotating series", enabled=progress) as update:
+        rows = annotate_scan(result, model, slices=slices, rules=label_rules, threshold=threshold,
+                             workers=workers or 2, progress=update)
+    return pd.DataFrame(rows, columns=annotation_columns(model.classes))

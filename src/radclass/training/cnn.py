@@ -1,0 +1,136 @@
+"""Train a slice CNN (sequence head, optional orientation head) and export it to ONNX."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from radclass.networks import build_network
+from radclass.taxonomy import SEQUENCES
+from radclass.training.augment import Augment
+from radclass.training.slice_data import ORIENT_HEAD, SliceSet
+
+
+@dataclass
+class CnnConfig:
+    network: str = "multitask"
+    epochs: int = 12
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 5  # epochs without validation improvement before lr /= 10 (Kasmanoff)
+    early_stop: int = 8
+    seed: int = 0
+    augment: Augment = field(default_factory=Augment)
+    threads: int = 2
+
+
+def _balanced_weights(seq: np.ndarray, n_classes: int) -> np.ndarray:
+    counts = np.bincount(seq, minlength=n_classes).astype(float)
+    w = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0)
+    return w[seq] / w[seq].sum()
+
+
+def _outputs(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    out = model(x)
+    return (out[0], out[1]) if isinstance(out, tuple) else (out, None)
+
+
+def train_cnn(train: SliceSet, val: SliceSet | None, config: CnnConfig,
+              progress: Callable[[int, int, dict], None] | None = None) -> tuple[nn.Module, list[dict]]:
+    """Class-balanced sampling, sequence CE + masked orientation CE, Adam, lr/10 on plateau, early stop."""
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    rng = np.random.default_rng(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    kwargs = {"n_orientations": len(ORIENT_HEAD)} if config.network == "multitask" else {}
+    model = build_network(config.network, len(SEQUENCES), **kwargs)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=config.patience)
+    probs = _balanced_weights(train.seq, len(SEQUENCES))
+    steps = max(1, len(train.x) // config.batch_size)
+    history: list[dict] = []
+    best, best_state, stale = -1.0, None, 0
+    for epoch in range(config.epochs):
+        model.train()
+        total = 0.0
+        for _ in range(steps):
+            idx = rng.choice(len(train.x), config.batch_size, p=probs)
+            x = config.augment(torch.from_numpy(train.x[idx]), gen)
+            seq_logits, orient_logits = _outputs(model, x)
+            loss = F.cross_entropy(seq_logits, torch.from_numpy(train.seq[idx]))
+            if orient_logits is not None:
+                o = torch.from_numpy(train.orient[idx])
+                if (o >= 0).any():
+                    loss = loss + F.cross_entropy(orient_logits, o, ignore_index=-1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach())
+        record = {"epoch": epoch + 1, "loss": total / steps, "lr": opt.param_groups[0]["lr"]}
+        if val is not None and len(val.x):
+            seq_p, _ = predict_proba(model, val.x)
+            record["val_acc"] = float((seq_p.argmax(1) == val.seq).mean())
+            record["val_bal_acc"] = _balanced_accuracy(val.seq, seq_p.argmax(1))
+            score = record["val_bal_acc"]
+            sched.step(score)
+            if score > best:
+                best, best_state, stale = score, {k: v.clone() for k, v in model.state_dict().items()}, 0
+            else:
+                stale += 1
+        history.append(record)
+        if progress:
+            progress(epoch + 1, config.epochs, record)
+        if val is not None and stale >= config.early_stop:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return model, history
+
+
+def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    recalls = [float((pred[y == c] == c).mean()) for c in np.unique(y)]
+    return float(np.mean(recalls)) if recalls else 0.0
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, x: np.ndarray, batch: int = 128) -> tuple[np.ndarray, np.ndarray | None]:
+    """Softmax probabilities of the sequence head (and orientation head when there is one)."""
+    model.eval()
+    seqs, orients = [], []
+    for i in range(0, len(x), batch):
+        s, o = _outputs(model, torch.from_numpy(x[i:i + batch]))
+        seqs.append(F.softmax(s, 1).numpy())
+        if o is not None:
+            orients.append(F.softmax(o, 1).numpy())
+    return np.concatenate(seqs), (np.concatenate(orients) if orients else None)
+
+
+class _Softmaxed(nn.Module):
+    """Export wrapper: probabilities for both heads (orientation all-zero for single-head networks)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        s, o = _outputs(self.model, x)
+        if o is None:
+            o = torch.zeros(x.shape[0], len(ORIENT_HEAD))
+        return F.softmax(s, 1), F.softmax(o, 1)
+
+
+def export_cnn_onnx(model: nn.Module, size: int, path: Path) -> None:
+    """ONNX with input ``slices`` (n,1,size,size) and outputs ``sequence`` and ``orientation`` probabilities."""
+    model.eval()
+    dummy = torch.zeros(2, 1, size, size)
+    torch.onnx.export(_Softmaxed(model), (dummy,), str(path), input_names=["slices"],
+                      output_names=["sequence", "orientation"], opset_version=17, dynamo=False,
+                      dynamic_axes={"slices": {0: "n"}, "sequence": {0: "n"}, "orientation": {0: "n"}})

@@ -1,0 +1,89 @@
+"""The header random forest (Kasmanoff et al.'s metadata model): fit, leave-one-dataset-out, ONNX export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+
+from radclass.taxonomy import SEQUENCES
+
+DEFAULT_PARAMS: dict = {"n_estimators": 100, "max_depth": None, "min_samples_leaf": 1, "max_features": "sqrt",
+                        "class_weight": "balanced"}
+TUNING_GRID: dict[str, list] = {"max_depth": [None, 10], "min_samples_leaf": [1, 3], "max_features": ["sqrt", 0.3]}
+
+
+@dataclass
+class ForestData:
+    """Real rows (with their dataset group) plus synthetic rows used in every training fold."""
+
+    X: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    X_extra: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    y_extra: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+
+
+def fit_forest(X: np.ndarray, y: np.ndarray, params: dict | None = None, seed: int = 0):
+    """A RandomForestClassifier on (X, y); missing values are already -1."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    p = {**DEFAULT_PARAMS, **(params or {})}
+    model = RandomForestClassifier(random_state=seed, n_jobs=-1, **p)
+    model.fit(X, y)
+    return model
+
+
+def full_proba(model, X: np.ndarray, classes: Sequence[str] = SEQUENCES) -> np.ndarray:
+    """Probabilities over every class of ``classes`` (zero for classes the model never saw)."""
+    out = np.zeros((len(X), len(classes)), np.float32)
+    if len(X) == 0:
+        return out
+    proba = model.predict_proba(X)
+    for j, c in enumerate(model.classes_):
+        out[:, list(classes).index(c)] = proba[:, j]
+    return out
+
+
+def lodo_proba(data: ForestData, params: dict | None = None, *, use_extra: bool = True,
+               seed: int = 0) -> np.ndarray:
+    """Out-of-fold probabilities: each dataset predicted by a forest trained on all the others."""
+    proba = np.zeros((len(data.X), len(SEQUENCES)), np.float32)
+    for g in np.unique(data.groups):
+        test = data.groups == g
+        X_tr, y_tr = data.X[~test], data.y[~test]
+        if use_extra and len(data.X_extra):
+            X_tr = np.concatenate([X_tr, data.X_extra])
+            y_tr = np.concatenate([y_tr, data.y_extra])
+        proba[test] = full_proba(fit_forest(X_tr, y_tr, params, seed), data.X[test])
+    return proba
+
+
+def balanced_accuracy(y: np.ndarray, proba: np.ndarray) -> float:
+    from sklearn.metrics import balanced_accuracy_score
+
+    return float(balanced_accuracy_score(y, np.asarray(SEQUENCES)[proba.argmax(1)]))
+
+
+def tune_forest(data: ForestData, grid: dict[str, list] | None = None) -> tuple[dict, list[tuple[dict, float]]]:
+    """Pick forest hyper-parameters by leave-one-dataset-out balanced accuracy."""
+    grid = grid or TUNING_GRID
+    results = []
+    for values in product(*grid.values()):
+        params = dict(zip(grid.keys(), values))
+        results.append((params, balanced_accuracy(data.y, lodo_proba(data, params))))
+    best = max(results, key=lambda r: r[1])[0]
+    return best, results
+
+
+def export_forest_onnx(model, n_features: int, path: Path) -> None:
+    """Write the forest as ONNX (float input ``features``; outputs ``label`` and ``probabilities``)."""
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+
+    onx = to_onnx(model, initial_types=[("features", FloatTensorType([None, n_features]))],
+                  options={id(model): {"zipmap": False}}, target_opset={"": 17, "ai.onnx.ml": 3})
+    Path(path).write_bytes(onx.SerializeToString())

@@ -219,7 +219,7 @@ def _contrast(sequence: str, row: dict[str, Any]) -> str:
 
 
 def annotation_columns(classes: Sequence[str]) -> list[str]:
-    cols = scan_columns()
+    cols = [c for c in scan_columns() if c not in ANNOTATION_COLUMNS]
     i = cols.index("format")
     return cols[:i] + ANNOTATION_COLUMNS + cols[i:] + [f"p_{c}" for c in classes]
 

@@ -7,7 +7,8 @@ to bind, so where the kernel allows it the scenario runs in a private network na
 loopback interface (``unshare -n``); otherwise it runs as is, with remote access refused by configuration.
 
 Run by pytest, this module re-executes itself as a script (the scenario) and checks the JSON it writes.
-The listener uses the real annotation pipeline when it is installed, the header-only stand-in otherwise.
+The listener runs in-process with the header-only stand-in annotator: this test is about the plumbing; the
+real pipeline behind ``radclass listen`` is exercised by ``test_listen.py::test_cli_real_annotation_with_restart``.
 """
 
 from __future__ import annotations
@@ -66,16 +67,6 @@ def test_orthanc_round_trip(tmp_path):
 
 
 # -- the scenario, run as a script (possibly inside `unshare -n`) ---------------------------------------------
-def _annotator():
-    try:
-        from radclass.integration.listener import pipeline_annotator
-        import radclass.pipeline.annotate  # noqa: F401
-
-        return "pipeline", pipeline_annotator()
-    except ImportError:
-        return "stand-in", fake_annotate
-
-
 def _wait(predicate, timeout: float, what: str):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -97,10 +88,9 @@ def scenario(work: Path) -> dict:
     from radclass.outputs.sqlite_index import read_series
 
     http_port, dicom_port = free_port(), free_port()
-    kind, annotator = _annotator()
     listener = Listener(ListenerConfig(
         store=work / "inbox", port=0, ae_title="RADCLASS", quiet_seconds=1.0, allow=("ORTHANC",),
-        forward=Destination("127.0.0.1", dicom_port, "ORTHANC")), annotator=annotator)
+        forward=Destination("127.0.0.1", dicom_port, "ORTHANC")), annotator=fake_annotate)
     listener.start()
     config = write_config(work / "orthanc", http_port=http_port, dicom_port=dicom_port,
                           storage=str(work / "orthanc" / "db"), radclass=("RADCLASS", "127.0.0.1", listener.port),
@@ -130,7 +120,7 @@ def scenario(work: Path) -> dict:
         routed = sum("stored only" not in e["note"] for e in listener.ledger.entries().values())
         studies = {s["ParentStudy"]: client.get(f"/studies/{s['ParentStudy']}") for s in client.series()}
         return {
-            "annotator": kind, "reports": len(reports), "report_tags": tags, "routed_series": routed,
+            "reports": len(reports), "report_tags": tags, "routed_series": routed,
             "source_studies": sorted({s["MainDicomTags"]["StudyInstanceUID"] for s in studies.values()}),
             "index": {uid: {"sequence": row["sequence"]} for uid, row in index.iterrows()},
         }

@@ -36,17 +36,19 @@ def majority_vote(slice_proba: np.ndarray, forest_proba: np.ndarray | None) -> n
 
 def fuse(slice_proba: np.ndarray | None, forest_proba: np.ndarray | None, *, w_cnn: float = 1.0,
          w_forest: float = 1.0, temperature: float = 1.0) -> np.ndarray:
-    """Weighted log-linear pool, renormalised; a missing input (None or empty) gets weight 0."""
-    logits = None
-    for proba, w in ((None if slice_proba is None or len(slice_proba) == 0 else np.mean(slice_proba, 0), w_cnn),
-                     (forest_proba, w_forest)):
-        if proba is None or w == 0:
-            continue
-        term = w * np.log(np.asarray(proba, np.float64) + _EPS)
-        logits = term if logits is None else logits + term
-    if logits is None:
+    """Weighted log-linear pool, renormalised.
+
+    A missing input (None or empty) is left out; when only one input is present it is used alone (its weight
+    then only sharpens or flattens it, so it is taken as 1).
+    """
+    cnn = None if slice_proba is None or len(slice_proba) == 0 else np.mean(slice_proba, 0)
+    present = [(p, w) for p, w in ((cnn, w_cnn), (forest_proba, w_forest)) if p is not None]
+    if not present:
         raise ValueError("nothing to fuse: neither slices nor a header")
-    logits = logits / temperature
+    if len(present) == 1:
+        present = [(present[0][0], 1.0)]
+    logits = sum(w * np.log(np.asarray(p, np.float64) + _EPS) for p, w in present)
+    logits = np.asarray(logits) / temperature
     p = np.exp(logits - logits.max())
     return (p / p.sum()).astype(np.float32)
 

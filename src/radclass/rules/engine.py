@@ -39,9 +39,9 @@ class Rule:
     def matches(self, row: Mapping[str, Any]) -> bool:
         text = " ".join(_s(row.get(k)) for k in ("series_description", "protocol_name")).strip()
         itype = "\\".join(_s(row.get(k)) for k in ("image_type", "frame_type"))
-        if self.description is not None and (not text or not self.description.search(text)):
+        if self.description is not None and (not text or not _search(self.description, text)):
             return False
-        if self.not_description is not None and self.not_description.search(text):
+        if self.not_description is not None and _search(self.not_description, text):
             return False
         if self.image_type is not None and not self.image_type.search(itype):
             return False
@@ -89,6 +89,11 @@ class LabelRules:
             if rule.matches(row):
                 return rule.sequence, rule.name
         return None
+
+
+def _search(pattern: re.Pattern[str], text: str) -> bool:
+    """Search the text as written and with underscores as spaces (so ``\\b`` works on ``asl_2d_tra``)."""
+    return bool(pattern.search(text) or pattern.search(text.replace("_", " ")))
 
 
 def _s(v: Any) -> str:

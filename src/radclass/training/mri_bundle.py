@@ -249,17 +249,14 @@ def _choose_fusion(y: np.ndarray, paths: list[str], forest_oof: np.ndarray, cnn_
 
 
 def _fused(slice_p: list, forest_p: list, w_cnn: float, w_forest: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fused labels and confidences of the validation series ('' where a series has no evidence)."""
     pred, conf = [], []
     for s, f in zip(slice_p, forest_p):
-        if (s is None or w_cnn == 0) and (f is None or w_forest == 0):
-            # fall back to whichever exists with unit weight
-            if s is None and f is None:
-                pred.append("")
-                conf.append(0.0)
-                continue
-            p = fuse(s, f)
-        else:
-            p = fuse(s if w_cnn else None, f if w_forest else None, w_cnn=w_cnn or 1, w_forest=w_forest or 1)
+        if s is None and f is None:
+            pred.append("")
+            conf.append(0.0)
+            continue
+        p = fuse(s, f, w_cnn=w_cnn, w_forest=w_forest)
         pred.append(SEQUENCES[int(np.argmax(p))])
         conf.append(float(p.max()))
     return np.array(pred), np.array(conf)

@@ -1,0 +1,32 @@
+"""Label rules: default rules on real-world names, user TOML, parameter-only rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from radclass.rules import LabelRules
+
+
+@pytest.mark.parametrize("description,expected", [
+    ("t1_mpr_tra", "T1"), ("sT2W/FLAIR SENSE", "FLAIR"), ("AX T1 POST", "T1C"), ("Ax DWI 1000", "DWI"),
+    ("ep2d_bold_moco", "BOLD"), ("AAHScout_32ch", "SCOUT"), ("tof_fl3d_tra", "MRA"), ("SWI_Images", "SWI"),
+    ("gre_field_mapping", "FIELDMAP"), ("t2_tse_tra", "T2"), ("PD_TSE_COR", "PD"), ("asl_2d_tra", "PERFUSION"),
+    ("Sag T1 MPRAGE +C", "T1C"), ("AX T2* GRE", "T2STAR"),
+])
+def test_default_rules_on_descriptions(description, expected):
+    assert LabelRules.load().label({"series_description": description})[0] == expected
+
+
+def test_image_type_and_parameter_rules():
+    rules = LabelRules.load()
+    assert rules.label({"image_type": "DERIVED\\PRIMARY\\DIFFUSION\\ADC"})[0] == "ADC"
+    assert rules.label({"repetition_time": 9000, "inversion_time": 2500})[0] == "FLAIR"
+    assert rules.label({"repetition_time": 500, "echo_time": 12}) is None
+
+
+def test_user_rules_file(tmp_path):
+    path = tmp_path / "rules.toml"
+    path.write_text('[[rule]]\nname = "site-flair"\nsequence = "FLAIR"\ndescription = "dark_water"\n')
+    rules = LabelRules.load(path)
+    assert rules.label({"series_description": "AX_DARK_WATER"}) == ("FLAIR", "site-flair")
+    assert rules.label({"series_description": "t1_mprage"}) is None

@@ -21,6 +21,7 @@ from radclass.training.slice_data import ORIENT_HEAD, SliceSet
 class CnnConfig:
     network: str = "multitask"
     epochs: int = 12
+    steps_per_epoch: int = 0  # 0: one pass over the training slices per epoch
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -54,7 +55,7 @@ def train_cnn(train: SliceSet, val: SliceSet | None, config: CnnConfig,
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=config.patience)
     probs = _balanced_weights(train.seq, len(SEQUENCES))
-    steps = max(1, len(train.x) // config.batch_size)
+    steps = config.steps_per_epoch or max(1, len(train.x) // config.batch_size)
     history: list[dict] = []
     best, best_state, stale = -1.0, None, 0
     for epoch in range(config.epochs):

@@ -42,19 +42,19 @@ def test_deeper_match_wins_a_contested_truth_row() -> None:
 
 def test_read_annotate_output(tmp_path) -> None:
     table = pd.DataFrame({
-        "path": ["/d/ds/s1", "/d/ds/s1", "/d/ds/s2", "/d/ds/s3", "/d/junk.txt", "/d/bad.dcm"],
-        "sub_series": ["1", "2", "", "", "", ""],
-        "status": ["ok", "ok", "ok", "ok", "skipped", "error"],
-        "n_files": [10, 30, 5, 5, 1, 1],
-        "sequence": ["T1", "T2", "FLAIR", "UNKNOWN", "", ""],
-        "confidence": [0.9, 0.6, 0.8, 0.3, None, None],
-        "p_T1": [0.9, 0.3, 0.1, 0.3, None, None],
-        "p_T2": [0.05, 0.6, 0.1, 0.3, None, None],
-        "p_FLAIR": [0.05, 0.1, 0.8, 0.4, None, None],
+        "path": ["/d/ds/s1", "/d/ds/s1", "/d/ds/s2", "/d/ds/s3", "/d/junk.txt", "/d/bad.dcm", "/d/ds/s4"],
+        "sub_series": ["1", "2", "", "", "", "", ""],
+        "status": ["ok", "ok", "ok", "unknown", "skipped", "error", "ok"],
+        "n_files": [10, 30, 5, 5, 1, 1, 2],
+        "sequence": ["T1", "T2", "FLAIR", "UNKNOWN", "", "", ""],
+        "confidence": [0.9, 0.6, 0.8, 0.3, None, None, None],
+        "p_T1": [0.9, 0.3, 0.1, 0.3, None, None, None],
+        "p_T2": [0.05, 0.6, 0.1, 0.3, None, None, None],
+        "p_FLAIR": [0.05, 0.1, 0.8, 0.4, None, None, None],
     })
     table.to_csv(tmp_path / "annotate.csv", index=False)
     pred = read_predictions(tmp_path / "annotate.csv")
-    assert pred.dropped_status == {"skipped": 1, "error": 1}
+    assert pred.dropped_status == {"skipped": 1, "error": 1, "no label": 1}  # counted, never silently lost
     assert pred.collapsed_sub_series == 1
     assert pred.table["path"].tolist() == ["/d/ds/s1", "/d/ds/s2", "/d/ds/s3"]
     assert pred.table["label"].tolist() == ["T2", "FLAIR", "UNKNOWN"]  # s1: the 30-file sub-series wins

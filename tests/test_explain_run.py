@@ -52,12 +52,11 @@ def target(tmp_path):
 
 
 def test_missing_bundle_is_a_clear_error(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"model bundle 'nope' not found.*model\.pt"):
+    with pytest.raises(FileNotFoundError, match=r"model bundle 'nope' not found.*lacks bundle\.json"):
         run.explain_target(tmp_path, "nope", tmp_path / "out", bundle_root=tmp_path)
 
 
 def test_explain_target_writes_overlays(bundle_root, target, tmp_path) -> None:
-    pytest.importorskip("radclass.features.slices")
     written = run.explain_target(target, "tiny", tmp_path / "out", bundle_root=bundle_root)
     names = sorted(p.name for p in written)
     assert names == sorted([f"{s}_{m}.png" for s in ("a.png", "b.png") for m in run.METHODS] + ["explanations.json"])
@@ -66,7 +65,31 @@ def test_explain_target_writes_overlays(bundle_root, target, tmp_path) -> None:
             assert im.size == (32, 32) and im.mode == "RGB"
     summary = json.loads((tmp_path / "out" / "explanations.json").read_text())
     assert summary["model"] == "tiny" and len(summary["series"]) == 2
-    assert summary["series"][0]["predicted"] in ("T1", "T2", "FLAIR")
+    assert summary["series"][0]["sequence"]["predicted"] in ("T1", "T2", "FLAIR")
+
+
+def test_real_multitask_bundle_layout(tmp_path, target) -> None:
+    """The layout ``radclass train`` writes: weights named by ``torch_weights``, an orientation head."""
+    from radclass.networks import build_network
+
+    folder = tmp_path / "bundles" / "mri"
+    folder.mkdir(parents=True)
+    classes, orients = ["T1", "T2", "FLAIR", "DWI"], ["AX", "COR", "SAG"]
+    torch.manual_seed(0)
+    torch.save(build_network("multitask", len(classes)).state_dict(), folder / "cnn.pt")
+    (folder / "bundle.json").write_text(json.dumps({"network": "multitask", "classes": classes, "input_size": 32,
+                                                    "orient_classes": orients, "torch_weights": "cnn.pt",
+                                                    "cnn": "cnn.onnx"}))
+    bundle = run.load_bundle("mri", tmp_path / "bundles")
+    assert [h[1] for h in bundle.heads] == ["sequence", "orientation"]
+    written = run.explain_target(target / "a.png", "mri", tmp_path / "out", bundle_root=tmp_path / "bundles")
+    names = {p.name for p in written}
+    assert {"a.png_gradcam.png", "a.png_orientation_gradcam.png", "explanations.json"} <= names
+    series = json.loads((tmp_path / "out" / "explanations.json").read_text())["series"][0]
+    assert series["sequence"]["predicted"] in classes and series["orientation"]["predicted"] in orients
+    (folder / "cnn.pt").unlink()
+    with pytest.raises(FileNotFoundError, match="lacks cnn.pt"):
+        run.load_bundle("mri", tmp_path / "bundles")
 
 
 def test_cli_explain(bundle_root, target, tmp_path, monkeypatch) -> None:
@@ -77,7 +100,6 @@ def test_cli_explain(bundle_root, target, tmp_path, monkeypatch) -> None:
 
     missing = CliRunner().invoke(app, ["explain", str(target), "--model", "absent", "--out", str(tmp_path / "x")])
     assert missing.exit_code == 2 and "not found" in missing.output
-    pytest.importorskip("radclass.features.slices")
     monkeypatch.setattr(run, "BUNDLED_DIR", bundle_root)
     result = CliRunner().invoke(app, ["explain", str(target / "a.png"), "--model", "tiny", "--out", str(tmp_path / "cli")])
     assert result.exit_code == 0, result.output

@@ -27,7 +27,8 @@ class Predictions:
     """A prediction table reduced to one row per path, with what was removed on the way.
 
     ``table`` columns: ``path``, ``label``, optional ``confidence``, optional ``probability``,
-    ``p_<CLASS>`` score columns (listed in ``score_classes``).
+    ``p_<CLASS>`` score columns (listed in ``score_classes``). ``dropped_status`` counts rows left out by
+    ``status`` (``skipped``, ``error``) and rows without a label (``no label``).
     """
 
     table: pd.DataFrame
@@ -57,7 +58,10 @@ def read_predictions(source: Path | str | pd.DataFrame) -> Predictions:
         for value in _DROPPED_STATUS:
             dropped[value] = int((status == value).sum())
         df = df[~status.isin(_DROPPED_STATUS)]
-    df = df[df["label"].notna() & (df["label"].astype(str).str.strip() != "")]
+    labelled = df["label"].notna() & (df["label"].astype(str).str.strip() != "")
+    if not labelled.all():
+        dropped["no label"] = int((~labelled).sum())
+    df = df[labelled]
     score_cols = [c for c in df.columns if c.startswith(SCORE_PREFIX) and len(c) > len(SCORE_PREFIX)]
     if "confidence" not in df.columns and score_cols:
         df = df.assign(confidence=df[score_cols].max(axis=1))

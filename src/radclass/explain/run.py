@@ -1,10 +1,13 @@
 """``radclass explain``: heat maps of a bundled CNN's decision on every series of a target path.
 
 A model bundle is a folder ``<bundle root>/<model>/`` (default root: :data:`radclass.config.BUNDLED_DIR`) with
-``model.pt`` (a torch state dict) and ``bundle.json``: ``{"network": NAME, "classes": [...], "input_size": 128,
-"network_kwargs": {...}}``; the module is built by ``radclass.networks.build_network(NAME, len(classes), **network_kwargs)``.
-Each series is explained on its middle slice, prepared as for training (``radclass.features.slices``); a
-multi-head network is explained on its first head (the sequence head), whose classes are ``classes``.
+``bundle.json`` and a torch state dict: ``model.pt``, or the file named by ``bundle.json``'s ``torch_weights``
+(as ``radclass train`` writes, beside the ONNX models). ``bundle.json`` gives ``network``, ``classes`` and
+optionally ``input_size`` (128), ``orient_classes`` and ``network_kwargs``; the module is built by
+``radclass.networks.build_network(network, len(classes), **kwargs)``.
+
+Each series is explained on its middle slice, prepared as for training (``radclass.features.slices``), for
+the sequence head (``classes``) and, for a multi-task network, also the orientation head (``orient_classes``).
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from radclass.config import BUNDLED_DIR
 __all__ = ["Bundle", "explain_target", "load_bundle"]
 
 METHODS = ("saliency", "gradcam", "occlusion")
+DEFAULT_WEIGHTS = "model.pt"
 
 
 @dataclass
 class Bundle:
-    """A loaded CNN bundle: the network in eval mode and its ``bundle.json``."""
+    """A loaded CNN bundle: the network in eval mode, its class lists and ``bundle.json``."""
 
     name: str
     network: Any  # torch.nn.Module
@@ -34,25 +38,45 @@ class Bundle:
     input_size: int
     meta: dict[str, Any]
 
+    @property
+    def heads(self) -> list[tuple[int, str, list[str]]]:
+        """(output index, name, classes) of each head to explain."""
+        heads = [(0, "sequence", self.classes)]
+        if self.meta.get("orient_classes"):
+            heads.append((1, "orientation", [str(c) for c in self.meta["orient_classes"]]))
+        return heads
+
 
 def _available(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "bundle.json").exists()) if root.is_dir() else []
 
 
+def _network_kwargs(meta: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments: ``network_kwargs``, plus those implied by other bundle fields."""
+    kwargs = dict(meta.get("network_kwargs", {}))
+    if meta["network"] == "ranjbar_vgg":  # its dense layer is sized by the input
+        kwargs.setdefault("input_size", int(meta.get("input_size", 128)))
+    if meta["network"] == "multitask" and meta.get("orient_classes"):
+        kwargs.setdefault("n_orientations", len(meta["orient_classes"]))
+    return kwargs
+
+
 def load_bundle(model: str, bundle_root: Path | None = None) -> Bundle:
-    """Load ``<bundle_root>/<model>/`` (``model.pt`` + ``bundle.json``); clear errors when parts are missing."""
+    """Load the CNN of ``<bundle_root>/<model>/``; clear errors when the bundle or its parts are missing."""
     root = Path(bundle_root) if bundle_root is not None else BUNDLED_DIR
     folder = root / model
-    missing = [name for name in ("bundle.json", "model.pt") if not (folder / name).is_file()]
-    if missing:
-        available = _available(root)
+    meta_path = folder / "bundle.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else None
+    weights = folder / str((meta or {}).get("torch_weights", DEFAULT_WEIGHTS))
+    if meta is None or not weights.is_file():
+        lacking = "bundle.json" if meta is None else weights.name
         raise FileNotFoundError(
-            f"model bundle {model!r} not found: {folder} lacks {', '.join(missing)} "
-            f"(a bundle needs model.pt and bundle.json); available bundles: {', '.join(available) or 'none'}"
+            f"model bundle {model!r} not found: {folder} lacks {lacking} (a bundle needs bundle.json and torch "
+            f"weights, {DEFAULT_WEIGHTS} or the file named by 'torch_weights'); "
+            f"available bundles: {', '.join(_available(root)) or 'none'}"
         )
-    meta = json.loads((folder / "bundle.json").read_text())
     if "network" not in meta or not meta.get("classes"):
-        raise ValueError(f"{folder / 'bundle.json'} must give 'network' and 'classes'")
+        raise ValueError(f"{meta_path} must give 'network' and 'classes'")
     try:
         from radclass.networks import build_network
     except ImportError as exc:
@@ -60,8 +84,8 @@ def load_bundle(model: str, bundle_root: Path | None = None) -> Bundle:
     import torch
 
     classes = [str(c) for c in meta["classes"]]
-    network = build_network(meta["network"], len(classes), **meta.get("network_kwargs", {}))
-    network.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
+    network = build_network(meta["network"], len(classes), **_network_kwargs(meta))
+    network.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     network.eval()
     return Bundle(model, network, classes, int(meta.get("input_size", 128)), meta)
 
@@ -79,9 +103,18 @@ def _stem(series_path: str, sub_series: str, target: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "series"
 
 
+def _n_outputs(network: Any, size: int) -> int:
+    """How many heads the network returns (1 for a plain logits tensor)."""
+    import torch
+
+    with torch.no_grad():
+        out = network(torch.zeros(1, 1, size, size))
+    return len(out) if isinstance(out, (tuple, list, dict)) else 1
+
+
 def explain_target(target: Path, model: str, out_dir: Path, *, bundle_root: Path | None = None) -> list[Path]:
     """Write saliency, Grad-CAM and occlusion overlays (PNG) for every series under ``target``, plus
-    ``explanations.json`` (prediction and files per series). Returns the written paths."""
+    ``explanations.json`` (prediction and files per series and head). Returns the written paths."""
     from radclass.explain.cnn import class_probabilities, grad_cam, gradient_saliency, occlusion_sensitivity
     from radclass.explain.overlay import save_overlay
     from radclass.features.slices import prepare_slice
@@ -96,38 +129,39 @@ def explain_target(target: Path, model: str, out_dir: Path, *, bundle_root: Path
     if not result.series:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in result.skipped[:5])
         raise ValueError(f"no image series found under {target}" + (f" ({reasons})" if reasons else ""))
+    heads = bundle.heads[: _n_outputs(bundle.network, bundle.input_size)]
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     records = []
     for series in result.series:
-        stem = _stem(series.path, getattr(series, "sub_series", ""), target)
+        stem = _stem(series.path, series.sub_series, target)
+        record: dict[str, Any] = {"path": series.path, "sub_series": series.sub_series}
         try:
             slices = load_slices(series, k=1)
         except PixelReadError as exc:
-            records.append({"path": series.path, "error": str(exc)})
+            records.append(record | {"error": str(exc)})
             continue
         if not slices:
-            records.append({"path": series.path, "error": "no slice could be read"})
+            records.append(record | {"error": "no slice could be read"})
             continue
         x = prepare_slice(slices[0], bundle.input_size)[None]  # (1, H, W)
-        probs = class_probabilities(bundle.network, x)
-        cls = int(np.argmax(probs))
-        maps = {
-            "saliency": gradient_saliency(bundle.network, x, cls),
-            "gradcam": grad_cam(bundle.network, x, cls),
-            "occlusion": occlusion_sensitivity(bundle.network, x, cls),
-        }
-        files = {}
-        for method, heat in maps.items():
-            path = save_overlay(out_dir / f"{stem}_{method}.png", x[0], heat)
-            written.append(path)
-            files[method] = path.name
-        order = np.argsort(-probs)[:3]
-        records.append({
-            "path": series.path, "sub_series": getattr(series, "sub_series", ""),
-            "predicted": bundle.classes[cls], "probability": float(probs[cls]),
-            "top3": {bundle.classes[i]: float(probs[i]) for i in order}, "files": files,
-        })
+        for index, head_name, classes in heads:
+            head = index if len(heads) > 1 else None
+            probs = class_probabilities(bundle.network, x, head=head)
+            cls = int(np.argmax(probs))
+            prefix = f"{stem}_" if index == 0 else f"{stem}_{head_name}_"
+            maps = {"saliency": gradient_saliency(bundle.network, x, cls, head=head),
+                    "gradcam": grad_cam(bundle.network, x, cls, head=head),
+                    "occlusion": occlusion_sensitivity(bundle.network, x, cls, head=head)}
+            files = {}
+            for method, heat in maps.items():
+                path = save_overlay(out_dir / f"{prefix}{method}.png", x[0], heat)
+                written.append(path)
+                files[method] = path.name
+            top = np.argsort(-probs)[:3]
+            record[head_name] = {"predicted": classes[cls], "probability": float(probs[cls]),
+                                 "top3": {classes[i]: float(probs[i]) for i in top}, "files": files}
+        records.append(record)
     summary = out_dir / "explanations.json"
     summary.write_text(json.dumps({"model": model, "network": bundle.meta["network"], "series": records}, indent=2) + "\n")
     written.append(summary)

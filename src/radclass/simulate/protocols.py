@@ -12,7 +12,8 @@ so the ranges are meant to be physically faithful, per field strength and vendor
 * MPRAGE / IR-SPGR / 3D TFE: 3D, TI 600-1100 ms (GE BRAVO 400-650 ms), flip 7-12 degrees; GE and Philips
   report the echo spacing (TR 6-10 ms) where Siemens reports the shot interval (TR 1.6-2.5 s);
 * T2 TSE/FSE: TR 2.5-7 s, TE 80-120 ms, echo train 8-24, no TI; 3D SPACE/CUBE T2 long effective TE;
-* FLAIR: TR 6-11 s (2D) / 4.8-7 s (3D), TI 1800-2800 ms (2D) / 1600-2200 ms (3D), TE 80-140 ms;
+* FLAIR: TR 6-11 s (2D) / 4.8-7 s (3D), TI at the CSF null for that TR, 1800-2800 ms (2D) / 1600-2200 ms
+  (3D), TE 80-140 ms;
 * PD: long TR, TE 8-35 ms;
 * T2* GRE: 2D, TR 400-900 ms, TE 15-30 ms, flip 15-25 degrees;
 * SWI: 3D flow-compensated GRE, TE 20-40 ms, magnitude / phase / SWI / minIP images;
@@ -480,8 +481,15 @@ def _se_t1(ctx: _Ctx) -> dict[str, Any]:
     )
 
 
+def _csf_null_ti(ctx: _Ctx, tr: float) -> float:
+    """Inversion time that nulls CSF (T1 ~ 3.8-4.3 s) at this TR: T1 ln(2 / (1 + exp(-TR/T1))), +-3 %."""
+    t1_csf = ctx.u(3800, 4300)
+    return t1_csf * float(np.log(2.0 / (1.0 + np.exp(-tr / t1_csf)))) * ctx.u(0.97, 1.03, 0.001)
+
+
 def _t1_flair(ctx: _Ctx) -> dict[str, Any]:
-    tr, te, ti = ctx.u(1800, 2800, 10), ctx.u(8, 25, 0.5), ctx.u(700, 1100, 10) * (1.0 if ctx.hi else 0.85)
+    tr, te = ctx.u(1800, 2800, 10), ctx.u(8, 25, 0.5)
+    ti = _csf_null_ti(ctx, tr)  # ~ 800-1150 ms: dark CSF and strong grey/white contrast
     etl = int(ctx.u(4, 10))
     return dict(
         technique="ir_se", signal_model="ir", name="t1_flair", geometry="2d",
@@ -563,13 +571,13 @@ def _pd(ctx: _Ctx) -> dict[str, Any]:
 
 def _flair(ctx: _Ctx) -> dict[str, Any]:
     if ctx.chance(0.3):  # 3D SPACE/CUBE/VISTA FLAIR
-        tr, ti = ctx.u(4800, 7000, 10), ctx.u(1600, 2200, 10)
+        tr = ctx.u(4800, 7000, 10)
+        ti = float(np.clip(_csf_null_ti(ctx, tr), 1600, 2200))
         te = ctx.u(300, 450, 1) if ctx.vendor == "Siemens" else ctx.u(90, 140, 1)
         etl, physics_te, geometry, name, acq, seq_name = int(ctx.u(140, 280)), ctx.u(90, 130, 1), "3d", "flair_3d", "3D", "*spcir_278ns"
     else:
         tr = ctx.u(6000, 11000, 10)
-        # TI near the CSF null (T1 ~ 4 s): ln2 * T1 * (1 - ...) ~ 2.0-2.8 s for these TRs
-        ti = ctx.u(1800, 2300, 10) if not ctx.hi else ctx.u(2200, 2800, 10)
+        ti = float(np.clip(_csf_null_ti(ctx, tr), 1800, 2800))  # ~ 1.9-2.6 s
         te = ctx.u(80, 140, 1)
         etl, physics_te, geometry, name, acq, seq_name = int(ctx.u(12, 28)), te, "2d", "flair", "2D", "*tir2d1_16"
     return dict(

@@ -217,12 +217,13 @@ def _wait(predicate, timeout: float) -> bool:
     return False
 
 
-def _start_cli(store: Path, port: int) -> subprocess.Popen:
+def _start_cli(store: Path, port: int, log: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "radclass", "listen", "--store", str(store), "--port", str(port),
            "--ae-title", "RADCLASS", "--quiet-seconds", "2", "--no-status"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with log.open("a") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
     assert _wait(lambda: _port_open(port) or proc.poll() is not None, 60), "listener did not start"
-    assert proc.poll() is None, proc.stdout.read()
+    assert proc.poll() is None, log.read_text()
     return proc
 
 
@@ -231,38 +232,59 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _stop_cli(proc: subprocess.Popen) -> str:
+def _stop_cli(proc: subprocess.Popen, log: Path) -> str:
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
-    return out
+    proc.wait(timeout=60)
+    assert proc.returncode == 0, log.read_text()
+    return log.read_text()
+
+
+def _annotated(ledger_path: Path, log: Path, n: int):
+    """Predicate: the ledger lists ``n`` series; fails at once when the listener logged an error."""
+
+    def check() -> bool:
+        text = log.read_text()
+        if "Traceback" in text:
+            pytest.fail("the listener failed:\n" + text[-4000:])
+        return len(AnnotationLedger(ledger_path).entries()) >= n
+
+    return check
 
 
 def test_cli_real_annotation_with_restart(tmp_path):
     """`radclass listen` with the real pipeline: Ctrl-C mid-series, restart, each series annotated once."""
     need_binary("storescu")
     _pipeline_or_skip()
-    store, port = tmp_path / "inbox", free_port()
-    ledger = lambda: AnnotationLedger(store / LEDGER_NAME).entries()  # noqa: E731
-    proc = _start_cli(store, port)
+    store, port, log = tmp_path / "inbox", free_port(), tmp_path / "listen.log"
+    ledger_path = store / LEDGER_NAME
+    proc = _start_cli(store, port, log)
     try:
         assert storescu(port, series_files("canon_a")).returncode == 0
         assert storescu(port, series_files("j2k")).returncode == 0
-        assert _wait(lambda: len(ledger()) == 2, 180), "series were not annotated"
+        assert _wait(_annotated(ledger_path, log, 2), 300), "series were not annotated"
         assert storescu(port, series_files("toshiba_a")[:6]).returncode == 0
     finally:
-        out = _stop_cli(proc)
-    assert "received" in out and "annotated" in out  # final status line
-    proc = _start_cli(store, port)
+        out = _stop_cli(proc, log)
+    assert "stopped: received 19" in out  # final status line
+    proc = _start_cli(store, port, log)
     try:
         assert storescu(port, series_files("toshiba_a")[6:]).returncode == 0
-        assert _wait(lambda: any(e["instances"] == 12 and "7007" in k for k, e in ledger().items()), 180)
+        assert _wait(_annotated(ledger_path, log, 3), 300), "the interrupted series was not annotated"
     finally:
-        _stop_cli(proc)
-    assert len(ledger()) == 3 and all(e["runs"] == 1 for e in ledger().values())
+        _stop_cli(proc, log)
+    entries = AnnotationLedger(ledger_path).entries()
+    assert sorted(e["instances"] for e in entries.values()) == [1, 12, 12]
+    assert all(e["runs"] == 1 for e in entries.values())
     index = read_series(store / "index.sqlite")
     assert len(index) >= 3 and index["status"].isin(["ok", "unknown", "error"]).all()
-    for path in (store / "_sr").rglob("*.dcm"):
+    reports = list((store / "_sr").rglob("*.dcm"))
+    assert len(reports) == (index["status"].isin(["ok", "unknown"])).sum()
+    for path in reports:
         sr = hd.sr.srread(path)
         assert sr.SeriesDescription == "radclass sequence annotation"
-        assert read_labels(path)["sequence"] in set(index["sequence"])
+        labels = read_labels(path)
+        row = index[index["series_uid"] == sr.CurrentRequestedProcedureEvidenceSequence[0]
+                    .ReferencedSeriesSequence[0].SeriesInstanceUID].iloc[0]
+        assert (labels["sequence"], labels["orientation"], labels["contrast"]) == (
+            row["sequence"], row["orientation"], row["contrast"])
+        assert labels["algorithm_version"] == str(row["model_version"])

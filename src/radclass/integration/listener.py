@@ -13,6 +13,7 @@ is queued again, so instances received before a crash or a Ctrl-C are annotated 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 import time
@@ -96,6 +97,7 @@ class Listener:
         self.handler = StorageHandler(self.store, self._on_stored)
         self.counts = ListenerCounts()
         self._busy: Path | None = None
+        self._last_line = ""
         self._stop = threading.Event()
         self._server = None
         self._worker: threading.Thread | None = None
@@ -134,7 +136,8 @@ class Listener:
             self._worker = None
 
     def serve_forever(self, status: bool = True, interval: float = 1.0) -> None:
-        """Run until Ctrl-C, printing a status line to stderr; then stop cleanly."""
+        """Run until Ctrl-C (SIGINT) or SIGTERM, printing a status line to stderr; then stop cleanly."""
+        self._install_signal_handlers()
         self.start()
         try:
             while not self._stop.wait(interval):
@@ -144,17 +147,26 @@ class Listener:
             pass
         finally:
             if status:
-                sys.stderr.write("\nstopping...\n")
+                sys.stderr.write("\n")
+            log.info("stopping")
             self.stop()
-            if status:
-                self._print_status(final=True)
+            log.info("stopped: %s", self.status().line())
 
-    def _print_status(self, final: bool = False) -> None:
+    def _install_signal_handlers(self) -> None:
+        """SIGINT and SIGTERM end :meth:`serve_forever` (also when a shell started us with SIGINT ignored)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, frame: self._stop.set())
+
+    def _print_status(self) -> None:
+        """Rewrite the status line on a terminal; elsewhere (a log file) print it when it changes."""
         line = self.status().line()
-        if sys.stderr.isatty() and not final:
+        if sys.stderr.isatty():
             sys.stderr.write("\r" + line + " " * 4)
-        else:
+        elif line != self._last_line:
             sys.stderr.write(line + "\n")
+        self._last_line = line
         sys.stderr.flush()
 
     def status(self) -> ListenerCounts:

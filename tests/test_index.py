@@ -33,24 +33,27 @@ def table() -> pd.DataFrame:
         _row("1.2.3.5", sub="2", sequence="UNKNOWN", status="unknown", confidence=0.3, flags="low_confidence"),
         _row("1.2.3.5", sub="1", sequence="T2"),
         {**_row(""), "path": "/data/readme.txt", "series_uid": None, "status": "skipped", "reason": "not DICOM"},
+        {**_row(""), "path": "/data/broken.dcm", "series_uid": "", "status": "error", "reason": "truncated"},
+        _row("1.2.3.9", modality="CT", status="skipped", reason="not MR", sequence=""),
     ])
 
 
 def test_upsert_is_idempotent(tmp_path, table):
     db = tmp_path / "index.sqlite"
-    assert upsert_series(db, table) == 4
+    assert upsert_series(db, table) == 6
     first = read_series(db)
-    assert list(first["series_key"]) == ["1.2.3.4", "1.2.3.5#2", "1.2.3.5#1"]
+    assert list(first["series_key"]) == ["1.2.3.4", "1.2.3.5#2", "1.2.3.5#1", "1.2.3.9"]
     assert {"p_T1", "p_T2", "files", "study_uid"} <= set(first.columns)
     time.sleep(0.01)
     upsert_series(db, table)
     second = read_series(db)
-    assert len(second) == 3
+    assert len(second) == 4
     same = [c for c in first.columns if c != "updated_at"]
     pd.testing.assert_frame_equal(first[same], second[same])
     assert (second["updated_at"] > first["updated_at"]).all()
     skipped = read_skipped(db)
-    assert list(skipped["path"]) == ["/data/readme.txt"] and skipped["reason"][0] == "not DICOM"
+    assert list(skipped["path"]) == ["/data/broken.dcm", "/data/readme.txt"]
+    assert list(skipped["reason"]) == ["truncated", "not DICOM"]
 
 
 def test_new_values_and_columns_update_in_place(tmp_path, table):

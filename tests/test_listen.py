@@ -150,7 +150,7 @@ def test_concurrent_senders_abort_restart_forward(tmp_path, listeners):
                 "jpegls": series_files("jpegls"), "canon_c": series_files("canon_c")[:5], "toshiba_a": toshiba}
     for name, files in expected.items():
         assert _stored(config.store, files) == _uids(files)[2], name
-    assert not list(config.store.rglob(".incoming-*"))
+    assert not list(config.store.rglob("*.part"))
     assert set(annotate.calls.values()) == {1} and len(annotate.calls) == 5
     entries = AnnotationLedger(ledger_path).entries()
     assert len(entries) == 5 and all(e["runs"] == 1 for e in entries.values())
@@ -187,6 +187,20 @@ def _check_report(path: Path, store: Path) -> None:
                       "confidence": pytest.approx(0.9), "algorithm": "radclass", "algorithm_version": "fake-1"}
     scheme = sr.CodingSchemeIdentificationSequence[0]
     assert scheme.CodingSchemeDesignator == "99RADCLASS"
+
+
+def test_store_is_atomic_and_rejects_bad_uids(tmp_path):
+    from radclass.integration.storage import TMP_DIR, InstanceStore
+
+    store = InstanceStore(tmp_path)
+    path = store.write(b"data", "1.2.3", "1.2.3.4", "1.2.3.4.5")
+    assert path == tmp_path / "1.2.3" / "1.2.3.4" / "1.2.3.4.5.dcm" and path.read_bytes() == b"data"
+    for bad in (("../..", "1.2", "1.3"), ("1.2", "1.2/../../x", "1.3"), ("1.2", "1.3", "..")):
+        with pytest.raises(ValueError):
+            store.write(b"x", *bad)
+    (tmp_path / TMP_DIR / "9.9-abc.part").write_bytes(b"half")  # left by a crash
+    assert store.remove_temporaries() == 1
+    assert [store.relative(d) for d in store.series_dirs()] == ["1.2.3/1.2.3.4"]
 
 
 def test_allow_list_rejects_other_callers(tmp_path, listeners):

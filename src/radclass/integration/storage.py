@@ -4,10 +4,12 @@ Layout under the store root::
 
     <StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm    received instances
     _sr/<StudyInstanceUID>/<series_key>.dcm                        structured reports radclass wrote
+    .incoming/                                                     temporaries being written
     index.sqlite, listener-ledger.json                             bookkeeping
 
-An instance is first written to a hidden temporary name in its series folder, flushed to disk, then renamed,
-so a crash never leaves a half-written ``.dcm`` behind; stale temporaries are removed at start-up.
+An instance is first written to a temporary file under ``.incoming/`` (same file system), flushed to disk,
+then renamed into its series folder, so a series folder only ever holds complete instances and a crash never
+leaves a half-written ``.dcm`` behind; stale temporaries are removed at start-up.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 SUFFIX = ".dcm"
-TMP_PREFIX = ".incoming-"
+TMP_DIR = ".incoming"
 SR_DIR = "_sr"
 
 
@@ -54,7 +56,9 @@ class InstanceStore:
         folder = self.series_dir(study_uid, series_uid)
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{sop_uid}{SUFFIX}"
-        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
+        incoming = self.root / TMP_DIR
+        incoming.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f"{sop_uid}-", suffix=".part", dir=incoming)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -87,10 +91,9 @@ class InstanceStore:
     def remove_temporaries(self) -> int:
         """Delete temporaries left by an interrupted write; return how many were removed."""
         removed = 0
-        for series in self.series_dirs():
-            for tmp in series.glob(f"{TMP_PREFIX}*"):
-                tmp.unlink(missing_ok=True)
-                removed += 1
+        for tmp in (self.root / TMP_DIR).glob("*.part"):
+            tmp.unlink(missing_ok=True)
+            removed += 1
         return removed
 
     def sr_path(self, study_uid: str, key: str) -> Path:

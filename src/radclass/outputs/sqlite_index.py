@@ -8,7 +8,7 @@ One database file holds three tables:
     not know yet (``p_<CLASS>`` probabilities, ``gradcam_png``...) are added on the fly. ``id`` is a stable
     integer used by the review page; ``created_at`` / ``updated_at`` are UTC ISO timestamps.
 ``skipped``
-    one row per file the pipeline skipped or failed on, keyed by its ``path``.
+    one row per file the pipeline skipped or failed on (no SeriesInstanceUID), keyed by its ``path``.
 ``corrections``
     append-only log of label corrections: ``series_key, field, old, new, reviewer, time``.
 
@@ -139,14 +139,16 @@ def series_key(series_uid: Any, sub_series: Any = "") -> str:
 
 
 def _is_skipped(row: Mapping[str, Any]) -> bool:
-    return row.get("status") == "skipped" or not series_key(row.get("series_uid"))
+    """A skipped *file* has no SeriesInstanceUID; a skipped series (e.g. not MR) keeps its series row."""
+    return not series_key(row.get("series_uid"))
 
 
 def upsert_series(db_path: Path, df: pd.DataFrame) -> int:
     """Insert or update the rows of an annotation table; return the number of rows written.
 
-    Series rows go to ``series`` keyed by :func:`series_key`; rows with status ``skipped`` (or without a
-    SeriesInstanceUID) go to ``skipped`` keyed by ``path``. Unknown columns are added to ``series``.
+    Rows with a SeriesInstanceUID go to ``series`` keyed by :func:`series_key` (whatever their status,
+    ``skipped`` non-MR series included); rows without one (skipped or unreadable files) go to ``skipped``
+    keyed by ``path``. Unknown columns are added to ``series``.
     """
     records = [{k: _sql_value(v) for k, v in rec.items()} for rec in df.to_dict(orient="records")]
     now = _now()

@@ -21,7 +21,6 @@ from pathlib import Path
 import highdicom as hd
 import pydicom
 import pytest
-from pydicom.dataset import Dataset
 from pynetdicom import AE
 from pynetdicom.sop_class import MRImageStorage
 

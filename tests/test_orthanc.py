@@ -78,7 +78,6 @@ def _wait(predicate, timeout: float, what: str):
 
 
 def scenario(work: Path) -> dict:
-    import highdicom as hd  # noqa: F401
     import pydicom
 
     from radclass.integration.forward import Destination

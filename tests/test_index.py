@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -60,12 +61,14 @@ def test_new_values_and_columns_update_in_place(tmp_path, table):
     db = tmp_path / "index.sqlite"
     upsert_series(db, table)
     ids = dict(zip(read_series(db)["series_key"], read_series(db)["id"]))
-    changed = pd.DataFrame([_row("1.2.3.4", sequence="T1C", p_T1C=0.8, gradcam_png="/tmp/cam.png")])
+    changed = pd.DataFrame([_row("1.2.3.4", sequence="T1C", p_T1C=0.8, gradcam_png="/tmp/cam.png",
+                                 pixel_spacing=np.array([0.5, 0.5]), b_values=[0, 1000], n_frames=np.int64(1))])
     upsert_series(db, changed)
     rows = read_series(db).set_index("series_key")
     assert rows.loc["1.2.3.4", "sequence"] == "T1C"
     assert rows.loc["1.2.3.4", "gradcam_png"] == "/tmp/cam.png"
     assert rows.loc["1.2.3.4", "p_T1C"] == pytest.approx(0.8)
+    assert (rows.loc["1.2.3.4", "pixel_spacing"], rows.loc["1.2.3.4", "b_values"]) == ("0.5;0.5", "0;1000")
     assert pd.isna(rows.loc["1.2.3.5#1", "p_T1C"])
     assert rows["id"].to_dict() == ids  # ids are stable across upserts
     assert get_series(db, ids["1.2.3.4"])["sequence"] == "T1C"

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from radclass.taxonomy import ORIENTATIONS, SEQUENCES
@@ -72,12 +73,12 @@ def _sql_value(value: Any) -> Any:
     """A pandas/numpy cell as something sqlite3 stores (NaN/NA -> NULL)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+    if isinstance(value, np.generic):
         value = value.item()  # numpy scalar -> Python
     if isinstance(value, float) and math.isnan(value):
         return None
-    if isinstance(value, (list, tuple, set)):
-        return ";".join(str(v) for v in value)
+    if isinstance(value, (list, tuple, set, np.ndarray)):
+        return ";".join(str(v) for v in (value.ravel().tolist() if isinstance(value, np.ndarray) else value))
     if isinstance(value, (str, int, float, bytes)):
         return value
     return str(value)

@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "predict",
     "listen",
     "review",
+    "demo",
 )
 
 for _name in _COMMAND_MODULES:

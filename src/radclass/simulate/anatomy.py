@@ -201,11 +201,29 @@ def _veins(mask: np.ndarray, origin: np.ndarray, rng: np.random.Generator) -> np
     return veins
 
 
-def _arteries(shape: tuple[int, ...], origin: np.ndarray) -> np.ndarray:
+# Where cortical branches leave the main arteries (right side, RAS mm): MCA, ACA and PCA territories.
+_BRANCH_ROOTS = [(46, -6, 6), (50, -25, 25), (50, -12, -4), (56, -38, 4), (40, 4, -8), (3, 32, 28), (3, 12, 40),
+                 (3, -18, 48), (30, -60, -2), (20, -88, 4)]
+
+
+def _arteries(mask: np.ndarray, origin: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Named arteries plus cortical branches running from them over the brain surface."""
+    shape = mask.shape
     out = _tube(shape, origin, *_BASILAR)
     for points, radius in _ARTERIES:
         out = np.maximum(out, _tube(shape, origin, points, radius))
         out = np.maximum(out, _tube(shape, origin, _mirror(points), radius))
+    centre = np.array([0.0, -15.0, 10.0], dtype=np.float32)
+    for root in _BRANCH_ROOTS:
+        for side in (1.0, -1.0):
+            start = np.array([root[0] * side, root[1], root[2]], dtype=np.float32)
+            for _ in range(2):
+                d0 = start - centre
+                d1 = d0 / np.linalg.norm(d0) + rng.normal(0.0, 0.45, 3)
+                d1[0] = abs(d1[0]) * np.sign(start[0] if abs(start[0]) > 5 else side)
+                path = [start] + [_surface_point(mask, origin, centre, (1 - t) * d0 / np.linalg.norm(d0) + t * d1, -1.5)
+                                  for t in np.linspace(0.25, 1.0, 6)]
+                out = np.maximum(out, _tube(shape, origin, [tuple(p) for p in path], float(rng.uniform(0.6, 0.9))))
     return out
 
 
@@ -313,8 +331,8 @@ def build_anatomy(seed: int = 1234) -> Anatomy:
     keep = (1.0 - air) * (1.0 - mask) + mask
 
     # Vessels, choroid plexus.
-    artery = _arteries(shape, origin) * np.clip(head + lower, 0, 1)
     filled = ndi.binary_fill_holes(ndi.binary_closing(mask > 0.3, iterations=3))
+    artery = _arteries(filled.astype(np.float32), origin, rng) * np.clip(head + lower, 0, 1)
     vein = np.maximum(_dural_sinuses(shape, origin), _veins(filled.astype(np.float32), origin, rng))
     vein = vein * np.clip(head, 0, 1) * (1.0 - artery)
     choroid = csf * np.maximum(_ellipsoid(grid, (27.0, -38.0, 14.0), (9.0, 12.0, 9.0), soft=4.0),

@@ -116,6 +116,19 @@ def brain_extent(brain_points: np.ndarray, normal: np.ndarray, centre: np.ndarra
     return float(np.percentile(proj, 2)), float(np.percentile(proj, 98))
 
 
+# Circle of Willis (LPS mm, MNI head): time-of-flight angiography is centred here, not on the whole brain.
+CIRCLE_OF_WILLIS_LPS = np.array([0.0, 5.0, -18.0])
+
+
+def coverage(sequence: str, brain_points: np.ndarray, normal: np.ndarray, centre: np.ndarray) -> tuple[float, float]:
+    """Range along ``normal`` (relative to ``centre``) a series of this class covers: the brain, or for MRA a
+    60 mm slab around the circle of Willis."""
+    if sequence == "MRA":
+        c = float((CIRCLE_OF_WILLIS_LPS - centre) @ normal)
+        return c - 25.0, c + 35.0
+    return brain_extent(brain_points, normal, centre)
+
+
 def even_offsets(lo: float, hi: float, n: int, margin: float = 0.15) -> np.ndarray:
     """``n`` evenly spaced positions inside [lo, hi], leaving ``margin`` of the range at each end."""
     if n == 1:

@@ -80,10 +80,10 @@ def time_of_flight(tp: TissueParams, tr: float, te: float, flip: float, rng: np.
     """3D TOF: short-TR spoiled GRE saturates stationary tissue; fresh arterial spins flow in unsaturated."""
     stationary = spoiled_gre(tp, tr, te, flip)
     fresh = tp.pd * np.sin(np.radians(flip)) * np.exp(-te / tp.t2s)
-    out = stationary * rng.uniform(0.6, 0.85)  # MT saturation of brain parenchyma
-    out[INDEX["artery"]] = fresh[INDEX["artery"]] * rng.uniform(0.6, 0.95)
+    out = stationary * rng.uniform(0.4, 0.65)  # MT saturation of brain parenchyma
+    out[INDEX["artery"]] = fresh[INDEX["artery"]] * rng.uniform(0.8, 1.0)
     out[INDEX["vein"]] = stationary[INDEX["vein"]] * rng.uniform(0.3, 1.2)  # venous saturation band
-    out[INDEX["fat"]] = stationary[INDEX["fat"]] * rng.uniform(0.8, 1.2)
+    out[INDEX["fat"]] = stationary[INDEX["fat"]] * rng.uniform(0.4, 0.8)
     return out
 
 

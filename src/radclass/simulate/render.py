@@ -306,8 +306,8 @@ def _render_standard(r: _Renderer) -> np.ndarray:
 
 
 def _render_mip(r: _Renderer) -> np.ndarray:
-    """TOF maximum-intensity projections of thick slabs (20-40 mm) centred on each slice position."""
-    slab = float(r.rng.uniform(20.0, 40.0))
+    """TOF maximum-intensity projections through a 50-80 mm slab centred on each slice position."""
+    slab = float(r.rng.uniform(50.0, 80.0))
     v = r.view(np.arange(-slab / 2, slab / 2 + 1e-3, 2.0, dtype=np.float32))
     values = v.image(_separable_signal(r)).reshape(v.shape)
     n, d, rows, cols = values.shape
@@ -376,7 +376,8 @@ def _render_diffusion(r: _Renderer) -> np.ndarray:
     if image in ("trace", "direction"):
         g = None
         if image == "direction":
-            g = r.rng.normal(size=3)
+            ph = r.p.physics
+            g = np.array([ph["gx"], ph["gy"], ph["gz"]]) if "gx" in ph else r.rng.normal(size=3)
             g = g / np.linalg.norm(g)
         return _to_magnitude_units(acquire(_dw_image(r, v, s0, b, g), ref), r.magnitude_scale())
     b0 = acquire(b0_values, ref)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from radclass.simulate.anatomy import load_anatomy
-from radclass.simulate.geometry import Stack, brain_extent, even_offsets, plane_axes
+from radclass.simulate.geometry import Stack, coverage, even_offsets, plane_axes
 from radclass.simulate.protocols import Protocol, sample_protocol
 from radclass.simulate.render import render_stack, sample_subject
 
@@ -37,8 +37,8 @@ def simulate_slices(
     subject = sample_subject(rng, protocol.field_strength)
     row, col = plane_axes(orientation, rng)
     centre = anatomy.brain_center_lps + rng.normal(0.0, 3.0, size=3).astype(np.float32)
-    lo, hi = brain_extent(anatomy.brain_points_lps, np.cross(row, col), centre)
-    margin = 0.1 if protocol.sequence == "SCOUT" else 0.18
+    lo, hi = coverage(protocol.sequence, anatomy.brain_points_lps, np.cross(row, col), centre)
+    margin = {"SCOUT": 0.1, "MRA": 0.05}.get(protocol.sequence, 0.18)
     fov = max(protocol.fov)
     stack = Stack(row=row, col=col, centre=centre, offsets=even_offsets(lo, hi, n_slices, margin),
                   rows=size, columns=size, pixel_spacing=(fov / size, fov / size))

@@ -30,3 +30,16 @@ def test_user_rules_file(tmp_path):
     rules = LabelRules.load(path)
     assert rules.label({"series_description": "AX_DARK_WATER"}) == ("FLAIR", "site-flair")
     assert rules.label({"series_description": "t1_mprage"}) is None
+
+
+def test_rules_command_on_real_series(data_root, tmp_path, run_cli):
+    import pandas as pd
+
+    out = tmp_path / "labels.csv"
+    result = run_cli("rules", data_root / "mri" / "dicom" / "dcm_qa_xa30", "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    df = pd.read_csv(out, keep_default_na=False)
+    labelled = df[df["sequence"] != ""]
+    assert len(labelled) >= 15
+    t1 = labelled[labelled["path"].str.endswith("5_anat-T1w_acq-tfl")]
+    assert list(t1["sequence"]) == ["T1"]

@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "scan",
     "annotate",
     "train",
+    "rules",
     "evaluate",
     "explain",
     "simulate",

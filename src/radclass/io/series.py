@@ -121,7 +121,8 @@ def _make_series(uid: str, sub: str, members: list[InstanceInfo]) -> Series:
     first = members[0]
     files = [m.path for m in members]
     folder = os.path.commonpath([os.path.dirname(f) for f in files])
-    path = files[0] if len(files) == 1 and _folder_has_others(folder, files) else folder
+    # A lone file among others names itself; a series (or a part of a split one) is named by its folder.
+    path = files[0] if len(files) == 1 and not sub and _folder_has_others(folder, files) else folder
     iops = [iop for m in members for iop in m.orientations]
     b_values = sorted({b for m in members for b in m.b_values})
     echoes = sorted({m.echo_number for m in members if m.echo_number is not None})

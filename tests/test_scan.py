@@ -378,8 +378,6 @@ def test_missing_input_path_is_accounted_for(tmp_path: Path, run_cli):
     assert run_cli("scan", tmp_path / "nope", "--out", out, "-q", "--strict").exit_code == 3
 
 
-@pytest.mark.xfail(strict=True, reason="known bug outside io/: outputs/tables.check_output_path accepts an "
-                   "existing folder as --out, and the final rename raises IsADirectoryError (traceback)")
 def test_output_path_that_is_a_folder_is_refused(small_tree: Path, tmp_path: Path, run_cli):
     out = tmp_path / "table.csv"
     out.mkdir()

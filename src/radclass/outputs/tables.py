@@ -15,6 +15,8 @@ def check_output_path(path: Path) -> None:
     """Fail early (before any work) when ``path`` cannot be written."""
     if path.suffix.lower() not in SUPPORTED:
         raise OutputFormatError(f"output must end in one of {', '.join(SUPPORTED)}: {path}")
+    if path.is_dir():
+        raise OutputFormatError(f"output path is a folder: {path}")
     parent = path.resolve().parent
     if not parent.exists():
         raise OutputFormatError(f"output folder does not exist: {parent}")

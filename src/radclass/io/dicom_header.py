@@ -96,6 +96,10 @@ def read_instance(path: str | Path) -> InstanceInfo:
     """
     path = str(path)
     try:
+        return _read_instance_fast(path)
+    except Exception:  # anything the fast reader does not handle plainly: pydicom's reader decides
+        pass
+    try:
         size = os.path.getsize(path)
         ds = pydicom.dcmread(path, defer_size=512, force=True)
     except PermissionError:
@@ -159,7 +163,7 @@ def _instance_from_dataset(path: str, ds: Dataset, size: int) -> InstanceInfo:
     if "ImageType" in ds and "MOSAIC" in info.image_type:
         info.mosaic_images = _siemens_mosaic_count(ds)
     if "SharedFunctionalGroupsSequence" in ds or "PerFrameFunctionalGroupsSequence" in ds:
-        _read_enhanced(ds, info)
+        _read_enhanced(ds, info, getattr(ds, "_later_frames", []))
     _locate_pixels(ds, info, size)
     return info
 
@@ -167,8 +171,12 @@ def _instance_from_dataset(path: str, ds: Dataset, size: int) -> InstanceInfo:
 # --- enhanced (multi-frame) MR -------------------------------------------------------------------
 
 
-def _read_enhanced(ds: Dataset, info: InstanceInfo) -> None:
-    """Fill classic fields from the functional groups of an enhanced MR object."""
+def _read_enhanced(ds: Dataset, info: InstanceInfo, later_frames: list[Any] = ()) -> None:  # type: ignore[assignment]
+    """Fill classic fields from the functional groups of an enhanced MR object.
+
+    ``later_frames``: per-frame groups after the ones in ``ds`` (the fast reader keeps only the first frame's
+    group in the dataset and passes the others as light items holding just what the loop below reads).
+    """
     shared = ds.SharedFunctionalGroupsSequence[0] if ds.get("SharedFunctionalGroupsSequence") else Dataset()
     per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
     groups = [shared, *per_frame[:1]]  # frame-invariant facts: shared + first frame
@@ -203,7 +211,7 @@ def _read_enhanced(ds: Dataset, info: InstanceInfo) -> None:
     # Planes, positions and b-values vary per frame: collect the distinct ones.
     planes: list[tuple[float, ...]] = []
     b_values: set[float] = set(info.b_values)
-    for g in [shared, *per_frame]:
+    for g in [shared, *per_frame, *later_frames]:
         po = g.get("PlaneOrientationSequence")
         if po and "ImageOrientationPatient" in po[0]:
             iop = tuple(round(float(v), 4) for v in po[0].ImageOrientationPatient)
@@ -404,3 +412,454 @@ def _floats(ds: Dataset, kw: str, n: int) -> tuple[float, ...]:
 def _pair(ds: Dataset, kw: str) -> tuple[float, float] | None:
     v = _floats(ds, kw, 2)
     return (v[0], v[1]) if v else None
+
+
+# --- fast reader ---------------------------------------------------------------------------------------
+#
+# pydicom builds a Dataset for every item of every undefined-length sequence while it reads a file; an enhanced
+# MR object (hundreds of per-frame functional groups) then costs tens of milliseconds, and a classic one about a
+# millisecond, mostly for elements nobody reads. The fast reader walks the element structure itself (tags and
+# lengths only, over an mmap of the file), keeps the raw bytes of the elements this module reads, and hands
+# them to pydicom's own value converters, so every value is decoded exactly as ``dcmread`` would decode it.
+# It only takes files of the plain shape: Part 10 preamble, explicit or implicit VR little endian, items and
+# delimiters where the standard puts them, no value past the end of the file (except the pixel data, whose
+# truncation ``_locate_pixels`` reports). Anything else raises ``_Fallback`` and the file goes to ``dcmread``.
+
+import mmap
+import struct
+
+from pydicom.charset import convert_encodings, default_encoding
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement, convert_raw_data_element
+from pydicom.dataset import FileMetaDataset
+from pydicom.tag import BaseTag
+from pydicom.values import convert_value
+
+_HH = struct.Struct("<HH")
+_HHL = struct.Struct("<HHL")
+_HH2sH = struct.Struct("<HH2sH")
+_UL = struct.Struct("<L")
+_HHHH = struct.Struct("<HHHH")
+_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_VRS = frozenset(b"AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN "
+                 b"UR US UT UV".split())
+_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())  # 4-byte length in explicit VR
+_VR_INTS = frozenset(int.from_bytes(v, "little") for v in _VRS)
+_LONG_VR_INTS = frozenset(int.from_bytes(v, "little") for v in _LONG_VRS)
+_SQ_INT = int.from_bytes(b"SQ", "little")
+_PIXEL_TAG_INTS = frozenset(int(t) for t in _PIXEL_TAGS)
+_NOT_PLAIN_SYNTAXES = frozenset({pydicom.uid.ExplicitVRBigEndian, pydicom.uid.DeflatedExplicitVRLittleEndian,
+                                 *pydicom.uid.PrivateTransferSyntaxes})
+
+# Keywords read by this module; private tags read for b-values / mosaics, with their private creators (an
+# implicit VR private element needs its creator for its VR).
+_HEADER_KEYWORDS = (
+    "SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality",
+    "Manufacturer", "ManufacturerModelName", "MagneticFieldStrength", "SeriesDescription", "ProtocolName",
+    "SeriesNumber", "InstanceNumber", "ImageType", "ScanningSequence", "SequenceVariant", "ScanOptions",
+    "SequenceName", "PulseSequenceName", "MRAcquisitionType", "RepetitionTime", "EchoTime", "InversionTime",
+    "EchoTrainLength", "FlipAngle", "EchoNumbers", "PixelSpacing", "SliceThickness", "Rows", "Columns",
+    "NumberOfFrames", "PhotometricInterpretation", "NumberOfTemporalPositions", "ContrastBolusAgent",
+    "ContrastBolusIngredient", "ContrastBolusRoute", "ContrastBolusVolume", "ContrastBolusTotalDose",
+    "ContrastBolusIngredientConcentration", "ImageOrientationPatient", "ImagePositionPatient",
+    "EchoPulseSequence", "EchoPlanarPulseSequence", "BitsAllocated", "SamplesPerPixel", "DiffusionBValue",
+    "SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence",
+)
+_SHARED_FG = tag_for_keyword("SharedFunctionalGroupsSequence")
+_PER_FRAME_FG = tag_for_keyword("PerFrameFunctionalGroupsSequence")
+_HEADER_TAGS = frozenset(
+    {tag_for_keyword(k) for k in _HEADER_KEYWORDS}
+    | {0x0019100C, 0x00431039, 0x20011003, 0x0019100A}
+    | {(g << 16) | e for g in (0x0019, 0x0043, 0x2001) for e in range(0x10, 0x100)}
+    | _PIXEL_TAG_INTS
+)
+# Per-frame functional groups read by _read_enhanced: the first frame's (``first()``) and every frame's (loop).
+_EVERY_FRAME_SEQS = frozenset(tag_for_keyword(k) for k in (
+    "PlaneOrientationSequence", "MRDiffusionSequence", "PlanePositionSequence"))
+_FIRST_FRAME_SEQS = _EVERY_FRAME_SEQS | frozenset(tag_for_keyword(k) for k in (
+    "MRImageFrameTypeSequence", "MRTimingAndRelatedParametersSequence", "MREchoSequence", "MRModifierSequence",
+    "PixelMeasuresSequence", "ContrastBolusUsageSequence"))
+# Keywords the fast Dataset converts directly (plain VRs: no sequence, no ambiguous or private VR).
+_FAST_KEYWORDS = {k: tag_for_keyword(k) for k in _HEADER_KEYWORDS
+                  if dictionary_VR(tag_for_keyword(k)) in {v.decode() for v in _VRS - {b"SQ", b"UN"}}}
+_FAST_VRS = {tag: dictionary_VR(tag) for tag in _FAST_KEYWORDS.values()}
+
+
+class _Fallback(Exception):
+    """The file is not of the plain shape the fast reader handles."""
+
+
+def _is_sequence_implicit(tag: int, data, pos: int) -> bool:
+    """pydicom's rule for an implicit VR element of undefined length: a sequence when the dictionary says SQ,
+    or, for an unknown private tag, when an item tag follows."""
+    try:
+        return dictionary_VR(tag) == "SQ"
+    except KeyError:
+        if tag >> 16 & 1:
+            return data[pos:pos + 4] == b"\xfe\xff\x00\xe0"
+    return False
+
+
+class _Walker:
+    """Tags and lengths of the elements of one file (little endian), over its bytes (an mmap)."""
+
+    def __init__(self, data, implicit: bool):
+        self.data, self.size, self.implicit = data, len(data), implicit
+
+    def element(self, pos: int) -> tuple[int, bytes | None, int, int] | None:
+        """(tag, VR or None, length, value offset) of the element at ``pos``; None at the end of the data."""
+        data = self.data
+        if pos + 8 > self.size:
+            return None
+        if self.implicit:
+            g, e, length = _HHL.unpack_from(data, pos)
+            return g << 16 | e, None, length, pos + 8
+        g, e, vr, length = _HH2sH.unpack_from(data, pos)
+        if g == 0xFFFE:
+            return g << 16 | e, None, _UL.unpack_from(data, pos + 4)[0], pos + 8
+        if vr in _LONG_VRS:
+            if pos + 12 > self.size:
+                raise _Fallback("short element header")
+            return g << 16 | e, vr, _UL.unpack_from(data, pos + 8)[0], pos + 12
+        if vr not in _VRS:
+            raise _Fallback("unknown VR")
+        return g << 16 | e, vr, length, pos + 8
+
+    def value_end(self, tag: int, vr: bytes | None, length: int, vpos: int) -> int:
+        """Offset after a value; undefined-length sequences are walked (pydicom parses them while reading)."""
+        if length != 0xFFFFFFFF:
+            end = vpos + length
+            if end > self.size:
+                raise _Fallback("value past the end of the file")
+            return end
+        if vr == b"SQ" or (vr is None and _is_sequence_implicit(tag, self.data, vpos)):
+            return self.sequence_end(vpos)
+        raise _Fallback("undefined length value that is not a sequence")
+
+    def sequence_end(self, pos: int) -> int:
+        """Offset after an undefined-length sequence value starting at ``pos`` (iterative walk)."""
+        size, data, implicit = self.size, self.data, self.implicit
+        unpack4, unpack_ul = _HHHH.unpack_from, _UL.unpack_from
+        long_vrs, vrs = _LONG_VR_INTS, _VR_INTS
+        stack: list[int] = [-1]  # -1: in a sequence of undefined length; -2: in an item of undefined length;
+        while stack:             # >= 0: in an item that ends at that offset
+            top = stack[-1]
+            if top >= 0 and pos >= top:
+                if pos != top:
+                    raise _Fallback("item length mismatch")
+                stack.pop()
+                continue
+            if pos + 8 > size:
+                raise _Fallback("end of file inside a sequence")
+            g, e, vr, length = unpack4(data, pos)
+            if top == -1:
+                if g != 0xFFFE:
+                    raise _Fallback("not an item")
+                if e == 0xE0DD:
+                    stack.pop()
+                elif e == 0xE000:
+                    ilen = unpack_ul(data, pos + 4)[0]
+                    stack.append(-2 if ilen == 0xFFFFFFFF else pos + 8 + ilen)
+                else:
+                    raise _Fallback("not an item")
+                pos += 8
+                continue
+            if g == 0xFFFE:
+                if e == 0xE00D and top == -2:
+                    stack.pop()
+                    pos += 8
+                    continue
+                raise _Fallback("delimiter inside an item")
+            if implicit:
+                length = unpack_ul(data, pos + 4)[0]
+                vpos = pos + 8
+                is_sq = None
+            elif vr in long_vrs:
+                length = unpack_ul(data, pos + 8)[0]
+                vpos = pos + 12
+                is_sq = vr == _SQ_INT
+            elif vr in vrs:
+                vpos = pos + 8
+                is_sq = False
+            else:
+                raise _Fallback("unknown VR")
+            if length == 0xFFFFFFFF:
+                if is_sq or (is_sq is None and _is_sequence_implicit(g << 16 | e, data, vpos)):
+                    stack.append(-1)
+                    pos = vpos
+                    continue
+                raise _Fallback("undefined length value that is not a sequence")
+            pos = vpos + length
+            if pos > size:
+                raise _Fallback("value past the end of the file")
+        return pos
+
+    def items(self, vpos: int, length: int) -> tuple[list[list[tuple[int, bytes | None, int, int, int]]], int]:
+        """Items of a sequence value: per item, its elements as (tag, VR, length, start, end); offset after."""
+        end = vpos + length if length != 0xFFFFFFFF else None
+        pos = vpos
+        out = []
+        while end is None or pos < end:
+            h = self.element(pos)
+            if h is None or h[0] != _ITEM:
+                if h is not None and h[0] == _SEQ_END and end is None:
+                    return out, h[3]
+                raise _Fallback("not an item")
+            ilen, ipos = h[2], h[3]
+            iend = ipos + ilen if ilen != 0xFFFFFFFF else None
+            pos = ipos
+            elements = []
+            while iend is None or pos < iend:
+                h = self.element(pos)
+                if h is None:
+                    raise _Fallback("end of file inside an item")
+                tag, vr, elen, epos = h
+                if tag == _ITEM_END and iend is None:
+                    pos = epos
+                    break
+                if tag >> 16 == 0xFFFE:
+                    raise _Fallback("delimiter inside an item")
+                nxt = self.value_end(tag, vr, elen, epos)
+                elements.append((tag, vr, elen, pos, nxt))
+                pos = nxt
+            else:
+                if pos != iend:
+                    raise _Fallback("item length mismatch")
+            out.append(elements)
+        if pos != end:
+            raise _Fallback("sequence length mismatch")
+        return out, pos
+
+
+def _item_bytes(data, elements) -> bytes:
+    body = b"".join(data[start:end] for _, _, _, start, end in elements)
+    return b"\xfe\xff\x00\xe0" + _UL.pack(len(body)) + body
+
+
+class _FastDataset(Dataset):
+    """A Dataset of raw elements whose plain keyword values are converted without the DataElement machinery
+    (same converter, same VR; anything unusual goes through Dataset.get)."""
+
+    def get(self, key, default=None):  # type: ignore[override]
+        tag = _FAST_KEYWORDS.get(key) if isinstance(key, str) else None
+        if tag is not None:
+            raw = self._dict.get(tag)
+            if raw is None:
+                return default
+            if isinstance(raw, RawDataElement) and raw.VR != "UN" and raw.value is not None:
+                try:  # implicit VR: the dictionary's VR, as pydicom's raw_element_vr hook
+                    return convert_value(raw.VR or _FAST_VRS[tag], raw, self._fast_encoding)
+                except Exception:
+                    pass
+        return super().get(key, default)
+
+
+class _LightItem:
+    """One item of a per-frame functional-group sequence: ``in``, ``get`` and attribute access by keyword,
+    values converted by pydicom from the raw element (cached per file, frames repeat their values)."""
+
+    __slots__ = ("_raw", "_encoding", "_cache")
+
+    def __init__(self, raw: dict[int, RawDataElement], encoding, cache: dict):
+        self._raw, self._encoding, self._cache = raw, encoding, cache
+
+    def __contains__(self, keyword: str) -> bool:
+        return tag_for_keyword(keyword) in self._raw
+
+    def get(self, keyword: str, default=None):
+        tag = tag_for_keyword(keyword)
+        raw = self._raw.get(tag)
+        if raw is None:
+            return default
+        key = (tag, raw.VR, raw.value)
+        if key not in self._cache:  # public tags only: the implicit VR lookup needs no parent dataset
+            self._cache[key] = convert_raw_data_element(raw, encoding=self._encoding).value
+        return self._cache[key]
+
+    def __getattr__(self, keyword: str):
+        if keyword.startswith("_"):
+            raise AttributeError(keyword)
+        if tag_for_keyword(keyword) not in self._raw:
+            raise AttributeError(keyword)
+        return self.get(keyword)
+
+
+class _LightGroup:
+    """A per-frame functional group: ``get(sequence keyword)`` -> list of :class:`_LightItem`."""
+
+    __slots__ = ("_seqs",)
+
+    def __init__(self, seqs: dict[int, list[_LightItem]]):
+        self._seqs = seqs
+
+    def get(self, keyword: str, default=None):
+        return self._seqs.get(tag_for_keyword(keyword), default)
+
+
+def _read_instance_fast(path: str) -> InstanceInfo:
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size < 140:
+            raise _Fallback("too small")
+        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        ds = _fast_dataset(data, _HEADER_TAGS, header=True)
+        return _instance_from_dataset(path, ds, size)
+    finally:
+        data.close()
+
+
+def _fast_dataset(data, keep: frozenset[int] | None, *, header: bool,
+                  frames: frozenset[int] = frozenset()) -> _FastDataset:
+    """A dataset of the top-level elements of ``data`` whose tags are in ``keep`` (all when None).
+
+    ``header``: per-frame functional groups reduced to what ``_read_enhanced`` reads (the first frame in the
+    dataset, later frames as light items), pixel data located but not loaded. Otherwise (pixel decoding): the
+    pixel data value is loaded and the per-frame items other than the first and those in ``frames`` are left
+    empty (the item count is kept).
+    """
+    if data[128:132] != b"DICM":
+        raise _Fallback("no Part 10 preamble")
+    walker = _Walker(data, implicit=False)
+    pos, meta = 132, {}
+    while pos + 6 <= walker.size and _HH.unpack_from(data, pos)[0] == 2:
+        if not meta and not (0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B):
+            raise _Fallback("implicit VR file meta")
+        tag, vr, length, vpos = walker.element(pos)  # type: ignore[misc]
+        if length == 0xFFFFFFFF or vpos + length > walker.size:
+            raise _Fallback("unusual file meta")
+        meta[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr.decode(), length, data[vpos:vpos + length], vpos,
+                                            False, True)
+        pos = vpos + length
+    file_meta = FileMetaDataset(meta)
+    file_meta.set_original_encoding(False, True, default_encoding)
+    syntax = file_meta.get("TransferSyntaxUID")
+    if not syntax or syntax in _NOT_PLAIN_SYNTAXES or pos + 8 > walker.size:
+        raise _Fallback("transfer syntax")
+    implicit = walker.implicit = syntax == pydicom.uid.ImplicitVRLittleEndian
+    if _HH.unpack_from(data, pos)[0] == 0:
+        raise _Fallback("command set")
+    if (0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B) == implicit:
+        raise _Fallback("VR encoding differs from the transfer syntax")
+    raw: dict[BaseTag, RawDataElement] = {}
+    later: list[_LightGroup] = []
+    size = walker.size
+    unpack4, unpack_ul = _HHHH.unpack_from, _UL.unpack_from
+    while pos + 8 <= size:
+        g, e, vr_int, length = unpack4(data, pos)
+        tag = g << 16 | e
+        vr = None
+        if implicit or g == 0xFFFE:
+            length = unpack_ul(data, pos + 4)[0]
+            vpos = pos + 8
+        elif vr_int in _LONG_VR_INTS:
+            if pos + 12 > size:
+                raise _Fallback("short element header")
+            length = unpack_ul(data, pos + 8)[0]
+            vpos = pos + 12
+        elif vr_int in _VR_INTS:
+            vpos = pos + 8
+        else:
+            raise _Fallback("unknown VR")
+        if keep is not None and tag not in keep and length != 0xFFFFFFFF and g != 0xFFFE:
+            pos = vpos + length  # an element nobody reads
+            if pos > size:
+                raise _Fallback("value past the end of the file")
+            continue
+        if not implicit and g != 0xFFFE:
+            vr = data[pos + 4:pos + 6]
+        if tag == _ITEM_END:
+            break  # pydicom ends a top-level dataset here too
+        if tag >> 16 == 0xFFFE:
+            raise _Fallback("delimiter at top level")
+        vr_str = vr.decode() if vr is not None else None
+        if tag in _PIXEL_TAG_INTS:
+            if length == 0xFFFFFFFF:
+                end = _encapsulated_end(data, vpos)
+                value = None if header else data[vpos:end - 8]  # as pydicom: without the delimiter
+            else:
+                end = vpos + length
+                value = None if header else data[vpos:end]
+                if value is not None and len(value) != length:
+                    raise _Fallback("truncated pixel data")
+            if keep is None or tag in keep:
+                raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, length, value, vpos, implicit, True)
+            pos = end
+            continue
+        if header and tag == _SHARED_FG and length and tag in keep:  # type: ignore[operator]
+            if vr not in (None, b"SQ") or (vr is None and not _is_sequence_implicit(tag, data, vpos)):
+                raise _Fallback("shared groups not a sequence")
+            items, end = walker.items(vpos, length)
+            value = b"".join(_item_bytes(data, [el for el in item if el[0] in _FIRST_FRAME_SEQS]) for item in items)
+            raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
+            pos = end
+            continue
+        if tag == _PER_FRAME_FG and length and (keep is None or tag in keep):
+            if vr not in (None, b"SQ") or (vr is None and not _is_sequence_implicit(tag, data, vpos)):
+                raise _Fallback("per-frame groups not a sequence")
+            items, end = walker.items(vpos, length)
+            if header:
+                value = _item_bytes(data, [el for el in items[0] if el[0] in _FIRST_FRAME_SEQS]) if items else b""
+                later = [_light_group(walker, item) for item in items[1:]]
+            else:
+                value = b"".join(_item_bytes(data, item if i == 0 or i in frames else []) for i, item in
+                                 enumerate(items))
+            raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
+            pos = end
+            continue
+        end = walker.value_end(tag, vr, length, vpos)
+        if keep is None or tag in keep:
+            # an undefined-length sequence is kept as its items (and delimiter), read back by pydicom on access
+            raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, length if length != 0xFFFFFFFF else end - vpos,
+                                               data[vpos:end], vpos, implicit, True)
+        pos = end
+    ds = _FastDataset(raw)
+    encoding = convert_encodings(convert_raw_data_element(raw[BaseTag(0x00080005)]).value) \
+        if 0x00080005 in raw else default_encoding
+    ds.set_original_encoding(implicit, True, encoding)
+    ds.file_meta = file_meta
+    ds._fast_encoding = ds._character_set
+    if later:
+        cache: dict = {}
+        for group in later:
+            for items in group._seqs.values():
+                for item in items:
+                    item._encoding, item._cache = encoding, cache
+        ds._later_frames = later
+    return ds
+
+
+def _light_group(walker: _Walker, elements) -> _LightGroup:
+    """The sequences of one per-frame item that ``_read_enhanced``'s loop reads, as light items."""
+    data = walker.data
+    seqs: dict[int, list[_LightItem]] = {}
+    for tag, vr, length, start, _ in elements:
+        if tag not in _EVERY_FRAME_SEQS:
+            continue
+        if vr not in (None, b"SQ"):
+            raise _Fallback("functional group not a sequence")
+        vpos = start + (8 if vr is None else 12)
+        if length == 0:
+            seqs[tag] = []
+            continue
+        items, _ = walker.items(vpos, length)
+        seqs[tag] = [_LightItem({BaseTag(t): RawDataElement(BaseTag(t), v.decode() if v is not None else None, n,
+                                                            data[s + (8 if v is None or v not in _LONG_VRS else 12):e],
+                                                            s, walker.implicit, True)
+                                 for t, v, n, s, e in item if n != 0xFFFFFFFF}, None, {})
+                     for item in items]
+    return _LightGroup(seqs)
+
+
+def _encapsulated_end(data, pos: int) -> int:
+    """Offset after encapsulated (compressed) pixel data: its items, then the sequence delimiter."""
+    size = len(data)
+    while True:
+        if pos + 8 > size:
+            raise _Fallback("end of file inside encapsulated pixel data")
+        g, e, length = _HHL.unpack_from(data, pos)
+        if (g, e) == (0xFFFE, 0xE0DD):
+            return pos + 8
+        if (g, e) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
+            raise _Fallback("not an item in encapsulated pixel data")
+        pos += 8 + length

@@ -466,6 +466,7 @@ _HEADER_KEYWORDS = (
     "SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence",
 )
 _SHARED_FG = tag_for_keyword("SharedFunctionalGroupsSequence")
+_PIXEL_VALUE_TRANSFORM = tag_for_keyword("PixelValueTransformationSequence")
 _PER_FRAME_FG = tag_for_keyword("PerFrameFunctionalGroupsSequence")
 _HEADER_TAGS = frozenset(
     {tag_for_keyword(k) for k in _HEADER_KEYWORDS}
@@ -709,14 +710,30 @@ def _read_instance_fast(path: str) -> InstanceInfo:
         data.close()
 
 
+def read_pixel_dataset(path: str | Path, frames: frozenset[int] | None = None) -> Dataset:
+    """The dataset of ``path`` for pixel decoding, read like ``pydicom.dcmread(path, force=True)`` (every element,
+    pixel data loaded) but faster. The functional groups keep only their PixelValueTransformationSequence (the
+    per-frame rescale), and with ``frames``, only for those frames and the first (the item count is kept).
+    Raises when the file is not of the plain shape the fast reader handles: the caller then uses ``dcmread``.
+    """
+    with open(path, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size < 140:
+            raise _Fallback("too small")
+        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        return _fast_dataset(data, None, header=False, frames=frames)
+    finally:
+        data.close()
+
+
 def _fast_dataset(data, keep: frozenset[int] | None, *, header: bool,
-                  frames: frozenset[int] = frozenset()) -> _FastDataset:
+                  frames: frozenset[int] | None = None) -> _FastDataset:
     """A dataset of the top-level elements of ``data`` whose tags are in ``keep`` (all when None).
 
     ``header``: per-frame functional groups reduced to what ``_read_enhanced`` reads (the first frame in the
     dataset, later frames as light items), pixel data located but not loaded. Otherwise (pixel decoding): the
-    pixel data value is loaded and the per-frame items other than the first and those in ``frames`` are left
-    empty (the item count is kept).
+    pixel data value is loaded and the functional groups keep their PixelValueTransformationSequence only,
+    and when ``frames`` is given only in the first item and those in ``frames`` (the item count is kept).
     """
     if data[128:132] != b"DICM":
         raise _Fallback("no Part 10 preamble")
@@ -786,11 +803,12 @@ def _fast_dataset(data, keep: frozenset[int] | None, *, header: bool,
                 raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, length, value, vpos, implicit, True)
             pos = end
             continue
-        if header and tag == _SHARED_FG and length and tag in keep:  # type: ignore[operator]
+        if tag == _SHARED_FG and length and (keep is None or tag in keep):
             if vr not in (None, b"SQ") or (vr is None and not _is_sequence_implicit(tag, data, vpos)):
                 raise _Fallback("shared groups not a sequence")
             items, end = walker.items(vpos, length)
-            value = b"".join(_item_bytes(data, [el for el in item if el[0] in _FIRST_FRAME_SEQS]) for item in items)
+            wanted = _FIRST_FRAME_SEQS if header else frozenset({_PIXEL_VALUE_TRANSFORM})
+            value = b"".join(_item_bytes(data, [el for el in item if el[0] in wanted]) for item in items)
             raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
             pos = end
             continue
@@ -801,9 +819,10 @@ def _fast_dataset(data, keep: frozenset[int] | None, *, header: bool,
             if header:
                 value = _item_bytes(data, [el for el in items[0] if el[0] in _FIRST_FRAME_SEQS]) if items else b""
                 later = [_light_group(walker, item) for item in items[1:]]
-            else:
-                value = b"".join(_item_bytes(data, item if i == 0 or i in frames else []) for i, item in
-                                 enumerate(items))
+            else:  # pixel decoding reads the rescale of the frames it decodes
+                value = b"".join(_item_bytes(data, [el for el in item if el[0] == _PIXEL_VALUE_TRANSFORM]
+                                             if frames is None or i == 0 or i in frames else [])
+                                 for i, item in enumerate(items))
             raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
             pos = end
             continue

@@ -42,8 +42,6 @@ def evenly_spaced(n: int, k: int) -> list[int]:
 
 
 def _dicom_slices(series: Series, k: int) -> list[np.ndarray]:
-    import pydicom
-
     with_pixels = [m for m in series.instances if m.has_pixels and not m.pixel_issue]
     if not with_pixels:
         raise PixelReadError("series has no decodable pixel data")
@@ -53,8 +51,8 @@ def _dicom_slices(series: Series, k: int) -> list[np.ndarray]:
     errors: list[str] = []
     for inst in chosen:
         try:
-            ds = pydicom.dcmread(inst.path, force=True)
-            frames = _frames(ds)
+            ds, indices = _pixel_dataset(inst, k)
+            frames = _frames(ds, indices)
             if "MOSAIC" in inst.image_type and frames.shape[0] == 1:
                 frames = _split_mosaic(frames[0], ds, inst.mosaic_images)
         except Exception as err:
@@ -65,7 +63,8 @@ def _dicom_slices(series: Series, k: int) -> list[np.ndarray]:
                 raise
             errors.append(f"decoder panic: {err}")
             continue
-        slices.extend(frames[i] for i in evenly_spaced(frames.shape[0], k))
+        # With indices, only the evenly spaced frames were decoded (the same ones, see _pixel_dataset).
+        slices.extend(frames if indices is not None else [frames[i] for i in evenly_spaced(frames.shape[0], k)])
         if len(slices) >= 4 * k:
             break
     if not slices:
@@ -73,11 +72,41 @@ def _dicom_slices(series: Series, k: int) -> list[np.ndarray]:
     return [slices[i] for i in evenly_spaced(len(slices), k)]
 
 
-def _frames(ds) -> np.ndarray:
-    """All frames of a dataset as (n, rows, cols) float32 in modality units, grey, MONOCHROME2."""
-    from pydicom.pixels import apply_modality_lut
+def _pixel_dataset(inst, k: int):
+    """(dataset, frame indices or None) for decoding ``inst``.
 
-    arr = ds.pixel_array
+    A multi-frame, uncompressed, non-MONOCHROME1 instance decodes only the ``evenly_spaced(n_frames, k)`` frames
+    that ``_dicom_slices`` keeps (every step of ``_frames`` is per frame for those; MONOCHROME1 inverts against
+    the maximum of all frames, and a compressed file must fail as a whole when any frame is corrupt, so they
+    decode everything). The dataset comes from the fast reader (dicom_header.read_pixel_dataset), else from
+    ``pydicom.dcmread``.
+    """
+    import pydicom
+
+    from radclass.io.dicom_header import read_pixel_dataset
+
+    indices = None
+    syntax = pydicom.uid.UID(inst.transfer_syntax) if inst.transfer_syntax else None
+    if (inst.n_frames > 1 and "MOSAIC" not in inst.image_type and syntax is not None and not syntax.is_compressed
+            and inst.photometric.upper() != "MONOCHROME1"):
+        indices = evenly_spaced(inst.n_frames, k)
+    try:
+        ds = read_pixel_dataset(inst.path, frozenset(indices) if indices is not None else None)
+    except Exception:
+        return pydicom.dcmread(inst.path, force=True), None
+    if indices is not None and (int(ds.get("NumberOfFrames", 1) or 1) != inst.n_frames
+                                or str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1"
+                                or ds.file_meta.TransferSyntaxUID.is_compressed):
+        return pydicom.dcmread(inst.path, force=True), None
+    return ds, indices
+
+
+def _frames(ds, indices: list[int] | None = None) -> np.ndarray:
+    """All frames of a dataset (or those at ``indices``) as (n, rows, cols) float32 in modality units, grey,
+    MONOCHROME2."""
+    from pydicom.pixels import apply_modality_lut, pixel_array
+
+    arr = ds.pixel_array if indices is None else np.stack([pixel_array(ds, index=i) for i in indices])
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     spp = int(ds.get("SamplesPerPixel", 1) or 1)
     if spp > 1:  # colour: luminance
@@ -88,7 +117,7 @@ def _frames(ds) -> np.ndarray:
     if n_frames > 1 and "PerFrameFunctionalGroupsSequence" in ds:
         out = np.empty(arr.shape, np.float32)
         for i in range(arr.shape[0]):
-            out[i] = _rescale_enhanced(arr[i], ds, i)
+            out[i] = _rescale_enhanced(arr[i], ds, i if indices is None else indices[i])
         arr = out
     elif spp == 1:
         arr = np.asarray(apply_modality_lut(arr, ds), dtype=np.float32)

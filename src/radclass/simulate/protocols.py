@@ -540,6 +540,7 @@ def _spgr(ctx: _Ctx) -> dict[str, Any]:
 
 def _t2(ctx: _Ctx) -> dict[str, Any]:
     style = ctx.pick(("tse", "tse", "tse", "tse_3d", "haste"))
+    physics_tr = None
     if style == "tse_3d":
         tr, te, etl = ctx.u(2500, 3200, 10), ctx.u(300, 450, 1), int(ctx.u(100, 250))
         physics_te = ctx.u(90, 130, 1)  # effective T2 weighting of the variable-flip echo train
@@ -547,6 +548,7 @@ def _t2(ctx: _Ctx) -> dict[str, Any]:
     elif style == "haste":
         tr, te, etl = ctx.u(1000, 2200, 10), ctx.u(80, 120, 1), int(ctx.u(64, 160))
         physics_te, geometry, name, acq, seq_name = te, "2d", "t2", "2D", "*haste_120"
+        physics_tr = 10000.0  # single shot: each slice is excited once, from full recovery
     else:
         tr, te, etl = ctx.u(2500, 7000 if ctx.hi else 6000, 10), ctx.u(80, 120, 1), int(ctx.u(8, 25))
         physics_te, geometry, name, acq, seq_name = te, "2d", "t2", "2D", "*tse2d1_%d" % etl
@@ -555,7 +557,7 @@ def _t2(ctx: _Ctx) -> dict[str, Any]:
         scanning_sequence=("SE",), sequence_variant=_variant(ctx, ("SK", "SP", "OSP")),
         scan_options=_options(ctx, fat_sat=ctx.chance(0.1)), family="SE", sequence_name=seq_name,
         tr=tr, te=te, ti=None, flip=ctx.pick((90.0, 150.0, 120.0)) if acq == "2D" else 120.0, etl=etl,
-        physics={"tr": tr, "te": physics_te, "etl": etl},
+        physics={"tr": physics_tr or tr, "te": physics_te, "etl": etl},
     )
 
 

@@ -72,6 +72,7 @@ class Sampler:
         self.crop = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
         self.coords = (coords - lo).T.copy()  # (3, N) in crop voxels
         self.fractions = anatomy.fractions[(slice(None),) + self.crop]
+        self._fields: dict[str, np.ndarray] = {}
         self._lesion = self._lesion_box(lo) if subject.lesion is not None else None
 
     def _lesion_box(self, lo: np.ndarray) -> tuple[tuple[slice, ...], np.ndarray, np.ndarray] | None:
@@ -115,15 +116,18 @@ class Sampler:
         return vol
 
     def field(self, name: str) -> np.ndarray:
-        """A per-voxel field of the anatomy (texture, anisotropy, field_ppm) on the crop, float32."""
-        return np.asarray(getattr(self.anatomy, name)[self.crop], dtype=np.float32)
+        """A per-voxel field of the anatomy (texture, anisotropy, field_ppm, fibre) on the crop, float32 (cached)."""
+        if name not in self._fields:
+            data = getattr(self.anatomy, name)
+            crop = (slice(None),) + self.crop if data.ndim == 4 else self.crop
+            self._fields[name] = np.asarray(data[crop], dtype=np.float32)
+        return self._fields[name]
 
     def fibre_cos2(self, direction_scanner: np.ndarray) -> np.ndarray:
         """Squared cosine between each voxel's fibre and a gradient direction given in scanner LPS."""
         g = self.subject.pose.T @ np.asarray(direction_scanner, dtype=np.float32)  # into head (LPS) frame
         g = g * np.array([-1.0, -1.0, 1.0], dtype=np.float32)  # LPS -> RAS like the stored fibres
-        fib = self.anatomy.fibre[(slice(None),) + self.crop]
-        dot = np.tensordot(g.astype(np.float32), fib.astype(np.float32), axes=(0, 0))
+        dot = np.tensordot(g.astype(np.float32), self.field("fibre"), axes=(0, 0))
         return dot * dot
 
     def at(self, volume: np.ndarray, coords: np.ndarray | None = None) -> np.ndarray:
@@ -380,6 +384,7 @@ def _render_diffusion(r: _Renderer) -> np.ndarray:
             g = np.array([ph["gx"], ph["gy"], ph["gz"]]) if "gx" in ph else r.rng.normal(size=3)
             g = g / np.linalg.norm(g)
         return _to_magnitude_units(acquire(_dw_image(r, v, s0, b, g), ref), r.magnitude_scale())
+    ref = ref / 2.5  # maps come from averaged, multi-direction acquisitions: less noise than one DWI
     b0 = acquire(b0_values, ref)
     mask = b0 > 0.12 * np.percentile(b0, 99)
     if image == "adc":
@@ -387,12 +392,16 @@ def _render_diffusion(r: _Renderer) -> np.ndarray:
         adc = np.log(np.maximum(b0, 1e-6) / np.maximum(trace, 1e-6)) / (b * 1e-3)
         return (np.clip(adc, 0.0, 4.0) * 1000.0 * mask).astype(np.float32)
     dws = [acquire(_dw_image(r, v, s0, b, g), ref) for g in physics.DTI_DIRECTIONS]
-    _, fa, vec = physics.fit_tensor(b0.ravel(), np.stack([d.ravel() for d in dws], axis=1), b)
-    fa = fa.reshape(b0.shape) * mask
+    inside = mask.ravel()
+    _, fa_in, vec = physics.fit_tensor(b0.ravel()[inside], np.stack([d.ravel()[inside] for d in dws], axis=1), b,
+                                       principal=image == "colfa")
+    fa = np.zeros(b0.size, dtype=np.float32)
+    fa[inside] = fa_in
     if image == "colfa":  # luminance of the direction-encoded colour FA
-        weights = np.abs(vec) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        return (fa * weights.reshape(b0.shape) * 255.0 * 1.6).clip(0, 255).astype(np.float32)
-    return (fa * 1000.0).astype(np.float32)
+        assert vec is not None
+        fa[inside] *= np.abs(vec) @ np.array([0.299, 0.587, 0.114], dtype=np.float32) * 1.6
+        return (fa.reshape(b0.shape) * 255.0).clip(0, 255).astype(np.float32)
+    return (fa.reshape(b0.shape) * 1000.0).astype(np.float32)
 
 
 def _render_perfusion_map(r: _Renderer) -> np.ndarray:
@@ -400,7 +409,8 @@ def _render_perfusion_map(r: _Renderer) -> np.ndarray:
     v = r.view(_depth_offsets(r.p.slice_thickness, r.max_depth))
     image, ph = r.p.image, r.p.physics
     if image == "rcbv":
-        stack = ndi.gaussian_filter(v.image(r.tp.cbv).reshape(v.shape).mean(axis=1), (0, 1.0, 1.0))
+        cbv = np.minimum(r.tp.cbv, r.rng.uniform(0.12, 0.25))  # large vessels saturate the colour scale
+        stack = ndi.gaussian_filter(v.image(cbv).reshape(v.shape).mean(axis=1), (0, 1.0, 1.0))
         img = np.abs(r.acquire(stack.astype(np.complex64), _reference(stack) * 2.0))
         return _to_magnitude_units(img, float(r.rng.uniform(200, 1000)))
     control_sig = _separable_signal(r) * float(r.rng.uniform(0.15, 0.5))  # background suppression

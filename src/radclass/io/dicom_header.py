@@ -467,6 +467,9 @@ _HEADER_KEYWORDS = (
 )
 _SHARED_FG = tag_for_keyword("SharedFunctionalGroupsSequence")
 _PIXEL_VALUE_TRANSFORM = tag_for_keyword("PixelValueTransformationSequence")
+# Groups pixel decoding reads: pydicom's decoders (0028, 7FE0), the mosaic geometry (0018), the functional
+# groups (5200); 0008 and 0020 for good measure.
+_PIXEL_GROUPS = frozenset({0x0008, 0x0018, 0x0020, 0x0028, 0x5200, 0x7FE0})
 _PER_FRAME_FG = tag_for_keyword("PerFrameFunctionalGroupsSequence")
 _HEADER_TAGS = frozenset(
     {tag_for_keyword(k) for k in _HEADER_KEYWORDS}
@@ -711,8 +714,8 @@ def _read_instance_fast(path: str) -> InstanceInfo:
 
 
 def read_pixel_dataset(path: str | Path, frames: frozenset[int] | None = None) -> Dataset:
-    """The dataset of ``path`` for pixel decoding, read like ``pydicom.dcmread(path, force=True)`` (every element,
-    pixel data loaded) but faster. The functional groups keep only their PixelValueTransformationSequence (the
+    """The dataset of ``path`` for pixel decoding, read like ``pydicom.dcmread(path, force=True)`` but faster and
+    with only the groups pixel decoding reads (``_PIXEL_GROUPS``, pixel data loaded). The functional groups keep only their PixelValueTransformationSequence (the
     per-frame rescale), and with ``frames``, only for those frames and the first (the item count is kept).
     Raises when the file is not of the plain shape the fast reader handles: the caller then uses ``dcmread``.
     """
@@ -721,14 +724,14 @@ def read_pixel_dataset(path: str | Path, frames: frozenset[int] | None = None) -
             raise _Fallback("too small")
         data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     try:
-        return _fast_dataset(data, None, header=False, frames=frames)
+        return _fast_dataset(data, frozenset({0x00080005}), header=False, frames=frames, keep_groups=_PIXEL_GROUPS)
     finally:
         data.close()
 
 
-def _fast_dataset(data, keep: frozenset[int] | None, *, header: bool,
-                  frames: frozenset[int] | None = None) -> _FastDataset:
-    """A dataset of the top-level elements of ``data`` whose tags are in ``keep`` (all when None).
+def _fast_dataset(data, keep: frozenset[int], *, header: bool, frames: frozenset[int] | None = None,
+                  keep_groups: frozenset[int] = frozenset()) -> _FastDataset:
+    """A dataset of the top-level elements of ``data`` whose tags are in ``keep`` or groups in ``keep_groups``.
 
     ``header``: per-frame functional groups reduced to what ``_read_enhanced`` reads (the first frame in the
     dataset, later frames as light items), pixel data located but not loaded. Otherwise (pixel decoding): the
@@ -778,7 +781,7 @@ def _fast_dataset(data, keep: frozenset[int] | None, *, header: bool,
             vpos = pos + 8
         else:
             raise _Fallback("unknown VR")
-        if keep is not None and tag not in keep and length != 0xFFFFFFFF and g != 0xFFFE:
+        if tag not in keep and g not in keep_groups and length != 0xFFFFFFFF and g != 0xFFFE:
             pos = vpos + length  # an element nobody reads
             if pos > size:
                 raise _Fallback("value past the end of the file")
@@ -799,11 +802,11 @@ def _fast_dataset(data, keep: frozenset[int] | None, *, header: bool,
                 value = None if header else data[vpos:end]
                 if value is not None and len(value) != length:
                     raise _Fallback("truncated pixel data")
-            if keep is None or tag in keep:
+            if tag in keep or tag >> 16 in keep_groups:
                 raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, length, value, vpos, implicit, True)
             pos = end
             continue
-        if tag == _SHARED_FG and length and (keep is None or tag in keep):
+        if tag == _SHARED_FG and length and (tag in keep or tag >> 16 in keep_groups):
             if vr not in (None, b"SQ") or (vr is None and not _is_sequence_implicit(tag, data, vpos)):
                 raise _Fallback("shared groups not a sequence")
             items, end = walker.items(vpos, length)
@@ -812,7 +815,7 @@ def _fast_dataset(data, keep: frozenset[int] | None, *, header: bool,
             raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
             pos = end
             continue
-        if tag == _PER_FRAME_FG and length and (keep is None or tag in keep):
+        if tag == _PER_FRAME_FG and length and (tag in keep or tag >> 16 in keep_groups):
             if vr not in (None, b"SQ") or (vr is None and not _is_sequence_implicit(tag, data, vpos)):
                 raise _Fallback("per-frame groups not a sequence")
             items, end = walker.items(vpos, length)
@@ -827,7 +830,7 @@ def _fast_dataset(data, keep: frozenset[int] | None, *, header: bool,
             pos = end
             continue
         end = walker.value_end(tag, vr, length, vpos)
-        if keep is None or tag in keep:
+        if tag in keep or tag >> 16 in keep_groups:
             # an undefined-length sequence is kept as its items (and delimiter), read back by pydicom on access
             raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, length if length != 0xFFFFFFFF else end - vpos,
                                                data[vpos:end], vpos, implicit, True)

@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "explain",
     "simulate",
     "predict",
+    "recipe",
     "listen",
     "review",
     "demo",

@@ -1,0 +1,192 @@
+"""Training-time transforms on batches of base arrays (torch): the augmentations of Desai et al. 2019, CT
+window augmentation, laterality-consistent horizontal flips, random crops; evaluation inputs (numpy).
+
+A batch enters as (N, 1, load_size, load_size) in its units (HU, or [0, 1] for display images) and leaves as
+(N, 3, input_size, input_size), normalised exactly as :mod:`radclass.diagnostic.preprocess` does at
+prediction time.
+
+Desai et al. (2019), basal-ganglia haemorrhage on head CT, augmented by rotations of 15 and 30 degrees, 10 %
+magnification, blurring and edge enhancement, and trained on random 227 (AlexNet) / 224 (GoogLeNet) crops of
+256-pixel images. Here each sample draws: a rotation from {0, ±15, ±30} degrees, a 10 % magnification with
+probability 1/2, then after windowing a Gaussian blur or an edge enhancement (unsharp mask) with probability
+1/4 each, and a random ``input_size`` crop of the ``load_size`` image (the crop ratio 227/256 ≈ 224/256 ≈ 0.88
+is kept by the recipes' sizes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from radclass.diagnostic.hounsfield import MULTI_WINDOW, WINDOWS, Window
+from radclass.diagnostic.preprocess import AIR_HU, Preprocess, center_crop, normalize, to_channels
+
+__all__ = ["DesaiAugment", "TrainTransform", "eval_inputs", "flip_laterality", "laterality_permutation",
+           "mirror_label", "window_batch"]
+
+
+def mirror_label(label: str) -> str:
+    """The class name seen in a horizontal mirror: ``LEFT`` and ``RIGHT`` swapped (as words in the name)."""
+    parts = label.replace("-", "_").split("_")
+    seps = [c for c in label if c in "-_"]
+    swapped = [{"LEFT": "RIGHT", "RIGHT": "LEFT", "left": "right", "right": "left"}.get(p, p) for p in parts]
+    out = swapped[0]
+    for sep, part in zip(seps, swapped[1:]):
+        out += sep + part
+    return out
+
+
+def laterality_permutation(classes: list[str]) -> torch.Tensor | None:
+    """Index map class -> mirrored class for a flip, or None when no class names a side.
+
+    A class naming a side whose mirror class is missing raises: flipping would create an unknown label.
+    """
+    mirrored = [mirror_label(c) for c in classes]
+    if mirrored == list(classes):
+        return None
+    missing = sorted({m for m in mirrored if m not in classes})
+    if missing:
+        raise ValueError(f"classes name a side but their mirror classes are missing: {missing}")
+    return torch.tensor([classes.index(m) for m in mirrored], dtype=torch.long)
+
+
+def flip_laterality(x: torch.Tensor, y: torch.Tensor, permutation: torch.Tensor | None, p: float = 0.5,
+                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flip each sample horizontally with probability ``p``; flipped samples get their mirrored label."""
+    flip = torch.rand(x.shape[0], generator=generator) < p
+    x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+    if permutation is not None:
+        y = torch.where(flip, permutation[y], y)
+    return x, y
+
+
+def window_batch(raw: torch.Tensor, window: Window | torch.Tensor) -> torch.Tensor:
+    """[0, 1] windowed (N, 1, H, W) HU; ``window`` a :class:`Window` or an (N, 2) tensor of (width, level)."""
+    if isinstance(window, Window):
+        return ((raw - window.low) / window.width).clamp(0, 1)
+    width, level = window[:, 0].view(-1, 1, 1, 1), window[:, 1].view(-1, 1, 1, 1)
+    return ((raw - (level - width / 2)) / width).clamp(0, 1)
+
+
+def _affine(x: torch.Tensor, angle_deg: torch.Tensor, scale: torch.Tensor, pad: float) -> torch.Tensor:
+    a = angle_deg * math.pi / 180
+    cos, sin = torch.cos(a) / scale, torch.sin(a) / scale
+    theta = torch.zeros(x.shape[0], 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x - pad, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + pad
+
+
+def _gaussian_blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    radius = max(1, int(round(2 * sigma)))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    k = torch.exp(-(t ** 2) / (2 * sigma ** 2))
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+@dataclass(frozen=True)
+class DesaiAugment:
+    """The published augmentations (see the module docstring); probabilities per sample."""
+
+    angles: tuple[float, ...] = (0.0, 15.0, -15.0, 30.0, -30.0)
+    magnification: float = 0.10
+    p_magnify: float = 0.5
+    p_blur: float = 0.25
+    p_edge: float = 0.25
+    blur_sigma: float = 1.0
+    edge_amount: float = 1.0
+
+    def geometric(self, raw: torch.Tensor, pad: float, g: torch.Generator | None) -> torch.Tensor:
+        n = raw.shape[0]
+        choice = torch.randint(len(self.angles), (n,), generator=g)
+        angle = torch.tensor(self.angles, dtype=raw.dtype)[choice]
+        scale = torch.where(torch.rand(n, generator=g) < self.p_magnify, 1 + self.magnification, 1.0)
+        return _affine(raw, angle, scale.to(raw.dtype), pad)
+
+    def photometric(self, x: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
+        """Blur or edge enhancement (unsharp mask) of [0, 1] channels."""
+        r = torch.rand(x.shape[0], generator=g).view(-1, 1, 1, 1)
+        blurred = _gaussian_blur(x, self.blur_sigma)
+        sharp = (x + self.edge_amount * (x - blurred)).clamp(0, 1)
+        return torch.where(r < self.p_blur, blurred, torch.where(r < self.p_blur + self.p_edge, sharp, x))
+
+
+def _random_crop(x: torch.Tensor, size: int, g: torch.Generator | None) -> torch.Tensor:
+    n, _, h, w = x.shape
+    if h == size and w == size:
+        return x
+    tops = torch.randint(h - size + 1, (n,), generator=g)
+    lefts = torch.randint(w - size + 1, (n,), generator=g)
+    return torch.stack([x[i, :, t:t + size, s:s + size] for i, (t, s) in enumerate(zip(tops.tolist(), lefts.tolist()))])
+
+
+class TrainTransform:
+    """Base arrays + labels -> augmented, normalised network inputs + (possibly mirrored) labels.
+
+    ``augment``: the Desai augmentations and random crops (else a centre crop only). ``window_jitter``
+    (HU only): each window's width and level scaled by up to ±``window_jitter``, and in ``grey`` mode the
+    window replaced by another preset (brain/blood/stroke) with probability ``p_other_window``.
+    ``flip``: horizontal flips with probability 1/2, swapping LEFT/RIGHT classes (:func:`mirror_label`).
+    """
+
+    def __init__(self, spec: Preprocess, kind: str, classes: list[str], *, augment: bool = True,
+                 flip: bool = False, window_jitter: float = 0.1, p_other_window: float = 0.3,
+                 desai: DesaiAugment | None = None):
+        if spec.channels == "multiwindow" and kind != "hu":
+            raise ValueError("multi-window input needs CT values in HU; these images are already windowed")
+        self.spec, self.kind, self.augment, self.flip = spec, kind, augment, flip
+        self.window_jitter, self.p_other_window = window_jitter, p_other_window
+        self.desai = desai or DesaiAugment()
+        self.permutation = laterality_permutation(classes) if flip else None
+        self.mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
+        self.std = torch.tensor(spec.std).view(1, 3, 1, 1)
+
+    def _windows(self, name: str, n: int, g: torch.Generator | None) -> torch.Tensor:
+        w = WINDOWS[name]
+        base = torch.tensor([[w.width, w.level]]).repeat(n, 1)
+        if self.augment and self.window_jitter > 0:
+            base = base * (1 + (torch.rand(n, 2, generator=g) * 2 - 1) * self.window_jitter)
+        return base
+
+    def _channels(self, raw: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
+        n = raw.shape[0]
+        if self.kind != "hu":
+            return raw.repeat(1, 3, 1, 1)
+        if self.spec.channels == "multiwindow":
+            return torch.cat([window_batch(raw, self._windows(name, n, g)) for name in MULTI_WINDOW], 1)
+        windows = self._windows(self.spec.window, n, g)
+        if self.augment and self.p_other_window > 0:
+            others = [name for name in MULTI_WINDOW if name != self.spec.window] or [self.spec.window]
+            pick = torch.randint(len(others), (n,), generator=g)
+            alt = torch.stack([self._windows(others[int(i)], 1, g)[0] for i in pick])
+            use = (torch.rand(n, generator=g) < self.p_other_window).view(-1, 1)
+            windows = torch.where(use, alt, windows)
+        return window_batch(raw, windows).repeat(1, 3, 1, 1)
+
+    def __call__(self, raw: torch.Tensor, y: torch.Tensor,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        g = generator
+        pad = AIR_HU if self.kind == "hu" else 0.0
+        if self.flip:
+            raw, y = flip_laterality(raw, y, self.permutation, 0.5, g)
+        if self.augment:
+            raw = _random_crop(self.desai.geometric(raw, pad, g), self.spec.input_size, g)
+        else:
+            raw = torch.from_numpy(np.ascontiguousarray(center_crop(raw.numpy(), self.spec.input_size)))
+        x = self._channels(raw, g)
+        if self.augment:
+            x = self.desai.photometric(x, g)
+        return (x - self.mean) / self.std, y
+
+
+def eval_inputs(raw: np.ndarray, kind: str, spec: Preprocess) -> np.ndarray:
+    """(N, 3, S, S) network inputs of base arrays, exactly as :func:`radclass.diagnostic.preprocess.prepare`."""
+    cropped = center_crop(raw, spec.input_size)
+    return np.stack([normalize(to_channels(r, kind, spec), spec) for r in cropped]).astype(np.float32)

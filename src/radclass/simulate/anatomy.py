@@ -8,7 +8,7 @@ cortical veins drawn as tubes, and a white-matter fibre direction field from the
 map. Distances to the brain surface use the level sets of a Gaussian-blurred mask (``d = -sigma *
 Phi^-1(blur)``), which gives sub-voxel partial volumes at 2 mm without a 1 mm distance transform.
 
-The result (about 110 MB) is built once per process (~1 s) and kept in memory by
+The result (about 60 MB, cropped to the head) is built once per process (2-4 s) and kept in memory by
 :func:`load_anatomy`. Coordinates: :meth:`Anatomy.voxel_coords` takes DICOM patient coordinates (LPS, mm); MNI
 space is RAS, so ``ras = (-x, -y, z)``.
 """

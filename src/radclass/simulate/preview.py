@@ -30,6 +30,9 @@ def sheet_labels(truth: Any) -> list[str]:
 def _tile(image: np.ndarray, label: str, size: int) -> Image.Image:
     lo, hi = np.percentile(image, 0.5), np.percentile(image, 99.5)
     grey = np.clip((image - lo) / max(hi - lo, 1e-6), 0, 1)
+    r, c = grey.shape
+    side = max(r, c)  # pad to square so rectangular fields of view keep their aspect ratio
+    grey = np.pad(grey, (((side - r) // 2, side - r - (side - r) // 2), ((side - c) // 2, side - c - (side - c) // 2)))
     tile = Image.fromarray((grey * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR).convert("RGB")
     draw = ImageDraw.Draw(tile)
     for i, line in enumerate(label.split("\n")):

@@ -442,13 +442,12 @@ def _geometry(ctx: _Ctx, kind: str) -> dict[str, Any]:
         gap, n = pick((0.0, 0.5, 1.0)), int(u(1, 5))
     else:
         raise ValueError(f"unknown geometry kind {kind!r}")
-    pfov = 1.0 if ctx.chance(0.55) else u(0.72, 0.94, 0.01)
+    pfov = 1.0 if ctx.chance(0.55) else u(0.75, 0.94, 0.01)
     spacing = fov / matrix
     rows, cols = matrix, matrix
-    if pfov < 1.0 and ctx.orientation == "AX":  # rectangular FOV: the head is narrower left-right
-        cols = int(round(matrix * pfov / 2) * 2)
-    elif pfov < 1.0 and ctx.orientation == "COR":
-        cols = int(round(matrix * pfov / 2) * 2)
+    if pfov < 1.0 and ctx.orientation in ("AX", "COR"):  # rectangular FOV: the head is narrower left-right
+        cols = int(round(max(matrix * pfov, 185.0 / spacing) / 2) * 2)  # but never narrower than a head
+        cols = min(cols, matrix)
     return {
         "pixel_spacing": (round(spacing, 4), round(spacing, 4)),
         "rows": rows, "columns": cols,

@@ -8,19 +8,17 @@ import pytest
 from radclass.simulate.anatomy import load_anatomy
 from radclass.simulate.geometry import Stack, plane_axes
 from radclass.simulate.protocols import sample_protocol
-from radclass.simulate.render import Sampler, _Renderer, _separable_signal, render_stack, sample_subject
+from radclass.simulate.render import Sampler, render_stack, sample_subject, tissue_signal
 from radclass.simulate.tissues import INDEX
 
 
 def _signals(sequence: str, seed: int, n: int = 40):
     """Per-tissue signals of ``n`` random protocols (flow and fat-sat included) on random heads."""
     rng = np.random.default_rng(seed)
-    anatomy = load_anatomy()
-    stack = Stack(np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), anatomy.brain_center_lps, np.zeros(1), 8, 8, (4.0, 4.0))
     for _ in range(n):
         p = sample_protocol(sequence, rng)
         subject = sample_subject(rng, p.field_strength, lesion_probability=0.0)
-        yield p, _separable_signal(_Renderer(p, stack, subject, rng, anatomy, 1))
+        yield p, tissue_signal(p, subject, rng)
 
 
 @pytest.mark.parametrize("sequence", ["T1", "T1C"])

@@ -292,13 +292,13 @@ def write_series(
 
 def sample_specs(n: int, rng: np.random.Generator) -> list[tuple[str, str]]:
     """``n`` random (sequence, orientation) pairs: every class alike, each in one of its usual planes."""
-    from radclass.simulate.protocols import _PLANE_WEIGHTS  # the typical planes per class
+    from radclass.simulate.protocols import PLANE_WEIGHTS
     from radclass.taxonomy import ORIENTATIONS, SEQUENCES
 
     specs = []
     for _ in range(n):
         sequence = SEQUENCES[int(rng.integers(len(SEQUENCES)))]
-        weights = np.asarray(_PLANE_WEIGHTS[sequence])
+        weights = np.asarray(PLANE_WEIGHTS[sequence])
         specs.append((sequence, ORIENTATIONS[int(rng.choice(len(ORIENTATIONS), p=weights / weights.sum()))]))
     return specs
 

@@ -67,7 +67,7 @@ _CONTRAST_AGENTS = (
 )
 
 # Typical acquisition planes per sequence class (weights for AX, COR, SAG, OBL).
-_PLANE_WEIGHTS: dict[str, tuple[float, float, float, float]] = {
+PLANE_WEIGHTS: dict[str, tuple[float, float, float, float]] = {
     "T1": (0.45, 0.15, 0.32, 0.08), "T1C": (0.5, 0.22, 0.2, 0.08), "T2": (0.6, 0.25, 0.08, 0.07),
     "FLAIR": (0.7, 0.12, 0.12, 0.06), "PD": (0.7, 0.15, 0.1, 0.05), "T2STAR": (0.85, 0.08, 0.02, 0.05),
     "SWI": (0.9, 0.03, 0.02, 0.05), "DWI": (0.85, 0.06, 0.04, 0.05), "ADC": (0.85, 0.06, 0.04, 0.05),
@@ -962,7 +962,7 @@ def sample_protocol(
         raise ValueError(f"unknown vendor {vendor!r}; expected one of {VENDORS}")
     b0 = float(field_strength) if field_strength is not None else _pick_field_strength(rng, vendor)
     if orientation is None:
-        weights = np.asarray(_PLANE_WEIGHTS[sequence])
+        weights = np.asarray(PLANE_WEIGHTS[sequence])
         orientation = ORIENTATIONS[int(rng.choice(len(ORIENTATIONS), p=weights / weights.sum()))]
     if orientation not in ORIENTATIONS:
         raise ValueError(f"unknown orientation {orientation!r}; expected one of {ORIENTATIONS}")

@@ -509,6 +509,15 @@ def _draw_spectrum(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray
     return img
 
 
+def tissue_signal(protocol: Protocol, subject: Subject, rng: np.random.Generator) -> np.ndarray:
+    """Per-tissue signal (ordered like :data:`radclass.simulate.tissues.ALL_TISSUES`) of a separable contrast,
+    with flow effects and fat suppression; gadolinium applied for post-contrast protocols."""
+    anatomy = load_anatomy()
+    stack = Stack(np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]), anatomy.brain_center_lps, np.zeros(1), 8, 8,
+                  (4.0, 4.0))
+    return _separable_signal(_Renderer(protocol, stack, subject, rng, anatomy, 1))
+
+
 def render_stack(protocol: Protocol, stack: Stack, subject: Subject, rng: np.random.Generator, *,
                  anatomy: Anatomy | None = None, max_depth: int = 3) -> np.ndarray:
     """Pixel values (n_slices, rows, columns) float32 of ``protocol`` acquired on ``stack`` of ``subject``."""

@@ -21,19 +21,34 @@ def annotate(
     model: Annotated[str, typer.Option(help="Bundled model name or bundle folder.")] = "mri-series",
     rules: Annotated[Optional[Path], typer.Option(help="Label-rules TOML (default: the packaged rules).")] = None,
     threshold: Annotated[Optional[float], typer.Option(help="Abstention threshold (default: the bundle's).")] = None,
-    workers: Annotated[int, typer.Option(help="Header-reading processes (0 = one per core).")] = 0,
+    workers: Annotated[int, typer.Option(help="Header-reading and slice-decoding processes (0 = one per core); with --engine ray and no --address, the CPUs of the local Ray.")] = 0,
     strict: Annotated[bool, typer.Option(help="Exit with status 3 when any file was skipped.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    engine: Annotated[str, typer.Option(help="local (worker processes) or ray (Ray Data stages; needs the ray extra).")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address for --engine ray (default: a local Ray).")] = None,
 ) -> None:
     """Annotate every series with the bundled header forest + slice CNN (onnxruntime only)."""
     from radclass.models.bundle import BundleError
     from radclass.outputs.tables import OutputFormatError, check_output_path, write_table
     from radclass.pipeline.annotate import annotate_paths
 
+    if engine not in ("local", "ray"):
+        typer.echo(f"error: --engine must be local or ray, not {engine!r}", err=True)
+        raise typer.Exit(2)
     try:
         check_output_path(out)
-        df = annotate_paths(paths, slices=slices, progress=not quiet, bundle=model, rules=rules,
-                            threshold=threshold, workers=workers or None)
+        if engine == "ray":
+            from radclass.pipeline.ray_engine import RayOptions, RayUnavailable, annotate_paths_ray
+
+            try:
+                df = annotate_paths_ray(paths, slices=slices, bundle=model, rules=rules, threshold=threshold,
+                                        options=RayOptions(address=address, num_cpus=workers or None))
+            except RayUnavailable as err:
+                typer.echo(f"error: {err}", err=True)
+                raise typer.Exit(2) from None
+        else:
+            df = annotate_paths(paths, slices=slices, progress=not quiet, bundle=model, rules=rules,
+                                threshold=threshold, workers=workers or None)
     except (OutputFormatError, BundleError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

@@ -6,9 +6,11 @@ the scan's skipped-file rows. Inference uses onnxruntime only.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,10 @@ from radclass.taxonomy import DEFAULT_CONTRAST, UNKNOWN, bids_suffix
 
 _ANATOMICAL = {"T1", "T1C", "T2", "FLAIR", "PD", "T2STAR", "SWI", "MRA"}
 _HEADER_EVIDENCE = ("repetition_time", "echo_time", "image_type", "scanning_sequence")
+
+_CNN_BATCH = 64  # slices per ONNX Runtime call (at least)
+_SERIES_CHUNK = 4  # series per slice-decoding task
+_PARALLEL_SERIES_MIN = 8  # below this many series, decoding in-process is faster than starting workers
 
 ANNOTATION_COLUMNS = ["sequence", "orientation", "contrast", "confidence", "bids_suffix", "model_version",
                       "cnn_sequence", "forest_sequence", "vote_sequence", "rule_sequence", "orientation_source"]
@@ -63,11 +69,18 @@ def annotate_scan(result: ScanResult, bundle: ModelBundle, *, slices: int = 5, r
                   threshold: float | None = None, workers: int = 2,
                   progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Rows for every series and skipped file of ``result``."""
+    candidates = [s for s in result.series if is_mr_candidate(s)]
+    evidence = _gather_evidence(candidates, bundle, slices, workers, progress)
+    return rows_from_evidence(result, bundle, evidence, rules=rules, threshold=threshold)
+
+
+def rows_from_evidence(result: ScanResult, bundle: ModelBundle, evidence: dict[str, SeriesEvidence], *,
+                       rules: LabelRules | None = None, threshold: float | None = None) -> list[dict[str, Any]]:
+    """Rows for every series and skipped file of ``result``, given the models' evidence per MR series key
+    (shared by the local engine and the Ray engine, :mod:`radclass.pipeline.ray_engine`)."""
     rules = rules or LabelRules.load()
     fusion = bundle.fusion
     thr = float(fusion.get("threshold", 0.5) if threshold is None else threshold)
-    candidates = [s for s in result.series if is_mr_candidate(s)]
-    evidence = _gather_evidence(candidates, bundle, slices, workers, progress)
     rows: list[dict[str, Any]] = []
     for s in result.series:
         row = s.row()
@@ -87,61 +100,104 @@ def annotate_scan(result: ScanResult, bundle: ModelBundle, *, slices: int = 5, r
 def _gather_evidence(candidates: list[Series], bundle: ModelBundle, k: int, workers: int,
                      progress: Callable[[int, int], None] | None) -> dict[str, SeriesEvidence]:
     evidence = {s.key: SeriesEvidence() for s in candidates}
-    # Header forest: one batched call.
-    informative = [s for s in candidates if header_is_informative(s.header)]
-    if informative and bundle.has("forest"):
-        feats = np.stack([header_features({**s.header, "n_frames": s.n_frames}) for s in informative])
-        for s, p in zip(informative, bundle.forest_proba(feats)):
-            evidence[s.key].forest_proba = p
-    # Slices: decoded in a small thread pool, CNN run in batches of several series.
     with_pixels = [s for s in candidates if "no_pixels" not in s.flags]
     for s in candidates:
         if "no_pixels" in s.flags:
             evidence[s.key].pixel_error = "no pixel data"
     size = bundle.input_size
-    done = 0
+    done = len(candidates) - len(with_pixels)
     total = len(candidates)
     if progress:
-        progress(len(candidates) - len(with_pixels), total)
-        done = len(candidates) - len(with_pixels)
-    if not bundle.has("cnn"):
-        return evidence
-
-    def load(s: Series) -> tuple[Series, np.ndarray | None, str]:
-        try:
-            return s, prepare_batch(load_slices(s, k), size), ""
-        except PixelReadError as err:
-            return s, None, str(err)
-        except Exception as err:  # a decoder failure must not stop the run
-            return s, None, f"pixel decoding failed ({type(err).__name__}: {err})"
-
-    pending: list[tuple[Series, np.ndarray]] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for s, batch, err in pool.map(load, with_pixels):
+        progress(done, total)
+    use_cnn = bundle.has("cnn") and bool(with_pixels)
+    # Slices are decoded in worker processes (pydicom and the slice preparation hold the GIL), started before
+    # any ONNX Runtime session of this call exists; the forest and the CNN run here meanwhile.
+    pool = None
+    if use_cnn and workers > 1 and len(with_pixels) >= _PARALLEL_SERIES_MIN:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        chunks = [with_pixels[i:i + _SERIES_CHUNK] for i in range(0, len(with_pixels), _SERIES_CHUNK)]
+        loaded = _bounded_map(pool, chunks, k, size, window=4 * workers)
+    elif use_cnn:
+        loaded = (load_prepared(s, k, size) for s in with_pixels)
+    else:
+        loaded = iter(())
+    try:
+        # Header forest: one batched call.
+        add_forest_evidence(candidates, bundle, evidence)
+        pending: list[tuple[Series, np.ndarray]] = []
+        for s, (batch, err) in zip(with_pixels, loaded):
             if batch is None or len(batch) == 0:
                 evidence[s.key].pixel_error = err or "no slices"
             else:
                 pending.append((s, batch))
-            if sum(len(b) for _, b in pending) >= 64:
+            if sum(len(b) for _, b in pending) >= _CNN_BATCH:
                 _run_cnn(pending, bundle, evidence)
                 pending = []
             done += 1
             if progress:
                 progress(done, total)
-    _run_cnn(pending, bundle, evidence)
+        _run_cnn(pending, bundle, evidence)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return evidence
+
+
+def _bounded_map(pool: ProcessPoolExecutor, chunks: list[list[Series]], k: int, size: int, window: int):
+    """Prepared batches of every series of ``chunks``, in order, with at most ``window`` chunks in flight (the
+    decoded slices wait for the CNN in memory)."""
+    pending: deque = deque()
+    todo = iter(chunks)
+    for chunk in itertools.islice(todo, window):
+        pending.append(pool.submit(load_prepared_chunk, chunk, k, size))
+    while pending:
+        part = pending.popleft().result()
+        for chunk in itertools.islice(todo, 1):
+            pending.append(pool.submit(load_prepared_chunk, chunk, k, size))
+        yield from part
+
+
+def add_forest_evidence(candidates: list[Series], bundle: ModelBundle, evidence: dict[str, SeriesEvidence]) -> None:
+    """Header-forest probabilities of the candidates whose header is informative (one batched call)."""
+    informative = [s for s in candidates if header_is_informative(s.header)]
+    if informative and bundle.has("forest"):
+        feats = np.stack([header_features({**s.header, "n_frames": s.n_frames}) for s in informative])
+        for s, p in zip(informative, bundle.forest_proba(feats)):
+            evidence[s.key].forest_proba = p
+
+
+def load_prepared(s: Series, k: int, size: int) -> tuple[np.ndarray | None, str]:
+    """(CNN input batch of ``k`` slices of ``s``, "") or (None, reason the pixels could not be used)."""
+    try:
+        return prepare_batch(load_slices(s, k), size), ""
+    except PixelReadError as err:
+        return None, str(err)
+    except Exception as err:  # a decoder failure must not stop the run
+        return None, f"pixel decoding failed ({type(err).__name__}: {err})"
+
+
+def load_prepared_chunk(series: list[Series], k: int, size: int) -> list[tuple[np.ndarray | None, str]]:
+    return [load_prepared(s, k, size) for s in series]
 
 
 def _run_cnn(pending: list[tuple[Series, np.ndarray]], bundle: ModelBundle,
              evidence: dict[str, SeriesEvidence]) -> None:
+    for key, seq, orient in cnn_evidence([(s.key, b) for s, b in pending], bundle):
+        evidence[key].slice_proba, evidence[key].orient_proba = seq, orient
+
+
+def cnn_evidence(pending: list[tuple[str, np.ndarray]], bundle: ModelBundle) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(key, per-slice sequence probabilities, per-slice orientation probabilities) of each (key, batch), with
+    one ONNX Runtime call over all the slices."""
     if not pending:
-        return
+        return []
     seq, orient = bundle.cnn_proba(np.concatenate([b for _, b in pending]))
+    out = []
     start = 0
-    for s, b in pending:
-        ev = evidence[s.key]
-        ev.slice_proba, ev.orient_proba = seq[start:start + len(b)], orient[start:start + len(b)]
+    for key, b in pending:
+        out.append((key, seq[start:start + len(b)], orient[start:start + len(b)]))
         start += len(b)
+    return out
 
 
 def _decide_series(s: Series, row: dict[str, Any], ev: SeriesEvidence, bundle: ModelBundle,

@@ -63,13 +63,18 @@ def scan_columns() -> list[str]:
 
 
 def scan(inputs: Sequence[Path], *, workers: int | None = None,
-         progress: Callable[[int, int], None] | None = None) -> ScanResult:
-    """Scan files and folders into series; ``progress(done, total)`` is called as files are read."""
+         progress: Callable[[int, int], None] | None = None,
+         reader: Callable[[list[Path]], list[tuple[Path, str, Any]]] | None = None) -> ScanResult:
+    """Scan files and folders into series; ``progress(done, total)`` is called as files are read.
+
+    ``reader`` replaces the local header reading (worker processes): given the readable files it returns
+    :func:`read_one` of each, in order (the Ray engine reads them on a cluster).
+    """
     walked = list(walk_files(inputs))
     result = ScanResult(n_walked=len(walked))
     readable = [w.path for w in walked if not w.error]
     result.skipped.extend(SkippedFile(str(w.path), w.error) for w in walked if w.error)
-    outcomes = _read_all(readable, workers, progress)
+    outcomes = reader(readable) if reader is not None else _read_all(readable, workers, progress)
     instances: list[InstanceInfo] = []
     niftis: list[Path] = []
     sidecars: set[Path] = set()
@@ -118,6 +123,9 @@ def _read_one(path: Path) -> tuple[Path, str, Any]:
         return path, "unknown", str(err)
     except Exception as err:  # never lose a file to an unexpected parser failure
         return path, "error", f"unexpected error reading DICOM ({type(err).__name__}: {err})"
+
+
+read_one = _read_one
 
 
 def _read_chunk(paths: list[Path]) -> list[tuple[Path, str, Any]]:

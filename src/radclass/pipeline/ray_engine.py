@@ -1,0 +1,207 @@
+"""``radclass annotate --engine ray``: the annotate pipeline as Ray Data stages, same rows as the local engine.
+
+Stages (each a Ray Data ``map_batches``):
+
+1. **series discovery** - header reading: the walked files in blocks of ``files_per_task``, each file read by
+   :func:`radclass.pipeline.scan.read_one` (tasks of ``read_cpus`` CPU each); the headers come back to the
+   driver, which groups them into series exactly as :func:`radclass.pipeline.scan.scan` does;
+2. **slice decoding** - the MR series that have pixels, ``series_per_task`` at a time: K slices decoded and
+   prepared for the CNN (:func:`radclass.pipeline.annotate.load_prepared`, tasks of ``decode_cpus`` CPU);
+3. **inference** - a pool of ``actors`` actors (``infer_cpus`` CPU each) holding the bundle's CNN in ONNX
+   Runtime (one intra-op thread per actor), ``infer_series`` series per call.
+
+The header forest (one call for all series, milliseconds) and the decisions (fusion, abstention, rules) run in
+the driver with the local engine's code (:func:`radclass.pipeline.annotate.rows_from_evidence`), so a series
+gets the same sequence, orientation and confidence on either engine.
+
+Resources: on a 2-core machine (``ray.init(num_cpus=2)``) the defaults take 0.75 CPU per read/decode task and
+0.5 CPU for the single inference actor, so two decode tasks and the actor run together and the actor can never
+hold every CPU (which would starve the read and decode tasks it waits for). On a cluster, give more actors.
+
+Files are read where the tasks run: on a cluster, every node must see the input paths (and the bundle folder)
+at the same location, e.g. a shared file system. ``ray`` is an optional dependency: ``pip install radclass[ray]``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle
+
+
+class RayUnavailable(RuntimeError):
+    """Ray is not installed (``pip install radclass[ray]``)."""
+
+
+@dataclass
+class RayOptions:
+    """How the stages use the cluster (CPU amounts are Ray resource requests, fractions allowed)."""
+
+    address: str | None = None  # None: start a local Ray with ``num_cpus``; else ray.init(address=...)
+    num_cpus: int | None = None  # local Ray only (default: os.cpu_count())
+    read_cpus: float = 0.75
+    decode_cpus: float = 0.75
+    infer_cpus: float = 0.5
+    actors: int = 1
+    files_per_task: int = 256
+    series_per_task: int = 4
+    infer_series: int = 16
+
+
+def ray_available() -> bool:
+    try:
+        import ray  # noqa: F401
+        import ray.data  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _ray():
+    try:
+        import ray
+        import ray.data
+    except ImportError as err:
+        raise RayUnavailable("the Ray engine needs ray: pip install 'radclass[ray]'") from err
+    return ray
+
+
+def init_ray(options: RayOptions) -> bool:
+    """Connect to (or start) Ray; True when this call started it (and so should shut it down)."""
+    ray = _ray()
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False, "include_dashboard": False}
+    if options.address:
+        ray.init(address=options.address, **{k: v for k, v in kwargs.items() if k != "include_dashboard"})
+    else:
+        ray.init(num_cpus=options.num_cpus or os.cpu_count() or 1, **kwargs)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    ctx.verbose_stats_logs = False
+    return True
+
+
+# --- stage functions (run in Ray workers) --------------------------------------------------------------------
+
+
+def _read_headers(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    from radclass.pipeline.scan import read_one
+
+    out = [pickle.dumps(read_one(Path(p))) for p in batch["path"]]
+    return {"i": batch["i"], "outcome": np.array(out, dtype=object)}
+
+
+def _decode(batch: dict[str, np.ndarray], k: int, size: int) -> dict[str, np.ndarray]:
+    from radclass.pipeline.annotate import load_prepared
+
+    slices, errors = [], []
+    for blob in batch["series"]:
+        arr, err = load_prepared(pickle.loads(blob), k, size)
+        slices.append(pickle.dumps(arr))
+        errors.append(err)
+    return {"i": batch["i"], "slices": np.array(slices, dtype=object), "error": np.array(errors, dtype=object)}
+
+
+class _Infer:
+    """Inference actor: the bundle's CNN in ONNX Runtime, one intra-op thread."""
+
+    def __init__(self, bundle: str):
+        self.bundle = ModelBundle.load(bundle, threads=1)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from radclass.pipeline.annotate import cnn_evidence
+
+        arrays = [pickle.loads(b) for b in batch["slices"]]
+        pending = [(str(j), a) for j, a in enumerate(arrays) if a is not None and len(a)]
+        by_row = {int(key): (seq, orient) for key, seq, orient in cnn_evidence(pending, self.bundle)}
+        seq = [pickle.dumps(by_row[j][0]) if j in by_row else pickle.dumps(None) for j in range(len(arrays))]
+        orient = [pickle.dumps(by_row[j][1]) if j in by_row else pickle.dumps(None) for j in range(len(arrays))]
+        return {"i": batch["i"], "seq": np.array(seq, dtype=object), "orient": np.array(orient, dtype=object),
+                "error": batch["error"]}
+
+
+# --- driver ------------------------------------------------------------------------------------------------
+
+
+def ray_reader(options: RayOptions):
+    """A ``scan(reader=...)`` that reads the headers in Ray tasks (stage 1)."""
+
+    def read(paths: list[Path]) -> list[tuple[Path, str, Any]]:
+        if not paths:
+            return []
+        ray = _ray()
+        ds = ray.data.from_items([{"i": i, "path": str(p)} for i, p in enumerate(paths)],
+                                 override_num_blocks=max(1, -(-len(paths) // options.files_per_task)))
+        ds = ds.map_batches(_read_headers, batch_size=options.files_per_task, num_cpus=options.read_cpus,
+                            batch_format="numpy")
+        outcomes: list[Any] = [None] * len(paths)
+        for row in ds.iter_rows():
+            outcomes[int(row["i"])] = pickle.loads(row["outcome"])
+        return outcomes
+
+    return read
+
+
+def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | Path = DEFAULT_BUNDLE,
+                       rules: Path | None = None, threshold: float | None = None,
+                       options: RayOptions | None = None, timings: dict[str, float] | None = None):
+    """:func:`radclass.pipeline.annotate.annotate_paths` on Ray Data; one DataFrame row per series and per
+    skipped file, the same rows as the local engine. ``timings`` (if given) receives seconds per stage."""
+    import pandas as pd
+
+    from radclass.pipeline.annotate import (SeriesEvidence, add_forest_evidence, annotation_columns,
+                                            is_mr_candidate, rows_from_evidence)
+    from radclass.pipeline.scan import scan
+    from radclass.rules import LabelRules
+
+    options = options or RayOptions()
+    ray = _ray()
+    model = ModelBundle.load(bundle)
+    label_rules = LabelRules.load(rules)
+    started = init_ray(options)
+    t: dict[str, float] = timings if timings is not None else {}
+    try:
+        t0 = time.perf_counter()
+        result = scan([Path(p) for p in paths], reader=ray_reader(options))
+        t["discovery"] = time.perf_counter() - t0
+        candidates = [s for s in result.series if is_mr_candidate(s)]
+        evidence = {s.key: SeriesEvidence() for s in candidates}
+        with_pixels = [s for s in candidates if "no_pixels" not in s.flags]
+        for s in candidates:
+            if "no_pixels" in s.flags:
+                evidence[s.key].pixel_error = "no pixel data"
+        t0 = time.perf_counter()
+        add_forest_evidence(candidates, model, evidence)
+        t["forest"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if with_pixels and model.has("cnn"):
+            items = [{"i": i, "series": pickle.dumps(s)} for i, s in enumerate(with_pixels)]
+            ds = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // options.series_per_task)))
+            ds = ds.map_batches(_decode, batch_size=options.series_per_task, num_cpus=options.decode_cpus,
+                                fn_kwargs={"k": slices, "size": model.input_size}, batch_format="numpy")
+            ds = ds.map_batches(_Infer, batch_size=options.infer_series, num_cpus=options.infer_cpus,
+                                compute=ray.data.ActorPoolStrategy(size=options.actors),
+                                fn_constructor_kwargs={"bundle": str(model.folder)}, batch_format="numpy")
+            for row in ds.iter_rows():
+                s = with_pixels[int(row["i"])]
+                seq, orient = pickle.loads(row["seq"]), pickle.loads(row["orient"])
+                if seq is None:
+                    evidence[s.key].pixel_error = row["error"] or "no slices"
+                else:
+                    evidence[s.key].slice_proba, evidence[s.key].orient_proba = seq, orient
+        t["slices_and_cnn"] = time.perf_counter() - t0
+        rows = rows_from_evidence(result, model, evidence, rules=label_rules, threshold=threshold)
+    finally:
+        if started:
+            ray.shutdown()
+    return pd.DataFrame(rows, columns=annotation_columns(model.classes))

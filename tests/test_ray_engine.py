@@ -1,0 +1,84 @@
+"""``radclass annotate --engine ray``: the Ray Data pipeline gives the local engine's rows.
+
+Runs Ray in local mode on 2 CPUs with the engine's default resource requests (0.75 CPU per read/decode task,
+0.5 CPU for the inference actor), so it also shows that the inference actor cannot starve the decode tasks it
+waits for. Skips only when ray is not installed (``pip install 'radclass[ray]'``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from radclass.config import BUNDLED_DIR
+
+ray = pytest.importorskip("ray", reason="ray not installed: pip install 'radclass[ray]' to test --engine ray")
+
+# A real subset: enhanced multi-frame (XA30), Siemens mosaics, Philips classic, NIfTI, plus non-MR and non-image
+# DICOM objects (skipped rows) and PNG slices of unknown modality.
+SUBSET = ("mri/dicom/dcm_qa_xa30", "mri/dicom/dcm_qa", "mri/dicom/dcm_qa_philips", "mri/nifti/niivue",
+          "liver/totalseg/example_ct_dicom")
+KEY = ["path", "sub_series", "status", "sequence", "orientation", "confidence"]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory, data_root, run_cli) -> Path:
+    """The bundled model, or (before it is built) a tiny bundle trained here."""
+    if (BUNDLED_DIR / "mri-series" / "bundle.json").exists():
+        return BUNDLED_DIR / "mri-series"
+    pytest.importorskip("torch", reason="no bundled model and no torch to train a tiny one")
+    config = tmp_path_factory.mktemp("tiny") / "tiny.toml"
+    config.write_text(
+        "[mri_series]\nsynthetic_headers_per_class = 20\nsimulated_series_per_class = 1\n"
+        "simulated_slices_per_series = 2\ntune_forest = false\ncnn_folds = 2\ncnn_fold_epochs = 1\n"
+        "train_slices_per_series = 2\n[mri_series.cnn]\nnetwork = \"multitask\"\nepochs = 1\nbatch_size = 16\n")
+    out = config.parent / "bundle"
+    result = run_cli("train", config, "--out", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _key(df: pd.DataFrame) -> pd.DataFrame:
+    df = df[KEY].copy()
+    df["confidence"] = pd.to_numeric(df["confidence"], errors="coerce").round(3)
+    return df.astype(str).reset_index(drop=True)
+
+
+def test_ray_engine_matches_local_engine(data_root, bundle, tmp_path, run_cli):
+    from radclass.pipeline.annotate import annotate_paths
+
+    paths = [data_root / p for p in SUBSET]
+    local = annotate_paths(paths, progress=False, bundle=bundle, workers=2)
+    out = tmp_path / "ray.csv"
+    result = run_cli("annotate", *paths, "--out", out, "--model", bundle, "--engine", "ray", "--workers", "2", "-q")
+    assert result.exit_code == 0, result.output
+    remote = pd.read_csv(out, keep_default_na=False)
+    assert len(remote) == len(local)
+    assert int(remote["n_files"].sum()) == int(local["n_files"].sum())
+    assert (remote["status"].isin(["ok", "unknown"])).sum() >= 20  # MR series were classified, not skipped
+    pd.testing.assert_frame_equal(_key(remote), _key(local))
+    # every output column agrees, not only the key ones
+    local_csv = tmp_path / "local.csv"
+    local.to_csv(local_csv, index=False)
+    pd.testing.assert_frame_equal(remote.astype(str), pd.read_csv(local_csv, keep_default_na=False).astype(str))
+
+
+def test_engine_option_is_checked(tmp_path, run_cli, data_root):
+    result = run_cli("annotate", data_root / "mri" / "dicom" / "dcm_qa", "--out", tmp_path / "a.csv",
+                     "--engine", "spark", "-q")
+    assert result.exit_code == 2
+
+
+def test_ray_engine_without_ray_says_how_to_install(tmp_path, data_root):
+    code = ("import sys; sys.modules['ray'] = None; sys.modules['ray.data'] = None\n"
+            "from radclass.cli import main\n"
+            "sys.argv = ['radclass', 'annotate', sys.argv[1], '--out', sys.argv[2], '--engine', 'ray', '-q']\n"
+            "main()")
+    proc = subprocess.run([sys.executable, "-c", code, str(data_root / "mri" / "dicom" / "dcm_qa"),
+                           str(tmp_path / "a.csv")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "radclass[ray]" in proc.stderr

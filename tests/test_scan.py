@@ -33,8 +33,9 @@ HEADER_ONLY = (
 )
 
 # MANIFEST rows labelled from knowledge of the acquisition ("isotropic 2D EPI volume: slice (storage) axis"):
-# the voxels are isotropic, so geometry alone cannot name the acquisition plane and the scan says NA.
-ISOTROPIC_EPI_LABELLED_BY_HAND = ("mri/nifti/niivue/register/dwi.nii.gz", "mri/nifti/niivue/register/fmri.nii.gz")
+# the voxels are isotropic and the header records no slice axis (dim_info), so the scan says NA. (dwi.nii.gz
+# records its slice axis and is read as AX, as MANIFEST says.)
+ISOTROPIC_EPI_LABELLED_BY_HAND = ("mri/nifti/niivue/register/fmri.nii.gz",)
 
 
 def walked_files(*roots: Path) -> list[str]:

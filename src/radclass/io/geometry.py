@@ -38,17 +38,18 @@ def plane_of_iops(iops: Iterable[Sequence[float]]) -> str:
     return planes.pop() if len(planes) == 1 else "MIXED"
 
 
-def acquisition_axis(affine: np.ndarray, zooms: Sequence[float]) -> int | None:
-    """Voxel axis a NIfTI volume was acquired along: the lowest-resolution one; None when isotropic."""
+def acquisition_axis(affine: np.ndarray, zooms: Sequence[float], slice_axis: int | None = None) -> int | None:
+    """Voxel axis a NIfTI volume was acquired along: the lowest-resolution one; for isotropic voxels the
+    slice axis the header records (``dim_info``, as native 2D EPI volumes have), else None."""
     z = np.asarray(zooms[:3], dtype=float)
     if z.min() <= 0 or z.max() / z.min() < 1.1:
-        return None
+        return slice_axis if slice_axis in (0, 1, 2) else None
     return int(np.argmax(z))
 
 
-def plane_of_affine(affine: np.ndarray, zooms: Sequence[float]) -> str:
-    """Plane of a NIfTI volume from the world direction of its acquisition axis; NA when isotropic."""
-    axis = acquisition_axis(affine, zooms)
+def plane_of_affine(affine: np.ndarray, zooms: Sequence[float], slice_axis: int | None = None) -> str:
+    """Plane of a NIfTI volume from the world direction of its acquisition axis; NA when it is unknown."""
+    axis = acquisition_axis(affine, zooms, slice_axis)
     if axis is None:
         return "NA"
     direction = np.asarray(affine)[:3, axis]

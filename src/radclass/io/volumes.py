@@ -58,13 +58,14 @@ def nifti_series(path: Path, sidecar: Path | None) -> Series:
         shape = tuple(int(s) for s in img.shape)
         zooms = tuple(float(z) for z in img.header.get_zooms())
         affine = np.asarray(img.affine, dtype=float)
+        slice_axis = img.header.get_dim_info()[2] if hasattr(img.header, "get_dim_info") else None
     except Exception as err:
         raise VolumeReadError(f"unreadable NIfTI ({type(err).__name__}: {err})") from None
     if len(shape) < 2 or min(shape[:2]) < 2:
         raise VolumeReadError(f"NIfTI with no 2D image content (shape {shape})")
     header: dict[str, Any] = {c: None for c in ("repetition_time", "echo_time", "inversion_time")}
     header.update(
-        modality="MR", orientation=plane_of_affine(affine, zooms + (1.0,) * (3 - len(zooms))),
+        modality="MR", orientation=plane_of_affine(affine, zooms + (1.0,) * (3 - len(zooms)), slice_axis),
         rows=shape[1], columns=shape[0],
         pixel_spacing="\\".join(f"{z:g}" for z in zooms[:2]),
         slice_thickness=zooms[2] if len(zooms) > 2 else None,

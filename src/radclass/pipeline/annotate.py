@@ -79,13 +79,11 @@ def rows_from_evidence(result: ScanResult, bundle: ModelBundle, evidence: dict[s
     """Rows for every series and skipped file of ``result``, given the models' evidence per MR series key
     (shared by the local engine and the Ray engine, :mod:`radclass.pipeline.ray_engine`)."""
     rules = rules or LabelRules.load()
-    fusion = bundle.fusion
-    thr = float(fusion.get("threshold", 0.5) if threshold is None else threshold)
     rows: list[dict[str, Any]] = []
     for s in result.series:
         row = s.row()
         if s.key in evidence:
-            row.update(_decide_series(s, row, evidence[s.key], bundle, rules, thr))
+            row.update(_decide_series(s, row, evidence[s.key], bundle, rules, threshold))
         else:
             modality = row.get("modality") or "unknown"
             row.update(status="skipped", reason=f"modality {modality}: not an MR series",
@@ -200,8 +198,16 @@ def cnn_evidence(pending: list[tuple[str, np.ndarray]], bundle: ModelBundle) -> 
     return out
 
 
+def abstention_threshold(fusion: dict[str, Any], has_header: bool, override: float | None = None) -> float:
+    """The bundle's threshold for this kind of evidence (header-informed or pixels only), unless overridden."""
+    if override is not None:
+        return float(override)
+    key = "threshold_header" if has_header else "threshold_pixels"
+    return float(fusion.get(key, fusion.get("threshold", 0.5)))
+
+
 def _decide_series(s: Series, row: dict[str, Any], ev: SeriesEvidence, bundle: ModelBundle,
-                   rules: LabelRules, threshold: float) -> dict[str, Any]:
+                   rules: LabelRules, threshold_override: float | None) -> dict[str, Any]:
     classes = bundle.classes
     fusion = bundle.fusion
     flags = [f for f in str(row.get("flags") or "").split(";") if f]
@@ -217,6 +223,7 @@ def _decide_series(s: Series, row: dict[str, Any], ev: SeriesEvidence, bundle: M
         flags.append("header_uninformative")
     if not have_pixels:
         flags.append("no_usable_pixels" if "no_pixels" not in flags else "")
+    threshold = abstention_threshold(fusion, have_header, threshold_override)
     proba = fuse(ev.slice_proba, ev.forest_proba, w_cnn=float(fusion.get("w_cnn", 1.0)),
                  w_forest=float(fusion.get("w_forest", 1.0)), temperature=float(fusion.get("temperature", 1.0)))
     decision = decide(proba, classes, threshold)
@@ -287,11 +294,13 @@ def annotate_paths(paths: Sequence[Path], *, slices: int = 5, progress: bool = T
 
     from radclass.cli.progress import progress_bar
 
-    model = ModelBundle.load(bundle)
+    decode_workers = workers or 2
+    # While worker processes decode slices, one ONNX Runtime thread (two would fight them for the cores).
+    model = ModelBundle.load(bundle, threads=1 if decode_workers > 1 else 2)
     label_rules = LabelRules.load(rules)
     with progress_bar("Reading headers", enabled=progress) as update:
         result = scan([Path(p) for p in paths], workers=workers, progress=update)
     with progress_bar("Annotating series", enabled=progress) as update:
         rows = annotate_scan(result, model, slices=slices, rules=label_rules, threshold=threshold,
-                             workers=workers or 2, progress=update)
+                             workers=decode_workers, progress=update)
     return pd.DataFrame(rows, columns=annotation_columns(model.classes))

@@ -15,12 +15,12 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class Augment:
-    rotation_deg: float = 20.0
+    rotation_deg: float = 15.0
     shift: float = 0.1
     shear: float = 0.1
     zoom: float = 0.15
     hflip: bool = True
-    gamma: float = 0.35  # log-uniform gamma in [exp(-g), exp(g)]
+    gamma: float = 0.25  # log-uniform gamma in [exp(-g), exp(g)]
     noise: float = 0.03
     blur_p: float = 0.2
 

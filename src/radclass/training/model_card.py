@@ -74,9 +74,12 @@ def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any]
     ab = report.get("abstention", {})
     lines += [
         "",
-        f"Abstention: threshold {ab.get('threshold', 0):.3f} (max validation error {meta['fusion'].get('max_error_rate')}):"
-        f" coverage {_pct(ab.get('coverage'))}, accuracy on accepted series {_pct(ab.get('accepted_accuracy'))}.",
-        f"Fusion weights: CNN {meta['fusion'].get('w_cnn')}, forest {meta['fusion'].get('w_forest')}.",
+        f"Abstention (UNKNOWN below a threshold chosen for at most {_pct(meta['fusion'].get('max_error_rate'))}"
+        f" validation error): header-informed series {ab.get('threshold_header', 1):.3f}, pixel-only series"
+        f" {ab.get('threshold_pixels', 1):.3f}; coverage {_pct(ab.get('coverage'))} (header {_pct(ab.get('coverage_header'))},"
+        f" pixels only {_pct(ab.get('coverage_pixels'))}), accuracy on accepted series {_pct(ab.get('accepted_accuracy'))}.",
+        f"Fusion: log-linear pool with CNN share {meta['fusion'].get('w_cnn')} and forest share"
+        f" {meta['fusion'].get('w_forest')} (chosen by balanced accuracy; a lone input is used alone).",
         "",
         "### Per class (fused, out-of-fold; 95% Clopper-Pearson CI)",
         "",

@@ -46,15 +46,16 @@ class MriBundleConfig:
     cnn_fold_epochs: int = 6
     cnn: dict[str, Any] = field(default_factory=lambda: {"network": "multitask", "epochs": 10, "batch_size": 32,
                                                          "lr": 1e-3})
-    max_error_rate: float = 0.05  # abstention threshold: accepted predictions' error on validation
-    w_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+    compare_simulation: bool = True  # also train the validation CNNs without simulated slices
+    max_error_rate: float = 0.10  # abstention threshold: accepted predictions' error on validation
+    alpha_grid: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # CNN share
 
     @classmethod
     def from_toml(cls, path: Path) -> "MriBundleConfig":
         data = tomllib.loads(Path(path).read_text())
         data = data.get("mri_series", data)
-        if "w_grid" in data:
-            data["w_grid"] = tuple(data["w_grid"])
+        if "alpha_grid" in data:
+            data["alpha_grid"] = tuple(data["alpha_grid"])
         return cls(**data)
 
 
@@ -173,12 +174,12 @@ def _cnn_out_of_fold(pool: list[LabelledSeries], real: SliceSet, sim: SliceSet, 
     folds = [datasets[i::config.cnn_folds] for i in range(config.cnn_folds)]
     fold_cfg = CnnConfig(**{**asdict(cfg), "epochs": config.cnn_fold_epochs, "augment": cfg.augment})
     with_sim: dict[str, np.ndarray] = {}
-    without: dict[str, np.ndarray] | None = {} if len(sim.x) else None
+    without: dict[str, np.ndarray] | None = {} if len(sim.x) and config.compare_simulation else None
     for i, held in enumerate(folds):
         test = np.isin(real.group, held)
         train_real = real.subset(~test)
         variants = [("sim", SliceSet.concat([train_real, sim]), with_sim)]
-        if without is not None:
+        if without is not None and config.compare_simulation:
             variants.append(("nosim", train_real, without))
         for name, train_set, store in variants:
             model, _ = train_cnn(train_set, None, fold_cfg)
@@ -212,39 +213,43 @@ def _series_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
 
 def _choose_fusion(y: np.ndarray, paths: list[str], forest_oof: np.ndarray, cnn_oof: dict[str, np.ndarray],
                    config: MriBundleConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Grid-search the fusion weights for balanced accuracy, then the threshold for the error rate."""
+    """Grid-search the CNN share of the log-linear pool for balanced accuracy, then one abstention threshold
+    per kind of evidence (series with an informative header / pixels only) for the stated error rate."""
     slice_p = [cnn_oof.get(p) for p in paths]
     forest_p = [None if np.isnan(f).any() else f for f in forest_oof]
-    best = None
-    for w_cnn in config.w_grid:
-        for w_forest in config.w_grid:
-            if w_cnn == 0 and w_forest == 0:
-                continue
-            pred, conf = _fused(slice_p, forest_p, w_cnn, w_forest)
-            ok = pred != ""
-            bal = _bal(y[ok], pred[ok])
-            if best is None or bal > best[0]:
-                best = (bal, w_cnn, w_forest)
-    _, w_cnn, w_forest = best  # type: ignore[misc]
-    pred, conf = _fused(slice_p, forest_p, w_cnn, w_forest)
+    scores = []
+    for alpha in config.alpha_grid:
+        pred, _ = _fused(slice_p, forest_p, alpha, 1 - alpha)
+        ok = pred != ""
+        scores.append((_bal(y[ok], pred[ok]), alpha))
+    alpha = max(scores)[1]
+    pred, conf = _fused(slice_p, forest_p, alpha, 1 - alpha)
     ok = pred != ""
-    threshold = threshold_for_error_rate(conf[ok], pred[ok] == y[ok], config.max_error_rate)
+    has_header = np.array([f is not None for f in forest_p])
+    thresholds = {}
+    for name, group in (("threshold_header", ok & has_header), ("threshold_pixels", ok & ~has_header)):
+        thresholds[name] = (threshold_for_error_rate(conf[group], pred[group] == y[group], config.max_error_rate)
+                            if group.any() else 1.0)
+    threshold = np.where(has_header, thresholds["threshold_header"], thresholds["threshold_pixels"])
     vote = np.array([SEQUENCES[int(np.argmax(majority_vote(s, f)))] if s is not None else
                      (SEQUENCES[int(np.argmax(f))] if f is not None else "") for s, f in zip(slice_p, forest_p)])
     accepted = ok & (conf >= threshold)
     report = {
         "n_series": int(len(y)),
+        "alpha_scores": [{"cnn_share": a, "balanced_accuracy": b} for b, a in scores],
         "fusion": {"accuracy": float((pred[ok] == y[ok]).mean()), "balanced_accuracy": _bal(y[ok], pred[ok])},
         "majority_vote": {"accuracy": float((vote[ok] == y[ok]).mean()), "balanced_accuracy": _bal(y[ok], vote[ok])},
-        "abstention": {"threshold": threshold, "coverage": float(accepted.sum() / max(ok.sum(), 1)),
-                       "accepted_accuracy": float((pred[accepted] == y[accepted]).mean()) if accepted.any() else None},
+        "abstention": {**thresholds, "coverage": float(accepted.sum() / max(ok.sum(), 1)),
+                       "accepted_accuracy": float((pred[accepted] == y[accepted]).mean()) if accepted.any() else None,
+                       "coverage_header": float(accepted[has_header].mean()) if has_header.any() else None,
+                       "coverage_pixels": float(accepted[~has_header & ok].mean()) if (~has_header & ok).any() else None},
         "per_class": {c: {"n": int((y[ok] == c).sum()), "recall": float((pred[ok][y[ok] == c] == c).mean()),
                           "precision": float((y[ok][pred[ok] == c] == c).mean()) if (pred[ok] == c).any() else None}
                       for c in np.unique(y[ok])},
-        "predictions": [{"path": p, "truth": t, "pred": q, "confidence": float(c)}
-                        for p, t, q, c in zip(paths, y, pred, conf)],
+        "predictions": [{"path": p, "truth": t, "pred": q, "confidence": float(c), "header": bool(h)}
+                        for p, t, q, c, h in zip(paths, y, pred, conf, has_header)],
     }
-    return {"w_cnn": w_cnn, "w_forest": w_forest, "temperature": 1.0, "threshold": threshold,
+    return {"w_cnn": alpha, "w_forest": 1 - alpha, "temperature": 1.0, **thresholds,
             "max_error_rate": config.max_error_rate}, report
 
 

@@ -1,8 +1,9 @@
 """``radclass annotate --engine ray``: the Ray Data pipeline gives the local engine's rows.
 
-Runs Ray in local mode on 2 CPUs with the engine's default resource requests (0.75 CPU per read/decode task,
-0.5 CPU for the inference actor), so it also shows that the inference actor cannot starve the decode tasks it
-waits for. Skips only when ray is not installed (``pip install 'radclass[ray]'``).
+Runs Ray in local mode on 2 CPUs with the engine's default resource requests (0.5 CPU for the inference actor,
+0.75 CPU per decode task), so it also shows that the inference actor cannot starve the decode tasks it waits
+for; the request sizing is checked for 1 CPU too. Skips only when ray is not installed
+(``pip install 'radclass[ray]'``).
 """
 
 from __future__ import annotations
@@ -82,3 +83,17 @@ def test_ray_engine_without_ray_says_how_to_install(tmp_path, data_root):
                            str(tmp_path / "a.csv")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "radclass[ray]" in proc.stderr
+
+
+def test_decode_requests_leave_room_for_the_actors():
+    from radclass.pipeline.ray_engine import RayOptions, decode_request
+
+    for cpus in (1, 2, 4, 16):
+        opts = RayOptions()
+        per_task = decode_request(opts, cpus)
+        # at least one decode task fits beside the actors, and a full set of them never exceeds the CPUs
+        assert per_task + opts.infer_cpus * opts.actors <= cpus
+        assert round(cpus) * per_task + opts.infer_cpus * opts.actors <= cpus + 1e-9
+    assert decode_request(RayOptions(), 2) == 0.75
+    with pytest.raises(ValueError):
+        decode_request(RayOptions(actors=4), 2)

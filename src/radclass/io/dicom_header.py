@@ -480,6 +480,9 @@ _HEADER_TAGS = frozenset(
 # Per-frame functional groups read by _read_enhanced: the first frame's (``first()``) and every frame's (loop).
 _EVERY_FRAME_SEQS = frozenset(tag_for_keyword(k) for k in (
     "PlaneOrientationSequence", "MRDiffusionSequence", "PlanePositionSequence"))
+# What the loop reads inside them (a light item holds only these).
+_FRAME_VALUES = frozenset(tag_for_keyword(k) for k in ("ImageOrientationPatient", "DiffusionBValue",
+                                                         "ImagePositionPatient"))
 _FIRST_FRAME_SEQS = _EVERY_FRAME_SEQS | frozenset(tag_for_keyword(k) for k in (
     "MRImageFrameTypeSequence", "MRTimingAndRelatedParametersSequence", "MREchoSequence", "MRModifierSequence",
     "PixelMeasuresSequence", "ContrastBolusUsageSequence"))
@@ -548,15 +551,10 @@ class _Walker:
         stack: list[int] = [-1]  # -1: in a sequence of undefined length; -2: in an item of undefined length;
         while stack:             # >= 0: in an item that ends at that offset
             top = stack[-1]
-            if top >= 0 and pos >= top:
-                if pos != top:
-                    raise _Fallback("item length mismatch")
-                stack.pop()
-                continue
-            if pos + 8 > size:
-                raise _Fallback("end of file inside a sequence")
-            g, e, vr, length = unpack4(data, pos)
-            if top == -1:
+            if top == -1:  # expect an item or the sequence delimiter
+                if pos + 8 > size:
+                    raise _Fallback("end of file inside a sequence")
+                g, e, _, _ = unpack4(data, pos)
                 if g != 0xFFFE:
                     raise _Fallback("not an item")
                 if e == 0xE0DD:
@@ -568,34 +566,43 @@ class _Walker:
                     raise _Fallback("not an item")
                 pos += 8
                 continue
-            if g == 0xFFFE:
-                if e == 0xE00D and top == -2:
+            while True:  # the elements of an item, until its end or a nested undefined-length sequence
+                if top >= 0 and pos >= top:
+                    if pos != top:
+                        raise _Fallback("item length mismatch")
                     stack.pop()
-                    pos += 8
-                    continue
-                raise _Fallback("delimiter inside an item")
-            if implicit:
-                length = unpack_ul(data, pos + 4)[0]
-                vpos = pos + 8
-                is_sq = None
-            elif vr in long_vrs:
-                length = unpack_ul(data, pos + 8)[0]
-                vpos = pos + 12
-                is_sq = vr == _SQ_INT
-            elif vr in vrs:
-                vpos = pos + 8
-                is_sq = False
-            else:
-                raise _Fallback("unknown VR")
-            if length == 0xFFFFFFFF:
-                if is_sq or (is_sq is None and _is_sequence_implicit(g << 16 | e, data, vpos)):
-                    stack.append(-1)
-                    pos = vpos
-                    continue
-                raise _Fallback("undefined length value that is not a sequence")
-            pos = vpos + length
-            if pos > size:
-                raise _Fallback("value past the end of the file")
+                    break
+                if pos + 8 > size:
+                    raise _Fallback("end of file inside a sequence")
+                g, e, vr, length = unpack4(data, pos)
+                if g == 0xFFFE:
+                    if e == 0xE00D and top == -2:
+                        stack.pop()
+                        pos += 8
+                        break
+                    raise _Fallback("delimiter inside an item")
+                if implicit:
+                    length = unpack_ul(data, pos + 4)[0]
+                    vpos = pos + 8
+                    is_sq = None
+                elif vr in long_vrs:
+                    length = unpack_ul(data, pos + 8)[0]
+                    vpos = pos + 12
+                    is_sq = vr == _SQ_INT
+                elif vr in vrs:
+                    vpos = pos + 8
+                    is_sq = False
+                else:
+                    raise _Fallback("unknown VR")
+                if length == 0xFFFFFFFF:
+                    if is_sq or (is_sq is None and _is_sequence_implicit(g << 16 | e, data, vpos)):
+                        stack.append(-1)
+                        pos = vpos
+                        break
+                    raise _Fallback("undefined length value that is not a sequence")
+                pos = vpos + length
+                if pos > size:
+                    raise _Fallback("value past the end of the file")
         return pos
 
     def items(self, vpos: int, length: int) -> tuple[list[list[tuple[int, bytes | None, int, int, int]]], int]:
@@ -868,7 +875,7 @@ def _light_group(walker: _Walker, elements) -> _LightGroup:
         seqs[tag] = [_LightItem({BaseTag(t): RawDataElement(BaseTag(t), v.decode() if v is not None else None, n,
                                                             data[s + (8 if v is None or v not in _LONG_VRS else 12):e],
                                                             s, walker.implicit, True)
-                                 for t, v, n, s, e in item if n != 0xFFFFFFFF}, None, {})
+                                 for t, v, n, s, e in item if t in _FRAME_VALUES and n != 0xFFFFFFFF}, None, {})
                      for item in items]
     return _LightGroup(seqs)
 

@@ -14,9 +14,11 @@ The header forest (one call for all series, milliseconds) and the decisions (fus
 the driver with the local engine's code (:func:`radclass.pipeline.annotate.rows_from_evidence`), so a series
 gets the same sequence, orientation and confidence on either engine.
 
-Resources: on a 2-core machine (``ray.init(num_cpus=2)``) the defaults take 0.75 CPU per read/decode task and
-0.5 CPU for the single inference actor, so two decode tasks and the actor run together and the actor can never
-hold every CPU (which would starve the read and decode tasks it waits for). On a cluster, give more actors.
+Resources: the inference actors take ``infer_cpus`` (0.5) each and every decode task asks for a share of what
+they leave (:func:`decode_request`: 0.75 CPU on a 2-CPU Ray, 0.5 on 1 CPU), so the decode tasks and the actors
+always fit together: an actor can never hold the CPUs the decode tasks feeding it need (with whole-CPU
+requests on 1 CPU, the actor would wait for input that no task could be scheduled to produce). Discovery runs
+before the actors start, one read task per CPU. On a cluster, give more actors.
 
 Files are read where the tasks run: on a cluster, every node must see the input paths (and the bundle folder)
 at the same location, e.g. a shared file system. ``ray`` is an optional dependency: ``pip install radclass[ray]``.
@@ -47,13 +49,25 @@ class RayOptions:
 
     address: str | None = None  # None: start a local Ray with ``num_cpus``; else ray.init(address=...)
     num_cpus: int | None = None  # local Ray only (default: os.cpu_count())
-    read_cpus: float = 0.75
-    decode_cpus: float = 0.75
+    read_cpus: float = 1.0  # discovery runs alone: one task per CPU
+    decode_cpus: float | None = None  # None: fitted to the cluster's CPUs (see decode_request)
     infer_cpus: float = 0.5
     actors: int = 1
     files_per_task: int = 256
     series_per_task: int = 4
     infer_series: int = 16
+
+
+def decode_request(options: RayOptions, total_cpus: float) -> float:
+    """CPUs per decode task: what the inference actors leave, shared by one task per CPU, so that the decode
+    tasks and the actors always fit together (0.75 on 2 CPUs with one 0.5-CPU actor, 0.5 on 1 CPU)."""
+    if options.decode_cpus is not None:
+        return options.decode_cpus
+    free = total_cpus - options.infer_cpus * options.actors
+    if free <= 0:
+        raise ValueError(f"{options.actors} inference actor(s) of {options.infer_cpus} CPU leave no CPU for "
+                         f"decoding on {total_cpus:g} CPUs")
+    return max(0.05, free / max(1.0, round(total_cpus)))
 
 
 def ray_available() -> bool:
@@ -79,7 +93,11 @@ def init_ray(options: RayOptions) -> bool:
     ray = _ray()
     if ray.is_initialized():
         return False
-    kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False, "include_dashboard": False}
+    import logging
+
+    kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False, "include_dashboard": False,
+                              "logging_level": logging.WARNING}
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
     if options.address:
         ray.init(address=options.address, **{k: v for k, v in kwargs.items() if k != "include_dashboard"})
     else:
@@ -185,9 +203,14 @@ def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | 
         t["forest"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         if with_pixels and model.has("cnn"):
+            decode_cpus = decode_request(options, float(ray.cluster_resources().get("CPU", 1)))
+            t["decode_cpus"] = decode_cpus
             items = [{"i": i, "series": pickle.dumps(s)} for i, s in enumerate(with_pixels)]
             ds = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // options.series_per_task)))
-            ds = ds.map_batches(_decode, batch_size=options.series_per_task, num_cpus=options.decode_cpus,
+            # ray_remote_args_fn keeps decoding a stage of its own: Ray Data would otherwise fuse it into the
+            # inference actors whenever both ask for the same CPUs (then the actors would decode).
+            ds = ds.map_batches(_decode, batch_size=options.series_per_task, num_cpus=decode_cpus,
+                                ray_remote_args_fn=lambda: {"num_cpus": decode_cpus},
                                 fn_kwargs={"k": slices, "size": model.input_size}, batch_format="numpy")
             ds = ds.map_batches(_Infer, batch_size=options.infer_series, num_cpus=options.infer_cpus,
                                 compute=ray.data.ActorPoolStrategy(size=options.actors),

@@ -58,14 +58,15 @@ def test_ray_engine_matches_local_engine(data_root, bundle, tmp_path, run_cli):
     result = run_cli("annotate", *paths, "--out", out, "--model", bundle, "--engine", "ray", "--workers", "2", "-q")
     assert result.exit_code == 0, result.output
     remote = pd.read_csv(out, keep_default_na=False)
+    local_csv = tmp_path / "local.csv"
+    local.to_csv(local_csv, index=False)  # as the CLI writes it
+    local = pd.read_csv(local_csv, keep_default_na=False)
     assert len(remote) == len(local)
     assert int(remote["n_files"].sum()) == int(local["n_files"].sum())
     assert (remote["status"].isin(["ok", "unknown"])).sum() >= 20  # MR series were classified, not skipped
     pd.testing.assert_frame_equal(_key(remote), _key(local))
     # every output column agrees, not only the key ones
-    local_csv = tmp_path / "local.csv"
-    local.to_csv(local_csv, index=False)
-    pd.testing.assert_frame_equal(remote.astype(str), pd.read_csv(local_csv, keep_default_na=False).astype(str))
+    pd.testing.assert_frame_equal(remote.astype(str), local.astype(str))
 
 
 def test_engine_option_is_checked(tmp_path, run_cli, data_root):

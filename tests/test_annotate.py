@@ -143,7 +143,7 @@ def test_tiny_bundle_trains_and_annotates(data_root, tmp_path, run_cli):
     pytest.importorskip("torch")
     config = tmp_path / "tiny.toml"
     config.write_text(
-        "[mri_series]\nsynthetic_headers_per_class = 20\nsimulated_series_per_class = 1\n"
+        "[mri_series]\ndatasets = [\"dcm_qa_xa30\", \"heudiconv\", \"niivue\"]\nsynthetic_headers_per_class = 20\nsimulated_series_per_class = 1\n"
         "simulated_slices_per_series = 2\ntune_forest = false\ncnn_folds = 2\ncnn_fold_epochs = 1\n"
         "train_slices_per_series = 2\n[mri_series.cnn]\nnetwork = \"multitask\"\nepochs = 1\nbatch_size = 16\n")
     bundle = tmp_path / "bundle"

@@ -35,6 +35,7 @@ class MriBundleConfig:
     name: str = "mri-series"
     version: str = "1"
     seed: int = 0
+    datasets: tuple[str, ...] = ()  # restrict the pool to these datasets (empty: all)
     slices_per_series: int = 5
     train_slices_per_series: int = 8
     input_size: int = 128
@@ -54,6 +55,8 @@ class MriBundleConfig:
     def from_toml(cls, path: Path) -> "MriBundleConfig":
         data = tomllib.loads(Path(path).read_text())
         data = data.get("mri_series", data)
+        if "datasets" in data:
+            data["datasets"] = tuple(data["datasets"])
         if "alpha_grid" in data:
             data["alpha_grid"] = tuple(data["alpha_grid"])
         return cls(**data)
@@ -81,6 +84,8 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print) -
     rng_seed = config.seed
     out_dir.mkdir(parents=True, exist_ok=True)
     pool = labelled_pool()
+    if config.datasets:
+        pool = [p for p in pool if p.dataset in config.datasets]
     log(f"pool: {len(pool)} labelled MR series from {len({p.dataset for p in pool})} datasets")
     y = np.array([p.sequence for p in pool])
     groups = np.array([p.dataset for p in pool])

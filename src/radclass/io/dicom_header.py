@@ -647,6 +647,11 @@ def _item_bytes(data, elements) -> bytes:
     return b"\xfe\xff\x00\xe0" + _UL.pack(len(body)) + body
 
 
+_VALUE_CACHE: dict[tuple, Any] = {}
+_VALUE_CACHE_SIZE = 8192
+_MISSING = object()
+
+
 class _FastDataset(Dataset):
     """A Dataset of raw elements whose plain keyword values are converted without the DataElement machinery
     (same converter, same VR; anything unusual goes through Dataset.get)."""
@@ -658,10 +663,21 @@ class _FastDataset(Dataset):
             if raw is None:
                 return default
             if isinstance(raw, RawDataElement) and raw.VR != "UN" and raw.value is not None:
-                try:  # implicit VR: the dictionary's VR, as pydicom's raw_element_vr hook
-                    return convert_value(raw.VR or _FAST_VRS[tag], raw, self._fast_encoding)
+                vr = raw.VR or _FAST_VRS[tag]  # implicit VR: the dictionary's VR, as pydicom's raw_element_vr hook
+                # The conversion is a function of (VR, bytes, byte order, character set): the files of a series
+                # repeat most values, so converted values are remembered (the callers never modify them).
+                cache_key = (vr, raw.value, raw.is_little_endian, self._fast_encoding_key)
+                value = _VALUE_CACHE.get(cache_key, _MISSING)
+                if value is not _MISSING:
+                    return value
+                try:
+                    value = convert_value(vr, raw, self._fast_encoding)
                 except Exception:
-                    pass
+                    return super().get(key, default)
+                if len(_VALUE_CACHE) >= _VALUE_CACHE_SIZE:
+                    _VALUE_CACHE.clear()
+                _VALUE_CACHE[cache_key] = value
+                return value
         return super().get(key, default)
 
 
@@ -848,6 +864,7 @@ def _fast_dataset(data, keep: frozenset[int], *, header: bool, frames: frozenset
     ds.set_original_encoding(implicit, True, encoding)
     ds.file_meta = file_meta
     ds._fast_encoding = ds._character_set
+    ds._fast_encoding_key = tuple(ds._fast_encoding) if isinstance(ds._fast_encoding, list) else ds._fast_encoding
     if later:
         cache: dict = {}
         for group in later:

@@ -300,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; python "
-          f"{sys.version.split()[0]}; warm page cache; best of {args.repeat}")
+          f"{sys.version.split()[0]}; warm page cache; best of {args.repeat}; load average at start "
+          f"{os.getloadavg()[0]:.2f}")
     for tree in trees:
         files = tree_files(tree)
         mb = warm_cache(files) / 1e6
@@ -360,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         secs, n = header_scan_rate(tree, args.workers, max(1, args.repeat))
         print(f"\nheader scan, in-process scan(workers={args.workers}): {n} files in {secs:.2f} s = {n / secs:.0f} files/s")
         sys.stdout.flush()
-    print(f"start-up, radclass --help: {startup_seconds():.2f} s (best of 5)")
+    print(f"start-up, radclass --help: {startup_seconds():.2f} s (best of 5); load average at end "
+          f"{os.getloadavg()[0]:.2f}")
     return 0
 
 

@@ -157,3 +157,13 @@ def test_tiny_bundle_trains_and_annotates(data_root, tmp_path, run_cli):
     df = pd.read_csv(out, keep_default_na=False)
     assert len(df) == _files_under(series)
     assert (df["orientation"] != "").all()
+    # explain: CNN overlays for a real series and SHAP for its header (the bundle ships the sklearn forest)
+    expl = tmp_path / "explain"
+    t1 = data_root / "mri" / "dicom" / "dcm_qa_xa30" / "5_anat-T1w_acq-tfl"
+    from radclass.explain.run import explain_target
+
+    written = {p.name for p in explain_target(t1, str(bundle), expl)}
+    assert {"5_anat-T1w_acq-tfl_gradcam.png", "5_anat-T1w_acq-tfl_occlusion.png",
+            "5_anat-T1w_acq-tfl_header_shap.png", "forest_importance.png"} <= written
+    shap_table = pd.read_csv(expl / "5_anat-T1w_acq-tfl_header_shap.csv")
+    assert {"feature", "value", "shap"} <= set(shap_table.columns) and len(shap_table) > 0

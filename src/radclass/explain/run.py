@@ -87,7 +87,7 @@ def load_bundle(model: str, bundle_root: Path | None = None) -> Bundle:
     network = build_network(meta["network"], len(classes), **_network_kwargs(meta))
     network.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     network.eval()
-    return Bundle(model, network, classes, int(meta.get("input_size", 128)), meta)
+    return Bundle(model, network, classes, int(meta.get("input_size", 128)), {**meta, "_folder": str(folder)})
 
 
 def _stem(series_path: str, sub_series: str, target: Path) -> str:
@@ -162,7 +162,44 @@ def explain_target(target: Path, model: str, out_dir: Path, *, bundle_root: Path
             record[head_name] = {"predicted": classes[cls], "probability": float(probs[cls]),
                                  "top3": {classes[i]: float(probs[i]) for i in top}, "files": files}
         records.append(record)
+    written += _explain_header_forest(bundle, result.series, records, out_dir, target)
     summary = out_dir / "explanations.json"
     summary.write_text(json.dumps({"model": model, "network": bundle.meta["network"], "series": records}, indent=2) + "\n")
     written.append(summary)
+    return written
+
+
+def _explain_header_forest(bundle: Bundle, series: list[Any], records: list[dict[str, Any]], out_dir: Path,
+                           target: Path) -> list[Path]:
+    """SHAP attributions of the header forest per series (CSV + bar plot) and its global importances (PNG),
+    when the bundle ships the scikit-learn forest (``sklearn_forest``) beside its ONNX export."""
+    name = bundle.meta.get("sklearn_forest")
+    folder = bundle.meta.get("_folder")
+    if not name or not folder or not (Path(folder) / name).exists():
+        return []
+    import joblib
+
+    from radclass.evaluate.plots import importance_figure, save_png
+    from radclass.explain.forest import decision_attributions, explain_forest, global_importances, importance_png
+    from radclass.features.header import feature_names, header_matrix
+
+    forest = joblib.load(Path(folder) / name)
+    names = feature_names()
+    X = header_matrix([{**s.header, "n_frames": s.n_frames} for s in series])
+    explanation = explain_forest(forest, X, names)
+    written = [importance_png(global_importances(forest, names, explanation), out_dir / "forest_importance.png")]
+    by_key = {(r["path"], r["sub_series"]): r for r in records}
+    for i, s in enumerate(series):
+        stem = _stem(s.path, s.sub_series, target)
+        table = decision_attributions(explanation, i, top=15)
+        csv = out_dir / f"{stem}_header_shap.csv"
+        table.to_csv(csv, index=False)
+        fig = importance_figure(list(table["feature"]), table["shap"], top=15,
+                                title=f"Header forest: why {table.attrs['class']}", xlabel="SHAP (probability)")
+        png = save_png(fig, out_dir / f"{stem}_header_shap.png")
+        written += [csv, png]
+        record = by_key.get((s.path, s.sub_series))
+        if record is not None:
+            record["header"] = {"predicted": table.attrs["class"], "probability": table.attrs["probability"],
+                                "files": {"shap": png.name, "table": csv.name}}
     return written

@@ -137,6 +137,9 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print) -
     final_forest = fit_forest(np.concatenate([fdata.X, fdata.X_extra]), np.concatenate([fdata.y, fdata.y_extra]),
                               params, rng_seed)
     export_forest_onnx(final_forest, X.shape[1], out_dir / "forest.onnx")
+    import joblib
+
+    joblib.dump(final_forest, out_dir / "forest.joblib", compress=3)  # for SHAP (radclass explain)
     train_set = SliceSet.concat([real, sim]) if report.get("use_simulation", True) else real
     final_cfg = CnnConfig(**{**asdict(cnn_cfg), "augment": cnn_cfg.augment})
     model, history = train_cnn(train_set, None, final_cfg,
@@ -150,6 +153,7 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print) -
         "forest_classes": list(final_forest.classes_), "orient_classes": list(ORIENT_HEAD),
         "input_size": config.input_size, "slices_per_series": config.slices_per_series,
         "network": cnn_cfg.network, "cnn": "cnn.onnx", "forest": "forest.onnx", "torch_weights": "cnn.pt",
+        "sklearn_forest": "forest.joblib",
         "feature_names": feature_names(), "forest_params": params, "fusion": fusion,
         "config": {k: v for k, v in asdict(config).items()},
         "trained_seconds": round(time.time() - t0, 1),

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from radclass.values import as_number, as_text
+
 MISSING = -1.0
 
 IMAGE_TYPE_TOKENS: tuple[str, ...] = (
@@ -68,41 +70,41 @@ def feature_names() -> list[str]:
 def header_features(row: Mapping[str, Any]) -> np.ndarray:
     """Feature vector (float32) of one scan row (see ``radclass.io.series.HEADER_COLUMNS``)."""
     image_type = _tokens(row.get("image_type")) | _tokens(row.get("frame_type"))
-    acq_contrast = _text(row.get("acquisition_contrast")).upper()
+    acq_contrast = as_text(row.get("acquisition_contrast")).upper()
     ss = _tokens(row.get("scanning_sequence"))
     sv = _tokens(row.get("sequence_variant"))
     so = _tokens(row.get("scan_options"))
-    seq_name = _text(row.get("sequence_name")).lower()
+    seq_name = as_text(row.get("sequence_name")).lower()
     feats: list[float] = [float(t in image_type) for t in IMAGE_TYPE_TOKENS]
     feats += [float(acq_contrast == t) for t in ACQ_CONTRAST_TOKENS]
     feats += [float(t in ss) for t in SCANNING_SEQUENCE_TOKENS]
     feats += [float(t in sv) for t in SEQUENCE_VARIANT_TOKENS]
     feats += [float(any(o.startswith(p) for o in so)) for p in SCAN_OPTION_PREFIXES]
     feats += [float(bool(seq_name) and re.search(pat, seq_name) is not None) for _, pat in SEQUENCE_NAME_PATTERNS]
-    acq = _text(row.get("mr_acquisition_type") or row.get("acquisition")).upper()
+    acq = as_text(row.get("mr_acquisition_type") or row.get("acquisition")).upper()
     feats += [float(acq == "3D"), float(acq == "2D")]
-    nums = {f: _num(row.get(f)) for f in NUMERIC_FIELDS}
+    nums = {f: as_number(row.get(f)) for f in NUMERIC_FIELDS}
     feats += [v if v is not None else MISSING for v in nums.values()]
     tr, te, ti = nums["repetition_time"], nums["echo_time"], nums["inversion_time"]
     feats.append(math.log10(tr) if tr and tr > 0 else MISSING)
     feats.append(te / tr if tr and te is not None and tr > 0 else MISSING)
     feats.append(ti / tr if tr and ti is not None and tr > 0 else MISSING)
-    spacing = [_num(v) for v in _text(row.get("pixel_spacing")).split("\\") if v]
+    spacing = [as_number(v) for v in as_text(row.get("pixel_spacing")).split("\\") if v]
     spacing = [s for s in spacing if s is not None]
     feats.append(float(np.mean(spacing)) if spacing else MISSING)
-    rows, cols = _num(row.get("rows")), _num(row.get("columns"))
+    rows, cols = as_number(row.get("rows")), as_number(row.get("columns"))
     feats.append(max(rows, cols) if rows and cols else MISSING)
-    n_frames = _num(row.get("n_frames"))
+    n_frames = as_number(row.get("n_frames"))
     feats.append(math.log10(n_frames) if n_frames and n_frames > 0 else MISSING)
-    tp = _num(row.get("temporal_positions"))
+    tp = as_number(row.get("temporal_positions"))
     feats.append(tp if tp is not None else MISSING)
-    b = [_num(v) for v in _text(row.get("b_values")).split("\\") if v]
+    b = [as_number(v) for v in as_text(row.get("b_values")).split("\\") if v]
     b = [x for x in b if x is not None]
     feats += [max(b) if b else MISSING, float(len(b))]
-    feats.append(float(bool(_text(row.get("contrast_agent")))))
-    echoes = [e for e in _text(row.get("echo_numbers")).split("\\") if e]
+    feats.append(float(bool(as_text(row.get("contrast_agent")))))
+    echoes = [e for e in as_text(row.get("echo_numbers")).split("\\") if e]
     feats.append(float(len(echoes)) if echoes else MISSING)
-    feats += [float(bool(image_type)), float(bool(ss)), float(_text(row.get("modality")).upper() == "MR")]
+    feats += [float(bool(image_type)), float(bool(ss)), float(as_text(row.get("modality")).upper() == "MR")]
     return np.asarray(feats, dtype=np.float32)
 
 
@@ -113,19 +115,5 @@ def header_matrix(rows: list[Mapping[str, Any]]) -> np.ndarray:
     return np.stack([header_features(r) for r in rows])
 
 
-def _text(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return str(v)
-
-
 def _tokens(v: Any) -> set[str]:
-    return {t.strip().upper() for t in re.split(r"[\\,]", _text(v)) if t.strip()}
-
-
-def _num(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
+    return {t.strip().upper() for t in re.split(r"[\\,]", as_text(v)) if t.strip()}

@@ -9,7 +9,6 @@ go under ``unsorted/``.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 from collections import defaultdict
@@ -17,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from radclass.taxonomy import BIDS
+from radclass.values import is_missing
 
 
 def _clean(v: Any) -> Any:
-    return None if isinstance(v, float) and math.isnan(v) else v
+    return None if is_missing(v) else v
 
 
 def write_bids(df, root: Path, *, copy: bool = False) -> int:  # df: pandas.DataFrame of annotate rows

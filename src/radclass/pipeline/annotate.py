@@ -7,7 +7,6 @@ the scan's skipped-file rows. Inference uses onnxruntime only.
 from __future__ import annotations
 
 import itertools
-import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +25,7 @@ from radclass.models.ensemble import decide, fuse, majority_vote
 from radclass.pipeline.scan import ScanResult, scan, scan_columns
 from radclass.rules import LabelRules
 from radclass.taxonomy import DEFAULT_CONTRAST, UNKNOWN, bids_suffix
+from radclass.values import is_missing
 
 _ANATOMICAL = {"T1", "T1C", "T2", "FLAIR", "PD", "T2STAR", "SWI", "MRA"}
 _HEADER_EVIDENCE = ("repetition_time", "echo_time", "image_type", "scanning_sequence")
@@ -58,11 +58,7 @@ def is_mr_candidate(s: Series) -> bool:
 
 def header_is_informative(row: dict[str, Any]) -> bool:
     """True when the header carries acquisition physics (not just geometry)."""
-    return any(_present(row.get(k)) for k in _HEADER_EVIDENCE)
-
-
-def _present(v: Any) -> bool:
-    return v is not None and v != "" and not (isinstance(v, float) and math.isnan(v))
+    return any(not is_missing(row.get(k)) for k in _HEADER_EVIDENCE)
 
 
 def annotate_scan(result: ScanResult, bundle: ModelBundle, *, slices: int = 5, rules: LabelRules | None = None,
@@ -276,7 +272,7 @@ def _orientation(header_plane: Any, orient_proba: np.ndarray | None, orient_clas
 def _contrast(sequence: str, row: dict[str, Any]) -> str:
     if sequence == "T1C":
         return "post"
-    if sequence in _ANATOMICAL and _present(row.get("contrast_agent")):
+    if sequence in _ANATOMICAL and not is_missing(row.get("contrast_agent")):
         return "post"
     return DEFAULT_CONTRAST.get(sequence, "na")
 

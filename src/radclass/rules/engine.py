@@ -13,7 +13,6 @@ time (flag ``description_disagrees`` when they contradict the models: a label-au
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from radclass.values import as_number, as_text
 
 _RANGES = {"tr": "repetition_time", "te": "echo_time", "ti": "inversion_time", "flip": "flip_angle"}
 
@@ -37,8 +38,8 @@ class Rule:
     contrast: str | None = None
 
     def matches(self, row: Mapping[str, Any]) -> bool:
-        text = " ".join(_s(row.get(k)) for k in ("series_description", "protocol_name")).strip()
-        itype = "\\".join(_s(row.get(k)) for k in ("image_type", "frame_type"))
+        text = " ".join(as_text(row.get(k)) for k in ("series_description", "protocol_name")).strip()
+        itype = "\\".join(as_text(row.get(k)) for k in ("image_type", "frame_type"))
         if self.description is not None and (not text or not _search(self.description, text)):
             return False
         if self.not_description is not None and _search(self.not_description, text):
@@ -48,7 +49,7 @@ class Rule:
         if self.not_image_type is not None and self.not_image_type.search(itype):
             return False
         for field, lo, hi in self.ranges:
-            v = _f(row.get(field))
+            v = as_number(row.get(field))
             if v is None or not lo <= v <= hi:
                 return False
         return True
@@ -94,17 +95,3 @@ class LabelRules:
 def _search(pattern: re.Pattern[str], text: str) -> bool:
     """Search the text as written and with underscores as spaces (so ``\\b`` works on ``asl_2d_tra``)."""
     return bool(pattern.search(text) or pattern.search(text.replace("_", " ")))
-
-
-def _s(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return str(v)
-
-
-def _f(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None

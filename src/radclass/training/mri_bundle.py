@@ -25,7 +25,7 @@ from radclass.features.header import feature_names, header_matrix
 from radclass.models.ensemble import fuse, majority_vote, threshold_for_error_rate
 from radclass.taxonomy import SEQUENCES
 from radclass.training.cnn import CnnConfig, export_cnn_onnx, predict_proba, train_cnn
-from radclass.training.forest import ForestData, export_forest_onnx, fit_forest, full_proba, lodo_proba, tune_forest
+from radclass.training.forest import ForestData, export_forest_onnx, fit_forest, lodo_proba, tune_forest
 from radclass.training.pool import LabelledSeries, labelled_pool
 from radclass.training.slice_data import ORIENT_HEAD, SliceSet, pool_slices, simulated_slices
 
@@ -99,6 +99,7 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print) -
     syn_rows, syn_y = synthetic_rows(config.synthetic_headers_per_class, seed=rng_seed)
     fdata = ForestData(X[informative], y[informative], groups[informative], header_matrix(syn_rows), np.array(syn_y))
     params: dict[str, Any] = {}
+    results: list[tuple[dict, float]] = []
     if config.tune_forest:
         params, results = tune_forest(fdata)
         log(f"forest tuning (LODO balanced accuracy): best {params}")
@@ -123,6 +124,7 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print) -
     # --- fusion and abstention on out-of-fold predictions --------------------------------------------
     paths = [p.series.path for p in pool]
     fusion, report = _choose_fusion(y, paths, forest_oof, cnn_oof, config)
+    report["forest_tuning"] = [{"params": p, "lodo_balanced_accuracy": b} for p, b in results]
     report["forest_real_only"] = _series_metrics(y, forest_real_only)
     report["forest_with_synthetic"] = _series_metrics(y, forest_oof)
     if cnn_oof_nosim is not None:

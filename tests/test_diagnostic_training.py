@@ -124,8 +124,18 @@ def test_two_phases_then_early_stopping_keeps_best_weights():
     phases = [h["phase"] for h in result.history]
     assert phases[0] == "frozen" and "unfrozen" in phases
     assert all("val_loss" in h for h in result.history)
-    best = min(result.history, key=lambda h: h["val_loss"])
+    # candidates: unfrozen epochs from the second half of the one-cycle phase on (select_after = 0.5)
+    unfrozen = [h for h in result.history if h["phase"] == "unfrozen"]
+    best = min(unfrozen[1:], key=lambda h: h["val_loss"])
     assert result.best_epoch == best["epoch"]
+
+
+def test_warm_up_epochs_are_never_selected():
+    data = _toy(32)
+    spec = TrainSpec(arch="ranjbar_vgg", preprocess=Preprocess(input_size=32, load_size=32), augment=False,
+                     val_fraction=0.25, fit=FitConfig(epochs=4, batch_size=8, patience=1, select_after=0.5))
+    result = train_classifier(data, spec)
+    assert result.best_epoch >= 3
 
 
 def test_folds_keep_patients_together_and_stratify():

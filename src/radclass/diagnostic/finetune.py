@@ -9,8 +9,11 @@
   ``max_lr`` everywhere and skips phase 1.
 
 Loss: cross-entropy with balanced class weights (``n / (K * n_k)``) when ``class_weights``. With a validation
-set, the validation loss is measured after every epoch; the best weights are kept and training stops after
-``patience`` epochs without improvement (early stopping).
+set, the validation loss is measured after every epoch. Early stopping watches the last phase once a share
+``select_after`` of its epochs is done: from then on the weights with the lowest validation loss are kept, and
+training stops after ``patience`` epochs without improvement. Epochs before that are not candidates: under a
+one-cycle schedule the learning rate is still rising or at its peak, and networks with many batch-norm layers
+(GoogLeNet) can give near-constant, hence deceptively "low-loss", predictions in evaluation mode then.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class FitConfig:
     weight_decay: float = 1e-4
     class_weights: bool = True
     patience: int = 3
+    select_after: float = 0.5
     seed: int = 0
     threads: int = 1
 
@@ -133,8 +137,10 @@ def fit(model: nn.Module, arch: str, train_x: np.ndarray, train_y: np.ndarray, m
     phases.append(("unfrozen", config.epochs))
     result = FitResult(model)
     best_loss, best_state, stale, epoch = float("inf"), None, 0, 0
-    for phase, n_epochs in phases:
+    for k_phase, (phase, n_epochs) in enumerate(phases):
         frozen, stale = phase == "frozen", 0
+        last = k_phase == len(phases) - 1
+        first_candidate = int(np.floor(config.select_after * n_epochs)) + 1 if last else n_epochs + 1
         _set_frozen(model, arch, frozen)
         if frozen:
             groups = [{"params": _head_params(model, arch), "lr": config.frozen_lr}]
@@ -145,7 +151,7 @@ def fit(model: nn.Module, arch: str, train_x: np.ndarray, train_y: np.ndarray, m
         opt = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups],
                                                     total_steps=max(1, n_epochs * steps))
-        for _ in range(n_epochs):
+        for in_phase in range(1, n_epochs + 1):
             epoch += 1
             _train_mode(model, arch, frozen)
             total, seen = 0.0, 0
@@ -165,11 +171,12 @@ def fit(model: nn.Module, arch: str, train_x: np.ndarray, train_y: np.ndarray, m
                 record["val_loss"] = float(F.nll_loss(torch.log(torch.from_numpy(p).clamp_min(1e-7)),
                                                       torch.from_numpy(val_y), weight=weight))
                 record["val_acc"] = float((p.argmax(1) == val_y).mean())
-                if record["val_loss"] < best_loss - 1e-4:
-                    best_loss, best_state, stale = record["val_loss"], copy.deepcopy(model.state_dict()), 0
-                    result.best_epoch = epoch
-                else:
-                    stale += 1
+                if in_phase >= first_candidate:
+                    if record["val_loss"] < best_loss - 1e-4:
+                        best_loss, best_state, stale = record["val_loss"], copy.deepcopy(model.state_dict()), 0
+                        result.best_epoch = epoch
+                    else:
+                        stale += 1
             result.history.append(record)
             if log:
                 log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))

@@ -11,9 +11,23 @@ __all__ = ["write_ct_hemorrhage_card"]
 def _auc_row(name: str, r: dict[str, Any], best: str) -> str:
     p = r.get("delong_p_vs_best")
     folds = ", ".join(f"{a:.2f}" for a in r.get("fold_aucs", []))
-    vs = "best" if name == best else ("n/a" if p is None else f"{p:.3f}")
+    vs = "best" if name == best else ("n/a" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}"))
     return (f"| {r['architecture']} | {r['initialisation']} | {'yes' if r['augmented'] else 'no'} | "
             f"{r['auc']:.3f} | {r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f} | {folds} | {vs} |")
+
+
+def _mean_auc(results: dict[str, dict[str, Any]], key: str, value: Any) -> float:
+    aucs = [r["auc"] for r in results.values() if r[key] == value]
+    return sum(aucs) / len(aucs) if aucs else float("nan")
+
+
+def _findings(results: dict[str, dict[str, Any]]) -> str:
+    """One sentence comparing the factors' mean AUCs (measured, so it follows the table)."""
+    parts = [f"{label}: {_mean_auc(results, key, a):.3f} vs {_mean_auc(results, key, b):.3f}"
+             for label, key, a, b in (("scratch vs pretrained", "initialisation", "scratch", "pretrained"),
+                                      ("not augmented vs augmented", "augmented", False, True),
+                                      ("AlexNet vs GoogLeNet", "architecture", "alexnet", "googlenet"))]
+    return "Mean AUC by factor (over the other two factors): " + "; ".join(parts) + "."
 
 
 def write_ct_hemorrhage_card(folder: Path, meta: dict[str, Any], results: dict[str, dict[str, Any]], cfg,
@@ -68,9 +82,12 @@ def write_ct_hemorrhage_card(folder: Path, meta: dict[str, Any], results: dict[s
         "|---|---|---|---|---|---|---|",
         *(_auc_row(n, r, best) for n, r in results.items()),
         "",
+        _findings(results),
+        "",
         f"Input {cfg.input_size} px (from {cfg.load_size}), batch {cfg.fit.batch_size}, AdamW + one-cycle, "
         f"up to {cfg.fit.epochs} epochs (+{cfg.fit.frozen_epochs} frozen-backbone epochs for pretrained networks) with "
-        f"early stopping on a {cfg.val_fraction:.0%} inner validation split, balanced class weights. Augmentation: "
+        f"early stopping on a {cfg.val_fraction:.0%} inner validation split (lowest validation loss from the second "
+        f"half of the one-cycle phase on, patience {cfg.fit.patience}), balanced class weights. Augmentation: "
         "rotations 0/±15/±30 degrees, 10% magnification, blur or edge enhancement, random crops, horizontal flips.",
         "Sizes and epochs are far below the paper's (256-pixel inputs, ImageNet weights) to fit two CPU cores.",
         "",

@@ -34,11 +34,12 @@ CLASSES = [NORMAL, HEMORRHAGE]
 
 @dataclass
 class PretrainConfig:
-    """Rotation pretraining on the pool's NIfTI volumes (``per_volume`` slices each)."""
+    """Rotation pretraining on the pool's NIfTI volumes (``per_volume`` slices each); peak learning rate
+    ``lr_factor`` x the architecture's fine-tuning rate."""
 
     epochs: int = 8
     per_volume: int = 6
-    max_lr: float = 2e-3
+    lr_factor: float = 2.0
     batch_size: int = 32
     limit: int = 0  # 0: all slices
 
@@ -63,7 +64,7 @@ class CtHemorrhageConfig:
     gradcam_images: int = 4
     max_images: int = 0  # 0: all; the quick mode takes a balanced subset
     lr: dict = field(default_factory=lambda: {"alexnet": 1e-4, "googlenet": 1e-3})
-    fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=8, frozen_epochs=2, batch_size=16, patience=4))
+    fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=8, frozen_epochs=2, batch_size=16, patience=2))
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
 
     @classmethod
@@ -106,8 +107,9 @@ def _pretrained_weights(cfg: CtHemorrhageConfig, root: Path, out: Path, log: Log
     log(f"rotation pretraining on {len(images)} pool slices (MRI + abdominal CT/MR NIfTI, no head CT)")
     weights: dict[str, Any] = {}
     for arch in cfg.architectures:
-        fit = replace(cfg.fit, epochs=cfg.pretrain.epochs, max_lr=cfg.pretrain.max_lr,
-                      batch_size=cfg.pretrain.batch_size)
+        lr = cfg.pretrain.lr_factor * float(cfg.lr.get(arch, cfg.fit.max_lr))
+        fit = replace(cfg.fit, epochs=cfg.pretrain.epochs, max_lr=lr, batch_size=cfg.pretrain.batch_size,
+                      seed=cfg.seed)
         state = rotation_pretrain(images, arch, cfg.preprocess(), fit, log=lambda m, a=arch: log(f"pretrain {a}: {m}"))
         (out / "pretrained").mkdir(parents=True, exist_ok=True)
         torch.save(state, out / "pretrained" / f"{arch}-rotation.pt")
@@ -259,6 +261,10 @@ def _gradcam(model, data, paths: list[str], spec: Preprocess, folder: Path, n: i
                          center_crop(data.x[i], spec.input_size)[0], heat)
 
 
+def _p(p: float | None) -> str:
+    return "n/a" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
 def _write_summary(out: Path, summary: dict[str, Any]) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     lines = ["| configuration | AUC | 95% CI (DeLong) | fold AUCs | DeLong p vs best | seconds |",
@@ -267,5 +273,5 @@ def _write_summary(out: Path, summary: dict[str, Any]) -> None:
         p = r.get("delong_p_vs_best")
         lines.append(f"| {name} | {r['auc']:.3f} | {r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f} | "
                      + ", ".join(f"{a:.2f}" for a in r["fold_aucs"])
-                     + f" | {'best' if name == summary['best'] else ('n/a' if p is None else f'{p:.3f}')} | {r['seconds']} |")
+                     + f" | {'best' if name == summary['best'] else _p(p)} | {r['seconds']} |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")

@@ -36,7 +36,7 @@ class ImageClassifierConfig:
     flip: bool = True  # LEFT/RIGHT classes are swapped on flipped images
     val_fraction: float = 0.15
     positive: str = ""  # positive class of a binary task ("" = inferred by radclass evaluate / last class)
-    fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=8, frozen_epochs=2, patience=4))
+    fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=8, frozen_epochs=2, patience=2))
 
     @classmethod
     def load(cls, path: Path | str | None = None, *, quick: bool = False) -> "ImageClassifierConfig":

@@ -96,5 +96,6 @@ def test_decode_requests_leave_room_for_the_actors():
         assert per_task + opts.infer_cpus * opts.actors <= cpus
         assert round(cpus) * per_task + opts.infer_cpus * opts.actors <= cpus + 1e-9
     assert decode_request(RayOptions(), 2) == 0.75
+    assert decode_request(RayOptions(), 1) == 0.49  # not 0.5: equal requests would fuse decoding into the actors
     with pytest.raises(ValueError):
         decode_request(RayOptions(actors=4), 2)

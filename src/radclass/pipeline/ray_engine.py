@@ -15,7 +15,7 @@ the driver with the local engine's code (:func:`radclass.pipeline.annotate.rows_
 gets the same sequence, orientation and confidence on either engine.
 
 Resources: the inference actors take ``infer_cpus`` (0.5) each and every decode task asks for a share of what
-they leave (:func:`decode_request`: 0.75 CPU on a 2-CPU Ray, 0.5 on 1 CPU), so the decode tasks and the actors
+they leave (:func:`decode_request`: 0.75 CPU on a 2-CPU Ray, 0.49 on 1 CPU), so the decode tasks and the actors
 always fit together: an actor can never hold the CPUs the decode tasks feeding it need (with whole-CPU
 requests on 1 CPU, the actor would wait for input that no task could be scheduled to produce). Discovery runs
 before the actors start, one read task per CPU. On a cluster, give more actors.
@@ -54,20 +54,24 @@ class RayOptions:
     infer_cpus: float = 0.5
     actors: int = 1
     files_per_task: int = 256
-    series_per_task: int = 4
+    series_per_task: int = 16
     infer_series: int = 16
 
 
 def decode_request(options: RayOptions, total_cpus: float) -> float:
     """CPUs per decode task: what the inference actors leave, shared by one task per CPU, so that the decode
-    tasks and the actors always fit together (0.75 on 2 CPUs with one 0.5-CPU actor, 0.5 on 1 CPU)."""
+    tasks and the actors always fit together (0.75 on 2 CPUs with one 0.5-CPU actor, 0.49 on 1 CPU: never equal to the
+    actors' request, or Ray Data would fuse decoding into them)."""
     if options.decode_cpus is not None:
         return options.decode_cpus
     free = total_cpus - options.infer_cpus * options.actors
     if free <= 0:
         raise ValueError(f"{options.actors} inference actor(s) of {options.infer_cpus} CPU leave no CPU for "
                          f"decoding on {total_cpus:g} CPUs")
-    return max(0.05, free / max(1.0, round(total_cpus)))
+    request = max(0.05, free / max(1.0, round(total_cpus)))
+    # Ray Data fuses a task stage into the next actor stage when both ask for the same resources (the actors
+    # would then decode): keep the requests different.
+    return round(request - 0.01, 4) if abs(request - options.infer_cpus) < 1e-9 else request
 
 
 def ray_available() -> bool:
@@ -207,10 +211,7 @@ def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | 
             t["decode_cpus"] = decode_cpus
             items = [{"i": i, "series": pickle.dumps(s)} for i, s in enumerate(with_pixels)]
             ds = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // options.series_per_task)))
-            # ray_remote_args_fn keeps decoding a stage of its own: Ray Data would otherwise fuse it into the
-            # inference actors whenever both ask for the same CPUs (then the actors would decode).
             ds = ds.map_batches(_decode, batch_size=options.series_per_task, num_cpus=decode_cpus,
-                                ray_remote_args_fn=lambda: {"num_cpus": decode_cpus},
                                 fn_kwargs={"k": slices, "size": model.input_size}, batch_format="numpy")
             ds = ds.map_batches(_Infer, batch_size=options.infer_series, num_cpus=options.infer_cpus,
                                 compute=ray.data.ActorPoolStrategy(size=options.actors),

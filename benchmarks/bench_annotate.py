@@ -47,6 +47,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tree_io import tree_files, warm_cache  # noqa: E402
+
 # dcm-classifier's labels -> the radclass taxonomy (docs/taxonomy.md): b0, trace-weighted and raw diffusion
 # gradients are DWI; FA maps are DTI_MAP. eADC (exponential ADC) has no class of ours: left unmapped.
 PEER_TO_TAXONOMY = {"t1w": "T1", "t2w": "T2", "flair": "FLAIR", "gret2star": "T2STAR", "b0": "DWI",
@@ -115,22 +118,6 @@ def best_of(repeat: int, make_cmd, **kwargs) -> dict:
 
 
 # --- the tree ----------------------------------------------------------------------------------------------
-
-
-def tree_files(tree: Path) -> list[Path]:
-    return [Path(d) / f for d, _, names in os.walk(tree) for f in names]
-
-
-def warm_cache(files: list[Path]) -> int:
-    total = 0
-    for f in files:
-        try:
-            with open(f, "rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    total += len(chunk)
-        except OSError:
-            pass
-    return total
 
 
 def truth_for(tree: Path, data_root: Path) -> dict[str, tuple[str, str]]:

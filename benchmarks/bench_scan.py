@@ -25,22 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def tree_files(tree: Path) -> list[Path]:
-    return [Path(d) / f for d, _, names in os.walk(tree) for f in names]
-
-
-def warm_cache(files: list[Path]) -> int:
-    """Read every file once so that all timings run on a warm page cache; returns the bytes read."""
-    total = 0
-    for f in files:
-        try:
-            with open(f, "rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    total += len(chunk)
-        except OSError:
-            pass
-    return total
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tree_io import tree_files, warm_cache  # noqa: E402
 
 
 def best_of(repeat: int, run) -> float:

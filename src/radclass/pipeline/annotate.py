@@ -218,7 +218,8 @@ def _decide_series(s: Series, row: dict[str, Any], ev: SeriesEvidence, bundle: M
     if not have_header:
         flags.append("header_uninformative")
     if not have_pixels:
-        flags.append("no_usable_pixels" if "no_pixels" not in flags else "")
+        if "no_pixels" not in flags:
+            flags.append("no_usable_pixels")
     threshold = abstention_threshold(fusion, have_header, threshold_override)
     proba = fuse(ev.slice_proba, ev.forest_proba, w_cnn=float(fusion.get("w_cnn", 1.0)),
                  w_forest=float(fusion.get("w_forest", 1.0)), temperature=float(fusion.get("temperature", 1.0)))

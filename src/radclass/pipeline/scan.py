@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,7 +151,3 @@ def _read_all(paths: list[Path], workers: int | None,
             if progress:
                 progress(len(out), total)
     return out
-
-
-def iter_series(result: ScanResult) -> Iterable[Series]:
-    return iter(result.series)

@@ -126,11 +126,11 @@ def test_leave_one_dataset_out_small_scale(data_root):
     train = [p for p in pool if p.dataset not in held]
     test = [p for p in pool if p.dataset in held]
     syn_rows, syn_y = synthetic_rows(60, seed=1)
-    X = np.concatenate([header_matrix([{**p.series.header, "n_frames": p.series.n_frames} for p in train]),
+    X = np.concatenate([header_matrix([p.series.row() for p in train]),
                         header_matrix(syn_rows)])
     y = np.array([p.sequence for p in train] + syn_y)
     model = fit_forest(X, y, {"n_estimators": 60})
-    proba = full_proba(model, header_matrix([{**p.series.header, "n_frames": p.series.n_frames} for p in test]))
+    proba = full_proba(model, header_matrix([p.series.row() for p in test]))
     pred = np.asarray(SEQUENCES)[proba.argmax(1)]
     truth = np.array([p.sequence for p in test])
     assert len(test) >= 30

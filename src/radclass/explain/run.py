@@ -185,7 +185,7 @@ def _explain_header_forest(bundle: Bundle, series: list[Any], records: list[dict
 
     forest = joblib.load(Path(folder) / name)
     names = feature_names()
-    X = header_matrix([{**s.header, "n_frames": s.n_frames} for s in series])
+    X = header_matrix([s.row() for s in series])
     explanation = explain_forest(forest, X, names)
     written = [importance_png(global_importances(forest, names, explanation), out_dir / "forest_importance.png")]
     by_key = {(r["path"], r["sub_series"]): r for r in records}

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from radclass.features.header import header_features
+from radclass.features.header import header_matrix
 from radclass.features.slices import prepare_batch
 from radclass.io.pixels import PixelReadError, load_slices
 from radclass.io.series import Series
@@ -155,7 +155,7 @@ def add_forest_evidence(candidates: list[Series], bundle: ModelBundle, evidence:
     """Header-forest probabilities of the candidates whose header is informative (one batched call)."""
     informative = [s for s in candidates if header_is_informative(s.header)]
     if informative and bundle.has("forest"):
-        feats = np.stack([header_features({**s.header, "n_frames": s.n_frames}) for s in informative])
+        feats = header_matrix([s.row() for s in informative])
         for s, p in zip(informative, bundle.forest_proba(feats)):
             evidence[s.key].forest_proba = p
 

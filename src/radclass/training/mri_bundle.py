@@ -89,7 +89,7 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print) -
     log(f"pool: {len(pool)} labelled MR series from {len({p.dataset for p in pool})} datasets")
     y = np.array([p.sequence for p in pool])
     groups = np.array([p.dataset for p in pool])
-    rows = [{**p.series.header, "n_frames": p.series.n_frames} for p in pool]
+    rows = [p.series.row() for p in pool]
     X = header_matrix(rows)
     informative = np.array([_informative(r) for r in rows])
 

@@ -15,7 +15,7 @@ import json
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +143,7 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print) -
 
     joblib.dump(final_forest, out_dir / "forest.joblib", compress=3)  # for SHAP (radclass explain)
     train_set = SliceSet.concat([real, sim]) if report.get("use_simulation", True) else real
-    final_cfg = CnnConfig(**{**asdict(cnn_cfg), "augment": cnn_cfg.augment})
-    model, history = train_cnn(train_set, None, final_cfg,
+    model, history = train_cnn(train_set, None, cnn_cfg,
                                progress=lambda e, n, r: log(f"final CNN epoch {e}/{n}: loss {r['loss']:.3f}"))
     export_cnn_onnx(model, config.input_size, out_dir / "cnn.onnx")
     import torch
@@ -183,7 +182,7 @@ def _cnn_out_of_fold(pool: list[LabelledSeries], real: SliceSet, sim: SliceSet, 
     rng = np.random.default_rng(config.seed)
     rng.shuffle(datasets)
     folds = [datasets[i::config.cnn_folds] for i in range(config.cnn_folds)]
-    fold_cfg = CnnConfig(**{**asdict(cfg), "epochs": config.cnn_fold_epochs, "augment": cfg.augment})
+    fold_cfg = replace(cfg, epochs=config.cnn_fold_epochs)
     with_sim: dict[str, np.ndarray] = {}
     without: dict[str, np.ndarray] | None = {} if len(sim.x) and config.compare_simulation else None
     for i, held in enumerate(folds):

@@ -20,7 +20,7 @@ import pytest
 from radclass.config import data_root as _configured_data_root
 
 #: Folders of the pool that hold images (everything but the top-level text files).
-POOL_IMAGE_FOLDERS = ("mri/dicom", "mri/nifti", "ct-head", "liver")
+POOL_IMAGE_FOLDERS = ("mri/dicom", "mri/nifti", "mri/png", "ct-head", "liver")
 
 
 def pool_missing_reason() -> str | None:

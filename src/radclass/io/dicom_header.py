@@ -127,7 +127,7 @@ def _instance_from_dataset(path: str, ds: Dataset, size: int) -> InstanceInfo:
     info.modality = _str(ds, "Modality")
     info.manufacturer = _str(ds, "Manufacturer")
     info.model = _str(ds, "ManufacturerModelName")
-    info.field_strength = _float(ds, "MagneticFieldStrength")
+    info.field_strength = tesla(_float(ds, "MagneticFieldStrength"))
     info.series_description = _str(ds, "SeriesDescription")
     info.protocol_name = _str(ds, "ProtocolName")
     info.series_number = _int(ds, "SeriesNumber")
@@ -387,6 +387,20 @@ def _num(v: Any) -> float | None:
         return float(_as_list(v)[0])
     except (TypeError, ValueError, IndexError):
         return None
+
+
+_GAUSS_PER_TESLA = 10_000.0
+
+
+def tesla(strength: float | None) -> float | None:
+    """MagneticFieldStrength (0018,0087) in tesla.
+
+    PS3.3 C.8.3.1 defines the value in tesla, but old GE (Genesis/Signa) headers store gauss (15000 for 1.5 T);
+    no magnet exceeds 100 T, so a larger value is taken as gauss.
+    """
+    if strength is None or strength <= 100.0:
+        return strength
+    return round(strength / _GAUSS_PER_TESLA, 4)
 
 
 def _float(ds: Dataset, kw: str) -> float | None:

@@ -106,5 +106,5 @@ def test_corrections_and_export(tmp_path, table):
     assert tuple(rows[0]) == EXPORT_COLUMNS
     assert rows[0] == {
         "path": "/data/1.2.3.5", "series_uid": "1.2.3.5", "sequence": "T2", "orientation": "AX",
-        "contrast": "pre", "reviewer": "dr. b", "time": "2026-01-01T11:00:00",
+        "contrast": "pre", "group": "1.2.3",
     }

@@ -81,8 +81,9 @@ function row(item, position) {
   const conf = item.confidence == null ? "" : Number(item.confidence).toFixed(2);
   const review = el("td", { class: "review" });
   if (item.reviewed) {
-    review.append(el("span", { class: "saved", text: `${item.corrected ? "corrected" : "accepted"} by ${item.last_reviewer}` }),
-      el("small", { text: item.last_time ?? "" }));
+    review.append(el("span", { class: "saved", text: item.corrected ? "corrected" : "accepted" }),
+      el("small", { text: `by ${item.last_reviewer}` }),
+      el("small", { text: (item.last_time ?? "").slice(0, 16).replace("T", " ") }));
   } else review.append(el("span", { class: "todo", text: "to review" }));
   const cells = [el("td", {}, check), el("td", {}, thumb), series,
     el("td", { class: "predicted", text: item.sequence ?? "" })];

@@ -354,10 +354,20 @@ SORTABLE: dict[str, str] = {
 GROUPABLE: dict[str, str] = {"study": "study_uid", "patient": "patient_id"}
 
 
-def _work_list_sql(con: sqlite3.Connection) -> str:
-    """SELECT of every series with its current labels (``cur_<field>``), review state (``reviewed``,
-    ``corrected``) and latest reviewer (``last_reviewer``, ``last_time``): a series is reviewed once it has
-    an audit row, corrected once a label changed."""
+#: Series columns the work list filters and sorts on (the first, narrow pass of :func:`query_series`).
+_WORK_COLUMNS = ("id", "series_key", "path", "modality", "manufacturer", "series_description", "n_files",
+                 "sequence", "confidence", "status", "flags", "study_uid")
+
+
+def _work_list_sql(con: sqlite3.Connection, columns: tuple[str, ...] | None = None) -> str:
+    """SELECT of every series (``columns`` of it, default all) with its current labels (``cur_<field>``),
+    review state (``reviewed``, ``corrected``) and latest reviewer (``last_reviewer``, ``last_time``): a
+    series is reviewed once it has an audit row, corrected once a label changed."""
+    if columns is None:
+        chosen = "s.*"
+    else:
+        present = set(_columns(con, SERIES_TABLE))
+        chosen = ", ".join(f"s.{_quote(c)}" for c in columns if c in present)
     pivot = ", ".join(f"MAX(CASE WHEN field = '{f}' THEN new END) AS c_{f}" for f in CORRECTABLE)
     current = ", ".join(f"COALESCE(r.c_{f}, s.{_quote(f)}) AS cur_{f}" for f in CORRECTABLE)
     return (
@@ -365,7 +375,7 @@ def _work_list_sql(con: sqlite3.Connection) -> str:
         f"GROUP BY series_key, field), "
         f"changed AS (SELECT DISTINCT series_key FROM {CORRECTIONS_TABLE} WHERE old IS NOT new), "
         f"r AS (SELECT series_key, {pivot}, MAX(cid) AS last_id FROM last GROUP BY series_key) "
-        f"SELECT s.*, {current}, (r.last_id IS NOT NULL) AS reviewed, "
+        f"SELECT {chosen}, {current}, (r.last_id IS NOT NULL) AS reviewed, "
         f"(changed.series_key IS NOT NULL) AS corrected, lc.reviewer AS last_reviewer, lc.time AS last_time "
         f"FROM {SERIES_TABLE} s LEFT JOIN r ON r.series_key = s.series_key "
         f"LEFT JOIN changed ON changed.series_key = s.series_key "
@@ -471,16 +481,28 @@ def query_series(
         raise ValueError(f"limit must be 1-1000 and offset at least 0 (got limit={limit}, offset={offset})")
     where, args = query.where()
     with connect(db_path) as con:
-        base = _work_list_sql(con)
         if group == "patient" and "patient_id" not in _columns(con, SERIES_TABLE):
             group = "study"  # an index without PatientID: studies are the closest grouping
         order = [f"{GROUPABLE[group]} IS NULL, {GROUPABLE[group]}"] if group else []
         order.append(f"{SORTABLE[sort]} IS NULL, {SORTABLE[sort]} {'DESC' if descending else 'ASC'}")
         order.append("id")
-        total = con.execute(f"SELECT COUNT(*) FROM ({base}) WHERE {where}", args).fetchone()[0]
-        rows = con.execute(f"SELECT * FROM ({base}) WHERE {where} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?",
-                           [*args, int(limit), int(offset)]).fetchall()
-        return [dict(r) for r in rows], int(total)
+        # First pass over the narrow columns: the page's ids and the number of matches in one scan; then
+        # the full rows of that page only.
+        narrow = _work_list_sql(con, _WORK_COLUMNS + ("patient_id",))
+        found = con.execute(
+            f"SELECT id, COUNT(*) OVER () AS n FROM ({narrow}) WHERE {where} ORDER BY {', '.join(order)} "
+            "LIMIT ? OFFSET ?", [*args, int(limit), int(offset)]).fetchall()
+        if found:
+            total = found[0]["n"]
+        else:  # past the last page
+            total = con.execute(f"SELECT COUNT(*) FROM ({narrow}) WHERE {where}", args).fetchone()[0]
+        ids = [r["id"] for r in found]
+        if not ids:
+            return [], int(total)
+        marks = ", ".join("?" for _ in ids)
+        full = {r["id"]: dict(r) for r in con.execute(
+            f"SELECT * FROM ({_work_list_sql(con)}) WHERE id IN ({marks})", ids)}
+        return [full[i] for i in ids], int(total)
 
 
 def work_list_row(db_path: Path, key: str) -> dict[str, Any] | None:

@@ -232,15 +232,8 @@ def test_two_reviewers_saving_at_once_lose_nothing(review_db):
     """Two HTTP clients post at the same moment against a real server: every save is stored once, old -> new
     chains without a gap, and of two saves from the same stale view exactly one wins, the other gets 409."""
     import httpx
-    import uvicorn
 
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(_app(review_db), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.02)
-    base = f"http://127.0.0.1:{port}"
+    base, srv, thread = serve(_app(review_db))
     target = _id_of(review_db, "nifti3d")
     url = f"{base}/api/series/{target}/corrections"
     try:
@@ -446,6 +439,7 @@ def test_review_page_in_headless_chromium(server, browser, review_db, tmp_path):
     wait = WebDriverWait(browser, 60)
     rows = lambda: browser.find_elements(By.CSS_SELECTOR, "#series tbody tr[data-id]")  # noqa: E731
     body = lambda: browser.find_element(By.TAG_NAME, "body")  # noqa: E731
+    unfocus = lambda: browser.execute_script("document.activeElement.blur()")  # noqa: E731
     loads = lambda: int(body().get_attribute("data-loaded") or 0)  # noqa: E731
     viewer = lambda: browser.find_element(By.ID, "viewer")  # noqa: E731
 
@@ -517,7 +511,7 @@ def test_review_page_in_headless_chromium(server, browser, review_db, tmp_path):
     assert len(rows()) == 3
     browser.find_element(By.ID, "reviewer").send_keys("Dr. Chromium")
     browser.find_element(By.ID, "comment").send_keys("checked slice by slice" + Keys.ESCAPE)
-    body().click()
+    unfocus()
     key("k")  # stay on the first row
     key("w")
     key("w")
@@ -534,7 +528,7 @@ def test_review_page_in_headless_chromium(server, browser, review_db, tmp_path):
     Select(browser.find_element(By.NAME, "label")).select_by_value("")
     Select(browser.find_element(By.NAME, "review")).select_by_value("remaining")
     wait.until(lambda d: loads() > n and len(rows()) == 6)
-    body().click()
+    unfocus()
     key("x")
     key("j")
     key("x")
@@ -558,8 +552,9 @@ def test_review_page_in_headless_chromium(server, browser, review_db, tmp_path):
     reloaded(n)
     wait.until(lambda d: all(d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", img)
                              for img in d.find_elements(By.CSS_SELECTOR, "#series tbody img")))
-    body().click()
-    key("j")
-    key("j")
-    wait.until(lambda d: viewer().get_attribute("data-ready") == "1")
+    unfocus()
+    mosaic = str(_id_of(review_db, "mosaic"))
+    while browser.find_element(By.CSS_SELECTOR, "#series tr.active").get_attribute("data-id") != mosaic:
+        key("j")  # down the list to the fMRI mosaic
+    wait.until(lambda d: viewer().get_attribute("data-ready") == "1" and viewer().get_attribute("data-slices") == "36")
     _save_screenshot(browser, tmp_path, "review_list.png")

@@ -219,6 +219,9 @@ def create_app(db_path: Path, *, token: str | None = None, model: str = "mri-ser
             raise HTTPException(status_code=422, detail=f"cannot explain this series: {err}") from None
         except FileNotFoundError as err:  # the model bundle
             raise HTTPException(status_code=503, detail=str(err)) from None
+        except ImportError as err:  # an inference-only install: no torch
+            raise HTTPException(status_code=503, detail=f"explanations need torch (pip install "
+                                f"'radclass[train]'): {err}") from None
 
     @app.post("/api/series/{series_id}/corrections")
     def correct(series_id: int, body: CorrectionIn) -> dict[str, Any]:

@@ -100,8 +100,13 @@ class Explainer:
                 "seconds": round(time.perf_counter() - start, 3)}
 
     def _header_shap(self, series: Series) -> dict[str, Any] | None:
-        """SHAP attributions of the header forest's decision for this series (``None`` without a forest)."""
+        """SHAP attributions of the header forest's decision for this series (``None`` without a forest in
+        the bundle or without shap installed)."""
         if self._forest is None:
+            return None
+        try:
+            import shap  # noqa: F401  (the ``eval`` extra)
+        except ImportError:
             return None
         from radclass.explain.forest import decision_attributions, explain_forest
         from radclass.features.header import feature_names, header_matrix

@@ -400,8 +400,13 @@ function setupViewer() {
 function onKey(event) {
   const target = event.target;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
-  if (target.matches("input[type=text], input[type=search], input[type=number], textarea")) {
-    if (event.key === "Escape") target.blur();
+  if (target.matches("input[type=text], input[type=search], input[type=number], textarea, select")) {
+    // typing goes to the field; Enter in a row's label list saves the row, Escape leaves the field
+    const tr = target.closest("#series tr[data-position]");
+    if (event.key === "Enter" && tr && target.matches("select")) {
+      event.preventDefault();
+      saveRow(Number(tr.dataset.position));
+    } else if (event.key === "Escape") target.blur();
     return;
   }
   const keys = {
@@ -416,7 +421,6 @@ function onKey(event) {
     g: () => explain("gradcam"), o: () => explain("occlusion"),
     n: () => !$("#next").disabled && $("#next").click(), p: () => !$("#prev").disabled && $("#prev").click(),
   };
-  if (target.matches("select") && (event.key === "ArrowDown" || event.key === "ArrowUp")) return;  // the select's own
   const action = keys[event.key];
   if (action) {
     event.preventDefault();

@@ -13,6 +13,10 @@ One database file holds three tables:
     append-only audit log of reviews: ``series_key, field, old, new, reviewer, time, comment``. A row with
     ``old == new`` records that a reviewer accepted the label in force. The current label of a field is the
     ``new`` of its latest row, else the prediction.
+``review_state``
+    derived from ``corrections`` by a trigger, one row per reviewed series: the latest ``new`` per field,
+    the id of the latest audit row and whether any label changed. It lets the review page filter and sort
+    10,000 series without re-reading the log; an index written before it existed is filled from the log once.
 
 Upserts are idempotent: annotating the same input twice leaves the same rows, only ``updated_at`` moves.
 """
@@ -37,6 +41,7 @@ from radclass.taxonomy import DEFAULT_CONTRAST, ORIENTATIONS, SEQUENCES
 SERIES_TABLE = "series"
 SKIPPED_TABLE = "skipped"
 CORRECTIONS_TABLE = "corrections"
+REVIEW_STATE_TABLE = "review_state"
 
 #: Columns of the annotation contract, in display order (``p_<CLASS>`` and extras follow).
 CORE_COLUMNS: tuple[str, ...] = (
@@ -127,6 +132,45 @@ def _create_tables(con: sqlite3.Connection) -> None:
     con.execute(f"CREATE INDEX IF NOT EXISTS corrections_latest ON {CORRECTIONS_TABLE}(series_key, field, id)")
     for name in INDEXED_COLUMNS:
         con.execute(f"CREATE INDEX IF NOT EXISTS {_quote('series_' + name)} ON {SERIES_TABLE}({_quote(name)})")
+    if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_STATE_TRIGGER,)).fetchone():
+        return
+    if con.in_transaction:
+        con.commit()
+    con.execute("BEGIN IMMEDIATE")  # table, trigger and the fill from the log together, once per index
+    if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+                       (_STATE_TRIGGER,)).fetchone():
+        _create_review_state(con)
+    con.commit()
+
+
+_STATE_TRIGGER = "corrections_review_state"
+
+
+def _create_review_state(con: sqlite3.Connection) -> None:
+    """The ``review_state`` table, the trigger keeping it, and its content from the existing log."""
+    fields = list(CORRECTABLE)
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {REVIEW_STATE_TABLE} (series_key TEXT PRIMARY KEY, "
+        + "".join(f"c_{f} TEXT, " for f in fields) + "last_id INTEGER NOT NULL, corrected INTEGER NOT NULL)"
+    )
+    values = ", ".join(f"CASE WHEN NEW.field = '{f}' THEN NEW.new END" for f in fields)
+    keep = ", ".join(f"c_{f} = COALESCE(excluded.c_{f}, c_{f})" for f in fields)
+    con.execute(
+        f"CREATE TRIGGER {_STATE_TRIGGER} AFTER INSERT ON {CORRECTIONS_TABLE} BEGIN "
+        f"INSERT INTO {REVIEW_STATE_TABLE} (series_key, {', '.join(f'c_{f}' for f in fields)}, last_id, corrected) "
+        f"VALUES (NEW.series_key, {values}, NEW.id, NEW.old IS NOT NEW.new) "
+        f"ON CONFLICT(series_key) DO UPDATE SET {keep}, last_id = excluded.last_id, "
+        f"corrected = corrected OR excluded.corrected; END"
+    )
+    pivot = ", ".join(f"MAX(CASE WHEN field = '{f}' THEN new END)" for f in fields)
+    con.execute(f"DELETE FROM {REVIEW_STATE_TABLE}")
+    con.execute(
+        f"INSERT INTO {REVIEW_STATE_TABLE} (series_key, {', '.join(f'c_{f}' for f in fields)}, last_id, corrected) "
+        f"SELECT series_key, {pivot}, MAX(cid), series_key IN "
+        f"(SELECT series_key FROM {CORRECTIONS_TABLE} WHERE old IS NOT new) "
+        f"FROM (SELECT series_key, field, new, MAX(id) AS cid FROM {CORRECTIONS_TABLE} GROUP BY series_key, field) "
+        f"GROUP BY series_key"
+    )
 
 
 def _columns(con: sqlite3.Connection, table: str) -> list[str]:
@@ -368,17 +412,11 @@ def _work_list_sql(con: sqlite3.Connection, columns: tuple[str, ...] | None = No
     else:
         present = set(_columns(con, SERIES_TABLE))
         chosen = ", ".join(f"s.{_quote(c)}" for c in columns if c in present)
-    pivot = ", ".join(f"MAX(CASE WHEN field = '{f}' THEN new END) AS c_{f}" for f in CORRECTABLE)
     current = ", ".join(f"COALESCE(r.c_{f}, s.{_quote(f)}) AS cur_{f}" for f in CORRECTABLE)
     return (
-        f"WITH last AS (SELECT series_key, field, new, MAX(id) AS cid FROM {CORRECTIONS_TABLE} "
-        f"GROUP BY series_key, field), "
-        f"changed AS (SELECT DISTINCT series_key FROM {CORRECTIONS_TABLE} WHERE old IS NOT new), "
-        f"r AS (SELECT series_key, {pivot}, MAX(cid) AS last_id FROM last GROUP BY series_key) "
-        f"SELECT {chosen}, {current}, (r.last_id IS NOT NULL) AS reviewed, "
-        f"(changed.series_key IS NOT NULL) AS corrected, lc.reviewer AS last_reviewer, lc.time AS last_time "
-        f"FROM {SERIES_TABLE} s LEFT JOIN r ON r.series_key = s.series_key "
-        f"LEFT JOIN changed ON changed.series_key = s.series_key "
+        f"SELECT {chosen}, {current}, (r.last_id IS NOT NULL) AS reviewed, COALESCE(r.corrected, 0) AS corrected, "
+        f"lc.reviewer AS last_reviewer, lc.time AS last_time "
+        f"FROM {SERIES_TABLE} s LEFT JOIN {REVIEW_STATE_TABLE} r ON r.series_key = s.series_key "
         f"LEFT JOIN {CORRECTIONS_TABLE} lc ON lc.id = r.last_id"
     )
 
@@ -516,12 +554,9 @@ def review_counts(db_path: Path) -> dict[str, int]:
     """Series in the index, reviewed (any audit row), corrected (a label changed) and remaining."""
     with connect(db_path) as con:
         total = con.execute(f"SELECT COUNT(*) FROM {SERIES_TABLE}").fetchone()[0]
-        reviewed = con.execute(
-            f"SELECT COUNT(DISTINCT c.series_key) FROM {CORRECTIONS_TABLE} c JOIN {SERIES_TABLE} s "
-            "ON s.series_key = c.series_key").fetchone()[0]
-        corrected = con.execute(
-            f"SELECT COUNT(DISTINCT c.series_key) FROM {CORRECTIONS_TABLE} c JOIN {SERIES_TABLE} s "
-            "ON s.series_key = c.series_key WHERE c.old IS NOT c.new").fetchone()[0]
+        reviewed, corrected = con.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(r.corrected), 0) FROM {REVIEW_STATE_TABLE} r JOIN {SERIES_TABLE} s "
+            "ON s.series_key = r.series_key").fetchone()
     return {"total": int(total), "reviewed": int(reviewed), "corrected": int(corrected),
             "remaining": int(total) - int(reviewed)}
 

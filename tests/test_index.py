@@ -106,5 +106,47 @@ def test_corrections_and_export(tmp_path, table):
     assert tuple(rows[0]) == EXPORT_COLUMNS
     assert rows[0] == {
         "path": "/data/1.2.3.5", "series_uid": "1.2.3.5", "sequence": "T2", "orientation": "AX",
-        "contrast": "pre", "reviewer": "dr. b", "time": "2026-01-01T11:00:00",
+        "contrast": "pre", "group": "1.2.3",
     }
+
+
+def test_review_state_follows_the_log_and_is_rebuilt_for_old_indexes(tmp_path, table):
+    """The trigger-kept review state equals what the append-only log says, also for an index written before
+    the state table existed (filled from the log on first open)."""
+    import sqlite3
+
+    from radclass.outputs.sqlite_index import (
+        CORRECTABLE, current_labels, query_series, review_counts, save_review,
+    )
+
+    db = tmp_path / "index.sqlite"
+    upsert_series(db, table)
+    keys = list(read_series(db)["series_key"])
+    rng = np.random.default_rng(1)
+    for i in range(30):
+        key = keys[i % len(keys)]
+        field = list(CORRECTABLE)[int(rng.integers(3))]
+        value = str(rng.choice(CORRECTABLE[field]))
+        save_review(db, key, {field: value}, f"r{i % 2}", record_unchanged=bool(i % 2))
+
+    def state() -> dict:
+        rows, _ = query_series(db, limit=1000)
+        return {r["series_key"]: ({f: r[f"cur_{f}"] for f in CORRECTABLE}, r["reviewed"], r["corrected"],
+                                  r["last_reviewer"]) for r in rows}
+
+    before = state()
+    log = current_labels(db)
+    corrections = read_corrections(db)
+    for key, (labels, reviewed, corrected, last) in before.items():
+        assert reviewed == (key in log)
+        for field, value in labels.items():
+            if key in log and field in log[key]:
+                assert value == log[key][field]["new"]
+        mine = corrections[corrections["series_key"] == key]
+        assert corrected == bool((mine["old"] != mine["new"]).any())
+        assert last == (mine["reviewer"].iloc[-1] if len(mine) else None)
+    counts = review_counts(db)
+    with sqlite3.connect(db) as con:  # what an index written before the review state looks like
+        con.execute("DROP TRIGGER corrections_review_state")
+        con.execute("DROP TABLE review_state")
+    assert state() == before and review_counts(db) == counts

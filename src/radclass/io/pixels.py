@@ -8,7 +8,9 @@ it), NIfTI volumes sliced along their acquisition plane, and PNG/JPEG images rea
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -204,3 +206,109 @@ def _image_grey(path: Path) -> np.ndarray:
             return np.asarray(im.convert("L"), dtype=np.float32)
     except Exception as err:
         raise PixelReadError(f"image unreadable ({type(err).__name__}: {err})") from None
+
+
+# --- Every slice of every volume (the review page's viewer) ------------------------------------------
+
+
+def series_extent(series: Series) -> tuple[int, int]:
+    """(slices per volume, volumes) of ``series`` as :func:`load_slice` addresses them.
+
+    DICOM: single-frame instances at repeated slice positions form one volume per repetition (a 4D series);
+    each Siemens mosaic and each multi-frame instance is one volume. NIfTI: slices along the acquisition
+    plane, volumes along the 4th and higher dimensions. PNG/JPEG: one slice.
+    """
+    if series.format == "nifti":
+        data, n_volumes = _nifti_volume(str(series.path), 0)
+        return int(data.shape[0]), n_volumes
+    if series.format == "image":
+        return 1, 1
+    layout = _dicom_layout(series)
+    return len(layout[0]), len(layout)
+
+
+def load_slice(series: Series, index: int, *, volume: int = 0) -> np.ndarray:
+    """Slice ``index`` of volume ``volume`` of ``series`` (float32 in stored physical units, display
+    orientation as :func:`load_slices`). Raises IndexError outside :func:`series_extent`, PixelReadError when
+    the pixels cannot be decoded."""
+    n_slices, n_volumes = series_extent(series)
+    if not (0 <= volume < n_volumes and 0 <= index < n_slices):
+        raise IndexError(f"slice {index} of volume {volume} is outside this series ({n_slices} slices x "
+                         f"{n_volumes} volumes)")
+    if series.format == "nifti":
+        data, _ = _nifti_volume(str(series.path), volume)
+        return np.rot90(np.asarray(data[index], dtype=np.float32)).copy()
+    if series.format == "image":
+        return _image_grey(Path(series.path))
+    inst, frame, tile = _dicom_layout(series)[volume][index]
+    try:
+        ds, frames = _decode_one(inst, frame)
+        if tile is not None:
+            frames = _split_mosaic(frames[0], ds, inst.mosaic_images)
+            return frames[tile]
+        return frames[0]
+    except PixelReadError:
+        raise
+    except Exception as err:
+        raise PixelReadError(f"pixel data could not be decoded ({type(err).__name__}: {err})") from None
+
+
+def _decode_one(inst, frame: int | None):
+    """(dataset, frames): the one ``frame`` of a multi-frame instance, or all frames of any other."""
+    import pydicom
+
+    ds = pydicom.dcmread(inst.path, force=True)
+    return ds, _frames(ds, [frame] if frame is not None else None)
+
+
+def _dicom_layout(series: Series) -> list[list[tuple[Any, int | None, int | None]]]:
+    """Volumes of a DICOM series, each a list of (instance, frame or None, mosaic tile or None) per slice."""
+    with_pixels = [m for m in series.instances if m.has_pixels and not m.pixel_issue]
+    if not with_pixels:
+        raise PixelReadError("series has no decodable pixel data")
+    if any("MOSAIC" in m.image_type for m in with_pixels):
+        n_tiles = with_pixels[0].mosaic_images
+        if not n_tiles:  # count the tiles of the first mosaic
+            ds, frames = _decode_one(with_pixels[0], None)
+            n_tiles = len(_split_mosaic(frames[0], ds, None))
+        return [[(m, None, t) for t in range(n_tiles)] for m in with_pixels]
+    if any(m.n_frames > 1 for m in with_pixels):
+        return [[(m, f, None) for f in range(m.n_frames)] for m in with_pixels]
+    # Single-frame instances (already in slice order): repeated positions make volumes.
+    at: dict[Any, list[Any]] = {}
+    for m in with_pixels:
+        at.setdefault(tuple(round(v, 2) for v in m.position) if m.position else m.path, []).append(m)
+    counts = {len(v) for v in at.values()}
+    if len(counts) != 1 or counts == {1}:
+        return [[(m, None, None) for m in with_pixels]]
+    for members in at.values():
+        members.sort(key=lambda m: (m.instance_number or 0, m.path))
+    return [[(members[t], None, None) for members in at.values()] for t in range(counts.pop())]
+
+
+@lru_cache(maxsize=2)
+def _nifti_volume(path: str, volume: int) -> tuple[np.ndarray, int]:
+    """(volume ``volume`` as (slices, ...) along the acquisition plane, in RAS, stored dtype; number of
+    volumes), cached so that scrolling a gzipped NIfTI decompresses it once."""
+    import nibabel as nib
+
+    from radclass.io.geometry import acquisition_axis
+
+    try:
+        img = nib.as_closest_canonical(nib.load(path))
+        shape = img.shape
+        n_volumes = int(np.prod(shape[3:])) if len(shape) > 3 else 1
+        if not 0 <= volume < n_volumes:
+            raise IndexError(f"volume {volume} is outside this series ({n_volumes} volumes)")
+        if len(shape) > 3:
+            data = np.asanyarray(img.dataobj).reshape(shape[:3] + (-1,))[..., volume]
+        else:
+            data = np.asanyarray(img.dataobj)
+    except IndexError:
+        raise
+    except Exception as err:
+        raise PixelReadError(f"NIfTI voxels unreadable ({type(err).__name__}: {err})") from None
+    if data.ndim == 2:  # one slice: (1, x, y), shown as load_slices shows it
+        return np.asarray(data)[None], n_volumes
+    axis = acquisition_axis(img.affine, img.header.get_zooms()[:3], img.header.get_dim_info()[2])
+    return np.moveaxis(np.asarray(data), 2 if axis is None else axis, 0), n_volumes

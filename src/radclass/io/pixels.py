@@ -203,6 +203,8 @@ def _image_grey(path: Path) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
+            if im.mode.startswith("I"):  # 16/32-bit greyscale: keep the full range ("L" would clip at 255)
+                return np.asarray(im, dtype=np.float32)
             return np.asarray(im.convert("L"), dtype=np.float32)
     except Exception as err:
         raise PixelReadError(f"image unreadable ({type(err).__name__}: {err})") from None

@@ -22,6 +22,7 @@ class LabelledSeries:
     contrast: str
     dataset: str
     pixels_usable: bool
+    anatomy: str = "brain"  # MANIFEST body region (brain, spine, prostate, ...)
 
 
 def read_manifest(root: Path | None = None) -> dict[str, dict[str, str]]:
@@ -44,5 +45,5 @@ def labelled_pool(root: Path | None = None, *, modality: str = "MR") -> list[Lab
         if row["series_description"].startswith("MASK:"):
             continue
         pool.append(LabelledSeries(s, row["sequence"], row["orientation"], row["contrast"], row["dataset"],
-                                   row["pixels_usable"] == "1"))
+                                   row["pixels_usable"] == "1", row.get("anatomy") or "brain"))
     return pool

@@ -2,13 +2,16 @@
 their rules select, one of them only after it comes up late, across a listener restart in mid-series.
 
 The labels come from a stand-in annotator (each series is given the label the test routes on), so the test
-checks routing, not the models; ``test_cli_route_rules_rejected`` drives the real command's validation.
+checks routing, not the models; the ``test_cli_*`` tests drive the real command: its validation, and its
+routing with the real annotation pipeline across a restart.
 """
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import replace
@@ -17,9 +20,10 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from radclass.integration.delivery import DeliveryState
+from radclass.integration.delivery import DeliveryQueue, DeliveryState
 from radclass.integration.listener import QUEUE_NAME, Listener, ListenerConfig
 from radclass.integration.routing import RoutingTable
+from radclass.outputs.sqlite_index import read_series
 from test_listen_helpers import fake_annotate, free_port, need_binary, series_files, storescu
 
 pytestmark = pytest.mark.slow
@@ -199,3 +203,66 @@ def test_cli_route_rules_rejected(tmp_path, run_cli):
     bad = run_cli("listen", "--store", str(tmp_path / "inbox"), "--route", str(missing))
     assert bad.exit_code == 2 and "Cannot read the routing file" in bad.output
     assert not (tmp_path / "inbox").exists()  # nothing started
+
+
+def _start_cli(store: Path, port: int, log: Path, routes: list[str]) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "radclass", "listen", "--store", str(store), "--port", str(port),
+           "--quiet-seconds", "2", "--no-status", *routes]
+    with log.open("a") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
+    assert _wait(lambda: _port_open(port) or proc.poll() is not None, 60), "listener did not start"
+    assert proc.poll() is None, log.read_text()
+    return proc
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _stop_cli(proc: subprocess.Popen, log: Path) -> None:
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert proc.returncode == 0, log.read_text()[-4000:]
+
+
+def test_cli_routes_with_the_real_pipeline_across_a_restart(tmp_path, receivers):
+    """`radclass listen --route` with the real annotation: classified series to one receiver, unclassified
+    ones to the default (down until after a restart); every instance arrives once, where the index says."""
+    try:
+        import radclass.pipeline.annotate  # noqa: F401
+    except ImportError:
+        pytest.skip("annotation pipeline not available")
+    need_binary("storescu")
+    classified, default = receivers("CLASSIFIED"), receivers("DEFAULT")
+    classified.start()
+    store, port, log = tmp_path / "inbox", free_port(), tmp_path / "listen.log"
+    routes = ["--route", f"DWI=CLASSIFIED@127.0.0.1:{classified.port}",
+              "--route-default", f"DEFAULT@127.0.0.1:{default.port}"]
+    names = ("canon_a", "jpegls", "toshiba_b")
+    proc = _start_cli(store, port, log, routes)
+    try:
+        for name in names:
+            assert storescu(port, series_files(name)).returncode == 0, name
+        assert _wait(lambda: "routing " in log.read_text() and log.read_text().count("annotated ") >= 3, 300), \
+            log.read_text()[-4000:]
+    finally:
+        _stop_cli(proc, log)
+    default.start()
+    proc = _start_cli(store, port, log, routes)
+    try:
+        queue = DeliveryQueue(store / QUEUE_NAME)
+        assert _wait(lambda: queue.counts()[DeliveryState.PENDING] == 0, 120), log.read_text()[-4000:]
+    finally:
+        _stop_cli(proc, log)
+    index = read_series(store / "index.sqlite")
+    selected = (index["status"] == "ok") & (index["sequence"] == "DWI")
+
+    def instances(rows) -> Counter[str]:
+        return Counter(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID
+                       for files in rows["files"] for f in files.split(";"))
+
+    assert classified.received() == instances(index[selected])
+    assert default.received() == instances(index[~selected])
+    assert sum(classified.received().values()) + sum(default.received().values()) == 25
+    assert "Traceback" not in log.read_text()

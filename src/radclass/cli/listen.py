@@ -55,6 +55,7 @@ def listen(
             raise typer.BadParameter(str(exc), param_hint="--route") from exc
     config = ListenerConfig(
         store=store, port=port, ae_title=ae_title, host=host, db=db, quiet_seconds=quiet_seconds,
-        forward=destination, routes=routes, allow=tuple(a for a in (allow or "").split(",") if a.strip()), slices=slices,
+        forward=destination, routes=routes, allow=tuple(a for a in (allow or "").split(",") if a.strip()),
+        slices=slices,
     )
     Listener(config).serve_forever(status=status)

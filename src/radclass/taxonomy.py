@@ -10,6 +10,7 @@ SEQUENCES: Final[tuple[str, ...]] = (
 )
 ORIENTATIONS: Final[tuple[str, ...]] = ("AX", "COR", "SAG", "OBL")
 UNKNOWN: Final[str] = "UNKNOWN"  # an output, never a training label
+CONTRASTS: Final[tuple[str, ...]] = ("pre", "post", "none", "na")  # the contrast column's values
 
 # BIDS suffix (with entities) for each sequence; None where BIDS excludes or has no raw datatype.
 BIDS: Final[dict[str, tuple[str, str] | None]] = {

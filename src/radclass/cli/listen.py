@@ -20,6 +20,12 @@ def listen(
         "--quiet-seconds", help="A series is complete after this many seconds without new instances.")] = 10.0,
     forward: Annotated[str | None, typer.Option(
         "--forward", help="Send each structured report on by C-STORE: HOST:PORT:AET.")] = None,
+    route: Annotated[list[str] | None, typer.Option(
+        "--route", help="Forward each complete series by what it is: a TOML rules file, or a rule "
+                        "SEQUENCES[QUALIFIERS]=AET@HOST:PORT such as T1C,FLAIR=NEURO@10.0.0.5:104 (repeatable; "
+                        "UNKNOWN and * are selectors too).")] = None,
+    route_default: Annotated[str | None, typer.Option(
+        "--route-default", help="AET@HOST:PORT for series no --route rule selects (default: nowhere).")] = None,
     allow: Annotated[str | None, typer.Option(
         "--allow", help="Comma-separated calling AE titles to accept; others are rejected.")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback unless told otherwise).")] = "127.0.0.1",
@@ -32,6 +38,7 @@ def listen(
 
     from radclass.integration.forward import Destination
     from radclass.integration.listener import Listener, ListenerConfig
+    from radclass.integration.routing import RoutingError, RoutingTable
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("pynetdicom", "highdicom"):
@@ -40,8 +47,15 @@ def listen(
         destination = Destination.parse(forward) if forward else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--forward") from exc
+    routes = None
+    if route or route_default:
+        try:
+            routes = RoutingTable.from_specs(route or [], default=route_default)
+        except RoutingError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--route") from exc
     config = ListenerConfig(
         store=store, port=port, ae_title=ae_title, host=host, db=db, quiet_seconds=quiet_seconds,
-        forward=destination, allow=tuple(a for a in (allow or "").split(",") if a.strip()), slices=slices,
+        forward=destination, routes=routes, allow=tuple(a for a in (allow or "").split(",") if a.strip()),
+        slices=slices,
     )
     Listener(config).serve_forever(status=status)

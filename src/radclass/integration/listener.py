@@ -4,10 +4,13 @@ Flow::
 
     C-STORE -> InstanceStore (atomic) -> SeriesTracker.touch
     worker: series quiet for S seconds -> annotate_paths([series_dir]) -> upsert_series(db)
-            -> one SR per series row (under <store>/_sr) -> optional C-STORE of the SR -> ledger
+            -> one SR per series row (under <store>/_sr) -> optional C-STORE of the SR
+            -> routing: each row's instances queued for the destinations its labels select -> ledger
+    courier: queued deliveries sent with retries and back-off (:mod:`radclass.integration.delivery`)
 
 At start-up the inbox is re-scanned: every series folder whose instance count differs from the ledger's
-is queued again, so instances received before a crash or a Ctrl-C are annotated exactly once.
+is queued again, so instances received before a crash or a Ctrl-C are annotated exactly once; the delivery
+queue is a SQLite file beside the ledger, so routed instances are neither lost nor sent twice across restarts.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ import pandas as pd
 import pydicom
 from pydicom.dataset import Dataset
 
+from radclass.integration.delivery import Courier, DeliveryQueue, DeliveryState
 from radclass.integration.forward import Destination, send_files
 from radclass.integration.ledger import AnnotationLedger
+from radclass.integration.routing import RoutingTable
 from radclass.integration.scp import StorageHandler, build_ae
 from radclass.integration.storage import InstanceStore
 from radclass.integration.tracker import SeriesTracker
@@ -36,6 +41,7 @@ log = logging.getLogger(__name__)
 Annotator = Callable[[Sequence[Path]], pd.DataFrame]
 LEDGER_NAME = "listener-ledger.json"
 INDEX_NAME = "index.sqlite"
+QUEUE_NAME = "route-queue.sqlite"
 #: Modalities stored but never annotated (reports and other non-image objects, our own SRs included).
 NOT_ANNOTATED = frozenset({"SR", "KO", "PR", "DOC", "REG", "SEG", "RTSTRUCT", "OT_SR"})
 #: Row statuses that get a structured report.
@@ -66,6 +72,7 @@ class ListenerConfig:
     forward: Destination | None = None
     allow: Sequence[str] = field(default_factory=tuple)
     slices: int = 5
+    routes: RoutingTable | None = None
 
 
 @dataclass
@@ -78,10 +85,18 @@ class ListenerCounts:
     forwarded: int = 0
     failed: int = 0
     pending: int = 0
+    routed: int = 0  # series queued for at least one destination (this run)
+    delivered: int = 0  # instances delivered (queue total, all runs)
+    waiting: int = 0  # instances still to deliver
+    undeliverable: int = 0  # instances given up
 
     def line(self) -> str:
-        return (f"received {self.received} | annotated {self.annotated} series | SR {self.reports} "
+        line = (f"received {self.received} | annotated {self.annotated} series | SR {self.reports} "
                 f"(forwarded {self.forwarded}) | pending {self.pending} | errors {self.failed}")
+        if self.routed or self.delivered or self.waiting or self.undeliverable:
+            line += (f" | routed {self.routed} series: delivered {self.delivered}, waiting {self.waiting}, "
+                     f"failed {self.undeliverable}")
+        return line
 
 
 class Listener:
@@ -96,6 +111,9 @@ class Listener:
         self.annotator = annotator or pipeline_annotator(config.slices)
         self.handler = StorageHandler(self.store, self._on_stored)
         self.counts = ListenerCounts()
+        self.queue = (DeliveryQueue(self.store.root / QUEUE_NAME, config.routes.retry)
+                      if config.routes is not None else None)
+        self.courier = Courier(self.queue, calling_aet=config.ae_title) if self.queue is not None else None
         self._busy: Path | None = None
         self._last_line = ""
         self._stop = threading.Event()
@@ -117,6 +135,10 @@ class Listener:
         )
         self._worker = threading.Thread(target=self._work, name="radclass-annotate", daemon=True)
         self._worker.start()
+        if self.courier is not None:
+            for line in self.config.routes.describe():
+                log.info("%s", line)
+            self.courier.start()
         log.info("listening as %s on %s:%d, store %s", self.config.ae_title, self.config.host, self.port,
                  self.store.root)
 
@@ -134,6 +156,8 @@ class Listener:
         if self._worker is not None:
             self._worker.join(timeout=600)
             self._worker = None
+        if self.courier is not None:
+            self.courier.stop()
 
     def serve_forever(self, status: bool = True, interval: float = 1.0) -> None:
         """Run until Ctrl-C (SIGINT) or SIGTERM, printing a status line to stderr; then stop cleanly."""
@@ -173,6 +197,11 @@ class Listener:
         """Current counts."""
         self.counts.received = self.handler.received
         self.counts.pending = self.tracker.pending() + (1 if self._busy else 0)
+        if self.queue is not None:
+            states = self.queue.counts()
+            self.counts.delivered = states[DeliveryState.DELIVERED]
+            self.counts.waiting = states[DeliveryState.PENDING]
+            self.counts.undeliverable = states[DeliveryState.FAILED]
         return self.counts
 
     def wait_idle(self, timeout: float) -> bool:
@@ -231,6 +260,8 @@ class Listener:
         for row in table.to_dict(orient="records"):
             if row.get("status") in REPORTED and row.get("series_uid"):
                 self._report(row, series_dir)
+        if self.queue is not None:
+            self._route(table, series_dir)
         self.ledger.record(rel, len(files))
         self.counts.annotated += 1
         log.info("annotated %s (%d instances)", rel, len(files))
@@ -253,6 +284,34 @@ class Listener:
         self.counts.reports += 1
         if self.config.forward is not None:
             self._forward(out)
+
+    def _route(self, table: pd.DataFrame, series_dir: Path) -> None:
+        """Queue each row's instances for the destinations its labels select (before the ledger records the
+        series, so a crash in between re-queues it, and the queue ignores what it already holds)."""
+        from radclass.outputs.sqlite_index import series_key
+
+        routes = self.config.routes
+        for row in table.to_dict(orient="records"):
+            if not row.get("series_uid"):
+                continue
+            listed = [Path(f) for f in str(row.get("files") or "").split(";") if f]
+            files = [f for f in listed if f.suffix == ".dcm" and f.exists()] or self.store.instances(series_dir)
+            key = series_key(row["series_uid"], row.get("sub_series"))
+            chosen = routes.select(row)
+            for name in chosen:
+                self.queue.enqueue(key, name, routes.destinations[name], files)
+            if chosen:
+                self.counts.routed += 1
+                log.info("routing %s (%s) to %s", key, row.get("sequence") or row.get("status"), ", ".join(chosen))
+
+    def wait_delivered(self, timeout: float) -> bool:
+        """Block until no delivery is pending (True) or ``timeout`` seconds passed (False)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.queue is None or self.queue.counts()[DeliveryState.PENDING] == 0:
+                return True
+            time.sleep(0.2)
+        return False
 
     def _forward(self, sr_path: Path, attempts: int = 3) -> None:
         dest = self.config.forward

@@ -49,6 +49,8 @@ class InstanceInfo:
     field_strength: float | None = None
     series_description: str = ""
     protocol_name: str = ""
+    study_description: str = ""
+    body_part: str = ""  # BodyPartExamined (0018,0015)
     series_number: int | None = None
     instance_number: int | None = None
     image_type: tuple[str, ...] = ()
@@ -130,6 +132,8 @@ def _instance_from_dataset(path: str, ds: Dataset, size: int) -> InstanceInfo:
     info.field_strength = tesla(_float(ds, "MagneticFieldStrength"))
     info.series_description = _str(ds, "SeriesDescription")
     info.protocol_name = _str(ds, "ProtocolName")
+    info.study_description = _str(ds, "StudyDescription")
+    info.body_part = _str(ds, "BodyPartExamined")
     info.series_number = _int(ds, "SeriesNumber")
     info.instance_number = _int(ds, "InstanceNumber")
     info.image_type = _multi(ds, "ImageType")
@@ -470,7 +474,7 @@ _NOT_PLAIN_SYNTAXES = frozenset({pydicom.uid.ExplicitVRBigEndian, pydicom.uid.De
 _HEADER_KEYWORDS = (
     "SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality",
     "Manufacturer", "ManufacturerModelName", "MagneticFieldStrength", "SeriesDescription", "ProtocolName",
-    "SeriesNumber", "InstanceNumber", "ImageType", "ScanningSequence", "SequenceVariant", "ScanOptions",
+    "StudyDescription", "BodyPartExamined", "SeriesNumber", "InstanceNumber", "ImageType", "ScanningSequence", "SequenceVariant", "ScanOptions",
     "SequenceName", "PulseSequenceName", "MRAcquisitionType", "RepetitionTime", "EchoTime", "InversionTime",
     "EchoTrainLength", "FlipAngle", "EchoNumbers", "PixelSpacing", "SliceThickness", "Rows", "Columns",
     "NumberOfFrames", "PhotometricInterpretation", "NumberOfTemporalPositions", "ContrastBolusAgent",

@@ -21,7 +21,8 @@ from radclass.io.geometry import plane_of_iops, slice_normal
 # Header columns of a series row, in output order (see README "scan columns").
 HEADER_COLUMNS: tuple[str, ...] = (
     "modality", "manufacturer", "model", "field_strength", "series_description", "protocol_name",
-    "series_number", "study_uid", "orientation", "acquisition", "image_type", "frame_type",
+    "study_description", "body_part", "series_number", "study_uid", "orientation", "acquisition", "image_type",
+    "frame_type",
     "acquisition_contrast", "scanning_sequence", "sequence_variant", "scan_options", "sequence_name",
     "mr_acquisition_type", "repetition_time", "echo_time", "inversion_time", "echo_train_length",
     "flip_angle", "echo_numbers", "b_values", "pixel_spacing", "slice_thickness", "rows", "columns",
@@ -133,6 +134,8 @@ def _make_series(uid: str, sub: str, members: list[InstanceInfo]) -> Series:
         "field_strength": first.field_strength,
         "series_description": first.series_description,
         "protocol_name": first.protocol_name,
+        "study_description": first.study_description,
+        "body_part": first.body_part,
         "series_number": first.series_number,
         "study_uid": first.study_uid,
         "orientation": plane_of_iops(iops),

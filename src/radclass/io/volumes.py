@@ -27,6 +27,8 @@ _SIDECAR_TEXT: dict[str, str] = {
     "ManufacturersModelName": "model",
     "SeriesDescription": "series_description",
     "ProtocolName": "protocol_name",
+    "StudyDescription": "study_description",
+    "BodyPartExamined": "body_part",
     "ScanningSequence": "scanning_sequence",
     "SequenceVariant": "sequence_variant",
     "ScanOptions": "scan_options",

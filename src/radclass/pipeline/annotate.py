@@ -10,12 +10,13 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from radclass.anatomy.gate import ANATOMY_COLUMNS, AnatomyGate, finish_row
 from radclass.features.header import header_matrix
 from radclass.features.slices import prepare_batch
 from radclass.io.pixels import PixelReadError, load_slices
@@ -35,7 +36,8 @@ _SERIES_CHUNK = 4  # series per slice-decoding task
 _PARALLEL_SERIES_MIN = 8  # below this many series, decoding in-process is faster than starting workers
 
 ANNOTATION_COLUMNS = ["sequence", "orientation", "contrast", "confidence", "bids_suffix", "model_version",
-                      "cnn_sequence", "forest_sequence", "vote_sequence", "rule_sequence", "orientation_source"]
+                      "cnn_sequence", "forest_sequence", "vote_sequence", "rule_sequence", "orientation_source",
+                      *ANATOMY_COLUMNS]
 
 
 @dataclass
@@ -63,23 +65,32 @@ def header_is_informative(row: dict[str, Any]) -> bool:
 
 def annotate_scan(result: ScanResult, bundle: ModelBundle, *, slices: int = 5, rules: LabelRules | None = None,
                   threshold: float | None = None, workers: int = 2,
-                  progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+                  progress: Callable[[int, int], None] | None = None,
+                  anatomy: AnatomyGate | None = None) -> list[dict[str, Any]]:
     """Rows for every series and skipped file of ``result``."""
     candidates = [s for s in result.series if is_mr_candidate(s)]
     evidence = _gather_evidence(candidates, bundle, slices, workers, progress)
-    return rows_from_evidence(result, bundle, evidence, rules=rules, threshold=threshold)
+    return rows_from_evidence(result, bundle, evidence, rules=rules, threshold=threshold, anatomy=anatomy)
 
 
 def rows_from_evidence(result: ScanResult, bundle: ModelBundle, evidence: dict[str, SeriesEvidence], *,
-                       rules: LabelRules | None = None, threshold: float | None = None) -> list[dict[str, Any]]:
+                       rules: LabelRules | None = None, threshold: float | None = None,
+                       anatomy: AnatomyGate | None = None) -> list[dict[str, Any]]:
     """Rows for every series and skipped file of ``result``, given the models' evidence per MR series key
     (shared by the local engine and the Ray engine, :mod:`radclass.pipeline.ray_engine`)."""
     rules = rules or LabelRules.load()
+    anatomy = anatomy or AnatomyGate()
     rows: list[dict[str, Any]] = []
     for s in result.series:
         row = s.row()
         if s.key in evidence:
-            row.update(_decide_series(s, row, evidence[s.key], bundle, rules, threshold))
+            # Anatomy gate (radclass.anatomy.gate): a non-brain series loses the pixel model's vote.
+            region = anatomy.decide(s)
+            ev = evidence[s.key]
+            if region.non_brain:
+                ev = replace(ev, slice_proba=None, orient_proba=None,
+                             pixel_error="non-brain series, no pixel-model vote")
+            row.update(finish_row(region, _decide_series(s, row, ev, bundle, rules, threshold)))
         else:
             modality = row.get("modality") or "unknown"
             row.update(status="skipped", reason=f"modality {modality}: not an MR series",

@@ -1,0 +1,123 @@
+"""The anatomy gate: decide which region a series images, before the brain models vote on it.
+
+Stages, first decision wins:
+
+1. **header** - Body Part Examined (0018,0015) (or a sidecar's ``BodyPartExamined``) mapped by ``[body_part]``
+   of the anatomy rules;
+2. **rules** - the ``[[description]]`` regexes over SeriesDescription + ProtocolName, then over
+   StudyDescription (a text naming two regions decides nothing);
+3. **pixels** - :mod:`radclass.anatomy.shape` on a few slices: head-shaped -> BRAIN, otherwise BODY.
+
+A non-brain series (:attr:`AnatomyDecision.non_brain`) gets the ``non_brain`` flag and no pixel-model vote:
+its sequence comes from the header physics alone (the header forest, under the usual abstention threshold),
+or is UNKNOWN with a reason. :func:`finish_row` applies that to an annotation row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from radclass.anatomy.rules import AnatomyRules
+from radclass.anatomy.shape import measure_series
+from radclass.anatomy.vocabulary import UNDECIDED, Anatomy, AnatomyDecision, AnatomySource
+from radclass.io.series import Series
+from radclass.values import as_text
+
+#: Slices the pixel stage measures.
+PIXEL_SLICES = 5
+NON_BRAIN_FLAG = "non_brain"
+#: Columns :func:`finish_row` adds to an annotation row.
+ANATOMY_COLUMNS = ("anatomy", "anatomy_source", "anatomy_reason")
+
+
+class AnatomyGate:
+    """Header -> rules -> pixels; ``pixels=False`` stops after the rules (no pixel data read)."""
+
+    def __init__(self, rules: AnatomyRules | None = None, *, pixels: bool = True,
+                 slices: int = PIXEL_SLICES) -> None:
+        self.rules = rules or AnatomyRules.load()
+        self.pixels = pixels
+        self.slices = slices
+
+    def decide(self, series: Series) -> AnatomyDecision:
+        """The anatomy of one series."""
+        return self.from_header(series.header) or (self.from_pixels(series) if self.pixels else None) or UNDECIDED
+
+    def from_header(self, header: Mapping[str, Any]) -> AnatomyDecision | None:
+        """The header and rules stages on a scan row or series header; None when neither decides."""
+        body_part = as_text(header.get("body_part"))
+        region = self.rules.body_part(body_part)
+        if region is not None:
+            return AnatomyDecision(region, AnatomySource.HEADER, f"Body Part Examined {body_part}")
+        series_text = " ".join(as_text(header.get(k)) for k in ("series_description", "protocol_name")).strip()
+        for text, what in ((series_text, "series description / protocol"),
+                           (as_text(header.get("study_description")), "study description")):
+            regions = self.rules.regions_named(text)
+            if len(regions) == 1:
+                return AnatomyDecision(regions[0], AnatomySource.RULES, f"{what} {text!r} names {regions[0]}")
+        return None
+
+    def from_pixels(self, series: Series) -> AnatomyDecision | None:
+        """The pixel stage; None when the series has no measurable pixels or no physical spacing."""
+        from radclass.io.pixels import PixelReadError, load_slices
+
+        geometry = slice_geometry(series)
+        if geometry is None or "no_pixels" in series.flags:
+            return None
+        spacing, axial = geometry
+        try:
+            slices = load_slices(series, self.slices)
+        except PixelReadError:
+            return None
+        except Exception:  # a decoder failure must not stop the annotation
+            return None
+        verdict = measure_series(slices, spacing, axial)
+        if verdict is None:
+            return None
+        region = Anatomy.BRAIN if verdict.head_like else Anatomy.BODY
+        return AnatomyDecision(region, AnatomySource.PIXELS, verdict.reason)
+
+
+def slice_geometry(series: Series) -> tuple[tuple[float, float], bool] | None:
+    """``((row, column) spacing in mm, slices are axial)`` of the slices :func:`radclass.io.pixels.load_slices`
+    returns, or None when the series has no physical spacing (2D images)."""
+    if series.format == "nifti":
+        import nibabel as nib
+
+        from radclass.io.geometry import acquisition_axis
+
+        try:
+            img = nib.as_closest_canonical(nib.load(series.path))
+            zooms = [float(z) for z in img.header.get_zooms()[:3]]
+        except Exception:
+            return None
+        if len(zooms) < 3:
+            return (zooms[1], zooms[0]), True
+        axis = acquisition_axis(img.affine, zooms, img.header.get_dim_info()[2])
+        axis = 2 if axis is None else axis
+        a, b = (i for i in range(3) if i != axis)  # load_slices rotates the slice: rows run along b
+        return (zooms[b], zooms[a]), axis == 2
+    if series.format == "dicom":
+        spacing = [float(v) for v in as_text(series.header.get("pixel_spacing")).split("\\") if v]
+        if len(spacing) != 2 or min(spacing) <= 0:
+            return None
+        return (spacing[0], spacing[1]), series.header.get("orientation") == "AX"
+    return None
+
+
+def finish_row(decision: AnatomyDecision, out: dict[str, Any]) -> dict[str, Any]:
+    """Add the anatomy columns to a decided annotation row ``out``; for a non-brain series also the
+    ``non_brain`` flag, and an UNKNOWN with a reason instead of an error when nothing was left to decide from."""
+    out.update(anatomy=decision.anatomy.value, anatomy_source=decision.source.value, anatomy_reason=decision.reason)
+    if not decision.non_brain:
+        return out
+    # The pixels were set aside on purpose, so "no_usable_pixels" would mislead.
+    flags = [f for f in as_text(out.get("flags")).split(";") if f and f != "no_usable_pixels"]
+    out["flags"] = ";".join(dict.fromkeys([*flags, NON_BRAIN_FLAG]))
+    why = f"non-brain series ({decision.anatomy}, from {decision.source}): no pixel-model vote"
+    if out.get("status") == "error":  # no header physics either
+        out.update(status="unknown", reason=f"{why}, and the header carries no acquisition physics")
+    elif out.get("status") == "unknown":
+        out["reason"] = f"{why}; header physics: {out.get('reason')}"
+    return out

@@ -1,0 +1,125 @@
+"""The pixel fallback of the anatomy gate: does the imaged object look like a head, measured in millimetres?
+
+A head scan holds one island of tissue surrounded by air inside the field of view (only the neck leaves it, at
+one edge, on sagittal and coronal slices), its largest slice 120-280 mm across, and on axial slices it is longer
+front to back than side to side (the cephalic index, breadth/length, is 0.75-0.9 in adults). Body scans mostly
+break one of these: the trunk, a limb or the spine runs out of the field of view on two or more sides, the object
+is smaller or larger than any head (a spine crop, an abdomen), or an axial section is wider than it is deep
+(neck, trunk). The foreground of a slice is the largest connected region
+above :data:`FOREGROUND_LEVEL` of the 99th intensity percentile, holes filled (see :func:`measure_series`).
+
+The limits come from head dimensions, not from the body series; they were checked on the pool's DICOM brain
+series. The confusion on the NIfTI brain and body volumes and on synthetic body-like inputs is reported in
+``docs/integration.md`` (anatomy gate); in short, an axial neck or a small-field pelvis can pass for a head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+#: Largest extent (mm) of a head's largest slice.
+HEAD_EXTENT_MM: tuple[float, float] = (120.0, 280.0)
+#: Most image sides a head may leave the field of view at (the neck, on sagittal and coronal slices).
+MAX_SIDES = 1
+#: Smallest front-to-back / side-to-side ratio of an axial head section (1 / a cephalic index of about 1).
+MIN_AXIAL_ASPECT = 0.95
+#: A side counts as left when this fraction of its length is foreground.
+SIDE_FRACTION = 0.10
+#: Foreground: above this fraction of the 99th intensity percentile.
+FOREGROUND_LEVEL = 0.10
+#: Smallest foreground, as a fraction of the slice, worth measuring.
+MIN_FOREGROUND = 0.01
+#: Largest foreground fraction of a measurable slice (above it there is no outline to measure).
+MAX_FILL = 0.90
+
+
+@dataclass(frozen=True)
+class SliceShape:
+    """The measured foreground of one slice (rows run top to bottom of the displayed slice)."""
+
+    extent_mm: tuple[float, float]  # bounding box of the foreground: (rows, columns) in mm
+    sides_touched: int  # image sides along which the foreground leaves the field of view
+    fill: float  # foreground fraction of the slice
+
+    @property
+    def aspect(self) -> float:
+        """Row extent over column extent (front-to-back over side-to-side on an axial slice)."""
+        return self.extent_mm[0] / self.extent_mm[1]
+
+
+@dataclass(frozen=True)
+class ShapeVerdict:
+    """The series-level answer of the shape measure."""
+
+    head_like: bool
+    largest: SliceShape
+    measured: int
+    median_sides: float
+    why: str
+
+    @property
+    def reason(self) -> str:
+        """A sentence for a person: what was measured."""
+        e = self.largest
+        return (f"largest of {self.measured} measured slices {e.extent_mm[0]:.0f} x {e.extent_mm[1]:.0f} mm, the "
+                f"foreground leaving the field of view on a median {self.median_sides:g} sides: {self.why}")
+
+
+def foreground(image: np.ndarray) -> np.ndarray | None:
+    """The largest connected region above :data:`FOREGROUND_LEVEL` of the 99th percentile, holes filled;
+    None for an empty slice."""
+    image = np.nan_to_num(np.asarray(image, dtype=np.float32))
+    if image.ndim != 2 or min(image.shape) < 8:
+        return None
+    image = image - float(image.min())
+    top = float(np.percentile(image, 99))
+    if top <= 0:
+        return None
+    mask = ndimage.binary_opening(image > FOREGROUND_LEVEL * top, iterations=1)
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return None
+    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
+    return ndimage.binary_fill_holes(labels == (int(np.argmax(sizes)) + 1))
+
+
+def measure_slice(image: np.ndarray, spacing_mm: Sequence[float]) -> SliceShape | None:
+    """The foreground measures of one slice with pixel spacing ``(row, column)`` in mm; None if empty."""
+    mask = foreground(image)
+    if mask is None or mask.mean() < MIN_FOREGROUND:
+        return None
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    extent = ((rows[-1] - rows[0] + 1) * float(spacing_mm[0]), (cols[-1] - cols[0] + 1) * float(spacing_mm[1]))
+    sides = sum(float(edge.mean()) > SIDE_FRACTION
+                for edge in (mask[0], mask[-1], mask[:, 0], mask[:, -1]))
+    return SliceShape(extent_mm=extent, sides_touched=int(sides), fill=float(mask.mean()))
+
+
+def measure_series(slices: Sequence[np.ndarray], spacing_mm: Sequence[float], axial: bool) -> ShapeVerdict | None:
+    """Judge a series from its measurable slices (``axial``: the slices are axial, rows front to back).
+
+    Size and axial aspect are those of the largest measurable slice, the sides the median over them. A slice
+    whose foreground fills more than :data:`MAX_FILL` of it (noise, a winsorised background, tissue across the
+    whole field of view) shows no outline and is not measured; None when no slice is measurable.
+    """
+    measured = [m for m in (measure_slice(s, spacing_mm) for s in slices) if m is not None and m.fill <= MAX_FILL]
+    if not measured:
+        return None
+    largest = max(measured, key=lambda m: max(m.extent_mm))
+    size = max(largest.extent_mm)
+    sides = float(np.median([m.sides_touched for m in measured]))
+    lo, hi = HEAD_EXTENT_MM
+    if not lo <= size <= hi:
+        why = f"{'smaller' if size < lo else 'larger'} than a head ({lo:.0f}-{hi:.0f} mm)"
+    elif sides > MAX_SIDES:
+        why = f"a head leaves the field of view on at most {MAX_SIDES} side"
+    elif axial and largest.aspect < MIN_AXIAL_ASPECT:
+        why = f"wider than deep (ratio {largest.aspect:.2f}; an axial head section is at least {MIN_AXIAL_ASPECT})"
+    else:
+        return ShapeVerdict(True, largest, len(measured), sides, "head-shaped")
+    return ShapeVerdict(False, largest, len(measured), sides, why)

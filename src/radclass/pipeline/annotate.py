@@ -240,7 +240,7 @@ def _decide_series(s: Series, row: dict[str, Any], ev: SeriesEvidence, bundle: M
     if have_pixels:
         vote = majority_vote(ev.slice_proba, ev.forest_proba)
         out["vote_sequence"] = classes[int(np.argmax(vote))]
-    if cnn_label and forest_label and cnn_label != forest_label:
+    if forest_label and cnn_label != forest_label and _pixels_confident(ev.slice_proba, fusion):
         flags.append("pixels_header_disagree")
     rule = rules.label(row)
     if rule:
@@ -263,6 +263,16 @@ def _decide_series(s: Series, row: dict[str, Any], ev: SeriesEvidence, bundle: M
     return out
 
 
+def _pixels_confident(slice_proba: np.ndarray | None, fusion: dict[str, Any]) -> bool:
+    """Whether the pixel model is confident enough to contradict the header: its mean slice probability reaches
+    the bundle's ``disagree_confidence``, a level chosen out of fold so that most flagged series are truly wrong
+    on one side. A bundle without that validated level never raises the flag."""
+    level = fusion.get("disagree_confidence")
+    if level is None or slice_proba is None or len(slice_proba) == 0:
+        return False
+    return float(slice_proba.mean(0).max()) >= float(level)
+
+
 def _orientation(header_plane: Any, orient_proba: np.ndarray | None, orient_classes: list[str],
                  flags: list[str]) -> tuple[str, str]:
     plane = str(header_plane or "")
@@ -271,9 +281,7 @@ def _orientation(header_plane: Any, orient_proba: np.ndarray | None, orient_clas
         mean = orient_proba.mean(0)
         if mean.max() > 0:
             pixel_plane = orient_classes[int(np.argmax(mean))]
-    if plane and plane != "NA":
-        if pixel_plane and plane in orient_classes and pixel_plane != plane:
-            flags.append("orientation_disagrees")
+    if plane and plane != "NA":  # geometry is never overridden nor flagged by a pixel guess
         return plane, "header"
     if pixel_plane:
         flags.append("orientation_from_pixels")

@@ -188,19 +188,24 @@ def phase_direction(output: Output) -> str:
     return (("LR", "RL"), ("PA", "AP"), ("IS", "SI"))[world][0 if towards else 1]
 
 
+def _is_phase(out: Output) -> bool:
+    image_type = [str(t).upper() for t in out.sidecar.get("ImageType", [])]
+    return "_ph" in out.postfix or "P" in image_type or "PHASE" in image_type
+
+
 def images_of(unit: Unit, outputs: list[Output], tasks: TaskRules) -> tuple[list[Image], list[Skip]]:
     """The images of a converted unit, and the outputs that BIDS cannot hold (with the reason)."""
     images: list[Image] = []
     skipped: list[Skip] = []
     target = unit.target
+    has_phase = any(_is_phase(o) for o in outputs)
     for out in outputs:
         key = unit.key + out.postfix
         suffix = target.suffix
         entities: dict[Entity, str] = {}
         sidecar = dict(out.sidecar)
         echo = re.search(r"_e(\d+)", out.postfix)
-        image_type = [str(t).upper() for t in sidecar.get("ImageType", [])]
-        is_phase = "_ph" in out.postfix or "P" in image_type or "PHASE" in image_type
+        is_phase = _is_phase(out)
         if target.datatype is Datatype.FMAP:
             if is_phase and "EchoTime1" in sidecar and "EchoTime2" in sidecar:
                 suffix = Suffix.PHASEDIFF
@@ -223,6 +228,8 @@ def images_of(unit: Unit, outputs: list[Output], tasks: TaskRules) -> tuple[list
                     entities[Entity.PART] = "real"
                 elif "_imaginary" in out.postfix:
                     entities[Entity.PART] = "imag"
+                elif has_phase:
+                    entities[Entity.PART] = "mag"
         if suffix is Suffix.BOLD:
             task = tasks.task(unit.first)
             entities[Entity.TASK] = task

@@ -26,6 +26,7 @@ from radclass.outputs.bids.convert import (
     run_dcm2niix,
     stage_nifti,
 )
+from radclass.outputs.bids.exports import write_exports
 from radclass.outputs.bids.naming import BIDS_VERSION
 from radclass.outputs.bids.plan import (
     EntryStatus,
@@ -74,6 +75,7 @@ class BidsResult:
     root: Path
     rows: list[PlanRow] = field(default_factory=list)
     dry_run: bool = False
+    heuristic_left_out: list[str] = field(default_factory=list)  # series the HeuDiConv export cannot name
 
     @property
     def converted(self) -> list[PlanRow]:
@@ -153,6 +155,7 @@ def build_bids(rows: Iterable[Mapping[str, Any]], root: Path, *, participants: P
     if not dry_run:
         everything = carried + result.rows
         write_ledger(root, [r.as_dict() for r in everything])
+        _, _, result.heuristic_left_out = write_exports(root, [r.as_dict() for r in everything])
         write_dataset_files(root, [r for r in everything if r.status is EntryStatus.CONVERTED], mapping,
                             name=name, converter=dcm2niix_version(program) if program else None)
     return result

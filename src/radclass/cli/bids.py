@@ -32,6 +32,7 @@ def bids(
     task_rules: Annotated[Optional[Path], typer.Option(help="TOML of task rules for BOLD series (default: the packaged rules/tasks.toml).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Convert into a temporary folder and print the plan; write nothing under --out.")] = False,
     name: Annotated[Optional[str], typer.Option(help="Dataset name for dataset_description.json (new datasets).")] = None,
+    validate: Annotated[bool, typer.Option("--validate", help="Run bids-validator-deno on the dataset afterwards; exit 4 on any error.")] = False,
     slices: Annotated[int, typer.Option(help="Slices decoded per series when annotating.")] = 5,
     model: Annotated[str, typer.Option(help="Bundled model name or bundle folder (when annotating).")] = "mri-series",
     workers: Annotated[int, typer.Option(help="Header-reading and slice-decoding processes (0 = one per core).")] = 0,
@@ -64,6 +65,24 @@ def bids(
         if result.heuristic_left_out:
             typer.echo(f"note: the HeuDiConv heuristic leaves out {len(result.heuristic_left_out)} series whose "
                        "split into several images HeuDiConv names differently", err=True)
+    if validate and not dry_run:
+        _validate(out)
+
+
+def _validate(out: Path) -> None:
+    from radclass.outputs.bids.validate import ValidatorMissing
+    from radclass.outputs.bids.validate import validate as run_validator
+
+    try:
+        report = run_validator(out)
+    except (ValidatorMissing, RuntimeError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"bids-validator: {len(report.errors)} errors, {len(report.warnings)} warnings")
+    for code, n in sorted(report.counts("error").items()):
+        typer.echo(f"  error {code}: {n}", err=True)
+    if report.errors:
+        raise typer.Exit(4)
 
 
 def _annotation_rows(archives: list[Path], annotations: Path | None, *, slices: int, model: str, workers: int,

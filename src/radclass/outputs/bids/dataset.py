@@ -183,6 +183,17 @@ def write_dataset_files(root: Path, converted: list[PlanRow], mapping: Participa
                           "with its path here or the reason it was skipped.\n")
     subjects = sorted({r.participant for r in converted})
     extra = sorted({c for s in subjects for c in mapping.columns.get(s, {})})
+    if not subjects:  # an empty participants.tsv contradicts the (absent) subject folders
+        for stale in ("participants.tsv", "participants.json"):
+            (root / stale).unlink(missing_ok=True)
+    else:
+        _write_participants(root, subjects, extra, mapping)
+    ignore = root / ".bidsignore"
+    lines = ignore.read_text().splitlines() if ignore.exists() else []
+    ignore.write_text("\n".join([*lines, *(ln for ln in BIDSIGNORE_LINES if ln not in lines)]) + "\n")
+
+
+def _write_participants(root: Path, subjects: list[str], extra: list[str], mapping: ParticipantMap) -> None:
     with (root / "participants.tsv").open("w", newline="") as fh:
         w = csv.writer(fh, delimiter="\t", lineterminator="\n")
         w.writerow(["participant_id", *extra])
@@ -191,6 +202,3 @@ def write_dataset_files(root: Path, converted: list[PlanRow], mapping: Participa
     (root / "participants.json").write_text(json.dumps(
         {"participant_id": {"Description": "participant label (from PatientID or the --participants mapping)"},
          **{c: {"Description": f"{c} (from the --participants mapping)"} for c in extra}}, indent=2) + "\n")
-    ignore = root / ".bidsignore"
-    lines = ignore.read_text().splitlines() if ignore.exists() else []
-    ignore.write_text("\n".join([*lines, *(ln for ln in BIDSIGNORE_LINES if ln not in lines)]) + "\n")

@@ -85,6 +85,10 @@ def test_rerun_is_idempotent_and_adds_without_renaming(subset_rows, subset_datas
     assert ledger[t1[0]["series_uid"]] == alone
     assert sum(p.endswith("_run-2_T1w") and "12343hucheng" in p for p in ledger.values()) == 1
     assert (grown / (alone + ".nii.gz")).is_file()
+    # A series relabelled on a later run (here to SCOUT) keeps its converted file and ledger entry.
+    relabelled = [{**r, "sequence": "SCOUT"} if r["series_uid"] == t1[0]["series_uid"] else r for r in subset_rows]
+    build_bids(relabelled, grown)
+    assert {r["key"]: r["bids_path"] for r in read_ledger(grown) if r["status"] == "converted"} == ledger
     # A converted file that went missing comes back under the same name.
     (grown / (alone + ".nii.gz")).unlink()
     build_bids(subset_rows, grown)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from radclass.outputs.bids.naming import Entity, Suffix, target_for
+from radclass.outputs.bids.naming import Suffix, target_for
 from radclass.outputs.bids.plan import (
     Image,
     ParticipantMap,

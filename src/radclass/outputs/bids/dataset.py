@@ -33,7 +33,6 @@ from radclass.outputs.bids.plan import (
     Image,
     ParticipantMap,
     Skip,
-    Unit,
     assign_sessions,
     build_units,
     name_images,
@@ -147,7 +146,10 @@ def build_bids(rows: Iterable[Mapping[str, Any]], root: Path, *, participants: P
                 place(im, root)
         result.rows = sorted(kept + [_image_row(im) for im in again + fresh] + [_skip_row(s) for s in skips],
                              key=lambda r: (r.status != EntryStatus.CONVERTED, r.bids_path, r.source, r.key))
-    # Entries of earlier runs whose series are not in this run's input stay in the ledger as they were.
+    # Entries of earlier runs stay in the ledger (and their files in the dataset) as they were, also when this
+    # run's input lacks the series or labels it differently: a re-run never takes a converted file away.
+    fixed_units = {r["unit"] for r in fixed.values()}
+    result.rows = [r for r in result.rows if r.status is EntryStatus.CONVERTED or r.unit not in fixed_units]
     listed = {r.key for r in result.rows}
     carried = [PlanRow(r["key"], r["unit"], EntryStatus.CONVERTED, r["source"], r["sequence"], r["bids_path"], "",
                        r["series_uid"], r["sub_series"], r["study_uid"], r["participant"], r["session"])

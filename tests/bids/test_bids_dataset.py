@@ -121,6 +121,13 @@ def test_cli_dry_run_prints_the_plan(subset_dirs, subset_dataset, run_cli, tmp_p
     assert missing.exit_code == 2 and "no such file or folder" in missing.output
 
 
+def test_cli_validate(subset_dirs, run_cli, tmp_path: Path) -> None:
+    tool("bids-validator-deno")
+    result = run_cli("bids", *subset_dirs[:3], "--out", tmp_path / "ds", "--validate", "-q")
+    assert result.exit_code == 0, result.output
+    assert "3 images converted" in result.output and "bids-validator: 0 errors" in result.output
+
+
 def test_annotate_bids_option_builds_a_dataset(subset_dirs, run_cli, tmp_path: Path) -> None:
     tool("dcm2niix")
     result = run_cli("annotate", subset_dirs[0], subset_dirs[3], "--out", tmp_path / "a.csv", "--bids",

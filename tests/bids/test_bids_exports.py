@@ -21,10 +21,16 @@ from radclass.outputs.bids.plan import read_ledger
 HEUDICONV_UNREADABLE = ("GE_GENESIS_FLAIR_single", "hyperfine_anatomical_001")
 
 
+_NOWHERE = "http://127.0.0.1:9"  # the local discard port: a proxy that refuses at once, on this machine
+
+
 def _env() -> dict[str, str]:
-    """PATH with this Python's bin first (the dcm2niix wheel radclass used), no telemetry look-ups."""
+    """PATH with this Python's bin first (the dcm2niix wheel radclass used), and no look-ups leaving the machine:
+    HeuDiConv/nipype skip their telemetry with NO_ET, and dcm2bids's GitHub version check goes to a local proxy
+    that refuses (dcm2bids then logs that it is offline and carries on)."""
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            "NO_ET": "1"}
+            "NO_ET": "1", "HTTPS_PROXY": _NOWHERE, "HTTP_PROXY": _NOWHERE, "https_proxy": _NOWHERE,
+            "http_proxy": _NOWHERE, "NO_PROXY": "", "no_proxy": ""}
 
 
 def _niftis(root: Path) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,8 +120,11 @@ def build_bids(rows: Iterable[Mapping[str, Any]], root: Path, *, participants: P
         kept: list[PlanRow] = []
         fresh: list[Image] = []
         again: list[Image] = []
+        by_unit: dict[str, list[dict[str, str]]] = defaultdict(list)
+        for r in fixed.values():
+            by_unit[r["unit"]].append(r)
         for unit in units:
-            mine = [r for r in fixed.values() if r["unit"] == unit.key]
+            mine = by_unit.get(unit.key, [])
             if mine and all(_present(root, r["bids_path"]) for r in mine):
                 kept.extend(PlanRow(r["key"], r["unit"], EntryStatus.CONVERTED, r["source"], r["sequence"],
                                     r["bids_path"], "", r["series_uid"], r["sub_series"], r["study_uid"],

@@ -6,7 +6,7 @@ Data flows one way through the sub-packages:
     features  series -> header feature vectors, slice tensors
     models    ONNX inference: header forest, slice CNN, ensemble
     pipeline  scan / annotate: orchestrates the layers
-    outputs   tables (CSV/JSON/Parquet), SQLite index, BIDS tree
+    outputs   tables (CSV/JSON/Parquet), SQLite index, BIDS datasets
 
 Heavy modules are imported lazily so that ``radclass --help`` stays fast.
 """

@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "listen",
     "review",
     "demo",
+    "bids",
 )
 
 for _name in _COMMAND_MODULES:

@@ -15,8 +15,7 @@ def annotate(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (DICOM, NIfTI, PNG/JPEG) to annotate.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output table: .csv, .json or .parquet.")],
     db: Annotated[Optional[Path], typer.Option(help="Also upsert into this SQLite index (table `series`).")] = None,
-    bids: Annotated[Optional[Path], typer.Option(help="Also link the series into a BIDS-like tree here.")] = None,
-    bids_copy: Annotated[bool, typer.Option(help="Copy files into the BIDS tree instead of symlinking.")] = False,
+    bids: Annotated[Optional[Path], typer.Option(help="Also convert the series into a BIDS dataset here (as `radclass bids`).")] = None,
     slices: Annotated[int, typer.Option(help="Slices decoded per series.")] = 5,
     model: Annotated[str, typer.Option(help="Bundled model name or bundle folder.")] = "mri-series",
     rules: Annotated[Optional[Path], typer.Option(help="Label-rules TOML (default: the packaged rules).")] = None,
@@ -58,9 +57,16 @@ def annotate(
 
         upsert_series(db, df)
     if bids is not None:
-        from radclass.outputs.bids import write_bids
+        from radclass.outputs.bids.convert import ConverterMissing
+        from radclass.outputs.bids.dataset import build_bids
 
-        write_bids(df, bids, copy=bids_copy)
+        try:
+            converted = build_bids(df.to_dict("records"), bids)
+        except (ConverterMissing, ValueError, OSError) as err:
+            typer.echo(f"error: BIDS conversion failed (the table {out} is written): {err}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"BIDS: {len(converted.converted)} images, {len(converted.skipped)} skipped -> {bids} "
+                   "(see `radclass bids --help` for participants, task rules and dry runs)")
     series = df[df["series_uid"].astype(str) != ""]
     n_unknown = int((series["status"] == "unknown").sum())
     n_skipped_files = int((df["series_uid"].astype(str) == "").sum())

@@ -52,6 +52,9 @@ def to_uint8(pixels: np.ndarray, photometric: str = "MONOCHROME2") -> np.ndarray
 
 def render_png(path: Path, size: int = 256) -> bytes:
     """PNG of the middle frame of one DICOM file, fitted into ``size`` x ``size``."""
+    from radclass.io.codecs import register
+
+    register()
     ds = pydicom.dcmread(path)
     pixels = ds.pixel_array
     frames = int(ds.get("NumberOfFrames", 1) or 1)

@@ -78,10 +78,13 @@ class ListenerCounts:
     forwarded: int = 0
     failed: int = 0
     pending: int = 0
+    #: Distinct source-header corrections made while writing reports (radclass.integration.sanitize).
+    corrected: int = 0
 
     def line(self) -> str:
         return (f"received {self.received} | annotated {self.annotated} series | SR {self.reports} "
-                f"(forwarded {self.forwarded}) | pending {self.pending} | errors {self.failed}")
+                f"(forwarded {self.forwarded}) | pending {self.pending} | errors {self.failed} "
+                f"| header fixes {self.corrected}")
 
 
 class Listener:
@@ -245,12 +248,13 @@ class Listener:
         out = self.store.sr_path(str(row.get("study_uid") or series_dir.parent.name),
                                  series_key(row["series_uid"], row.get("sub_series")))
         try:
-            write_sr(row, files, out)
+            corrections = write_sr(row, files, out)
         except Exception:
             self.counts.failed += 1
             log.exception("structured report for %s failed", row["series_uid"])
             return
         self.counts.reports += 1
+        self.counts.corrected += len(corrections)
         if self.config.forward is not None:
             self._forward(out)
 

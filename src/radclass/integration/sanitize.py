@@ -535,12 +535,18 @@ def _decode(raw: bytes, vr: str, encodings: list[str]) -> tuple[str, str]:
         return raw.decode("latin-1"), ""
     if not encodings:
         return raw.decode("latin-1"), "non-ASCII bytes without a Specific Character Set; read as Latin-1"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    if len(encodings) == 1:  # one character set, no code extensions: a strict decode says it all
         try:
-            text = charset.decode_bytes(raw, encodings, {0x5C, 0x3D, 0x5E} if vr == "PN" else {0x5C})
-        except Exception:
+            return raw.decode(encodings[0]), ""
+        except (UnicodeDecodeError, LookupError):
             caught, text = [True], ""
+    else:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                text = charset.decode_bytes(raw, encodings, {0x5C, 0x3D, 0x5E} if vr == "PN" else {0x5C})
+            except Exception:
+                caught, text = [True], ""
     if caught or "\ufffd" in text:
         declared = "/".join(encodings)
         return raw.decode("latin-1"), f"bytes not valid in the declared character set ({declared}); read as Latin-1"

@@ -29,6 +29,7 @@ SERIES = {
     "toshiba_b": "mri/dicom/dcm_qa_toshiba/8006_DTI_AX_30d",
     "jpegls": "mri/dicom/dicom2nifti/generic_compressed_jpegls_001",  # 1 instance, JPEG-LS
     "j2k": "mri/dicom/dcm_qa/AxInt36mb",  # 1 instance, JPEG 2000 mosaic
+    "philips": "mri/dicom/dcm_qa_philips/Magdeburg_2014_fmri",  # 27 instances, Philips Achieva
 }
 
 

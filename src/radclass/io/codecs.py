@@ -12,15 +12,16 @@ JPEG lossless (process 14, SV1)            gdcm
 JPEG-LS lossless / near-lossless           gdcm, pyjpegls (CharLS, MIT)
 JPEG 2000 (lossless and lossy)             gdcm, pylibjpeg-openjpeg (MIT), pillow
 HTJ2K                                      pylibjpeg-openjpeg
-RLE lossless                               pydicom's own decoder, pylibjpeg-rle (MIT), gdcm
+RLE lossless                               pylibjpeg-rle (MIT), pydicom's own decoder
 =========================================  ==========================================================
 
 pydicom's gdcm plugin refuses 12-bit JPEG extended although GDCM decodes it with its bundled 12-bit IJG codec
 (the result equals dcmtk's ``dcmdjpeg`` bit for bit on pydicom's ``JPGExtended.dcm``; GDCM's 8-bit codec prints
 "Unsupported JPEG data precision 12" to stderr before its 12-bit codec takes over); without the GPL
 ``pylibjpeg-libjpeg`` (the opt-in ``gpl-codecs`` extra) no other plugin would decode such files. :func:`register`
-puts :data:`PLUGIN`, a GDCM decoder for that one transfer syntax (8 and 12 bit), first. With these plugins every JPEG, JPEG-LS and RLE
-file of pydicom's test data that dcmtk decompresses decodes to dcmtk's pixels bit for bit (``tests/test_codecs.py``).
+puts :data:`PLUGIN`, a GDCM decoder for that one transfer syntax (8 and 12 bit), first. With these plugins every
+JPEG, JPEG-LS and RLE file of pydicom's test data that dcmtk decompresses decodes to dcmtk's pixels bit for bit
+(``tests/test_codecs.py``).
 """
 
 from __future__ import annotations

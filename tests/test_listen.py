@@ -8,6 +8,7 @@ command with the real annotation pipeline and skips when that pipeline is not in
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -301,14 +302,16 @@ def _annotated(ledger_path: Path, log: Path, n: int):
 
 
 def test_cli_real_annotation_with_restart(tmp_path):
-    """`radclass listen` with the real pipeline: Ctrl-C mid-series, restart, each series annotated once."""
+    """`radclass listen` with the real pipeline: Ctrl-C mid-series, restart, each series annotated once; one
+    series arrives with damaged patient/study attributes and still gets its (valid) report."""
     need_binary("storescu")
     _pipeline_or_skip()
     store, port, log = tmp_path / "inbox", free_port(), tmp_path / "listen.log"
     ledger_path = store / LEDGER_NAME
+    damaged = corrupt_copies(series_files("canon_a"), tmp_path / "damaged")
     proc = _start_cli(store, port, log)
     try:
-        assert storescu(port, series_files("canon_a")).returncode == 0
+        assert storescu(port, damaged).returncode == 0
         assert storescu(port, series_files("j2k")).returncode == 0
         assert _wait(_annotated(ledger_path, log, 2), 300), "series were not annotated"
         assert storescu(port, series_files("toshiba_a")[:6]).returncode == 0
@@ -328,6 +331,10 @@ def test_cli_real_annotation_with_restart(tmp_path):
     assert len(index) >= 3 and index["status"].isin(["ok", "unknown", "error"]).all()
     reports = list((store / "_sr").rglob("*.dcm"))
     assert len(reports) == (index["status"].isin(["ok", "unknown"])).sum()
+    assert any(pydicom.dcmread(p).StudyDate == "20060314" for p in reports)  # the damaged series' report
+    text = log.read_text()
+    assert "PatientSex emptied" in text
+    assert int(re.search(r"stopped: .*header fixes (\d+)", text).group(1)) >= 10  # first run: the damaged series
     for path in reports:
         sr = hd.sr.srread(path)
         assert sr.SeriesDescription == "radclass sequence annotation"

@@ -26,6 +26,7 @@ attribute and reason, naming the attribute) and the listener counts.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import re
@@ -106,7 +107,7 @@ class Correction:
     def __post_init__(self) -> None:
         if not self.keyword or not self.reason:
             raise ValueError("A correction needs the attribute it concerns and the reason for it.")
-        Action(self.action)  # raises ValueError for an unknown action
+        object.__setattr__(self, "action", Action(self.action))  # ValueError for an unknown action
 
 
 @dataclass
@@ -150,8 +151,10 @@ class _Unfixable(ValueError):
 # --- the copied attributes ------------------------------------------------------------------------------------
 
 
-def _module_attributes() -> list[tuple[str, str, str, bool]]:
-    """(keyword, type, module, module is optional) of the root attributes of the SR IOD's Patient/Study modules."""
+@functools.cache
+def module_attributes() -> list[tuple[str, str, str, bool]]:
+    """(keyword, type, module, module is optional) of the root attributes of the SR IOD's Patient and Study
+    modules, as highdicom's copy of PS3.3 lists them (StudyInstanceUID left to :data:`IDENTITY`)."""
     from highdicom._standard_utils import get_iod_module_map, get_module_attribute_map, get_sop_class_iod_map
 
     iod = get_sop_class_iod_map()["1.2.840.10008.5.1.4.1.1.88.34"]  # Comprehensive 3D SR
@@ -160,19 +163,8 @@ def _module_attributes() -> list[tuple[str, str, str, bool]]:
     for module in get_iod_module_map()[iod]:
         if module["ie"] in ("Patient", "Study"):
             out += [(str(a["keyword"]), str(a["type"]), module["key"], module["usage"] != "M")
-                    for a in attributes[module["key"]] if not a["path"]]
+                    for a in attributes[module["key"]] if not a["path"] and a["keyword"] not in IDENTITY]
     return out
-
-
-_MODULE_ATTRIBUTES: list[tuple[str, str, str, bool]] | None = None
-
-
-def module_attributes() -> list[tuple[str, str, str, bool]]:
-    """Cached :func:`_module_attributes` (StudyInstanceUID excluded: it is part of :data:`IDENTITY`)."""
-    global _MODULE_ATTRIBUTES
-    if _MODULE_ATTRIBUTES is None:
-        _MODULE_ATTRIBUTES = [a for a in _module_attributes() if a[0] not in IDENTITY]
-    return _MODULE_ATTRIBUTES
 
 
 # --- entry point ----------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up what radclass needs on a fresh machine (idempotent): a virtual environment with the package and
-# its extras, plus the Debian tools the tests drive (dcmtk, dcm2niix, Orthanc, Chromium) when run as root.
+# its extras, plus the Debian tools the tests drive (dcmtk, dicom3tools' dciodvfy, dcm2niix, Orthanc, Chromium)
+# when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
@@ -17,7 +18,8 @@ if [ ! -f "$stamp" ]; then
 fi
 if [ "${RADCLASS_SKIP_APT:-0}" != "1" ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   missing=()
-  for pair in storescu:dcmtk dcm2niix:dcm2niix Orthanc:orthanc chromium:chromium chromedriver:chromium-driver; do
+  for pair in storescu:dcmtk dciodvfy:dicom3tools dcm2niix:dcm2niix Orthanc:orthanc chromium:chromium \
+      chromedriver:chromium-driver; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
   done
   if [ ${#missing[@]} -gt 0 ]; then

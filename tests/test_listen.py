@@ -8,6 +8,8 @@ command with the real annotation pipeline and skips when that pipeline is not in
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,7 +31,16 @@ from radclass.integration.listener import LEDGER_NAME, Listener, ListenerConfig
 from radclass.integration.ledger import AnnotationLedger
 from radclass.integration.sr import read_labels
 from radclass.outputs.sqlite_index import read_series
-from test_listen_helpers import fake_annotate, free_port, need_binary, series_files, storescu
+from test_listen_helpers import (
+    corrupt_copies,
+    dciodvfy_errors,
+    dsrdump_ok,
+    fake_annotate,
+    free_port,
+    need_binary,
+    series_files,
+    storescu,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -188,6 +199,32 @@ def _check_report(path: Path, store: Path) -> None:
     assert scheme.CodingSchemeDesignator == "99RADCLASS"
 
 
+def test_damaged_patient_headers_over_the_network_give_valid_reports(tmp_path, listeners):
+    """Real series whose patient/study attributes are damaged (PatientSex 0000, bad dates, over-long strings,
+    wrong VRs, Latin-1 names under a UTF-8 declaration), sent by storescu: every series gets its SR, and each SR
+    passes dciodvfy and dsrdump."""
+    need_binary("storescu")
+    need_binary("dciodvfy")
+    listener = listeners(ListenerConfig(store=tmp_path / "inbox", port=0, quiet_seconds=1.0), fake_annotate)
+    names = ("canon_b", "toshiba_b", "philips")
+    for name in names:
+        damaged = corrupt_copies(series_files(name), tmp_path / "damaged" / name)
+        sent = storescu(listener.port, damaged)
+        assert sent.returncode == 0, sent.stderr
+    assert listener.wait_idle(120)
+    counts = listener.status()
+    assert (counts.annotated, counts.reports, counts.failed) == (3, 3, 0), counts.line()
+    assert counts.corrected >= 3 * 10  # ten damaged attributes per series, each counted once
+    reports = sorted((listener.store.root / "_sr").rglob("*.dcm"))
+    assert len(reports) == 3
+    for path in reports:
+        assert dciodvfy_errors(path) == [], path
+        assert dsrdump_ok(path)
+        sr = pydicom.dcmread(path)
+        assert sr.PatientSex == "" and sr.StudyDate == "20060314" and str(sr.PatientName) == "Müller^Jörg"
+        assert read_labels(path)["sequence"] == "DWI"
+
+
 def test_store_is_atomic_and_rejects_bad_uids(tmp_path):
     from radclass.integration.storage import TMP_DIR, InstanceStore
 
@@ -265,14 +302,16 @@ def _annotated(ledger_path: Path, log: Path, n: int):
 
 
 def test_cli_real_annotation_with_restart(tmp_path):
-    """`radclass listen` with the real pipeline: Ctrl-C mid-series, restart, each series annotated once."""
+    """`radclass listen` with the real pipeline: Ctrl-C mid-series, restart, each series annotated once; one
+    series arrives with damaged patient/study attributes and still gets its (valid) report."""
     need_binary("storescu")
     _pipeline_or_skip()
     store, port, log = tmp_path / "inbox", free_port(), tmp_path / "listen.log"
     ledger_path = store / LEDGER_NAME
+    damaged = corrupt_copies(series_files("canon_a"), tmp_path / "damaged")
     proc = _start_cli(store, port, log)
     try:
-        assert storescu(port, series_files("canon_a")).returncode == 0
+        assert storescu(port, damaged).returncode == 0
         assert storescu(port, series_files("j2k")).returncode == 0
         assert _wait(_annotated(ledger_path, log, 2), 300), "series were not annotated"
         assert storescu(port, series_files("toshiba_a")[:6]).returncode == 0
@@ -292,6 +331,10 @@ def test_cli_real_annotation_with_restart(tmp_path):
     assert len(index) >= 3 and index["status"].isin(["ok", "unknown", "error"]).all()
     reports = list((store / "_sr").rglob("*.dcm"))
     assert len(reports) == (index["status"].isin(["ok", "unknown"])).sum()
+    assert any(pydicom.dcmread(p).StudyDate == "20060314" for p in reports)  # the damaged series' report
+    text = log.read_text()
+    assert "PatientSex emptied" in text
+    assert int(re.search(r"stopped: .*header fixes (\d+)", text).group(1)) >= 10  # first run: the damaged series
     for path in reports:
         sr = hd.sr.srread(path)
         assert sr.SeriesDescription == "radclass sequence annotation"
@@ -301,3 +344,5 @@ def test_cli_real_annotation_with_restart(tmp_path):
         assert (labels["sequence"], labels["orientation"], labels["contrast"]) == (
             row["sequence"], row["orientation"], row["contrast"])
         assert labels["algorithm_version"] == str(row["model_version"])
+        if shutil.which("dciodvfy"):
+            assert dciodvfy_errors(path) == [], path

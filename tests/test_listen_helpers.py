@@ -29,6 +29,7 @@ SERIES = {
     "toshiba_b": "mri/dicom/dcm_qa_toshiba/8006_DTI_AX_30d",
     "jpegls": "mri/dicom/dicom2nifti/generic_compressed_jpegls_001",  # 1 instance, JPEG-LS
     "j2k": "mri/dicom/dcm_qa/AxInt36mb",  # 1 instance, JPEG 2000 mosaic
+    "philips": "mri/dicom/dcm_qa_philips/Magdeburg_2014_fmri",  # 27 instances, Philips Achieva
 }
 
 
@@ -96,3 +97,62 @@ def fake_annotate(paths: Sequence[Path]) -> pd.DataFrame:
             "study_uid": ds.StudyInstanceUID, "files": ";".join(str(f.resolve()) for f in files),
         })
     return pd.DataFrame(rows)
+
+
+#: Header damage seen in real archives, applied by :func:`corrupt_copies` (keyword -> (VR, raw value)).
+BAD_HEADER = {
+    "PatientSex": ("CS", b"0000"),
+    "PatientBirthDate": ("DA", b"1961.02.30"),   # separators and a day February never has
+    "StudyDate": ("DA", b"2006.03.14"),          # ACR-NEMA spelling of a real date
+    "StudyTime": ("TM", b"09:11:56"),
+    "PatientAge": ("LO", b"45 years"),           # wrong VR and no AS reading
+    "StudyDescription": ("LO", b"BRAIN ROUTINE " * 8),  # 112 characters, LO allows 64
+    "AccessionNumber": ("SH", b"ACC-2006-0001-XYZ-42"),  # 20 characters, SH allows 16: an identifier
+    "PatientName": ("PN", "Müller^Jörg".encode("latin-1")),  # Latin-1 bytes, declared UTF-8 below
+    "SpecificCharacterSet": ("CS", b"ISO_IR 192"),
+    "PatientWeight": ("DS", b"72.123456789012345"),  # 18 characters, DS allows 16
+    "InstitutionName": ("LO", b"Klinik\x00\x01 Nord"),  # control characters
+}
+
+
+def corrupt_copies(files: Sequence[Path], out_dir: Path, changes: dict | None = None) -> list[Path]:
+    """Copies of ``files`` in ``out_dir`` with :data:`BAD_HEADER` (or ``changes``) written as raw bytes.
+
+    A new SpecificCharacterSet is written first and the other values onto that file, so that pydicom keeps
+    their bytes as given instead of re-encoding them in the new character set."""
+    from pydicom.datadict import tag_for_keyword
+    from pydicom.dataelem import RawDataElement
+
+    changes = dict(BAD_HEADER if changes is None else changes)
+    first = {k: changes.pop(k) for k in ["SpecificCharacterSet"] if k in changes}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for f in files:
+        target = out_dir / f.name
+        source = f
+        for batch in (first, changes):
+            ds = pydicom.dcmread(source)
+            for keyword, (vr, raw) in batch.items():
+                tag = tag_for_keyword(keyword)
+                if raw is None:
+                    if tag in ds:
+                        del ds[tag]
+                    continue
+                padded = raw + (b" " if len(raw) % 2 else b"")
+                ds[tag] = RawDataElement(pydicom.tag.Tag(tag), vr, len(padded), padded, 0, False, True)
+            ds.save_as(target)
+            source = target
+        out.append(target)
+    return out
+
+
+def dciodvfy_errors(path: Path) -> list[str]:
+    """The "Error" lines dicom3tools' dciodvfy reports for one file (skips when it is not installed)."""
+    run = subprocess.run([need_binary("dciodvfy"), str(path)], capture_output=True, text=True, timeout=60)
+    return [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")]
+
+
+def dsrdump_ok(path: Path) -> bool:
+    """dcmtk's dsrdump reads the structured report and prints its TID 1500 content tree."""
+    run = subprocess.run([need_binary("dsrdump"), str(path)], capture_output=True, text=True, timeout=60)
+    return run.returncode == 0 and "Imaging Measurement Report" in run.stdout

@@ -102,8 +102,8 @@ def test_jpeg_baseline_matches_its_dcmtk_decompression():
     assert np.abs(jpeg - plain).max() <= 2.0
 
 
-@pytest.mark.parametrize("name", ["JPGExtended.dcm", "JPEG2000.dcm", "693_J2KI.dcm", "JPEGLSNearLossless_16.dcm",
-                                  "examples_jpeg2k.dcm"])
+@pytest.mark.parametrize("name", ["JPGExtended.dcm", "JPEG-lossy.dcm", "JPEG2000.dcm", "693_J2KI.dcm",
+                                  "JPEGLSNearLossless_16.dcm", "examples_jpeg2k.dcm"])
 def test_other_compressed_files_decode(name: str):
     (out,) = slices_of(name)
     assert out.std() > 0
@@ -116,10 +116,19 @@ def test_rle_multi_frame_gives_each_frame(rgb_reference):
     np.testing.assert_allclose(frames[1], 255 - rgb_reference, atol=1e-3)  # frame 2: their inverse
 
 
-def test_undecodable_pixels_raise_pixel_read_error():
-    """JPEG-lossy.dcm is a 12-bit JPEG stream no installed plugin can decode: a readable error, not a crash."""
+def test_undecodable_pixels_raise_pixel_read_error(tmp_path: Path):
+    """A JPEG 2000 frame whose codestream is noise after its first marker: a readable error, not a crash."""
+    import random
+
+    from pydicom.encaps import encapsulate, generate_frames
+
+    ds = pydicom.dcmread(get_testdata_file("MR_small_jp2klossless.dcm"))
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    rng = random.Random(1)
+    ds.PixelData = encapsulate([frame[:2] + bytes(rng.randrange(256) for _ in range(len(frame) - 2))])
+    ds.save_as(tmp_path / "noise.dcm")
     with pytest.raises(PixelReadError, match="could not be decoded"):
-        slices_of("JPEG-lossy.dcm")
+        slices_of(tmp_path / "noise.dcm")
 
 
 # --- modality LUT and photometric interpretation -----------------------------------------------------

@@ -82,6 +82,9 @@ def dicom_hounsfield(path: Path | str) -> tuple[np.ndarray, bool]:
     """
     import pydicom
 
+    from radclass.io.codecs import register
+
+    register()
     ds = pydicom.dcmread(str(path), force=True)
     arr = np.asarray(ds.pixel_array)
     frames = int(ds.get("NumberOfFrames", 1) or 1)

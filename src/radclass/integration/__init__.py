@@ -6,6 +6,7 @@
     storage    the inbox on disk: atomic writes, <StudyUID>/<SeriesUID>/<SOPUID>.dcm
     tracker    when a series has been quiet long enough to count as complete
     ledger     which series were annotated, with how many instances (survives restarts)
+    sanitize   checks and repairs what a report copies from its source headers (VR, VM, character set)
     sr         TID 1500 Comprehensive 3D SR carrying the labels (highdicom)
     forward    C-STORE SCU sending the SR on
     listener   the service: receive -> annotate -> index -> SR -> forward

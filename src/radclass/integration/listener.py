@@ -89,10 +89,13 @@ class ListenerCounts:
     delivered: int = 0  # instances delivered (queue total, all runs)
     waiting: int = 0  # instances still to deliver
     undeliverable: int = 0  # instances given up
+    #: Distinct source-header corrections made while writing reports (radclass.integration.sanitize).
+    corrected: int = 0
 
     def line(self) -> str:
         line = (f"received {self.received} | annotated {self.annotated} series | SR {self.reports} "
-                f"(forwarded {self.forwarded}) | pending {self.pending} | errors {self.failed}")
+                f"(forwarded {self.forwarded}) | pending {self.pending} | errors {self.failed} "
+                f"| header fixes {self.corrected}")
         if self.routed or self.delivered or self.waiting or self.undeliverable:
             line += (f" | routed {self.routed} series: delivered {self.delivered}, waiting {self.waiting}, "
                      f"failed {self.undeliverable}")
@@ -276,12 +279,13 @@ class Listener:
         out = self.store.sr_path(str(row.get("study_uid") or series_dir.parent.name),
                                  series_key(row["series_uid"], row.get("sub_series")))
         try:
-            write_sr(row, files, out)
+            corrections = write_sr(row, files, out)
         except Exception:
             self.counts.failed += 1
             log.exception("structured report for %s failed", row["series_uid"])
             return
         self.counts.reports += 1
+        self.counts.corrected += len(corrections)
         if self.config.forward is not None:
             self._forward(out)
 

@@ -7,12 +7,18 @@ references the source series (evidence + image library), and holds:
 * qualitative evaluations: pulse-sequence class, acquisition plane, contrast phase, annotation status;
 * a numeric measurement: the confidence (DCM 122157 "Probability", unit ``1``).
 
-Standard codes are used where one exists (DCM/SCT planes, SCT Yes/No); the rest use the private coding
-scheme :data:`SCHEME` (``99RADCLASS``), declared in the report's CodingSchemeIdentificationSequence.
+Standard codes are used where one exists: the planes of CID 6312 *Cross-sectional Scan Plane Orientation*
+(SCT Axial/Coronal/Sagittal/Oblique), SCT Yes/No for the contrast, and for the sequence classes the DCM codes of
+CID 7180 *Abstract Multi-dimensional Image Model Component Semantics* (T1/T2/PD/T2* weighted MR signal
+intensity, diffusion weighted, ADC, perfusion, field map, blood oxygenation level) and DCM 121311 *Localizer*.
+Everything no standard names (T1C, FLAIR, SWI, DTI_MAP, MRA, OTHER, UNKNOWN, the concept names of the sequence
+and status items, the contrast phases none/na) uses the private coding scheme :data:`SCHEME` (``99RADCLASS``),
+declared in the report's CodingSchemeIdentificationSequence. ``docs/integration.md`` lists the whole scheme.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,7 +30,9 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 import radclass
+from radclass.integration.sanitize import SanitizeReport, sanitize
 
+log = logging.getLogger(__name__)
 SCHEME = "99RADCLASS"
 SERIES_NUMBER = 9901
 MANUFACTURER = "radclass"
@@ -50,7 +58,7 @@ _SEQUENCE_MEANING = {
     "SCOUT": "Localizer", "OTHER": "Other sequence", "UNKNOWN": "Unknown sequence",
 }
 _ORIENTATION = {
-    "AX": hd.sr.CodedConcept.from_code(codes.SCT.Transverse),
+    "AX": hd.sr.CodedConcept.from_code(codes.SCT.Axial),
     "COR": hd.sr.CodedConcept.from_code(codes.SCT.Coronal),
     "SAG": hd.sr.CodedConcept.from_code(codes.SCT.Sagittal),
     "OBL": hd.sr.CodedConcept.from_code(codes.SCT.Oblique),
@@ -65,14 +73,34 @@ _CONTRAST = {
 _UNKNOWN = hd.sr.CodedConcept.from_code(codes.SCT.Unknown)
 
 
+#: Sequence classes with a standard code (DCM, CID 7180; SCOUT: DCM 121311 Localizer).
+_SEQUENCE_STANDARD = {
+    "T1": codes.DCM.T1WeightedMRSignalIntensity, "T2": codes.DCM.T2WeightedMRSignalIntensity,
+    "PD": codes.DCM.ProtonDensityWeightedMRSignalIntensity, "T2STAR": codes.DCM.T2StarWeightedMRSignalIntensity,
+    "DWI": codes.DCM.DiffusionWeighted, "ADC": codes.DCM.ApparentDiffusionCoefficient,
+    "PERFUSION": codes.DCM.Perfusion, "FIELDMAP": codes.DCM.FieldMapMRSignalIntensity,
+    "BOLD": codes.DCM.BloodOxygenationLevel, "SCOUT": codes.DCM.Localizer,
+}
+
+
 def sequence_code(label: str) -> hd.sr.CodedConcept:
-    """Coded value of a sequence label (private scheme: no standard code covers the taxonomy)."""
+    """Coded value of a sequence label: the standard code where one exists, else the private scheme."""
     label = label or "UNKNOWN"
+    if label in _SEQUENCE_STANDARD:
+        return hd.sr.CodedConcept.from_code(_SEQUENCE_STANDARD[label])
     return private(label, _SEQUENCE_MEANING.get(label, label))
 
 
+def sequence_label(code: Dataset) -> str:
+    """The sequence label a coded value stands for (inverse of :func:`sequence_code`)."""
+    for label, standard in _SEQUENCE_STANDARD.items():
+        if (standard.value, standard.scheme_designator) == (code.CodeValue, code.CodingSchemeDesignator):
+            return label
+    return str(code.CodeValue) if code.CodingSchemeDesignator == SCHEME else "UNKNOWN"
+
+
 def orientation_code(label: str) -> hd.sr.CodedConcept:
-    """Coded value of an orientation label (SCT planes, DCM 'Multiple planes', SCT 'Unknown')."""
+    """Coded value of an orientation label (SCT planes of CID 6312, DCM 'Multiple planes', SCT 'Unknown')."""
     return _ORIENTATION.get(label or "", _UNKNOWN)
 
 
@@ -111,10 +139,15 @@ def _source_image(ds: Dataset) -> hd.sr.SourceImageForMeasurementGroup:
 
 
 def build_sr(row: Mapping[str, Any], sources: Sequence[Dataset], *, series_uid: str | None = None,
-             sop_uid: str | None = None) -> hd.sr.Comprehensive3DSR:
-    """The structured report for one annotation row; ``sources`` are the series' instances (headers do)."""
+             sop_uid: str | None = None) -> tuple[hd.sr.Comprehensive3DSR, SanitizeReport]:
+    """The structured report for one annotation row and what :func:`~radclass.integration.sanitize.sanitize`
+    corrected in the headers of ``sources`` (the series' instances; headers do) on the way in."""
     if not sources:
-        raise ValueError("a structured report needs at least one source instance")
+        raise ValueError("A structured report needs at least one source instance.")
+    sources, corrections = sanitize(sources)
+    if not sources:
+        raise ValueError("No source instance has valid identifying UIDs, so the report could reference none: "
+                         + "; ".join(f"{k} {a.value} ({r})" for k, a, r, _, _ in corrections.summary()))
     key = _text(row, "series_uid") + (f"#{_text(row, 'sub_series')}" if _text(row, "sub_series") else "")
     algorithm = _algorithm(row)
     group = hd.sr.MeasurementsAndQualitativeEvaluations(
@@ -140,7 +173,7 @@ def build_sr(row: Mapping[str, Any], sources: Sequence[Dataset], *, series_uid: 
         manufacturer=MANUFACTURER, is_complete=True, series_description="radclass sequence annotation",
     )
     _declare_private_scheme(sr)
-    return sr
+    return sr, corrections
 
 
 def _report(observer: hd.sr.ObserverContext, group: hd.sr.MeasurementsAndQualitativeEvaluations,
@@ -179,41 +212,31 @@ def _declare_private_scheme(sr: Dataset) -> None:
     sr.CodingSchemeIdentificationSequence = [item]
 
 
-#: Type 2 patient/study attributes highdicom copies from the evidence; absent ones are added empty.
-_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-          "ReferringPhysicianName", "StudyID", "AccessionNumber")
-
-
 def read_sources(files: Sequence[Path]) -> list[Dataset]:
-    """Headers (no pixel data) of the source instances, unreadable files left out.
-
-    Type 2 patient/study attributes missing from a header are added empty (in memory only) so that
-    anonymised sources still yield a valid report.
-    """
+    """Headers (no pixel data) of the source instances, unreadable files left out (values as stored: the
+    sanitiser checks them when the report is built)."""
     out = []
     for f in files:
         try:
-            ds = pydicom.dcmread(f, stop_before_pixels=True)
+            out.append(pydicom.dcmread(f, stop_before_pixels=True))
         except Exception:  # a malformed instance must not stop the report
             continue
-        for keyword in _TYPE2:
-            if keyword not in ds:
-                setattr(ds, keyword, "")
-        out.append(ds)
     return out
 
 
-def write_sr(row: Mapping[str, Any], files: Sequence[Path], out_path: Path) -> Path:
-    """Build the report for ``row`` from its source ``files`` and save it (atomically) to ``out_path``."""
+def write_sr(row: Mapping[str, Any], files: Sequence[Path], out_path: Path) -> SanitizeReport:
+    """Build the report for ``row`` from its source ``files``, save it (atomically) to ``out_path`` and return
+    what the sanitiser corrected in the source headers (each correction is also logged as a warning)."""
     with warnings.catch_warnings():  # highdicom warns about odd source headers (single-component names...)
         warnings.simplefilter("ignore", UserWarning)
-        sr = build_sr(row, read_sources(files))
+        sr, corrections = build_sr(row, read_sources(files))
+    corrections.log(log, f"series {_text(row, 'series_uid')}")
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.tmp")
     sr.save_as(tmp, enforce_file_format=True)
     tmp.replace(out_path)
-    return out_path
+    return corrections
 
 
 def read_labels(path: Path) -> dict[str, Any]:
@@ -225,7 +248,7 @@ def read_labels(path: Path) -> dict[str, Any]:
         if item.ValueType == "CODE":
             value = item.ConceptCodeSequence[0]
             if (name.CodingSchemeDesignator, name.CodeValue) == (SCHEME, "SEQUENCE"):
-                labels["sequence"] = value.CodeValue
+                labels["sequence"] = sequence_label(value)
             elif name.CodeValue == ORIENTATION_NAME.value:
                 labels["orientation"] = _reverse(_ORIENTATION, value, "UNKNOWN")
             elif name.CodeValue == CONTRAST_NAME.value:

@@ -2,8 +2,8 @@
 
 Handles rescale slope/intercept (modality LUT), MONOCHROME1 inversion, RGB to grey, multi-frame and enhanced
 MR, Siemens mosaics (split into their tiles), 4D series (one volume chosen), compressed transfer syntaxes
-(through pydicom's pixel handlers: pylibjpeg for JPEG/JPEG-LS/JPEG 2000/RLE; python-gdcm if the user installs
-it), NIfTI volumes sliced along their acquisition plane, and PNG/JPEG images read as grey.
+(through pydicom's decoder plugins, GDCM first; :mod:`radclass.io.codecs` lists them), NIfTI volumes sliced
+along their acquisition plane, and PNG/JPEG images read as grey.
 """
 
 from __future__ import annotations
@@ -108,6 +108,9 @@ def _frames(ds, indices: list[int] | None = None) -> np.ndarray:
     MONOCHROME2."""
     from pydicom.pixels import apply_modality_lut, pixel_array
 
+    from radclass.io.codecs import register
+
+    register()  # radclass's decoder for 12-bit JPEG extended (GDCM)
     arr = ds.pixel_array if indices is None else np.stack([pixel_array(ds, index=i) for i in indices])
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     spp = int(ds.get("SamplesPerPixel", 1) or 1)

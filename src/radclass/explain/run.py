@@ -184,8 +184,8 @@ def _explain_header_forest(bundle: Bundle, series: list[Any], records: list[dict
     from radclass.features.header import feature_names, header_matrix
 
     forest = joblib.load(Path(folder) / name)
-    names = feature_names()
-    X = header_matrix([s.row() for s in series])
+    names = list(bundle.meta.get("feature_names") or feature_names())
+    X = header_matrix([s.row() for s in series], names)
     explanation = explain_forest(forest, X, names)
     written = [importance_png(global_importances(forest, names, explanation), out_dir / "forest_importance.png")]
     by_key = {(r["path"], r["sub_series"]): r for r in records}

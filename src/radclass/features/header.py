@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,7 +34,7 @@ ACQ_CONTRAST_TOKENS: tuple[str, ...] = (
 SCANNING_SEQUENCE_TOKENS: tuple[str, ...] = ("SE", "IR", "GR", "EP", "RM")
 SEQUENCE_VARIANT_TOKENS: tuple[str, ...] = ("SK", "MTC", "SS", "TRSS", "SP", "MP", "OSP", "NONE")
 SCAN_OPTION_PREFIXES: tuple[str, ...] = ("IR", "PFP", "PFF", "FS", "SAT", "FC", "PER", "RG", "CG", "PPG", "EPI",
-                                        "FAST", "SEQ", "ACC", "MP", "TOF", "SP", "FILTERED", "PFF")
+                                        "FAST", "SEQ", "ACC", "MP", "TOF", "SP", "FILTERED")
 # Vendor sequence-name fragments that name the technique (Siemens *tfl3d1, GE efgre3d, Philips T1TFE...).
 SEQUENCE_NAME_PATTERNS: tuple[tuple[str, str], ...] = (
     ("tfl", r"tfl|mprage|bravo|tfe|ir_?fspgr|fspgr"),
@@ -108,11 +108,23 @@ def header_features(row: Mapping[str, Any]) -> np.ndarray:
     return np.asarray(feats, dtype=np.float32)
 
 
-def header_matrix(rows: list[Mapping[str, Any]]) -> np.ndarray:
-    """Stack :func:`header_features` of many rows into an (n, d) matrix."""
-    if not rows:
-        return np.zeros((0, len(feature_names())), np.float32)
-    return np.stack([header_features(r) for r in rows])
+def header_matrix(rows: Sequence[Mapping[str, Any]], names: Sequence[str] | None = None) -> np.ndarray:
+    """Stack :func:`header_features` of many rows into an (n, d) matrix.
+
+    ``names`` (a bundle's stored ``feature_names``) picks the columns by name, in that order, so a model keeps
+    receiving the inputs it was trained on when the feature list changes (an older list named ``so_PFF``
+    twice). A name this version does not compute is an error.
+    """
+    current = feature_names()
+    X = (np.stack([header_features(r) for r in rows]) if rows
+         else np.zeros((0, len(current)), np.float32))
+    if names is None or list(names) == current:
+        return X
+    index = {n: i for i, n in enumerate(current)}
+    unknown = [n for n in names if n not in index]
+    if unknown:
+        raise ValueError(f"The model expects header features this version does not compute: {unknown[:5]}.")
+    return X[:, [index[n] for n in names]]
 
 
 def _tokens(v: Any) -> set[str]:

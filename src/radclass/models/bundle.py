@@ -66,6 +66,12 @@ class ModelBundle:
         return int(self.meta.get("input_size", 128))
 
     @property
+    def feature_names(self) -> list[str] | None:
+        """The header features the forest was trained on, in order (None: the current list)."""
+        names = self.meta.get("feature_names")
+        return list(names) if names else None
+
+    @property
     def fusion(self) -> dict[str, Any]:
         return dict(self.meta.get("fusion", {}))
 

@@ -166,7 +166,7 @@ def add_forest_evidence(candidates: list[Series], bundle: ModelBundle, evidence:
     """Header-forest probabilities of the candidates whose header is informative (one batched call)."""
     informative = [s for s in candidates if header_is_informative(s.header)]
     if informative and bundle.has("forest"):
-        feats = header_matrix([s.row() for s in informative])
+        feats = header_matrix([s.row() for s in informative], bundle.feature_names)
         for s, p in zip(informative, bundle.forest_proba(feats)):
             evidence[s.key].forest_proba = p
 

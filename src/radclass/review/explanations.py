@@ -111,7 +111,9 @@ class Explainer:
         from radclass.explain.forest import decision_attributions, explain_forest
         from radclass.features.header import feature_names, header_matrix
 
-        explanation = explain_forest(self._forest, header_matrix([series.row()]), feature_names())
+        names = self._bundle.meta.get("feature_names") if self._bundle is not None else None
+        names = list(names) if names else feature_names()
+        explanation = explain_forest(self._forest, header_matrix([series.row()], names), names)
         table = decision_attributions(explanation, 0, top=SHAP_TOP)
         features = [{"feature": str(r.feature), "value": None if not np.isfinite(r.value) else float(r.value),
                      "shap": float(r.shap)} for r in table.itertuples()]

@@ -12,11 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from radclass.io.series import HEADER_COLUMNS
 from radclass.simulate.protocols import Protocol, sample_protocol
 from radclass.taxonomy import SEQUENCES
 
 _DROPPABLE = {"sequence_name": 0.25, "scan_options": 0.1, "sequence_variant": 0.05, "echo_train_length": 0.2,
-              "field_strength": 0.05, "b_values": 0.1, "temporal_positions": 0.3, "contrast_agent": 0.2}
+              "field_strength": 0.05, "b_values": 0.1, "temporal_positions": 0.3, "contrast_agent": 0.2,
+              "echo_numbers": 0.1}
 
 
 def protocol_row(p: Protocol) -> dict[str, Any]:
@@ -24,7 +26,8 @@ def protocol_row(p: Protocol) -> dict[str, Any]:
     b_values = ""
     if p.b_value is not None:
         b_values = "0\\" + f"{p.b_value:g}" if p.sequence == "DWI" and p.b_value > 0 else f"{p.b_value:g}"
-    return {
+    row: dict[str, Any] = dict.fromkeys(HEADER_COLUMNS)  # the same fields as a real scan row
+    row.update({
         "modality": "MR",
         "manufacturer": p.manufacturer,
         "field_strength": p.field_strength,
@@ -48,7 +51,14 @@ def protocol_row(p: Protocol) -> dict[str, Any]:
         "n_frames": p.n_slices * p.n_volumes,
         "temporal_positions": p.n_volumes if p.n_volumes > 1 else None,
         "contrast_agent": p.contrast_agent or "",
-    }
+        "series_description": p.series_description,
+        "protocol_name": p.protocol_name,
+        "model": p.model_name,
+        # Classic single-echo images, as the simulator writes them (EchoNumbers 1; no enhanced-MR FrameType or
+        # AcquisitionContrast): real rows of such series carry the same values.
+        "echo_numbers": "1",
+    })
+    return row
 
 
 def synthetic_rows(n_per_class: int, seed: int = 0, classes: Sequence[str] = SEQUENCES,

@@ -32,6 +32,9 @@ from radclass.integration.ledger import AnnotationLedger
 from radclass.integration.sr import read_labels
 from radclass.outputs.sqlite_index import read_series
 from test_listen_helpers import (
+    start_listen_cli,
+    stop_listen_cli,
+    wait_for,
     corrupt_copies,
     dciodvfy_errors,
     dsrdump_ok,
@@ -258,35 +261,16 @@ def _pipeline_or_skip() -> None:
         pytest.skip("annotation pipeline not available")
 
 
-def _wait(predicate, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
-def _start_cli(store: Path, port: int, log: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "radclass", "listen", "--store", str(store), "--port", str(port),
-           "--ae-title", "RADCLASS", "--quiet-seconds", "2", "--no-status"]
-    with log.open("a") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
-    assert _wait(lambda: _port_open(port) or proc.poll() is not None, 60), "listener did not start"
-    assert proc.poll() is None, log.read_text()
-    return proc
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _stop_cli(proc: subprocess.Popen, log: Path) -> str:
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=60)
-    assert proc.returncode == 0, log.read_text()
-    return log.read_text()
+
+
+
+
 
 
 def _annotated(ledger_path: Path, log: Path, n: int):
@@ -309,21 +293,21 @@ def test_cli_real_annotation_with_restart(tmp_path):
     store, port, log = tmp_path / "inbox", free_port(), tmp_path / "listen.log"
     ledger_path = store / LEDGER_NAME
     damaged = corrupt_copies(series_files("canon_a"), tmp_path / "damaged")
-    proc = _start_cli(store, port, log)
+    proc = start_listen_cli(store, port, log)
     try:
         assert storescu(port, damaged).returncode == 0
         assert storescu(port, series_files("j2k")).returncode == 0
-        assert _wait(_annotated(ledger_path, log, 2), 300), "series were not annotated"
+        assert wait_for(_annotated(ledger_path, log, 2), 300), "series were not annotated"
         assert storescu(port, series_files("toshiba_a")[:6]).returncode == 0
     finally:
-        out = _stop_cli(proc, log)
+        out = stop_listen_cli(proc, log)
     assert "stopped: received 19" in out  # final status line
-    proc = _start_cli(store, port, log)
+    proc = start_listen_cli(store, port, log)
     try:
         assert storescu(port, series_files("toshiba_a")[6:]).returncode == 0
-        assert _wait(_annotated(ledger_path, log, 3), 300), "the interrupted series was not annotated"
+        assert wait_for(_annotated(ledger_path, log, 3), 300), "the interrupted series was not annotated"
     finally:
-        _stop_cli(proc, log)
+        stop_listen_cli(proc, log)
     entries = AnnotationLedger(ledger_path).entries()
     assert sorted(e["instances"] for e in entries.values()) == [1, 12, 12]
     assert all(e["runs"] == 1 for e in entries.values())

@@ -8,8 +8,11 @@ without the models; the tests that need real annotations import the pipeline and
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -156,3 +159,37 @@ def dsrdump_ok(path: Path) -> bool:
     """dcmtk's dsrdump reads the structured report and prints its TID 1500 content tree."""
     run = subprocess.run([need_binary("dsrdump"), str(path)], capture_output=True, text=True, timeout=60)
     return run.returncode == 0 and "Imaging Measurement Report" in run.stdout
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` seconds pass; its last answer."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return bool(predicate())
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_listen_cli(store: Path, port: int, log: Path, extra: Sequence[str] = ()) -> subprocess.Popen:
+    """``radclass listen`` as a real process on ``port`` (output appended to ``log``), once it accepts."""
+    cmd = [sys.executable, "-m", "radclass", "listen", "--store", str(store), "--port", str(port),
+           "--ae-title", "RADCLASS", "--quiet-seconds", "2", "--no-status", *extra]
+    with log.open("a") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
+    assert wait_for(lambda: port_open(port) or proc.poll() is not None, 60), "listener did not start"
+    assert proc.poll() is None, log.read_text()
+    return proc
+
+
+def stop_listen_cli(proc: subprocess.Popen, log: Path) -> str:
+    """Stop the listener as a user would (Ctrl-C); its whole log."""
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert proc.returncode == 0, log.read_text()[-4000:]
+    return log.read_text()

@@ -8,10 +8,8 @@ routing with the real annotation pipeline across a restart.
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import replace
@@ -24,7 +22,16 @@ from radclass.integration.delivery import DeliveryQueue, DeliveryState
 from radclass.integration.listener import QUEUE_NAME, Listener, ListenerConfig
 from radclass.integration.routing import RoutingTable
 from radclass.outputs.sqlite_index import read_series
-from test_listen_helpers import fake_annotate, free_port, need_binary, series_files, storescu
+from test_listen_helpers import (
+    fake_annotate,
+    free_port,
+    need_binary,
+    series_files,
+    start_listen_cli,
+    stop_listen_cli,
+    storescu,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -122,13 +129,7 @@ def _sops(*names: str) -> Counter[str]:
                    for n in names for f in series_files(n))
 
 
-def _wait(predicate, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
+
 
 
 @pytest.fixture
@@ -160,9 +161,9 @@ def test_routes_reach_real_receivers_across_outage_and_restart(tmp_path, receive
         for name in ("canon_a", "canon_b", "jpegls", "toshiba_b"):
             assert storescu(first.port, series_files(name)).returncode == 0, name
         assert first.wait_idle(60)
-        assert _wait(lambda: sum(neuro.received().values()) >= 12, 30)
+        assert wait_for(lambda: sum(neuro.received().values()) >= 12, 30)
         # the archive's 13 instances wait, retried with back-off
-        assert _wait(lambda: all(r["attempts"] >= 2 for r in first.queue.rows()
+        assert wait_for(lambda: all(r["attempts"] >= 2 for r in first.queue.rows()
                                  if r["destination"] == "ARCHIVE"), 30)
         # half of a series, then the listener stops before the series counts as complete
         toshiba = series_files("toshiba_a")
@@ -205,25 +206,13 @@ def test_cli_route_rules_rejected(tmp_path, run_cli):
     assert not (tmp_path / "inbox").exists()  # nothing started
 
 
-def _start_cli(store: Path, port: int, log: Path, routes: list[str]) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "radclass", "listen", "--store", str(store), "--port", str(port),
-           "--quiet-seconds", "2", "--no-status", *routes]
-    with log.open("a") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
-    assert _wait(lambda: _port_open(port) or proc.poll() is not None, 60), "listener did not start"
-    assert proc.poll() is None, log.read_text()
-    return proc
 
 
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _stop_cli(proc: subprocess.Popen, log: Path) -> None:
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=60)
-    assert proc.returncode == 0, log.read_text()[-4000:]
+
+
+
 
 
 def test_cli_routes_with_the_real_pipeline_across_a_restart(tmp_path, receivers):
@@ -240,21 +229,21 @@ def test_cli_routes_with_the_real_pipeline_across_a_restart(tmp_path, receivers)
     routes = ["--route", f"DWI=CLASSIFIED@127.0.0.1:{classified.port}",
               "--route-default", f"DEFAULT@127.0.0.1:{default.port}"]
     names = ("canon_a", "jpegls", "toshiba_b")
-    proc = _start_cli(store, port, log, routes)
+    proc = start_listen_cli(store, port, log, routes)
     try:
         for name in names:
             assert storescu(port, series_files(name)).returncode == 0, name
-        assert _wait(lambda: "routing " in log.read_text() and log.read_text().count("annotated ") >= 3, 300), \
+        assert wait_for(lambda: "routing " in log.read_text() and log.read_text().count("annotated ") >= 3, 300), \
             log.read_text()[-4000:]
     finally:
-        _stop_cli(proc, log)
+        stop_listen_cli(proc, log)
     default.start()
-    proc = _start_cli(store, port, log, routes)
+    proc = start_listen_cli(store, port, log, routes)
     try:
         queue = DeliveryQueue(store / QUEUE_NAME)
-        assert _wait(lambda: queue.counts()[DeliveryState.PENDING] == 0, 120), log.read_text()[-4000:]
+        assert wait_for(lambda: queue.counts()[DeliveryState.PENDING] == 0, 120), log.read_text()[-4000:]
     finally:
-        _stop_cli(proc, log)
+        stop_listen_cli(proc, log)
     index = read_series(store / "index.sqlite")
     selected = (index["status"] == "ok") & (index["sequence"] == "DWI")
 

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 from radclass.outputs.bids.naming import ALLOWED, Datatype, Entity, Suffix
 from radclass.outputs.bids.plan import Image, Skip, Unit
 from radclass.outputs.bids.tasks import TaskRules
+from radclass.programs import ProgramMissing, find_program
 from radclass.values import as_number
 
 DCM2NIIX_ARGS = ("-b", "y", "-ba", "y", "-z", "y")  # BIDS sidecar, anonymised, gzipped NIfTI
@@ -41,7 +41,7 @@ REQUIRED_METADATA: dict[Suffix, tuple[str, ...]] = {
 }
 
 
-class ConverterMissing(RuntimeError):
+class ConverterMissing(ProgramMissing):
     """dcm2niix is not installed."""
 
 
@@ -51,14 +51,8 @@ class ConversionError(RuntimeError):
 
 def find_dcm2niix() -> Path:
     """The dcm2niix program: the one beside this Python (PyPI wheel) first, else the first on PATH."""
-    here = Path(sys.executable).parent / "dcm2niix"
-    if here.is_file() and os.access(here, os.X_OK):
-        return here
-    found = shutil.which("dcm2niix")
-    if not found:
-        raise ConverterMissing("dcm2niix is not installed: install the Debian package dcm2niix or "
-                               "`pip install radclass[bids]` (the PyPI dcm2niix wheel).")
-    return Path(found)
+    return find_program("dcm2niix", "install the Debian package dcm2niix or `pip install radclass[bids]` "
+                        "(the PyPI dcm2niix wheel)", ConverterMissing)
 
 
 @cache

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from radclass.programs import ProgramMissing, find_program
+
 _TIMEOUT_S = 600
 
 
-class ValidatorMissing(RuntimeError):
+class ValidatorMissing(ProgramMissing):
     """bids-validator-deno is not installed."""
 
 
@@ -43,14 +42,8 @@ class ValidationReport:
 
 def find_validator() -> Path:
     """``bids-validator-deno`` beside this Python first, else on PATH."""
-    here = Path(sys.executable).parent / "bids-validator-deno"
-    if here.is_file() and os.access(here, os.X_OK):
-        return here
-    found = shutil.which("bids-validator-deno")
-    if not found:
-        raise ValidatorMissing("bids-validator-deno is not installed: `pip install bids-validator-deno` "
-                               "(pinned in radclass's test extra).")
-    return Path(found)
+    return find_program("bids-validator-deno", "`pip install bids-validator-deno` (pinned in radclass's test extra)",
+                        ValidatorMissing)
 
 
 def validate(root: Path) -> ValidationReport:

@@ -65,6 +65,7 @@ def _names() -> tuple[str, ...]:
     names += ["deep_q05", "deep_q25", "deep_q75", "deep_q95", "deep_skew", "deep_mode_position",
               "deep_w_dark", "deep_w_mid", "deep_w_bright", "deep_mu_dark", "deep_mu_mid", "deep_mu_bright"]
     names += [f"profile{i}" for i in range(len(_PROFILE) - 1)]
+    names += ["wm_above_1.05", "wm_above_1.3", "wm_above_1.6", "wm_below_0.8", "wm_percentile"]
     names += ["mask_fraction", "background_level", "background_noise", "edge_strength", "fine_texture",
               "negative_fraction", "zero_fraction_in_mask", "integer_valued", "log10_median_value", "n_levels"]
     names += GEOMETRY_NAMES
@@ -131,7 +132,7 @@ def contrast_features(slices: Sequence[np.ndarray], geometry: PixelGeometry | No
     ValueError
         When no slice has a foreground to describe.
     """
-    values, depths, background, edges, fine, raw = [], [], [], [], [], []
+    values, depths, background, edges, fine, raw, variation = [], [], [], [], [], [], []
     for s in slices:
         a = np.nan_to_num(np.asarray(s, np.float64))
         if a.ndim != 2 or min(a.shape) < 8:
@@ -145,6 +146,9 @@ def contrast_features(slices: Sequence[np.ndarray], geometry: PixelGeometry | No
         gy, gx = np.gradient(a)
         edges.append(np.hypot(gx, gy)[ndimage.binary_erosion(mask, iterations=2)])
         fine.append(np.abs(a - ndimage.uniform_filter(a, size=3))[mask])
+        local = ndimage.uniform_filter(a, size=5)
+        local_sd = np.sqrt(np.clip(ndimage.uniform_filter(a * a, size=5) - local * local, 0.0, None))
+        variation.append((local_sd / np.maximum(np.abs(local), _EPS))[mask])
         raw.append(a.size)
     if not values:
         raise ValueError("no slice has a foreground to describe (blank or too small images)")
@@ -176,6 +180,7 @@ def contrast_features(slices: Sequence[np.ndarray], geometry: PixelGeometry | No
     profile = [float(np.median(logx[(depth >= lo) & (depth < hi)])) if np.sum((depth >= lo) & (depth < hi)) else 0.0
                for lo, hi in zip(_PROFILE[:-1], _PROFILE[1:])]
     f += [p - profile[-1] for p in profile]  # relative to the deepest bin
+    f += _white_matter_reference(x, depth, np.concatenate(variation))
     bg = np.concatenate(background) / scale if background else np.zeros(1)
     bg = bg if len(bg) else np.zeros(1)
     e = np.concatenate(edges) / scale if edges else np.zeros(1)
@@ -195,6 +200,24 @@ def contrast_features(slices: Sequence[np.ndarray], geometry: PixelGeometry | No
     ]
     f += list(geometry_features(geometry))
     return np.asarray(f, np.float32)
+
+
+def _white_matter_reference(x: np.ndarray, depth: np.ndarray, variation: np.ndarray) -> list[float]:
+    """Parenchyma relative to white matter, found as the most homogeneous deep tissue (lowest local coefficient
+    of variation at depth >= 0.4; white matter forms the largest uniform compartment of an adult brain).
+
+    Few voxels outshine white matter in T1 (fat, vessels; more after gadolinium), many in FLAIR, T2 and PD
+    (grey matter, lesions, CSF in T2)."""
+    inner = depth >= 0.15
+    tissue = inner & (x > 0.3)
+    deep = tissue & (depth >= 0.4)
+    if deep.sum() < 50 or tissue.sum() < 50:
+        return [0.0, 0.0, 0.0, 0.0, 0.5]
+    homogeneous = deep & (variation <= np.quantile(variation[deep], 0.2))
+    wm = float(np.median(x[homogeneous])) if homogeneous.any() else float(np.median(x[deep]))
+    p = x[tissue]
+    return [float(np.mean(p > 1.05 * wm)), float(np.mean(p > 1.3 * wm)), float(np.mean(p > 1.6 * wm)),
+            float(np.mean(p < 0.8 * wm)), float(np.mean(p < wm))]
 
 
 def _deep_features(logx: np.ndarray) -> list[float]:

@@ -29,6 +29,7 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "all": FEATURE_NAMES,
     "intensity": tuple(n for n in FEATURE_NAMES if n not in GEOMETRY_NAMES),
     "deep+geometry": tuple(n for n in FEATURE_NAMES if n.startswith(("deep_", "profile", "core")) or n in GEOMETRY_NAMES),
+    "deep+wm": tuple(n for n in FEATURE_NAMES if n.startswith(("deep_", "wm_"))),
 }
 
 
@@ -59,7 +60,7 @@ class PixelModelConfig:
     slices: int = DEFAULT_SLICES
     simulated_per_class: int = 24
     n_estimators: int = 200
-    feature_sets: tuple[str, ...] = ("all", "intensity", "deep+geometry")
+    feature_sets: tuple[str, ...] = ("all", "intensity", "deep+geometry", "deep+wm")
     simulation_choices: tuple[bool, ...] = (True, False)
     inner_folds: int = 5
     max_error_rate: float = 0.10

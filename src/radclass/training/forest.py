@@ -49,11 +49,15 @@ def full_proba(model, X: np.ndarray, classes: Sequence[str] = SEQUENCES) -> np.n
 
 
 def lodo_proba(data: ForestData, params: dict | None = None, *, use_extra: bool = True,
-               seed: int = 0) -> np.ndarray:
-    """Out-of-fold probabilities: each dataset predicted by a forest trained on all the others."""
+               seed: int = 0, max_folds: int = 10) -> np.ndarray:
+    """Out-of-fold probabilities: each group predicted by a forest trained on the others (leave-one-group-out;
+    with more than ``max_folds`` groups, whole groups are dealt into ``max_folds`` folds)."""
+    from radclass.training.split import group_folds
+
     proba = np.zeros((len(data.X), len(SEQUENCES)), np.float32)
-    for g in np.unique(data.groups):
-        test = data.groups == g
+    folds = group_folds(data.groups, max_folds, seed) if len(np.unique(data.groups)) > max_folds else data.groups
+    for g in np.unique(folds):
+        test = folds == g
         X_tr, y_tr = data.X[~test], data.y[~test]
         if use_extra and len(data.X_extra):
             X_tr = np.concatenate([X_tr, data.X_extra])
@@ -68,13 +72,14 @@ def balanced_accuracy(y: np.ndarray, proba: np.ndarray) -> float:
     return float(balanced_accuracy_score(y, np.asarray(SEQUENCES)[proba.argmax(1)]))
 
 
-def tune_forest(data: ForestData, grid: dict[str, list] | None = None) -> tuple[dict, list[tuple[dict, float]]]:
-    """Pick forest hyper-parameters by leave-one-dataset-out balanced accuracy."""
+def tune_forest(data: ForestData, grid: dict[str, list] | None = None,
+                seed: int = 0) -> tuple[dict, list[tuple[dict, float]]]:
+    """Pick forest hyper-parameters by leave-one-group-out balanced accuracy."""
     grid = grid or TUNING_GRID
     results = []
     for values in product(*grid.values()):
         params = dict(zip(grid.keys(), values))
-        results.append((params, balanced_accuracy(data.y, lodo_proba(data, params))))
+        results.append((params, balanced_accuracy(data.y, lodo_proba(data, params, seed=seed))))
     best = max(results, key=lambda r: r[1])[0]
     return best, results
 

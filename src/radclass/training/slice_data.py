@@ -68,7 +68,7 @@ def pool_slices(pool: Sequence[LabelledSeries], k: int = 8, size: int = DEFAULT_
 def _make(slices: list[np.ndarray], item: LabelledSeries, orient: int, size: int) -> SliceSet:
     n = len(slices)
     return SliceSet(prepare_batch(slices, size), np.full(n, SEQUENCES.index(item.sequence)), np.full(n, orient),
-                    np.full(n, item.dataset, object), np.full(n, item.series.path, object))
+                    np.full(n, item.dataset, object), np.full(n, item.id, object))
 
 
 def _three_planes(path: str, k: int) -> dict[str, list[np.ndarray]]:

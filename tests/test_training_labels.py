@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,7 @@ import pytest
 
 from radclass.config import BUNDLED_DIR
 
-#: Series of three pool datasets linked into a fresh "archive" (Siemens XA30, GE, Siemens heudiconv).
+#: Series of three pool datasets copied into a fresh "archive" (Siemens XA30, GE, Siemens heudiconv).
 ARCHIVE = {
     "dcm_qa_xa30": ["5_anat-T1w_acq-tfl", "6_anat-T1w_acq-tfl", "7_func-bold_task-fa_run-1", "8_gre_field_mapping",
                     "9_gre_field_mapping", "12_DWI_dir80_PA", "20_DWI_dir80_AP", "25_asl_2d_tra", "27_asl_2d_tra"],
@@ -44,13 +45,11 @@ batch_size = 16
 
 @pytest.fixture(scope="module")
 def archive(data_root, tmp_path_factory) -> Path:
-    """A folder of symlinked real series, laid out like a site's archive (not the pool's layout)."""
+    """A folder of copied real series (about 20 MB), laid out like a site's archive (not the pool's layout)."""
     root = tmp_path_factory.mktemp("archive")
     for dataset, names in ARCHIVE.items():
         for name in names:
-            dst = root / f"site_{dataset}" / name
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(data_root / "mri" / "dicom" / dataset / name, dst)
+            shutil.copytree(data_root / "mri" / "dicom" / dataset / name, root / f"site_{dataset}" / name)
     return root
 
 
@@ -136,7 +135,7 @@ def test_rules_review_train_annotate_evaluate_and_fine_tune(archive, tmp_path, r
 
     # fine-tune the bundled model on the same labels: measured against the base on the same test groups
     tuned = tmp_path / "tuned"
-    result = run_cli("train", "--labels", rules_csv, "--labels", corrections, "--config", config,
+    result = run_cli("train", "--labels", rules_csv, "--labels", corrections, "--labels", extra, "--config", config,
                      "--init", "mri-series", "--max-minutes", "0.4", "--out", tuned, "-q")
     assert result.exit_code == 0, result.output
     tmeta = json.loads((tuned / "bundle.json").read_text())

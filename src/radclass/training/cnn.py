@@ -25,7 +25,10 @@ class CnnConfig:
     steps_per_epoch: int = 0  # 0: one pass over the training slices per epoch
     batch_size: int = 32
     lr: float = 1e-3
+    lr_decay: float = 0.0  # per-epoch inverse-time decay: lr of epoch e = lr / (1 + lr_decay * e) (Ranjbar)
     weight_decay: float = 1e-4
+    class_weighted_loss: bool = False  # inverse-frequency weights in the sequence loss (Kasmanoff)
+    balanced_sampling: bool = True  # class-balanced batches (radclass); False: uniform over the slices
     patience: int = 5  # epochs without validation improvement before lr /= 10 (Kasmanoff)
     early_stop: int = 8
     seed: int = 0
@@ -74,11 +77,17 @@ def train_cnn(train: SliceSet, val: SliceSet | None, config: CnnConfig,
         model.load_state_dict(torch.load(config.init_weights, map_location="cpu", weights_only=True))
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.1, patience=config.patience)
-    probs = _balanced_weights(train.seq, len(SEQUENCES))
+    probs = _balanced_weights(train.seq, len(SEQUENCES)) if config.balanced_sampling else None
+    counts = np.bincount(train.seq, minlength=len(SEQUENCES)).astype(np.float32)
+    loss_w = torch.from_numpy(np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max((counts > 0).sum(), 1),
+                                       0.0).astype(np.float32)) if config.class_weighted_loss else None
     steps = config.steps_per_epoch or max(1, len(train.x) // config.batch_size)
     history: list[dict] = []
     best, best_state, stale = -1.0, None, 0
     for epoch in range(config.epochs):
+        if config.lr_decay and epoch:  # lr_e = lr / (1 + d e), times any plateau reductions
+            for group in opt.param_groups:
+                group["lr"] *= (1 + config.lr_decay * (epoch - 1)) / (1 + config.lr_decay * epoch)
         model.train()
         total, done = 0.0, 0
         for _ in range(steps):
@@ -87,7 +96,7 @@ def train_cnn(train: SliceSet, val: SliceSet | None, config: CnnConfig,
             idx = rng.choice(len(train.x), config.batch_size, p=probs)
             x = config.augment(torch.from_numpy(train.x[idx]), gen)
             seq_logits, orient_logits = _outputs(model, x)
-            loss = F.cross_entropy(seq_logits, torch.from_numpy(train.seq[idx]))
+            loss = F.cross_entropy(seq_logits, torch.from_numpy(train.seq[idx]), weight=loss_w)
             if orient_logits is not None:
                 o = torch.from_numpy(train.orient[idx])
                 if (o >= 0).any():

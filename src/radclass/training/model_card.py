@@ -58,12 +58,13 @@ def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any]
         *([f"- Fine-tuned from `{meta['fine_tuned_from']}`: CNN started from its weights, its preprocessing kept "
            f"(network {meta['network']}, {meta['input_size']} px, {meta['slices_per_series']} slices); forest on "
            f"the local rows plus {report.get('forest_extra_rows')}."] if meta.get("fine_tuned_from") else []),
-        f"- Synthetic header rows: {meta['config']['synthetic_headers_per_class']} per class from the physics-based",
-        "  protocol sampler (`radclass.simulate.protocols`), optional fields randomly blanked.",
+        *([] if meta.get("fine_tuned_from") else [
+            f"- Synthetic header rows: {meta['config']['synthetic_headers_per_class']} per class from the physics-based",
+            "  protocol sampler (`radclass.simulate.protocols`), optional fields randomly blanked."]),
         f"- Simulated slices: {meta['config']['simulated_series_per_class']} series per class x "
         f"{meta['config']['simulated_slices_per_series']} slices from the MR simulator (`radclass.simulate`),"
         f" used in the final CNN: {report.get('use_simulation')}.",
-        "- Forest hyper-parameters (chosen by leave-one-dataset-out balanced accuracy): "
+        "- Forest hyper-parameters (chosen by leave-one-group-out balanced accuracy; `{}` = defaults, not tuned): "
         f"`{meta.get('forest_params')}`.",
         "",
         "## Validation scheme",
@@ -118,6 +119,16 @@ def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any]
     lines += ["", "### Confusion (truth -> predicted, out-of-fold)", ""]
     conf = Counter((p["truth"], p["pred"]) for p in preds if p["truth"] != p["pred"])
     lines += [f"- {t} -> {q}: {n}" for (t, q), n in conf.most_common(20)] or ["- none"]
+    mc = report.get("model_comparison", {})
+    lines += ["", "### CNN vs forest vs fusion across the cross-validation groups (Friedman + Nemenyi)", ""]
+    if "p_value" in mc:
+        ranks = ", ".join(f"{k} {v:.2f}" for k, v in mc["average_ranks"].items())
+        pairs = "; ".join(f"{a}-{b} p = {mc['nemenyi_p'][a][b]:.3g}" for i, a in enumerate(mc["names"])
+                          for b in mc["names"][i + 1:])
+        lines.append(f"{len(mc['blocks'])} groups; average ranks (1 = best) {ranks}; Friedman p = {mc['p_value']:.3g};"
+                     f" Nemenyi {pairs}.")
+    else:
+        lines.append(f"Not computed: {mc.get('skipped', 'no groups with both inputs')}.")
     lines += _test_section(report, meta)
     lines += [
         "",
@@ -127,7 +138,7 @@ def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any]
         "- PNG/JPEG inputs are assumed to be MR slices already windowed for display.",
         "",
         "## Rebuild",
-        (f"`radclass train --labels {meta.get('labels')} --out DIR`" if not str(meta.get("labels", "")).endswith(
+        (f"`radclass train --labels {' --labels '.join(str(meta.get('labels')).split(', '))} --out DIR`" if not str(meta.get("labels", "")).endswith(
             "MANIFEST.csv") else "`radclass train configs/mri-series.toml --out src/radclass/bundled/mri-series`")
         + f" (took {meta.get('trained_seconds')} s).",
     ]

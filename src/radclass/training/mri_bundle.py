@@ -20,7 +20,7 @@ import json
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from radclass.training.cnn import CnnConfig, export_cnn_onnx, predict_proba, tra
 from radclass.training.forest import ForestData, export_forest_onnx, fit_forest, full_proba, lodo_proba, tune_forest
 from radclass.models.bundle import ModelBundle
 from radclass.training.augment import Augment
-from radclass.training.pool import LabelledSeries, LabelledSet, manifest_set
+from radclass.training.pool import Excluded, LabelledSeries, LabelledSet, manifest_set
 from radclass.training.split import group_folds, held_out_groups
 from radclass.training.slice_data import ORIENT_HEAD, SliceSet, pool_slices, simulated_slices
 
@@ -61,6 +61,19 @@ class MriBundleConfig:
     test_fraction: float = 0.2  # share of series in whole held-out groups that no choice sees (0: none)
     max_minutes: float = 0.0  # time box of the CNN training (0: none)
     augment: dict[str, Any] = field(default_factory=dict)  # training.augment.Augment fields
+    classes: tuple[str, ...] = ()  # train on these classes only (empty: every class of the taxonomy)
+    central_fraction: float = 1.0  # training slices from the central part of each volume (Ranjbar: 0.5)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.test_fraction < 1:
+            raise ValueError(f"test_fraction must be in [0, 1); got {self.test_fraction}.")
+        if self.max_minutes < 0:
+            raise ValueError(f"max_minutes must not be negative; got {self.max_minutes}.")
+        unknown = sorted(set(self.classes) - set(SEQUENCES))
+        if unknown:
+            raise ValueError(f"classes {unknown} are not classes of the taxonomy ({', '.join(SEQUENCES)}).")
+        if self.cnn_folds < 2:
+            raise ValueError(f"cnn_folds must be at least 2; got {self.cnn_folds}.")
 
     @classmethod
     def from_toml(cls, path: Path) -> "MriBundleConfig":
@@ -68,8 +81,12 @@ class MriBundleConfig:
         data = data.get("mri_series", data)
         if "datasets" in data:
             data["datasets"] = tuple(data["datasets"])
-        if "alpha_grid" in data:
-            data["alpha_grid"] = tuple(data["alpha_grid"])
+        for key in ("alpha_grid", "classes"):
+            if key in data:
+                data[key] = tuple(data[key])
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"{path}: unknown setting(s) {unknown} in [mri_series].")
         return cls(**data)
 
 
@@ -122,6 +139,12 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print, *
     if base is not None:
         config = _keep_base_preprocessing(config, base)
     labelled = labelled if labelled is not None else manifest_set(datasets=config.datasets)
+    if config.classes:
+        outside = [p for p in labelled.items if p.sequence not in config.classes]
+        labelled = replace(labelled, items=[p for p in labelled.items if p.sequence in config.classes],
+                           excluded=labelled.excluded + [
+                               Excluded(labelled.source, p.id, f"class {p.sequence} is outside this recipe's classes")
+                               for p in outside])
     for e in labelled.excluded:
         log(f"left out {e.source} ({e.name}): {e.reason}")
     items = labelled.items
@@ -163,12 +186,13 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print, *
     log(f"forest cross-validation done ({time.monotonic() - t0:.0f}s)")
 
     # --- CNN -----------------------------------------------------------------------------------------
-    real = pool_slices(pool, k=config.train_slices_per_series, size=config.input_size)
+    real = pool_slices(pool, k=config.train_slices_per_series, size=config.input_size,
+                       central=config.central_fraction)
     make = _simulator()
     sim = SliceSet.empty(config.input_size)
     if make is not None and config.simulated_series_per_class > 0:
         sim = simulated_slices(make, config.simulated_series_per_class, k=config.simulated_slices_per_series,
-                               size=config.input_size, seed=rng_seed)
+                               size=config.input_size, seed=rng_seed, classes=config.classes or SEQUENCES)
     log(f"slices: {len(real.x)} real, {len(sim.x)} simulated ({time.monotonic() - t0:.0f}s)")
     cnn_cfg = CnnConfig(seed=rng_seed, augment=Augment(**config.augment), **config.cnn,
                         init_weights=str(base.folder / base.meta["torch_weights"]) if base is not None else None)
@@ -189,6 +213,7 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print, *
     report["use_simulation"] = cnn_oof_nosim is None or (
         report["cnn_with_simulation"].get("balanced_accuracy", 0)
         >= report["cnn_without_simulation"].get("balanced_accuracy", 0))
+    report["model_comparison"] = _compare_models_per_group(y, groups, forest_oof, _aligned(cnn_oof, paths), report)
     report["labels"] = {"source": labelled.source,
                         "excluded": [{"source": e.source, "name": e.name, "reason": e.reason} for e in labelled.excluded]}
     log(f"fusion: {fusion}")
@@ -276,7 +301,7 @@ def _extra_forest_rows(config: MriBundleConfig, base: ModelBundle | None) -> tup
         seed = int(base.meta.get("config", {}).get("seed", seed))
         source = (f"{n} synthetic rows per class regenerated from {base.version}'s recipe (it does not ship "
                   "its real training rows)")
-    syn_rows, syn_y = synthetic_rows(n, seed=seed)
+    syn_rows, syn_y = synthetic_rows(n, seed=seed, classes=config.classes or SEQUENCES)
     return header_matrix(syn_rows), np.array(syn_y, dtype=object), source
 
 
@@ -357,6 +382,35 @@ def split_metrics(y: np.ndarray, pred: np.ndarray, conf: np.ndarray, threshold: 
                        "accepted_accuracy": float(correct[accepted].mean()) if accepted.any() else None},
         "tradeoff": tradeoff,
     }
+
+
+def _compare_models_per_group(y: np.ndarray, groups: np.ndarray, forest_oof: np.ndarray, cnn_oof: np.ndarray,
+                              report: dict[str, Any]) -> dict[str, Any]:
+    """Friedman + Nemenyi over CNN vs forest vs fusion, blocks = the held-out groups of the cross-validation
+    (accuracy on each group's series that both models could read), as Kasmanoff et al. compare their models."""
+    from radclass.evaluate.compare import friedman_nemenyi
+
+    fused = {p["path"]: p["pred"] for p in report["predictions"]}
+    both = ~np.isnan(forest_oof).any(1) & ~np.isnan(cnn_oof).any(1)
+    names = ["CNN", "forest", "fusion"]
+    preds = [np.asarray(SEQUENCES)[np.nan_to_num(cnn_oof).argmax(1)],
+             np.asarray(SEQUENCES)[np.nan_to_num(forest_oof).argmax(1)],
+             np.array([fused[p["path"]] for p in report["predictions"]])]
+    rows, blocks = [], []
+    for g in np.unique(groups):
+        m = both & (groups == g)
+        if m.any():
+            rows.append([float((pr[m] == y[m]).mean()) for pr in preds])
+            blocks.append(str(g))
+    out: dict[str, Any] = {"blocks": blocks, "accuracy_per_block": rows, "names": names}
+    try:
+        fn = friedman_nemenyi(np.array(rows).reshape(-1, 3), names)
+    except ValueError as err:
+        out["skipped"] = str(err)
+        return out
+    out.update({"average_ranks": fn.average_ranks.to_dict(), "p_value": fn.p_value,
+                "nemenyi_p": fn.pairwise_p.to_dict(orient="index")})
+    return out
 
 
 def _mcnemar(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:

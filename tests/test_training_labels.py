@@ -22,6 +22,7 @@ ARCHIVE = {
                   "SliceTiming_2_Ax_fMRI_HB8_72sl_int_asc", "SliceTiming_3_Ax_fMRI_HB8_72sl_seq_asc",
                   "SliceTimingRT_2_epiRT_IntAsc_GD0", "SliceTimingRT_3_epiRT_IntAsc_GD33"],
     "heudiconv": ["01-fmap_acq-3mm", "b0dwiForFmap", "axasc35", "xa_4d_interrupted"],
+    "dicom2nifti": ["anatomical_001"],  # no description: no rule labels it, and nobody reviews it
 }
 
 TINY = """[mri_series]
@@ -35,11 +36,13 @@ train_slices_per_series = 2
 slices_per_series = 3
 input_size = 64
 test_fraction = 0.25
+final_val_fraction = 0.25
 [mri_series.cnn]
 network = "multitask"
 epochs = 400
 steps_per_epoch = 3
 batch_size = 16
+early_stop = 1000
 """
 
 
@@ -90,7 +93,7 @@ def test_rules_review_train_annotate_evaluate_and_fine_tune(archive, tmp_path, r
     config.write_text(TINY)
     bundle = tmp_path / "site-model"
     result = run_cli("train", "--labels", rules_csv, "--labels", corrections, "--labels", extra,
-                     "--config", config, "--max-minutes", "0.5", "--out", bundle, "-q")
+                     "--config", config, "--max-minutes", "0.6", "--out", bundle, "-q")
     assert result.exit_code == 0, result.output
     assert "missing_series" in result.output and "no series found" in result.output
     assert "NOT_A_CLASS" in result.output and "not a class of the taxonomy" in result.output
@@ -101,10 +104,15 @@ def test_rules_review_train_annotate_evaluate_and_fine_tune(archive, tmp_path, r
     rules_rows = pd.read_csv(rules_csv, keep_default_na=False)
     unlabelled = set(rules_rows.loc[rules_rows["sequence"] == "", "path"].map(lambda p: Path(p).name))
     corrected = {"SliceTimingRT_2_epiRT_IntAsc_GD0", "SliceTimingRT_3_epiRT_IntAsc_GD33", "axasc35"}
-    assert unlabelled - corrected <= set(reasons)
+    assert "anatomical_001" in unlabelled - corrected
+    assert unlabelled - corrected <= set(reasons) and "no sequence label" in reasons["anatomical_001"]
     # the time box stopped the 400-epoch recipe, and the model trained so far was exported
-    assert report["final_cnn_history"][-1].get("stopped") == "time limit"
-    assert len(report["final_cnn_history"]) < 400
+    history = report["final_cnn_history"]
+    assert history[-1].get("stopped") == "time limit" and len(history) < 400
+    # an inner validation group (never a test group) drove the schedule and the choice of the exported epoch
+    assert report["final_cnn_validation_groups"] and all("val_bal_acc" in r for r in history)
+    assert not set(report["final_cnn_validation_groups"]) & set(json.loads((bundle / "bundle.json").read_text())[
+        "test_groups"])
     # the corrections won over the rules
     meta = json.loads((bundle / "bundle.json").read_text())
     assert meta["test_groups"], "a test split of whole groups"

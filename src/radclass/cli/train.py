@@ -90,6 +90,7 @@ class _epoch_bar:
 
         def on_epoch(stage: str, epoch: int, epochs: int, record: dict) -> None:
             acc = f" held-out acc {record['monitor_acc']:.3f}" if "monitor_acc" in record else ""
+            acc += f" val acc {record['val_acc']:.3f}" if "val_acc" in record else ""
             self.bar.update(task, description=f"{stage} epoch", completed=epoch, total=epochs,
                             stats=f"loss {record['loss']:.3f}{acc}")
 

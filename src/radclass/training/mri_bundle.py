@@ -63,6 +63,7 @@ class MriBundleConfig:
     augment: dict[str, Any] = field(default_factory=dict)  # training.augment.Augment fields
     classes: tuple[str, ...] = ()  # train on these classes only (empty: every class of the taxonomy)
     central_fraction: float = 1.0  # training slices from the central part of each volume (Ranjbar: 0.5)
+    final_val_fraction: float = 0.0  # development groups the final CNN validates on (plateau, best epoch); 0: none
 
     def __post_init__(self) -> None:
         if not 0 <= self.test_fraction < 1:
@@ -227,10 +228,19 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print, *
     joblib.dump(final_forest, out_dir / "forest.joblib", compress=3)  # for SHAP (radclass explain)
     np.savez_compressed(out_dir / FOREST_ROWS, X=np.concatenate([fdata.X, fdata.X_extra]).astype(np.float32),
                         y=np.concatenate([fdata.y, fdata.y_extra]).astype(str))  # what a fine-tune trains on
-    train_set = SliceSet.concat([real, sim]) if report.get("use_simulation", True) else real
+    final_real, final_val, val_groups = real, None, []
+    if config.final_val_fraction > 0:
+        # an inner validation fold of whole development groups drives the plateau schedule, early stopping and
+        # the choice of the exported epoch (the test groups stay unseen)
+        val_groups = held_out_groups(real.group, config.final_val_fraction, rng_seed + 1, min_dev_groups=1)
+        if val_groups:
+            in_val = np.isin(real.group, val_groups)
+            final_real, final_val = real.subset(~in_val), real.subset(in_val)
+    train_set = SliceSet.concat([final_real, sim]) if report.get("use_simulation", True) else final_real
     final_cfg = replace(cnn_cfg, deadline=None if deadline is None else deadline - _EXPORT_RESERVE_S)
-    model, history = train_cnn(train_set, None, final_cfg, progress=_epoch_logger("final CNN", log, on_epoch))
+    model, history = train_cnn(train_set, final_val, final_cfg, progress=_epoch_logger("final CNN", log, on_epoch))
     report["final_cnn_history"] = history
+    report["final_cnn_validation_groups"] = val_groups
     export_cnn_onnx(model, config.input_size, out_dir / "cnn.onnx")
     import torch
 
@@ -310,6 +320,7 @@ def _epoch_logger(stage: str, log: Log, on_epoch: Progress | None) -> Callable[[
         if on_epoch is not None:
             on_epoch(stage, epoch, epochs, record)
         acc = f", held-out accuracy {record['monitor_acc']:.3f}" if "monitor_acc" in record else ""
+        acc += f", validation accuracy {record['val_acc']:.3f}" if "val_acc" in record else ""
         stop = f" (stopped: {record['stopped']})" if "stopped" in record else ""
         log(f"{stage} epoch {epoch}/{epochs}: loss {record['loss']:.3f}{acc}{stop}")
 

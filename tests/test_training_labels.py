@@ -191,5 +191,7 @@ def test_held_out_groups_are_whole_and_seeded():
     folds = group_folds(groups, 2, seed=0)
     for g in "abcde":
         assert len(set(folds[groups == g])) == 1
+    uneven = np.array(["big"] * 50 + ["mid"] * 30 + ["small"] * 20)
+    assert held_out_groups(uneven, 0.1) == ["small"]  # no group fits 10%: the smallest, never the largest
     with pytest.raises(ValueError, match="test fraction"):
         held_out_groups(groups, 1.0)

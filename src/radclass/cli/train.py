@@ -60,7 +60,7 @@ def train(
         for e in labelled.excluded:
             typer.echo(f"  {e.name} ({e.source}): {e.reason}", err=True)
     try:
-        with _epoch_bar(enabled=not quiet) as (log, on_epoch):
+        with _EpochBar(enabled=not quiet) as (log, on_epoch):
             build_mri_bundle(cfg, out, log=log, labelled=labelled, init=init, on_epoch=on_epoch)
     except ValueError as err:
         typer.echo(f"error: {err}", err=True)
@@ -68,7 +68,7 @@ def train(
     typer.echo(f"bundle written to {out}")
 
 
-class _epoch_bar:
+class _EpochBar:
     """A rich progress bar of the CNN epochs (stage, epoch, loss, held-out accuracy) with the log above it."""
 
     def __init__(self, enabled: bool) -> None:
@@ -94,7 +94,7 @@ class _epoch_bar:
             self.bar.update(task, description=f"{stage} epoch", completed=epoch, total=epochs,
                             stats=f"loss {record['loss']:.3f}{acc}")
 
-        return self.bar.console.log, on_epoch
+        return (lambda msg: self.bar.console.log(msg, markup=False, _stack_offset=2)), on_epoch
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:

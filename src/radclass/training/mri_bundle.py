@@ -63,7 +63,7 @@ class MriBundleConfig:
     augment: dict[str, Any] = field(default_factory=dict)  # training.augment.Augment fields
     classes: tuple[str, ...] = ()  # train on these classes only (empty: every class of the taxonomy)
     central_fraction: float = 1.0  # training slices from the central part of each volume (Ranjbar: 0.5)
-    final_val_fraction: float = 0.0  # development groups the final CNN validates on (plateau, best epoch); 0: none
+    final_val_fraction: float = 0.15  # development groups the final CNN validates on (plateau, best epoch); 0: none
 
     def __post_init__(self) -> None:
         if not 0 <= self.test_fraction < 1:
@@ -455,10 +455,10 @@ def _cnn_out_of_fold(pool: list[LabelledSeries], real: SliceSet, sim: SliceSet, 
     runs = k * (2 if without is not None else 1)
     run = 0
     for i in range(k if k >= 2 else 0):
-        held = [g for g in groups if fold_of[g] == i]
+        held = [str(g) for g in groups if fold_of[g] == i]
         test = np.isin(real.group, held)
         train_real = real.subset(~test)
-        variants = [("sim", SliceSet.concat([train_real, sim]), with_sim)]
+        variants = [("sim" if len(sim.x) else "real", SliceSet.concat([train_real, sim]), with_sim)]
         if without is not None:
             variants.append(("nosim", train_real, without))
         for name, train_set, store in variants:

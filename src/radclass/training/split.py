@@ -10,7 +10,7 @@ import numpy as np
 
 
 def held_out_groups(groups: np.ndarray, fraction: float, seed: int = 0, *, min_dev_groups: int = 2) -> list[str]:
-    """Whole groups, drawn by ``seed``, holding about ``fraction`` of the series (at least one group).
+    """Whole groups, drawn by ``seed``, holding at most about ``fraction`` of the series (at least one group).
 
     Returns no group when ``fraction`` is 0 or when holding one out would leave fewer than ``min_dev_groups``
     groups for the cross-validated choices.
@@ -21,17 +21,17 @@ def held_out_groups(groups: np.ndarray, fraction: float, seed: int = 0, *, min_d
     if fraction == 0 or len(names) < min_dev_groups + 1:
         return []
     order = np.random.default_rng(seed).permutation(len(names))
+    target = fraction * counts.sum()
     chosen: list[str] = []
     total = 0
-    for i in order:
-        if chosen and total + counts[i] > fraction * counts.sum():
-            continue
-        if len(names) - len(chosen) - 1 < min_dev_groups:
+    for i in order:  # groups in seeded order, each taken when it still fits in the target share
+        if len(names) - len(chosen) - 1 < min_dev_groups or total >= target:
             break
-        chosen.append(str(names[i]))
-        total += int(counts[i])
-        if total >= fraction * counts.sum():
-            break
+        if total + counts[i] <= target:
+            chosen.append(str(names[i]))
+            total += int(counts[i])
+    if not chosen:  # every group is larger than the target share: the smallest one
+        chosen = [str(names[int(np.argmin(counts))])]
     return sorted(chosen)
 
 

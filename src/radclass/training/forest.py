@@ -51,10 +51,11 @@ def full_proba(model, X: np.ndarray, classes: Sequence[str] = SEQUENCES) -> np.n
 def lodo_proba(data: ForestData, params: dict | None = None, *, use_extra: bool = True,
                seed: int = 0, max_folds: int = 10) -> np.ndarray:
     """Out-of-fold probabilities: each group predicted by a forest trained on the others (leave-one-group-out;
-    with more than ``max_folds`` groups, whole groups are dealt into ``max_folds`` folds)."""
+    with more than ``max_folds`` groups, whole groups are dealt into ``max_folds`` folds). Rows of a fold with
+    nothing to train on (the other groups have no rows) stay NaN."""
     from radclass.training.split import group_folds
 
-    proba = np.zeros((len(data.X), len(SEQUENCES)), np.float32)
+    proba = np.full((len(data.X), len(SEQUENCES)), np.nan, np.float32)
     folds = group_folds(data.groups, max_folds, seed) if len(np.unique(data.groups)) > max_folds else data.groups
     for g in np.unique(folds):
         test = folds == g
@@ -62,14 +63,18 @@ def lodo_proba(data: ForestData, params: dict | None = None, *, use_extra: bool 
         if use_extra and len(data.X_extra):
             X_tr = np.concatenate([X_tr, data.X_extra])
             y_tr = np.concatenate([y_tr, data.y_extra])
+        if not len(y_tr):
+            continue
         proba[test] = full_proba(fit_forest(X_tr, y_tr, params, seed), data.X[test])
     return proba
 
 
 def balanced_accuracy(y: np.ndarray, proba: np.ndarray) -> float:
+    """Balanced accuracy of the rows that have probabilities (NaN rows, never predicted, count as wrong)."""
     from sklearn.metrics import balanced_accuracy_score
 
-    return float(balanced_accuracy_score(y, np.asarray(SEQUENCES)[proba.argmax(1)]))
+    return float(balanced_accuracy_score(y, np.asarray(SEQUENCES + ("",))[
+        np.where(np.isnan(proba).any(1), len(SEQUENCES), np.nan_to_num(proba).argmax(1))]))
 
 
 def tune_forest(data: ForestData, grid: dict[str, list] | None = None,

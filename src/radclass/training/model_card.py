@@ -133,8 +133,11 @@ def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any]
     lines += [
         "",
         "## Limits",
-        "- Brain MRI only; the pool has no clinical T1C/T2/PD DICOM with pixels, so those classes lean on the",
-        "  header physics and on simulation. Expect UNKNOWN rather than a guess where evidence is thin.",
+        *(["- Brain MRI only; the pool has no clinical T1C/T2/PD DICOM with pixels, so those classes lean on the",
+            "  header physics and on simulation. Expect UNKNOWN rather than a guess where evidence is thin."]
+          if str(meta.get("labels", "MANIFEST.csv")).endswith("MANIFEST.csv") else
+          ["- Trained on the labelled series above only: classes, sites and vendors it has not seen are not",
+           "  covered by these figures. Expect UNKNOWN rather than a guess where evidence is thin."]),
         "- PNG/JPEG inputs are assumed to be MR slices already windowed for display.",
         "",
         "## Rebuild",

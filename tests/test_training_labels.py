@@ -195,3 +195,27 @@ def test_held_out_groups_are_whole_and_seeded():
     assert held_out_groups(uneven, 0.1) == ["small"]  # no group fits 10%: the smallest, never the largest
     with pytest.raises(ValueError, match="test fraction"):
         held_out_groups(groups, 1.0)
+
+
+def test_uid_only_tables_are_joined_to_a_scan_of_data_folders(data_root, tmp_path):
+    from radclass.pipeline.scan import scan
+    from radclass.training.labels import LabelsError, labelled_from_tables
+
+    folder = data_root / "mri" / "dicom" / "dcm_qa_xa30"
+    t1 = [s for s in scan([folder / "5_anat-T1w_acq-tfl", folder / "8_gre_field_mapping"], workers=1).series]
+    table = tmp_path / "uids.csv"
+    table.write_text("series_uid,sequence,group\n" + "".join(f"{s.series_uid},T1,p1\n" for s in t1[:1])
+                     + "1.2.3.4.5.404,T2,p2\n")
+    with pytest.raises(LabelsError, match="--data"):
+        labelled_from_tables([table])
+    got = labelled_from_tables([table], [folder / "5_anat-T1w_acq-tfl"])
+    assert [(p.series.series_uid, p.sequence, p.dataset) for p in got.items] == [(t1[0].series_uid, "T1", "p1")]
+    assert [e.reason for e in got.excluded] == ["no scanned series has SeriesInstanceUID 1.2.3.4.5.404"]
+
+
+def test_train_refuses_a_bad_labels_table(tmp_path, run_cli):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("file,label\nx,T1\n")
+    result = run_cli("train", "--labels", bad, "--out", tmp_path / "b")
+    assert result.exit_code == 2 and "needs a 'sequence' column" in result.output
+    assert not (tmp_path / "b").exists()

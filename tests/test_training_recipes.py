@@ -62,6 +62,10 @@ def test_recipe_rejects_unknown_settings(tmp_path):
     bad.write_text("[mri_series]\nepochs = 3\n")
     with pytest.raises(ValueError, match="unknown setting"):
         MriBundleConfig.from_toml(bad)
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['epoch'\] in \[mri_series.cnn\]"):
+        MriBundleConfig(cnn={"epoch": 3})
+    with pytest.raises(ValueError, match="fill mode"):
+        MriBundleConfig(augment={"fill": "wrap"})
     with pytest.raises(ValueError, match="not classes of the taxonomy"):
         MriBundleConfig(classes=("T1", "T3"))
 

@@ -75,6 +75,16 @@ class MriBundleConfig:
             raise ValueError(f"classes {unknown} are not classes of the taxonomy ({', '.join(SEQUENCES)}).")
         if self.cnn_folds < 2:
             raise ValueError(f"cnn_folds must be at least 2; got {self.cnn_folds}.")
+        if not 0 <= self.final_val_fraction < 1:
+            raise ValueError(f"final_val_fraction must be in [0, 1); got {self.final_val_fraction}.")
+        # seed, augmentation, deadline and initial weights of the CNN come from the recipe's own settings
+        own = {"seed", "augment", "deadline", "init_weights"}
+        for table, cls, taken in (("cnn", CnnConfig, own), ("augment", Augment, set())):
+            unknown = sorted(set(getattr(self, table)) - ({f.name for f in fields(cls)} - taken))
+            if unknown:
+                raise ValueError(f"unknown setting(s) {unknown} in [mri_series.{table}]; the settings are the fields"
+                                 f" of {cls.__module__}.{cls.__name__}.")
+        Augment(**self.augment)  # validates the values
 
     @classmethod
     def from_toml(cls, path: Path) -> "MriBundleConfig":

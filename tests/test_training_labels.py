@@ -153,6 +153,8 @@ def test_rules_review_train_annotate_evaluate_and_fine_tune(archive, tmp_path, r
     treport = json.loads((tuned / "validation.json").read_text())
     assert treport["base_test"]["n"] == treport["test"]["n"] > 0
     assert 0 <= treport["test_vs_base"]["p_value"] <= 1
+    # the shipped v2 bundle has no forest_rows.npz: its synthetic rows are regenerated, and the card says so
+    assert (bundle / "forest_rows.npz").exists() and "regenerated" in treport["forest_extra_rows"]
     tcard = (tuned / "model_card.md").read_text()
     assert "Base bundle" in tcard and "McNemar" in tcard and "Fine-tuned from" in tcard
 
@@ -219,3 +221,8 @@ def test_train_refuses_a_bad_labels_table(tmp_path, run_cli):
     result = run_cli("train", "--labels", bad, "--out", tmp_path / "b")
     assert result.exit_code == 2 and "needs a 'sequence' column" in result.output
     assert not (tmp_path / "b").exists()
+    good = tmp_path / "good.csv"
+    good.write_text("path,sequence\n/nowhere/s1,T1\n")
+    result = run_cli("train", "--labels", good, "--data", tmp_path, "--init", "no-such-bundle", "--out", tmp_path / "b",
+                     "-q")
+    assert result.exit_code == 2 and "no model bundle at no-such-bundle" in result.output

@@ -59,10 +59,12 @@ def train(
         typer.echo(f"{len(labelled.excluded)} labelled rows left out:", err=True)
         for e in labelled.excluded:
             typer.echo(f"  {e.name} ({e.source}): {e.reason}", err=True)
+    from radclass.models.bundle import BundleError
+
     try:
         with _EpochBar(enabled=not quiet) as (log, on_epoch):
             build_mri_bundle(cfg, out, log=log, labelled=labelled, init=init, on_epoch=on_epoch)
-    except ValueError as err:
+    except (BundleError, ValueError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"bundle written to {out}")

@@ -1,9 +1,15 @@
-"""``radclass train CONFIG --out DIR``: build a model bundle from a TOML configuration."""
+"""``radclass train [CONFIG] [--labels LABELS.csv] [--init BUNDLE] --out DIR``: build or fine-tune a model bundle.
+
+Without ``--labels`` the labels are the shared pool's MANIFEST (``configs/mri-series.toml`` builds the bundled
+model); with ``--labels`` they are a user's table, as ``radclass rules --out`` and ``radclass review --export``
+write it. Both take the same path (:func:`radclass.training.mri_bundle.build_mri_bundle`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -12,19 +18,86 @@ from radclass.cli.app import app
 
 @app.command()
 def train(
-    config: Annotated[Path, typer.Argument(help="TOML configuration (e.g. configs/mri-series.toml).", exists=True)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Bundle folder to write.")],
+    config_arg: Annotated[Optional[Path], typer.Argument(
+        metavar="[CONFIG]", help="TOML recipe (e.g. configs/mri-series.toml); same as --config.",
+        exists=True, dir_okay=False)] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Bundle folder to write.")] = Path("bundle"),
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", help="TOML recipe (default: the built-in defaults).", exists=True, dir_okay=False)] = None,
+    labels: Annotated[Optional[list[Path]], typer.Option(
+        "--labels", help="Labels table (path and/or series_uid, sequence, optional orientation/contrast/group); "
+                         "repeat it to let a later table (review corrections) override an earlier one (rules).",
+        exists=True, dir_okay=False)] = None,
+    data: Annotated[Optional[list[Path]], typer.Option(
+        "--data", help="Folders to scan for the labelled series (default: the paths the labels name).",
+        exists=True)] = None,
+    init: Annotated[Optional[str], typer.Option(
+        "--init", help="Bundle (name or folder) to fine-tune from, e.g. mri-series.")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option(
+        "--max-minutes", min=0, help="Time box of the CNN training (the model as trained so far is exported).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Train, validate (leave-one-dataset-out) and export a model bundle (needs the `train` extra)."""
+    """Train, validate (group-wise; held-out test split) and export a model bundle (needs the `train` extra)."""
     try:
+        from radclass.training.labels import LabelsError, labelled_from_tables
         from radclass.training.mri_bundle import MriBundleConfig, build_mri_bundle
     except ImportError as err:
         typer.echo(f"error: training needs the train extra (pip install 'radclass[train]'): {err}", err=True)
         raise typer.Exit(2) from None
-    from rich.console import Console
+    if config_arg and config and config_arg != config:
+        raise typer.BadParameter("give the recipe once (CONFIG or --config)", param_hint="--config")
+    recipe = config or config_arg
+    try:
+        cfg = MriBundleConfig.from_toml(recipe) if recipe else MriBundleConfig()
+        if max_minutes is not None:
+            cfg = replace(cfg, max_minutes=max_minutes)
+        labelled = labelled_from_tables(labels, data or ()) if labels else None
+    except (LabelsError, OSError, TypeError, ValueError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    if labelled is not None and labelled.excluded:
+        typer.echo(f"{len(labelled.excluded)} labelled rows left out:", err=True)
+        for e in labelled.excluded:
+            typer.echo(f"  {e.name} ({e.source}): {e.reason}", err=True)
+    from radclass.models.bundle import BundleError
 
-    console = Console(stderr=True)
-    cfg = MriBundleConfig.from_toml(config)
-    with console.status("training…"):
-        build_mri_bundle(cfg, out, log=lambda msg: console.log(msg))
+    try:
+        with _EpochBar(enabled=not quiet) as (log, on_epoch):
+            build_mri_bundle(cfg, out, log=log, labelled=labelled, init=init, on_epoch=on_epoch)
+    except (BundleError, ValueError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"bundle written to {out}")
+
+
+class _EpochBar:
+    """A rich progress bar of the CNN epochs (stage, epoch, loss, held-out accuracy) with the log above it."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+
+    def __enter__(self):
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if not self.enabled:
+            return (lambda msg: None), None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console)
+        self.bar.__enter__()
+        task = self.bar.add_task("training", total=None, stats="")
+
+        def on_epoch(stage: str, epoch: int, epochs: int, record: dict) -> None:
+            acc = f" held-out acc {record['monitor_acc']:.3f}" if "monitor_acc" in record else ""
+            acc += f" val acc {record['val_acc']:.3f}" if "val_acc" in record else ""
+            self.bar.update(task, description=f"{stage} epoch", completed=epoch, total=epochs,
+                            stats=f"loss {record['loss']:.3f}{acc}")
+
+        return (lambda msg: self.bar.console.log(msg, markup=False, _stack_offset=2)), on_epoch
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +25,17 @@ class CnnConfig:
     steps_per_epoch: int = 0  # 0: one pass over the training slices per epoch
     batch_size: int = 32
     lr: float = 1e-3
+    lr_decay: float = 0.0  # per-epoch inverse-time decay: lr of epoch e = lr / (1 + lr_decay * e) (Ranjbar)
     weight_decay: float = 1e-4
+    class_weighted_loss: bool = False  # inverse-frequency weights in the sequence loss (Kasmanoff)
+    balanced_sampling: bool = True  # class-balanced batches (radclass); False: uniform over the slices
     patience: int = 5  # epochs without validation improvement before lr /= 10 (Kasmanoff)
     early_stop: int = 8
     seed: int = 0
     augment: Augment = field(default_factory=Augment)
     threads: int = 2
+    deadline: float | None = None  # time.monotonic() at which training stops (after at least one step)
+    init_weights: str | None = None  # a torch state_dict (a bundle's cnn.pt) to start from: fine-tuning
 
 
 def _balanced_weights(seq: np.ndarray, n_classes: int) -> np.ndarray:
@@ -44,28 +50,53 @@ def _outputs(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 
 def train_cnn(train: SliceSet, val: SliceSet | None, config: CnnConfig,
-              progress: Callable[[int, int, dict], None] | None = None) -> tuple[nn.Module, list[dict]]:
-    """Class-balanced sampling, sequence CE + masked orientation CE, Adam, lr/10 on plateau, early stop."""
+              progress: Callable[[int, int, dict], None] | None = None,
+              monitor: SliceSet | None = None) -> tuple[nn.Module, list[dict]]:
+    """Class-balanced sampling, sequence CE + masked orientation CE, Adam, lr/10 on plateau, early stop.
+
+    Parameters
+    ----------
+    train, val
+        Training slices; ``val`` (optional) drives the plateau schedule, early stopping and the choice of the
+        best epoch (its balanced accuracy, maximised).
+    config
+        Network and schedule; ``config.deadline`` stops training when passed (the best epoch so far, or the
+        last one without ``val``, is returned) and ``config.init_weights`` fine-tunes from saved weights.
+    progress
+        Called after every epoch with ``(epoch, epochs, record)``.
+    monitor
+        Slices only reported (``monitor_acc`` in the record, e.g. for a progress bar); never used for a choice.
+    """
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     kwargs = {"n_orientations": len(ORIENT_HEAD)} if config.network == "multitask" else {}
     model = build_network(config.network, len(SEQUENCES), **kwargs)
+    if config.init_weights:
+        model.load_state_dict(torch.load(config.init_weights, map_location="cpu", weights_only=True))
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=config.patience)
-    probs = _balanced_weights(train.seq, len(SEQUENCES))
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.1, patience=config.patience)
+    probs = _balanced_weights(train.seq, len(SEQUENCES)) if config.balanced_sampling else None
+    counts = np.bincount(train.seq, minlength=len(SEQUENCES)).astype(np.float32)
+    loss_w = torch.from_numpy(np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max((counts > 0).sum(), 1),
+                                       0.0).astype(np.float32)) if config.class_weighted_loss else None
     steps = config.steps_per_epoch or max(1, len(train.x) // config.batch_size)
     history: list[dict] = []
     best, best_state, stale = -1.0, None, 0
     for epoch in range(config.epochs):
+        if config.lr_decay and epoch:  # lr_e = lr / (1 + d e), times any plateau reductions
+            for group in opt.param_groups:
+                group["lr"] *= (1 + config.lr_decay * (epoch - 1)) / (1 + config.lr_decay * epoch)
         model.train()
-        total = 0.0
+        total, done = 0.0, 0
         for _ in range(steps):
+            if done and _past(config.deadline):
+                break
             idx = rng.choice(len(train.x), config.batch_size, p=probs)
             x = config.augment(torch.from_numpy(train.x[idx]), gen)
             seq_logits, orient_logits = _outputs(model, x)
-            loss = F.cross_entropy(seq_logits, torch.from_numpy(train.seq[idx]))
+            loss = F.cross_entropy(seq_logits, torch.from_numpy(train.seq[idx]), weight=loss_w)
             if orient_logits is not None:
                 o = torch.from_numpy(train.orient[idx])
                 if (o >= 0).any():
@@ -74,7 +105,10 @@ def train_cnn(train: SliceSet, val: SliceSet | None, config: CnnConfig,
             loss.backward()
             opt.step()
             total += float(loss.detach())
-        record = {"epoch": epoch + 1, "loss": total / steps, "lr": opt.param_groups[0]["lr"]}
+            done += 1
+        record = {"epoch": epoch + 1, "loss": total / done, "lr": opt.param_groups[0]["lr"]}
+        if monitor is not None and len(monitor.x):
+            record["monitor_acc"] = float((predict_proba(model, monitor.x)[0].argmax(1) == monitor.seq).mean())
         if val is not None and len(val.x):
             seq_p, _ = predict_proba(model, val.x)
             record["val_acc"] = float((seq_p.argmax(1) == val.seq).mean())
@@ -90,10 +124,17 @@ def train_cnn(train: SliceSet, val: SliceSet | None, config: CnnConfig,
             progress(epoch + 1, config.epochs, record)
         if val is not None and stale >= config.early_stop:
             break
+        if _past(config.deadline):
+            record["stopped"] = "time limit"
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     return model, history
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
 
 
 def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:

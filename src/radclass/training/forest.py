@@ -49,32 +49,42 @@ def full_proba(model, X: np.ndarray, classes: Sequence[str] = SEQUENCES) -> np.n
 
 
 def lodo_proba(data: ForestData, params: dict | None = None, *, use_extra: bool = True,
-               seed: int = 0) -> np.ndarray:
-    """Out-of-fold probabilities: each dataset predicted by a forest trained on all the others."""
-    proba = np.zeros((len(data.X), len(SEQUENCES)), np.float32)
-    for g in np.unique(data.groups):
-        test = data.groups == g
+               seed: int = 0, max_folds: int = 10) -> np.ndarray:
+    """Out-of-fold probabilities: each group predicted by a forest trained on the others (leave-one-group-out;
+    with more than ``max_folds`` groups, whole groups are dealt into ``max_folds`` folds). Rows of a fold with
+    nothing to train on (the other groups have no rows) stay NaN."""
+    from radclass.training.split import group_folds
+
+    proba = np.full((len(data.X), len(SEQUENCES)), np.nan, np.float32)
+    folds = group_folds(data.groups, max_folds, seed) if len(np.unique(data.groups)) > max_folds else data.groups
+    for g in np.unique(folds):
+        test = folds == g
         X_tr, y_tr = data.X[~test], data.y[~test]
         if use_extra and len(data.X_extra):
             X_tr = np.concatenate([X_tr, data.X_extra])
             y_tr = np.concatenate([y_tr, data.y_extra])
+        if not len(y_tr):
+            continue
         proba[test] = full_proba(fit_forest(X_tr, y_tr, params, seed), data.X[test])
     return proba
 
 
 def balanced_accuracy(y: np.ndarray, proba: np.ndarray) -> float:
+    """Balanced accuracy of the rows that have probabilities (NaN rows, never predicted, count as wrong)."""
     from sklearn.metrics import balanced_accuracy_score
 
-    return float(balanced_accuracy_score(y, np.asarray(SEQUENCES)[proba.argmax(1)]))
+    return float(balanced_accuracy_score(y, np.asarray(SEQUENCES + ("",))[
+        np.where(np.isnan(proba).any(1), len(SEQUENCES), np.nan_to_num(proba).argmax(1))]))
 
 
-def tune_forest(data: ForestData, grid: dict[str, list] | None = None) -> tuple[dict, list[tuple[dict, float]]]:
-    """Pick forest hyper-parameters by leave-one-dataset-out balanced accuracy."""
+def tune_forest(data: ForestData, grid: dict[str, list] | None = None,
+                seed: int = 0) -> tuple[dict, list[tuple[dict, float]]]:
+    """Pick forest hyper-parameters by leave-one-group-out balanced accuracy."""
     grid = grid or TUNING_GRID
     results = []
     for values in product(*grid.values()):
         params = dict(zip(grid.keys(), values))
-        results.append((params, balanced_accuracy(data.y, lodo_proba(data, params))))
+        results.append((params, balanced_accuracy(data.y, lodo_proba(data, params, seed=seed))))
     best = max(results, key=lambda r: r[1])[0]
     return best, results
 

@@ -14,18 +14,28 @@ def _pct(v: Any) -> str:
 
 
 def _clopper_pearson(k: int, n: int) -> str:
+    from radclass.evaluate.metrics import clopper_pearson
+
     if n == 0:
         return "n/a"
-    from scipy.stats import beta
-
-    lo = beta.ppf(0.025, k, n - k + 1) if k > 0 else 0.0
-    hi = beta.ppf(0.975, k + 1, n - k) if k < n else 1.0
+    lo, hi = clopper_pearson(k, n)
     return f"{100 * lo:.0f}-{100 * hi:.0f}%"
 
 
-def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any], pool: list[LabelledSeries]) -> Path:
+def _counts(counter: Counter) -> str:
+    return ", ".join(f"{k or 'unknown'} {v}" for k, v in sorted(counter.items(), key=lambda kv: str(kv[0])))
+
+
+def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any], items: list[LabelledSeries],
+                     test: list[LabelledSeries] | None = None) -> Path:
+    """Write ``model_card.md``: what the training data was, the cross-validated figures, the test split's
+    figures (and the base bundle's on the same series when fine-tuned), kept apart."""
+    test = test or []
+    test_ids = {p.id for p in test}
+    pool = [p for p in items if p.id not in test_ids]
     datasets = Counter(p.dataset for p in pool)
     classes = Counter(p.sequence for p in pool)
+    vendors = Counter(str(p.series.header.get("manufacturer") or "") for p in pool)
     preds = report.get("predictions", [])
     lines = [
         f"# Model card: {meta['name']} v{meta['version']}",
@@ -38,25 +48,36 @@ def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any]
         "CNN's orientation head.",
         "",
         "## Training data",
-        f"- Real pool (`$RADCLASS_DATA/MANIFEST.csv`): {len(pool)} labelled MR series from {len(datasets)} datasets:",
-        "  " + ", ".join(f"{k} {v}" for k, v in sorted(datasets.items())) + ".",
-        "- Classes in the pool: " + ", ".join(f"{k} {v}" for k, v in sorted(classes.items())) + ".",
-        f"- Synthetic header rows: {meta['config']['synthetic_headers_per_class']} per class from the physics-based",
-        "  protocol sampler (`radclass.simulate.protocols`), optional fields randomly blanked.",
+        f"- Labels: `{meta.get('labels', 'MANIFEST.csv')}`; {len(items)} labelled series, of which {len(pool)} in "
+        f"{len(datasets)} development groups and {len(test)} in the held-out test split"
+        f" ({len(report.get('labels', {}).get('excluded', []))} rows of the labels left out, each listed in"
+        " `validation.json` with its reason).",
+        "- Development series per group (dataset, subject or site): " + _counts(datasets) + ".",
+        "- Per class: " + _counts(classes) + ".",
+        "- Per vendor (DICOM Manufacturer; unknown for NIfTI/PNG): " + _counts(vendors) + ".",
+        *([f"- Fine-tuned from `{meta['fine_tuned_from']}`: CNN started from its weights, its preprocessing kept "
+           f"(network {meta['network']}, {meta['input_size']} px, {meta['slices_per_series']} slices); forest on "
+           f"the local rows plus {report.get('forest_extra_rows')}."] if meta.get("fine_tuned_from") else []),
+        *([] if meta.get("fine_tuned_from") else [
+            f"- Synthetic header rows: {meta['config']['synthetic_headers_per_class']} per class from the physics-based",
+            "  protocol sampler (`radclass.simulate.protocols`), optional fields randomly blanked."]),
         f"- Simulated slices: {meta['config']['simulated_series_per_class']} series per class x "
         f"{meta['config']['simulated_slices_per_series']} slices from the MR simulator (`radclass.simulate`),"
         f" used in the final CNN: {report.get('use_simulation')}.",
-        "- Forest hyper-parameters (chosen by leave-one-dataset-out balanced accuracy): "
+        "- Forest hyper-parameters (chosen by leave-one-group-out balanced accuracy; `{}` = defaults, not tuned): "
         f"`{meta.get('forest_params')}`.",
         "",
         "## Validation scheme",
-        "Leave-one-dataset-out for the forest (each dataset predicted by a forest trained on the other datasets",
-        f"plus synthetic rows); the CNN over {meta['config']['cnn_folds']} dataset folds (whole datasets held out).",
-        "Fusion weights and the abstention threshold are chosen on these out-of-fold predictions.",
-        "The pool is small and skewed (DWI/BOLD heavy; T1C/T2/PD/SWI/MRA only a handful): per-class figures",
-        "for rare classes rest on 1-7 series and their confidence intervals are wide.",
+        f"Whole groups holding about {_pct(meta['config'].get('test_fraction', 0))} of the series (seed"
+        f" {meta['config'].get('seed')}) form the held-out test split: {meta.get('test_groups') or 'none'}. No choice",
+        "sees them. On the development groups: leave-one-group-out for the forest (each group predicted by a forest",
+        "trained on the others plus the extra rows; its hyper-parameters chosen the same way); the CNN over"
+        f" {meta['config']['cnn_folds']} group folds.",
+        "Fusion weights and the abstention thresholds are chosen on these out-of-fold predictions; the final models",
+        "are trained on the development groups and measured once on the test split.",
+        "Small classes rest on few series: read the confidence intervals.",
         "",
-        "## Series-level results (out-of-fold)",
+        "## Cross-validated results (development groups, out-of-fold)",
         "",
         "| model | series | accuracy | balanced accuracy |",
         "|---|---|---|---|",
@@ -81,7 +102,7 @@ def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any]
         f"Fusion: log-linear pool with CNN share {meta['fusion'].get('w_cnn')} and forest share"
         f" {meta['fusion'].get('w_forest')} (chosen by balanced accuracy; a lone input is used alone).",
         "",
-        "### Per class (fused, out-of-fold; 95% Clopper-Pearson CI)",
+        "### Per class (fused, cross-validated; 95% Clopper-Pearson CI)",
         "",
         "| class | series | sensitivity | 95% CI | specificity | F1 |",
         "|---|---|---|---|---|---|",
@@ -98,17 +119,77 @@ def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any]
     lines += ["", "### Confusion (truth -> predicted, out-of-fold)", ""]
     conf = Counter((p["truth"], p["pred"]) for p in preds if p["truth"] != p["pred"])
     lines += [f"- {t} -> {q}: {n}" for (t, q), n in conf.most_common(20)] or ["- none"]
+    mc = report.get("model_comparison", {})
+    lines += ["", "### CNN vs forest vs fusion across the cross-validation groups (Friedman + Nemenyi)", ""]
+    if "p_value" in mc:
+        ranks = ", ".join(f"{k} {v:.2f}" for k, v in mc["average_ranks"].items())
+        pairs = "; ".join(f"{a}-{b} p = {mc['nemenyi_p'][a][b]:.3g}" for i, a in enumerate(mc["names"])
+                          for b in mc["names"][i + 1:])
+        lines.append(f"{len(mc['blocks'])} groups; average ranks (1 = best) {ranks}; Friedman p = {mc['p_value']:.3g};"
+                     f" Nemenyi {pairs}.")
+    else:
+        lines.append(f"Not computed: {mc.get('skipped', 'no groups with both inputs')}.")
+    lines += _test_section(report, meta)
     lines += [
         "",
         "## Limits",
-        "- Brain MRI only; the pool has no clinical T1C/T2/PD DICOM with pixels, so those classes lean on the",
-        "  header physics and on simulation. Expect UNKNOWN rather than a guess where evidence is thin.",
+        *(["- Brain MRI only; the pool has no clinical T1C/T2/PD DICOM with pixels, so those classes lean on the",
+            "  header physics and on simulation. Expect UNKNOWN rather than a guess where evidence is thin."]
+          if str(meta.get("labels", "MANIFEST.csv")).endswith("MANIFEST.csv") else
+          ["- Trained on the labelled series above only: classes, sites and vendors it has not seen are not",
+           "  covered by these figures. Expect UNKNOWN rather than a guess where evidence is thin."]),
         "- PNG/JPEG inputs are assumed to be MR slices already windowed for display.",
         "",
         "## Rebuild",
-        "`radclass train configs/mri-series.toml --out src/radclass/bundled/mri-series`"
-        f" (took {meta.get('trained_seconds')} s on this machine's 2 CPU cores).",
+        (f"`radclass train --labels {' --labels '.join(str(meta.get('labels')).split(', '))} --out DIR`" if not str(meta.get("labels", "")).endswith(
+            "MANIFEST.csv") else "`radclass train configs/mri-series.toml --out src/radclass/bundled/mri-series`")
+        + f" (took {meta.get('trained_seconds')} s).",
     ]
     path = out_dir / "model_card.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _test_section(report: dict[str, Any], meta: dict[str, Any]) -> list[str]:
+    """The "Test split" section: per-class recall with 95% CIs, confusion matrix, abstention trade-off, and the
+    base bundle on the same series when the bundle was fine-tuned."""
+    t = report.get("test")
+    lines = ["", "## Test split (held-out groups, measured once)", ""]
+    if not t:
+        return lines + ["No test split: too few groups to hold any out (or `test_fraction = 0`); the figures above",
+                        "are cross-validated only."]
+    lo, hi = t["accuracy_ci"]
+    lines += [f"{t['n']} series of the groups {meta.get('test_groups')}. Accuracy {_pct(t['accuracy'])}"
+              f" (95% CI {_pct(lo)}-{_pct(hi)}), balanced accuracy {_pct(t['balanced_accuracy'])};"
+              f" CNN alone {_pct(t['cnn_only'].get('accuracy'))}, forest alone {_pct(t['forest_only'].get('accuracy'))}"
+              " (on the series each could read).", ""]
+    base = report.get("base_test")
+    head = "| class | series | recall | 95% CI | precision |" + (" base recall | base 95% CI |" if base else "")
+    lines += [head, "|---|---|---|---|---|" + ("---|---|" if base else "")]
+    for c, v in t["per_class"].items():
+        row = (f"| {c} | {v['n']} | {_pct(v['recall'])} | {_clopper_pearson(v['correct'], v['n'])} |"
+               f" {_pct(v['precision'])} |")
+        if base:
+            b = base["per_class"].get(c, {"correct": 0, "n": 0, "recall": None})
+            row += f" {_pct(b['recall'])} | {_clopper_pearson(b['correct'], b['n'])} |"
+        lines.append(row)
+    labels = sorted({q for row in t["confusion"].values() for q in row})
+    lines += ["", "Confusion matrix (rows truth, columns prediction; '' = no evidence):", "",
+              "| truth | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    lines += [f"| {r} | " + " | ".join(str(t["confusion"][r].get(q, 0)) for q in labels) + " |" for r in t["confusion"]]
+    ab = t["abstention"]
+    lines += ["", f"Abstention rule (the bundle's thresholds): coverage {_pct(ab['coverage'])} ({ab['n_accepted']} of"
+              f" {t['n']}), accuracy on accepted series {_pct(ab['accepted_accuracy'])}.", "",
+              "| confidence threshold | coverage | accuracy on accepted |", "|---|---|---|"]
+    lines += [f"| {r['threshold']:.2f} | {_pct(r['coverage'])} | {_pct(r['accuracy'])} |" for r in t["tradeoff"]]
+    if base:
+        blo, bhi = base["accuracy_ci"]
+        cmp = report.get("test_vs_base", {})
+        lines += ["", f"### Base bundle `{base.get('bundle')}` on the same test series", "",
+                  f"Accuracy {_pct(base['accuracy'])} (95% CI {_pct(blo)}-{_pct(bhi)}), balanced accuracy"
+                  f" {_pct(base['balanced_accuracy'])}; abstention coverage {_pct(base['abstention']['coverage'])},"
+                  f" accuracy on accepted {_pct(base['abstention']['accepted_accuracy'])}.",
+                  f"Fine-tuned vs base, McNemar ({cmp.get('method')}): p = {cmp.get('p_value', float('nan')):.3g};"
+                  f" {cmp.get('only_new_correct')} series right only after fine-tuning,"
+                  f" {cmp.get('only_base_correct')} right only with the base."]
+    return lines

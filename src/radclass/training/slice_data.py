@@ -46,15 +46,21 @@ def orient_index(plane: str) -> int:
 
 
 def pool_slices(pool: Sequence[LabelledSeries], k: int = 8, size: int = DEFAULT_SIZE,
-                reslice_isotropic: bool = True) -> SliceSet:
-    """Slices of every pixel-usable pool series; isotropic NIfTI volumes also resliced in AX/COR/SAG."""
+                reslice_isotropic: bool = True, central: float = 1.0) -> SliceSet:
+    """Slices of every pixel-usable pool series; isotropic NIfTI volumes also resliced in AX/COR/SAG.
+
+    ``central`` < 1 takes the ``k`` slices from the central part of the volume (Ranjbar et al.: 4 slices of
+    the central half): ``k / central`` evenly spaced slices are read and the middle ``k`` kept.
+    """
+    if not 0 < central <= 1:
+        raise ValueError(f"The central fraction of the volume must be in (0, 1]; got {central}.")
     sets: list[SliceSet] = []
     for item in pool:
         if not item.pixels_usable:
             continue
         s = item.series
         try:
-            slices = load_slices(s, k)
+            slices = _central(load_slices(s, int(np.ceil(k / central))), k)
         except PixelReadError:
             continue
         plane = item.orientation if item.orientation in ORIENT_HEAD else s.header.get("orientation", "NA")
@@ -65,10 +71,16 @@ def pool_slices(pool: Sequence[LabelledSeries], k: int = 8, size: int = DEFAULT_
     return SliceSet.concat(sets)
 
 
+def _central(slices: list[np.ndarray], k: int) -> list[np.ndarray]:
+    """The middle ``k`` of evenly spaced slices (all when there are no more than ``k``)."""
+    start = max((len(slices) - k) // 2, 0)
+    return slices[start:start + k]
+
+
 def _make(slices: list[np.ndarray], item: LabelledSeries, orient: int, size: int) -> SliceSet:
     n = len(slices)
     return SliceSet(prepare_batch(slices, size), np.full(n, SEQUENCES.index(item.sequence)), np.full(n, orient),
-                    np.full(n, item.dataset, object), np.full(n, item.series.path, object))
+                    np.full(n, item.dataset, object), np.full(n, item.id, object))
 
 
 def _three_planes(path: str, k: int) -> dict[str, list[np.ndarray]]:

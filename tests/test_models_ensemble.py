@@ -27,11 +27,15 @@ def test_fuse_drops_missing_input_and_rejects_nothing():
         fuse(None, None)
 
 
-def test_majority_vote_counts_slices_and_forest():
+def test_majority_vote_gives_the_forest_one_vote_per_image():
     slices = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0], [0.6, 0.4, 0.0]])
     forest = np.array([0.0, 0.4, 0.6])
     votes = majority_vote(slices, forest)
-    assert int(np.argmax(votes)) == 0  # two slice votes for class 0, one each for 1 and 2
+    assert int(np.argmax(votes)) == 2  # CNN: 2 votes for class 0, 1 for class 1; forest: 3 (one per image)
+    assert int(np.argmax(majority_vote(slices, None))) == 0  # without a header the slices decide
+    unanimous = np.array([[0.1, 0.9, 0.0]] * 3)
+    tie = majority_vote(unanimous, forest)  # 3 CNN votes v 3 forest votes: the higher mean probability wins
+    assert int(np.argmax(tie)) == 1
 
 
 def test_decide_abstains_below_threshold():

@@ -1,7 +1,7 @@
 """Per-series decisions from per-slice CNN and header-forest probabilities (pure functions).
 
-* :func:`majority_vote` - the published rule: every slice prediction and the forest's prediction each get one
-  vote, the most frequent label wins (ties go to the higher mean probability).
+* :func:`majority_vote` - the published rule: each image gets one CNN vote and one forest vote, the most
+  frequent label wins (ties go to the higher mean probability).
 * :func:`fuse` - probability-level fusion: a weighted log-linear pool of the CNN's mean slice probabilities
   and the forest's probabilities, each weight dropped to zero when its input is missing (no pixels / no
   informative header). It uses the models' confidence, which the vote throws away.
@@ -21,13 +21,15 @@ _EPS = 1e-4
 
 
 def majority_vote(slice_proba: np.ndarray, forest_proba: np.ndarray | None) -> np.ndarray:
-    """One-hot-ish vote shares over classes from slice argmaxes plus the forest's argmax."""
+    """Vote shares over classes by the published rule (Kasmanoff et al.): every image casts one CNN vote and one
+    forest vote (the forest reads the series header, so its vote is the same for each of the K images); the most
+    frequent label wins, ties going to the higher mean probability."""
     n_classes = slice_proba.shape[1] if len(slice_proba) else len(forest_proba)  # type: ignore[arg-type]
     votes = np.zeros(n_classes, np.float32)
     for p in slice_proba:
         votes[int(np.argmax(p))] += 1
     if forest_proba is not None:
-        votes[int(np.argmax(forest_proba))] += 1
+        votes[int(np.argmax(forest_proba))] += max(len(slice_proba), 1)
     # Tie-break by the mean probability, scaled below one vote.
     mean = np.mean(np.vstack([slice_proba] + ([forest_proba[None]] if forest_proba is not None else [])), axis=0)
     total = votes.sum() or 1.0

@@ -16,7 +16,14 @@ from numpy.typing import ArrayLike
 from scipy.stats import chi2_contingency, f, friedmanchisquare, rankdata, studentized_range
 from statsmodels.stats.contingency_tables import mcnemar
 
-__all__ = ["FriedmanNemenyi", "TestResult", "chi2_test", "friedman_nemenyi", "mcnemar_test", "nemenyi_critical_difference"]
+__all__ = [
+    "FriedmanNemenyi",
+    "TestResult",
+    "chi2_test",
+    "friedman_nemenyi",
+    "mcnemar_test",
+    "nemenyi_critical_difference",
+]
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,12 @@ def mcnemar_test(correct_a: ArrayLike, correct_b: ArrayLike, *, exact: bool | No
     else:
         res = mcnemar(table, exact=exact, correction=True)
         stat, p = float(res.statistic), float(res.pvalue)
-    counts = {"both_correct": int(table[0, 0]), "only_a_correct": int(table[0, 1]),
-              "only_b_correct": int(table[1, 0]), "both_wrong": int(table[1, 1])}
+    counts = {
+        "both_correct": int(table[0, 0]),
+        "only_a_correct": int(table[0, 1]),
+        "only_b_correct": int(table[1, 0]),
+        "both_wrong": int(table[1, 1]),
+    }
     return TestResult("mcnemar_exact" if exact else "mcnemar_chi2", stat, p, counts)
 
 
@@ -62,8 +73,12 @@ def chi2_test(correct_a: ArrayLike, correct_b: ArrayLike) -> TestResult:
     else:
         res = chi2_contingency(table, correction=True)
         stat, p = float(res.statistic), float(res.pvalue)
-    counts = {"a_correct": int(table[0, 0]), "a_wrong": int(table[0, 1]),
-              "b_correct": int(table[1, 0]), "b_wrong": int(table[1, 1])}
+    counts = {
+        "a_correct": int(table[0, 0]),
+        "a_wrong": int(table[0, 1]),
+        "b_correct": int(table[1, 0]),
+        "b_wrong": int(table[1, 1]),
+    }
     return TestResult("chi2", stat, p, counts)
 
 
@@ -119,7 +134,16 @@ def friedman_nemenyi(scores: ArrayLike, names: Sequence[str] | None = None, alph
             q = abs(ranks[i] - ranks[j]) / se * np.sqrt(2)
             pvals[i, j] = pvals[j, i] = float(studentized_range.sf(q, k, np.inf)) if q > 0 else 1.0
     return FriedmanNemenyi(
-        names, n, pd.Series(ranks, index=names), float(stat), float(p), float(chi2_plain), float(ff), ff_p,
-        alpha, q_alpha, cd,
+        names,
+        n,
+        pd.Series(ranks, index=names),
+        float(stat),
+        float(p),
+        float(chi2_plain),
+        float(ff),
+        ff_p,
+        alpha,
+        q_alpha,
+        cd,
         pd.DataFrame(pvals, index=names, columns=names),
     )

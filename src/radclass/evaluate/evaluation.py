@@ -14,7 +14,12 @@ import numpy as np
 import pandas as pd
 
 from radclass.evaluate.bootstrap import BootstrapCI, bootstrap_ci
-from radclass.evaluate.calibration import RiskCoverage, expected_calibration_error, reliability_table, risk_coverage_curve
+from radclass.evaluate.calibration import (
+    RiskCoverage,
+    expected_calibration_error,
+    reliability_table,
+    risk_coverage_curve,
+)
 from radclass.evaluate.compare import chi2_test, friedman_nemenyi, mcnemar_test
 from radclass.evaluate.curves import PRCurve, ROCCurve, one_vs_rest, pr_curve, roc_curve_ci
 from radclass.evaluate.delong import delong_test
@@ -131,13 +136,15 @@ def evaluate_predictions(
     pred = predictions.table
     match = match_paths(pred["path"].tolist(), truth["path"].tolist())
     p_idx, t_idx = match.pairs["pred_index"].to_numpy(), match.pairs["truth_index"].to_numpy()
-    cases = pd.DataFrame({
-        "path": pred["path"].to_numpy()[p_idx],
-        "truth_path": truth["path"].to_numpy()[t_idx],
-        "truth_index": t_idx,
-        "truth": truth["label"].to_numpy()[t_idx],
-        "pred": pred["label"].to_numpy()[p_idx],
-    })
+    cases = pd.DataFrame(
+        {
+            "path": pred["path"].to_numpy()[p_idx],
+            "truth_path": truth["path"].to_numpy()[t_idx],
+            "truth_index": t_idx,
+            "truth": truth["label"].to_numpy()[t_idx],
+            "pred": pred["label"].to_numpy()[p_idx],
+        }
+    )
     cases["correct"] = cases["truth"] == cases["pred"]
     if "confidence" in pred:
         cases["confidence"] = pred["confidence"].to_numpy(float)[p_idx]
@@ -178,8 +185,14 @@ def evaluate_predictions(
     return result
 
 
-def _add_scores(result: Evaluation, pred: pd.DataFrame, p_idx: np.ndarray, score_classes: list[str],
-                positive: str | None, band_resamples: int) -> None:
+def _add_scores(
+    result: Evaluation,
+    pred: pd.DataFrame,
+    p_idx: np.ndarray,
+    score_classes: list[str],
+    positive: str | None,
+    band_resamples: int,
+) -> None:
     """ROC/PR curves: one positive-class curve for a binary task, one-vs-rest curves otherwise."""
     cases, labels = result.cases, result.labels
     y_true = cases["truth"].to_numpy(str)
@@ -233,8 +246,10 @@ def _add_calibration(result: Evaluation, n_bins: int) -> None:
 def _common(evaluations: Sequence[Evaluation]) -> list[pd.DataFrame]:
     """Each evaluation's cases restricted to the truth rows every evaluation matched, in the same order."""
     shared = set.intersection(*(set(e.cases["truth_index"]) for e in evaluations))
-    return [e.cases[e.cases["truth_index"].isin(shared)].sort_values("truth_index").reset_index(drop=True)
-            for e in evaluations]
+    return [
+        e.cases[e.cases["truth_index"].isin(shared)].sort_values("truth_index").reset_index(drop=True)
+        for e in evaluations
+    ]
 
 
 def compare_evaluations(evaluations: Sequence[Evaluation], alpha: float = 0.05) -> dict[str, object]:
@@ -250,20 +265,28 @@ def compare_evaluations(evaluations: Sequence[Evaluation], alpha: float = 0.05) 
     labels = class_labels(common[0]["truth"], pd.concat([c["pred"] for c in common])) if n else []
     tables = {e.name: per_class_metrics(c["truth"], c["pred"], labels) for e, c in zip(evaluations, common)}
     side_by_side = pd.concat(
-        {name: t[["precision", "sensitivity", "f1", "support"]].rename(columns={"sensitivity": "recall"})
-         for name, t in tables.items()},
+        {
+            name: t[["precision", "sensitivity", "f1", "support"]].rename(columns={"sensitivity": "recall"})
+            for name, t in tables.items()
+        },
         axis=1,
     )
     pairs = []
     for (i, a), (j, b) in combinations(enumerate(evaluations), 2):
         ca, cb = common[i]["correct"].to_numpy(), common[j]["correct"].to_numpy()
-        row: dict[str, object] = {"a": a.name, "b": b.name, "n": n,
-                                  "accuracy_a": float(ca.mean()) if n else float("nan"),
-                                  "accuracy_b": float(cb.mean()) if n else float("nan")}
+        row: dict[str, object] = {
+            "a": a.name,
+            "b": b.name,
+            "n": n,
+            "accuracy_a": float(ca.mean()) if n else float("nan"),
+            "accuracy_b": float(cb.mean()) if n else float("nan"),
+        }
         if n:
             mc, ch = mcnemar_test(ca, cb), chi2_test(ca, cb)
-            row |= {"mcnemar": {"method": mc.method, "statistic": mc.statistic, "p_value": mc.p_value, **mc.counts},
-                    "chi2": {"statistic": ch.statistic, "p_value": ch.p_value}}
+            row |= {
+                "mcnemar": {"method": mc.method, "statistic": mc.statistic, "p_value": mc.p_value, **mc.counts},
+                "chi2": {"statistic": ch.statistic, "p_value": ch.p_value},
+            }
         scored = "score_positive" in common[i] and "score_positive" in common[j]
         if a.binary and b.binary and a.positive == b.positive and scored:
             sa, sb = common[i]["score_positive"].to_numpy(float), common[j]["score_positive"].to_numpy(float)

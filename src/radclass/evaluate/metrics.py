@@ -88,7 +88,7 @@ def per_class_metrics(
         row["f1"] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
         rows.append(row)
     table = pd.DataFrame(rows, index=pd.Index(labels, name="label"))
-    return table.astype({c: int for c in ("support", "tp", "fp", "fn", "tn")})
+    return table.astype(dict.fromkeys(("support", "tp", "fp", "fn", "tn"), int))
 
 
 def _weighted(values: pd.Series, weights: pd.Series) -> float:
@@ -114,7 +114,9 @@ def overall_metrics(
     decided = y_pred != UNKNOWN
     accuracy, accuracy_ci = _proportion(correct, n, confidence)
     coverage, coverage_ci = _proportion(int(decided.sum()), n, confidence)
-    selective, selective_ci = _proportion(int(np.sum(y_true[decided] == y_pred[decided])), int(decided.sum()), confidence)
+    selective, selective_ci = _proportion(
+        int(np.sum(y_true[decided] == y_pred[decided])), int(decided.sum()), confidence
+    )
     kappa_labels = labels + ([UNKNOWN] if (~decided).any() else [])
     result: dict[str, object] = {
         "n": n,

@@ -42,7 +42,9 @@ def overlay(image: ArrayLike, heatmap: ArrayLike, *, alpha: float = 0.5, cmap: s
     return (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
 
 
-def save_overlay(path: Path | str, image: ArrayLike, heatmap: ArrayLike, *, alpha: float = 0.5, cmap: str = "jet") -> Path:
+def save_overlay(
+    path: Path | str, image: ArrayLike, heatmap: ArrayLike, *, alpha: float = 0.5, cmap: str = "jet"
+) -> Path:
     """Write :func:`overlay` as a PNG and return its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ def square(slice_: np.ndarray) -> np.ndarray:
     n = max(h, w)
     out = np.zeros((n, n), np.float32)
     top, left = (n - h) // 2, (n - w) // 2
-    out[top:top + h, left:left + w] = slice_
+    out[top : top + h, left : left + w] = slice_
     return out
 
 

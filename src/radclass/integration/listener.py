@@ -93,12 +93,16 @@ class ListenerCounts:
     corrected: int = 0
 
     def line(self) -> str:
-        line = (f"received {self.received} | annotated {self.annotated} series | SR {self.reports} "
-                f"(forwarded {self.forwarded}) | pending {self.pending} | errors {self.failed} "
-                f"| header fixes {self.corrected}")
+        line = (
+            f"received {self.received} | annotated {self.annotated} series | SR {self.reports} "
+            f"(forwarded {self.forwarded}) | pending {self.pending} | errors {self.failed} "
+            f"| header fixes {self.corrected}"
+        )
         if self.routed or self.delivered or self.waiting or self.undeliverable:
-            line += (f" | routed {self.routed} series: delivered {self.delivered}, waiting {self.waiting}, "
-                     f"failed {self.undeliverable}")
+            line += (
+                f" | routed {self.routed} series: delivered {self.delivered}, waiting {self.waiting}, "
+                f"failed {self.undeliverable}"
+            )
         return line
 
 
@@ -114,8 +118,9 @@ class Listener:
         self.annotator = annotator or pipeline_annotator(config.slices)
         self.handler = StorageHandler(self.store, self._on_stored)
         self.counts = ListenerCounts()
-        self.queue = (DeliveryQueue(self.store.root / QUEUE_NAME, config.routes.retry)
-                      if config.routes is not None else None)
+        self.queue = (
+            DeliveryQueue(self.store.root / QUEUE_NAME, config.routes.retry) if config.routes is not None else None
+        )
         self.courier = Courier(self.queue, calling_aet=config.ae_title) if self.queue is not None else None
         self._busy: Path | None = None
         self._last_line = ""
@@ -134,7 +139,9 @@ class Listener:
             log.info("re-queued %d series found in the inbox", requeued)
         ae = build_ae(self.config.ae_title, self.config.allow)
         self._server = ae.start_server(
-            (self.config.host, self.config.port), block=False, evt_handlers=self.handler.handlers,
+            (self.config.host, self.config.port),
+            block=False,
+            evt_handlers=self.handler.handlers,
         )
         self._worker = threading.Thread(target=self._work, name="radclass-annotate", daemon=True)
         self._worker.start()
@@ -142,8 +149,9 @@ class Listener:
             for line in self.config.routes.describe():
                 log.info("%s", line)
             self.courier.start()
-        log.info("listening as %s on %s:%d, store %s", self.config.ae_title, self.config.host, self.port,
-                 self.store.root)
+        log.info(
+            "listening as %s on %s:%d, store %s", self.config.ae_title, self.config.host, self.port, self.store.root
+        )
 
     @property
     def port(self) -> int:
@@ -276,8 +284,9 @@ class Listener:
 
         listed = [Path(f) for f in str(row.get("files") or "").split(";") if f]
         files = [f for f in listed if f.exists()] or self.store.instances(series_dir)
-        out = self.store.sr_path(str(row.get("study_uid") or series_dir.parent.name),
-                                 series_key(row["series_uid"], row.get("sub_series")))
+        out = self.store.sr_path(
+            str(row.get("study_uid") or series_dir.parent.name), series_key(row["series_uid"], row.get("sub_series"))
+        )
         try:
             corrections = write_sr(row, files, out)
         except Exception:

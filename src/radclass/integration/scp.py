@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydicom.dataset import Dataset
-from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, AllStoragePresentationContexts, evt
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification
 
 from radclass.integration.storage import InstanceStore, is_uid
@@ -53,8 +53,13 @@ def pixel_problem(ds: Dataset) -> str:
     syntax = ds.file_meta.get("TransferSyntaxUID")
     if "PixelData" in ds and syntax is not None and not syntax.is_encapsulated:
         try:
-            expected = (int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1))
-                        * int(ds.get("NumberOfFrames", 1) or 1) * int(ds.BitsAllocated)) // 8
+            expected = (
+                int(ds.Rows)
+                * int(ds.Columns)
+                * int(ds.get("SamplesPerPixel", 1))
+                * int(ds.get("NumberOfFrames", 1) or 1)
+                * int(ds.BitsAllocated)
+            ) // 8
         except (AttributeError, TypeError, ValueError):
             return "incomplete image header"
         if len(ds.PixelData) < expected:

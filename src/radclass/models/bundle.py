@@ -39,7 +39,7 @@ class ModelBundle:
     _sessions: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def load(cls, name_or_path: str | Path = DEFAULT_BUNDLE, threads: int = 2) -> "ModelBundle":
+    def load(cls, name_or_path: str | Path = DEFAULT_BUNDLE, threads: int = 2) -> ModelBundle:
         """Load a bundled model by name (``mri-series``) or a bundle folder by path."""
         folder = Path(name_or_path)
         if not (folder / "bundle.json").exists():

@@ -65,9 +65,16 @@ class ViewerSlice:
         """HTTP headers describing the raw little-endian float32 body."""
         center, width = auto_window(self.pixels)
         rows, columns = self.pixels.shape
-        return {"X-Rows": str(rows), "X-Columns": str(columns), "X-Slice": str(self.index),
-                "X-Volume": str(self.volume), "X-Slices": str(self.n_slices), "X-Volumes": str(self.n_volumes),
-                "X-Window-Center": f"{center:.6g}", "X-Window-Width": f"{width:.6g}"}
+        return {
+            "X-Rows": str(rows),
+            "X-Columns": str(columns),
+            "X-Slice": str(self.index),
+            "X-Volume": str(self.volume),
+            "X-Slices": str(self.n_slices),
+            "X-Volumes": str(self.n_volumes),
+            "X-Window-Center": f"{center:.6g}",
+            "X-Window-Width": f"{width:.6g}",
+        }
 
     def body(self) -> bytes:
         """The pixels as little-endian float32, row by row."""

@@ -65,14 +65,19 @@ class Logger:
         return time.time() - self.start
 
 
-def write_predictions(path: Path, paths: list[str], classes: list[str], proba: np.ndarray, positive: str,
-                      extra: dict[str, Any] | None = None) -> Path:
+def write_predictions(
+    path: Path,
+    paths: list[str],
+    classes: list[str],
+    proba: np.ndarray,
+    positive: str,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """``path,label,probability,p_<CLASS>...`` CSV (label = argmax; probability = of ``positive``)."""
     import pandas as pd
 
     pos = classes.index(positive)
-    df = pd.DataFrame({"path": paths, "label": [classes[i] for i in proba.argmax(1)],
-                       "probability": proba[:, pos]})
+    df = pd.DataFrame({"path": paths, "label": [classes[i] for i in proba.argmax(1)], "probability": proba[:, pos]})
     for i, c in enumerate(classes):
         df[f"p_{c}"] = proba[:, i]
     for k, v in (extra or {}).items():

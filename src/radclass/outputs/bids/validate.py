@@ -48,18 +48,21 @@ def find_validator() -> Path:
         return here
     found = shutil.which("bids-validator-deno")
     if not found:
-        raise ValidatorMissing("bids-validator-deno is not installed: `pip install bids-validator-deno` "
-                               "(pinned in radclass's test extra).")
+        raise ValidatorMissing(
+            "bids-validator-deno is not installed: `pip install bids-validator-deno` (pinned in radclass's test extra)."
+        )
     return Path(found)
 
 
 def validate(root: Path) -> ValidationReport:
     """Validate the dataset at ``root``; raises RuntimeError when the validator gives no report."""
-    done = subprocess.run([str(find_validator()), "--format", "json", str(root)], capture_output=True, text=True,
-                          timeout=_TIMEOUT_S)
+    done = subprocess.run(
+        [str(find_validator()), "--format", "json", str(root)], capture_output=True, text=True, timeout=_TIMEOUT_S
+    )
     try:
         report = json.loads(done.stdout)
     except json.JSONDecodeError:
-        raise RuntimeError(f"bids-validator-deno gave no JSON report (exit {done.returncode}): "
-                           f"{(done.stderr or done.stdout)[-500:]}") from None
+        raise RuntimeError(
+            f"bids-validator-deno gave no JSON report (exit {done.returncode}): {(done.stderr or done.stdout)[-500:]}"
+        ) from None
     return ValidationReport(report.get("issues", {}).get("issues", []))

@@ -89,14 +89,14 @@ def recipe(
     elif name == "liver-seg-first":
         from radclass.diagnostic.recipes.liver_seg_first import LiverSegFirstConfig, run_liver_seg_first
 
-        cfg = LiverSegFirstConfig.load(config, quick=quick)
-        cfg = replace(
-            cfg,
-            weights=str(weights) if weights else cfg.weights,
-            fit=replace(cfg.fit, threads=threads or cfg.fit.threads),
-            seg=replace(cfg.seg, threads=threads or cfg.seg.threads),
+        liver_cfg = LiverSegFirstConfig.load(config, quick=quick)
+        liver_cfg = replace(
+            liver_cfg,
+            weights=str(weights) if weights else liver_cfg.weights,
+            fit=replace(liver_cfg.fit, threads=threads or liver_cfg.fit.threads),
+            seg=replace(liver_cfg.seg, threads=threads or liver_cfg.seg.threads),
         )
-        summary = run_liver_seg_first(out, cfg, log=log)
+        summary = run_liver_seg_first(out, liver_cfg, log=log)
         typer.echo("Dice (held-out slices): " + ", ".join(f"{k} {v:.3f}" for k, v in summary["dice"].items()))
         for masking, f in summary["classification"]["figures"].items():
             if isinstance(f, dict):
@@ -109,14 +109,14 @@ def recipe(
             raise typer.BadParameter("image-classifier needs --labels CSV_OR_FOLDER", param_hint="--labels")
         from radclass.diagnostic.recipes.image_classifier import ImageClassifierConfig, run_image_classifier
 
-        cfg = ImageClassifierConfig.load(config, quick=quick)
-        cfg = replace(
-            cfg,
-            arch=arch or cfg.arch,
-            weights=str(weights) if weights else cfg.weights,
-            fit=replace(cfg.fit, threads=threads or cfg.fit.threads),
+        ic_cfg = ImageClassifierConfig.load(config, quick=quick)
+        ic_cfg = replace(
+            ic_cfg,
+            arch=arch or ic_cfg.arch,
+            weights=str(weights) if weights else ic_cfg.weights,
+            fit=replace(ic_cfg.fit, threads=threads or ic_cfg.fit.threads),
         )
-        summary = run_image_classifier(out, labels, cfg, log=log)
+        summary = run_image_classifier(out, labels, ic_cfg, log=log)
         typer.echo(
             f"{summary['n_images']} images: accuracy {summary['accuracy']:.3f}, "
             f"balanced accuracy {summary['balanced_accuracy']:.3f}"

@@ -76,7 +76,14 @@ def _replace_stem(model: nn.Module, arch: str, in_channels: int) -> None:
     setattr(
         parent,
         attr,
-        nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride, old.padding, bias=old.bias is not None),
+        nn.Conv2d(
+            in_channels,
+            old.out_channels,
+            old.kernel_size,  # type: ignore[arg-type]  # torch types these as tuple[int, ...]
+            old.stride,  # type: ignore[arg-type]
+            old.padding,  # type: ignore[arg-type]
+            bias=old.bias is not None,
+        ),
     )
 
 

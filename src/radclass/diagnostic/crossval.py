@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +14,11 @@ from radclass.diagnostic.training import TrainSpec, train_classifier
 from radclass.diagnostic.transforms import eval_inputs
 
 __all__ = ["CrossValidation", "cross_validate", "fold_indices"]
+
+
+def _prefixed(log: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    """A log function that hands ``prefix + message`` to ``log``."""
+    return lambda message: log(prefix + message)
 
 
 def fold_indices(
@@ -60,17 +66,17 @@ def cross_validate(
     n, n_classes = len(data.y), len(data.classes)
     proba = np.full((n, n_classes), np.nan, np.float32)
     fold_of = np.full(n, -1, np.int64)
-    records: list[dict] = []
+    records: list[dict[str, Any]] = []
     for f, (train, test) in enumerate(fold_indices(data.y, groups, k, seed)):
         result = train_classifier(
             data.take(train),
             spec,
             groups=None if groups is None else groups[train],
-            log=(lambda m, f=f: log(f"fold {f + 1}/{k}: {m}")) if log else None,
+            log=_prefixed(log, f"fold {f + 1}/{k}: ") if log else None,
         )
         p = predict_proba(result.model, eval_inputs(data.x[test], data.kind, spec.preprocess))
         proba[test], fold_of[test] = p, f
-        record = {
+        record: dict[str, Any] = {
             "fold": f + 1,
             "n_train": len(train),
             "n_test": len(test),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,7 +74,9 @@ def _head_params(model: nn.Module, arch: str) -> list[nn.Parameter]:
     return [p for m in head_modules(model, arch) for p in m.parameters()]
 
 
-def parameter_groups(model: nn.Module, arch: str, max_lr: float, layer_decay: float, n_groups: int) -> list[dict]:
+def parameter_groups(
+    model: nn.Module, arch: str, max_lr: float, layer_decay: float, n_groups: int
+) -> list[dict[str, Any]]:
     """Optimizer groups: backbone split into ``n_groups`` (input first) with decaying peak rates, then the head."""
     head_ids = {id(p) for p in _head_params(model, arch)}
     backbone = [p for p in model.parameters() if id(p) not in head_ids]
@@ -157,7 +160,7 @@ def fit(
         first_candidate = int(np.floor(config.select_after * n_epochs)) + 1 if last else n_epochs + 1
         _set_frozen(model, arch, frozen)
         if frozen:
-            groups = [{"params": _head_params(model, arch), "lr": config.frozen_lr}]
+            groups: list[dict[str, Any]] = [{"params": _head_params(model, arch), "lr": config.frozen_lr}]
         elif pretrained:
             groups = parameter_groups(model, arch, config.max_lr, config.layer_decay, config.n_groups)
         else:

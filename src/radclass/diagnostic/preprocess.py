@@ -64,7 +64,9 @@ class Preprocess:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocess:
-        known = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in cls.__dataclass_fields__
+        }
         return cls(**known)
 
 
@@ -79,7 +81,7 @@ def square_resize(pixels: np.ndarray, size: int, fill: float = 0.0) -> np.ndarra
     square[top : top + h, left : left + w] = pixels
     if side == size:
         return square
-    return np.array(Image.fromarray(square, mode="F").resize((size, size), Image.BILINEAR), dtype=np.float32)
+    return np.array(Image.fromarray(square, mode="F").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def base_array(image: SliceImage, load_size: int) -> np.ndarray:

@@ -114,14 +114,14 @@ class FriedmanNemenyi:
 
 def friedman_nemenyi(scores: ArrayLike, names: Sequence[str] | None = None, alpha: float = 0.05) -> FriedmanNemenyi:
     """Friedman + Nemenyi on an (N blocks × k methods) score matrix, higher = better; NaN rows are dropped."""
-    scores = np.asarray(scores, dtype=float)
-    scores = scores[np.isfinite(scores).all(axis=1)]
-    n, k = scores.shape
+    matrix = np.asarray(scores, dtype=float)
+    matrix = matrix[np.isfinite(matrix).all(axis=1)]
+    n, k = matrix.shape
     if k < 3 or n < 2:
         raise ValueError(f"Friedman needs ≥3 methods and ≥2 complete blocks, got {k} methods and {n} blocks")
     names = [f"m{i}" for i in range(k)] if names is None else list(names)
-    ranks = rankdata(-scores, axis=1).mean(axis=0)
-    stat, p = friedmanchisquare(*scores.T)
+    ranks = rankdata(-matrix, axis=1).mean(axis=0)
+    stat, p = friedmanchisquare(*matrix.T)
     chi2_plain = 12 * n / (k * (k + 1)) * (np.sum(ranks**2) - k * (k + 1) ** 2 / 4)
     denom = n * (k - 1) - chi2_plain
     ff = (n - 1) * chi2_plain / denom if denom > 0 else float("inf")

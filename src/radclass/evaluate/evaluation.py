@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,7 @@ class Evaluation:
     cases: pd.DataFrame  # path, truth_path, truth_index, truth, pred, correct, [confidence], [score_*]
     labels: list[str]
     per_class: pd.DataFrame
-    overall: dict[str, object]
+    overall: dict[str, Any]
     bootstrap: dict[str, BootstrapCI]
     confusion: pd.DataFrame
     confusion_normalized: pd.DataFrame
@@ -52,7 +53,7 @@ class Evaluation:
     calibration_kind: str = ""
     ece: float | None = None
     risk_coverage: RiskCoverage | None = None
-    inputs: dict[str, object] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def binary(self) -> bool:
@@ -252,7 +253,7 @@ def _common(evaluations: Sequence[Evaluation]) -> list[pd.DataFrame]:
     ]
 
 
-def compare_evaluations(evaluations: Sequence[Evaluation], alpha: float = 0.05) -> dict[str, object]:
+def compare_evaluations(evaluations: Sequence[Evaluation], alpha: float = 0.05) -> dict[str, Any]:
     """Tests between classifiers on the truth rows they all matched.
 
     Pairwise McNemar (paired) and χ² (treating the two as independent samples), DeLong for binary tasks
@@ -274,7 +275,7 @@ def compare_evaluations(evaluations: Sequence[Evaluation], alpha: float = 0.05) 
     pairs = []
     for (i, a), (j, b) in combinations(enumerate(evaluations), 2):
         ca, cb = common[i]["correct"].to_numpy(), common[j]["correct"].to_numpy()
-        row: dict[str, object] = {
+        row: dict[str, Any] = {
             "a": a.name,
             "b": b.name,
             "n": n,
@@ -296,7 +297,7 @@ def compare_evaluations(evaluations: Sequence[Evaluation], alpha: float = 0.05) 
                 dl = delong_test(y, sa[ok], sb[ok])
                 row["delong"] = {"auc_a": dl.auc_a, "auc_b": dl.auc_b, "z": dl.z, "p_value": dl.p_value}
         pairs.append(row)
-    out: dict[str, object] = {"classifiers": names, "n_common": n, "pairwise": pairs, "per_class": side_by_side}
+    out: dict[str, Any] = {"classifiers": names, "n_common": n, "pairwise": pairs, "per_class": side_by_side}
     if len(evaluations) >= 3 and n:
         f1 = pd.DataFrame({name: t["f1"][t["support"] > 0] for name, t in tables.items()})
         try:

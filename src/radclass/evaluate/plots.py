@@ -159,7 +159,7 @@ def risk_coverage_figure(curves: Mapping[str, RiskCoverage], *, title: str = "Ri
 
 def importance_figure(
     names: Sequence[str],
-    values: Sequence[float],
+    values: Sequence[float] | np.ndarray,
     *,
     errors: Sequence[float] | None = None,
     top: int = 20,

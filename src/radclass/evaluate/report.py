@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ __all__ = ["evaluation_json", "comparison_json", "run_evaluation", "write_report
 _PROPORTIONS = ("sensitivity", "specificity", "precision", "accuracy")
 
 
-def _clean(value: object) -> object:
+def _clean(value: Any) -> Any:
     """JSON-safe copy: numpy scalars to Python, NaN/inf to None."""
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
@@ -38,17 +39,17 @@ def _clean(value: object) -> object:
     return value
 
 
-def evaluation_json(e: Evaluation) -> dict[str, object]:
+def evaluation_json(e: Evaluation) -> dict[str, Any]:
     """The metrics of one evaluation as a JSON-ready dict (the ``metrics.json`` schema)."""
-    per_class: dict[str, dict[str, object]] = {}
+    per_class: dict[str, dict[str, Any]] = {}
     for label, row in e.per_class.iterrows():
-        entry: dict[str, object] = {k: int(row[k]) for k in ("support", "tp", "fp", "fn", "tn")}
+        entry: dict[str, Any] = {k: int(row[k]) for k in ("support", "tp", "fp", "fn", "tn")}
         for name in _PROPORTIONS:
             entry[name] = row[name]
             entry[f"{name}_ci95"] = [row[f"{name}_ci_low"], row[f"{name}_ci_high"]]
         entry["f1"] = row["f1"]
         per_class[str(label)] = entry
-    out: dict[str, object] = {
+    out: dict[str, Any] = {
         "classifier": e.name,
         "task": "binary" if e.binary else "multiclass",
         "labels": e.labels,
@@ -87,7 +88,7 @@ def evaluation_json(e: Evaluation) -> dict[str, object]:
     return _clean(out)
 
 
-def comparison_json(comparison: dict[str, object]) -> dict[str, object]:
+def comparison_json(comparison: dict[str, Any]) -> dict[str, Any]:
     """The classifier comparison as a JSON-ready dict."""
     out = {k: v for k, v in comparison.items() if k not in ("per_class", "friedman_nemenyi")}
     table: pd.DataFrame = comparison["per_class"]
@@ -252,7 +253,7 @@ def _inputs_html(e: Evaluation) -> str:
     return "".join(parts)
 
 
-def _comparison_html(comparison: dict[str, object]) -> str:
+def _comparison_html(comparison: dict[str, Any]) -> str:
     parts = [
         f"<h2>Comparison of classifiers</h2><p class=note>On the {comparison['n_common']} truth rows every "
         "classifier matched. McNemar is the paired test; χ² treats the two result sets as independent samples.</p>"
@@ -302,7 +303,7 @@ def write_report(
     evaluations: Sequence[Evaluation],
     out_dir: Path | str,
     *,
-    comparison: dict[str, object] | None = None,
+    comparison: dict[str, Any] | None = None,
     truth_source: str = "",
 ) -> dict[str, Path]:
     """Write ``report.html``, ``metrics.json``, CSV tables and PNG figures for ``evaluations[0]`` (+ others).
@@ -394,7 +395,7 @@ def run_evaluation(
     n_bootstrap: int = 1000,
     band_resamples: int = 200,
     seed: int = 0,
-) -> tuple[dict[str, object], dict[str, Path]]:
+) -> tuple[dict[str, Any], dict[str, Path]]:
     """Evaluate ``pred`` (and each ``compare`` file) against ``truth``; write the report folder.
 
     Returns ``(metrics.json content, written paths)``.

@@ -35,7 +35,7 @@ def overlay(image: ArrayLike, heatmap: ArrayLike, *, alpha: float = 0.5, cmap: s
     grey = _grey(image)
     heat = np.clip(np.nan_to_num(np.asarray(heatmap, dtype=np.float32)), 0, 1)
     if heat.shape != grey.shape:
-        heat = np.asarray(Image.fromarray(heat, mode="F").resize(grey.shape[::-1], Image.BILINEAR))
+        heat = np.asarray(Image.fromarray(heat, mode="F").resize(grey.shape[::-1], Image.Resampling.BILINEAR))
     colour = colormaps[cmap](heat)[..., :3]
     weight = (alpha * heat)[..., None]
     rgb = (1 - weight) * grey[..., None] + weight * colour

@@ -200,8 +200,7 @@ def header_features(row: Mapping[str, Any]) -> np.ndarray:
     feats.append(math.log10(tr) if tr and tr > 0 else MISSING)
     feats.append(te / tr if tr and te is not None and tr > 0 else MISSING)
     feats.append(ti / tr if tr and ti is not None and tr > 0 else MISSING)
-    spacing = [as_number(v) for v in as_text(row.get("pixel_spacing")).split("\\") if v]
-    spacing = [s for s in spacing if s is not None]
+    spacing = [s for s in (as_number(v) for v in as_text(row.get("pixel_spacing")).split("\\") if v) if s is not None]
     feats.append(float(np.mean(spacing)) if spacing else MISSING)
     rows, cols = as_number(row.get("rows")), as_number(row.get("columns"))
     feats.append(max(rows, cols) if rows and cols else MISSING)
@@ -209,8 +208,7 @@ def header_features(row: Mapping[str, Any]) -> np.ndarray:
     feats.append(math.log10(n_frames) if n_frames and n_frames > 0 else MISSING)
     tp = as_number(row.get("temporal_positions"))
     feats.append(tp if tp is not None else MISSING)
-    b = [as_number(v) for v in as_text(row.get("b_values")).split("\\") if v]
-    b = [x for x in b if x is not None]
+    b = [x for x in (as_number(v) for v in as_text(row.get("b_values")).split("\\") if v) if x is not None]
     feats += [max(b) if b else MISSING, float(len(b))]
     feats.append(float(bool(as_text(row.get("contrast_agent")))))
     echoes = [e for e in as_text(row.get("echo_numbers")).split("\\") if e]

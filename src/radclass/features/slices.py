@@ -38,7 +38,7 @@ def resize(slice_: np.ndarray, size: int) -> np.ndarray:
     """Bilinear resize of a 2D float image to ``size`` x ``size``."""
     if slice_.shape == (size, size):
         return slice_.astype(np.float32)
-    im = Image.fromarray(slice_.astype(np.float32), mode="F").resize((size, size), Image.BILINEAR)
+    im = Image.fromarray(slice_.astype(np.float32), mode="F").resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(im, dtype=np.float32)
 
 

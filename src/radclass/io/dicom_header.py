@@ -165,7 +165,7 @@ def _instance_from_dataset(path: str, ds: Dataset, size: int) -> InstanceInfo:
     iop = _floats(ds, "ImageOrientationPatient", 6)
     info.orientations = (iop,) if iop else ()
     ipp = _floats(ds, "ImagePositionPatient", 3)
-    info.position = ipp if ipp else None
+    info.position = (ipp[0], ipp[1], ipp[2]) if ipp else None
     meta = getattr(ds, "file_meta", None)
     info.transfer_syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
     b = _b_value(ds, info.manufacturer)
@@ -283,7 +283,7 @@ def _locate_pixels(ds: Dataset, info: InstanceInfo, size: int) -> None:
         info.has_pixels = False
         info.pixel_issue = f"truncated at byte {size} (pixel data needs {tell + length})"
         return
-    if length in (None, _UNDEFINED_LENGTH) or not info.rows or not info.columns:
+    if length is None or length == _UNDEFINED_LENGTH or not info.rows or not info.columns:
         return  # encapsulated (compressed) or incomplete: checked when decoded
     ts = pydicom.uid.UID(info.transfer_syntax) if info.transfer_syntax else None
     if ts is not None and ts.is_compressed:
@@ -355,9 +355,9 @@ def _contrast_agent(ds: Dataset) -> str:
         if v:
             return v
     for kw in ("ContrastBolusVolume", "ContrastBolusTotalDose", "ContrastBolusIngredientConcentration"):
-        v = _float(ds, kw)
-        if v:
-            return f"{kw}={v}"
+        amount = _float(ds, kw)
+        if amount:
+            return f"{kw}={amount}"
     return ""
 
 
@@ -469,6 +469,15 @@ _NOT_PLAIN_SYNTAXES = frozenset(
     {pydicom.uid.ExplicitVRBigEndian, pydicom.uid.DeflatedExplicitVRLittleEndian, *pydicom.uid.PrivateTransferSyntaxes}
 )
 
+
+def _tag(keyword: str) -> int:
+    """The tag of a keyword of the DICOM dictionary (for this module's constants: a typo raises at import)."""
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(f"{keyword!r} is not a DICOM keyword.")
+    return tag
+
+
 # Keywords read by this module; private tags read for b-values / mosaics, with their private creators (an
 # implicit VR private element needs its creator for its VR).
 _HEADER_KEYWORDS = (
@@ -523,28 +532,26 @@ _HEADER_KEYWORDS = (
     "SharedFunctionalGroupsSequence",
     "PerFrameFunctionalGroupsSequence",
 )
-_SHARED_FG = tag_for_keyword("SharedFunctionalGroupsSequence")
-_PIXEL_VALUE_TRANSFORM = tag_for_keyword("PixelValueTransformationSequence")
+_SHARED_FG = _tag("SharedFunctionalGroupsSequence")
+_PIXEL_VALUE_TRANSFORM = _tag("PixelValueTransformationSequence")
 # Groups pixel decoding reads: pydicom's decoders (0028, 7FE0), the mosaic geometry (0018), the functional
 # groups (5200); 0008 and 0020 for good measure.
 _PIXEL_GROUPS = frozenset({0x0008, 0x0018, 0x0020, 0x0028, 0x5200, 0x7FE0})
-_PER_FRAME_FG = tag_for_keyword("PerFrameFunctionalGroupsSequence")
+_PER_FRAME_FG = _tag("PerFrameFunctionalGroupsSequence")
 _HEADER_TAGS = frozenset(
-    {tag_for_keyword(k) for k in _HEADER_KEYWORDS}
+    {_tag(k) for k in _HEADER_KEYWORDS}
     | {0x0019100C, 0x00431039, 0x20011003, 0x0019100A}
     | {(g << 16) | e for g in (0x0019, 0x0043, 0x2001) for e in range(0x10, 0x100)}
     | _PIXEL_TAG_INTS
 )
 # Per-frame functional groups read by _read_enhanced: the first frame's (``first()``) and every frame's (loop).
 _EVERY_FRAME_SEQS = frozenset(
-    tag_for_keyword(k) for k in ("PlaneOrientationSequence", "MRDiffusionSequence", "PlanePositionSequence")
+    _tag(k) for k in ("PlaneOrientationSequence", "MRDiffusionSequence", "PlanePositionSequence")
 )
 # What the loop reads inside them (a light item holds only these).
-_FRAME_VALUES = frozenset(
-    tag_for_keyword(k) for k in ("ImageOrientationPatient", "DiffusionBValue", "ImagePositionPatient")
-)
+_FRAME_VALUES = frozenset(_tag(k) for k in ("ImageOrientationPatient", "DiffusionBValue", "ImagePositionPatient"))
 _FIRST_FRAME_SEQS = _EVERY_FRAME_SEQS | frozenset(
-    tag_for_keyword(k)
+    _tag(k)
     for k in (
         "MRImageFrameTypeSequence",
         "MRTimingAndRelatedParametersSequence",
@@ -556,9 +563,7 @@ _FIRST_FRAME_SEQS = _EVERY_FRAME_SEQS | frozenset(
 )
 # Keywords the fast Dataset converts directly (plain VRs: no sequence, no ambiguous or private VR).
 _FAST_KEYWORDS = {
-    k: tag_for_keyword(k)
-    for k in _HEADER_KEYWORDS
-    if dictionary_VR(tag_for_keyword(k)) in {v.decode() for v in _VRS - {b"SQ", b"UN"}}
+    k: _tag(k) for k in _HEADER_KEYWORDS if dictionary_VR(_tag(k)) in {v.decode() for v in _VRS - {b"SQ", b"UN"}}
 }
 _FAST_VRS = {tag: dictionary_VR(tag) for tag in _FAST_KEYWORDS.values()}
 
@@ -680,7 +685,7 @@ class _Walker:
         """Items of a sequence value: per item, its elements as (tag, VR, length, start, end); offset after."""
         end = vpos + length if length != 0xFFFFFFFF else None
         pos = vpos
-        out = []
+        out: list[list[tuple[int, bytes | None, int, int, int]]] = []
         while end is None or pos < end:
             h = self.element(pos)
             if h is None or h[0] != _ITEM:
@@ -727,7 +732,7 @@ class _FastDataset(Dataset):
     """A Dataset of raw elements whose plain keyword values are converted without the DataElement machinery
     (same converter, same VR; anything unusual goes through Dataset.get)."""
 
-    def get(self, key, default=None):  # type: ignore[override]
+    def get(self, key, default=None):
         tag = _FAST_KEYWORDS.get(key) if isinstance(key, str) else None
         if tag is not None:
             raw = self._dict.get(tag)
@@ -766,7 +771,7 @@ class _LightItem:
 
     def get(self, keyword: str, default=None):
         tag = tag_for_keyword(keyword)
-        raw = self._raw.get(tag)
+        raw = self._raw.get(tag) if tag is not None else None
         if raw is None:
             return default
         key = (tag, raw.VR, raw.value)
@@ -791,7 +796,8 @@ class _LightGroup:
         self._seqs = seqs
 
     def get(self, keyword: str, default=None):
-        return self._seqs.get(tag_for_keyword(keyword), default)
+        tag = tag_for_keyword(keyword)
+        return self._seqs.get(tag, default) if tag is not None else default
 
 
 def _read_instance_fast(path: str) -> InstanceInfo:
@@ -842,18 +848,18 @@ def _fast_dataset(
     if data[128:132] != b"DICM":
         raise _Fallback("no Part 10 preamble")
     walker = _Walker(data, implicit=False)
-    pos, meta = 132, {}
+    pos, meta = 132, dict[BaseTag, RawDataElement]()
     while pos + 6 <= walker.size and _HH.unpack_from(data, pos)[0] == 2:
         if not meta and not (0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B):
             raise _Fallback("implicit VR file meta")
         tag, vr, length, vpos = walker.element(pos)  # type: ignore[misc]
-        if length == 0xFFFFFFFF or vpos + length > walker.size:
+        if vr is None or length == 0xFFFFFFFF or vpos + length > walker.size:
             raise _Fallback("unusual file meta")
         meta[BaseTag(tag)] = RawDataElement(
             BaseTag(tag), vr.decode(), length, data[vpos : vpos + length], vpos, False, True
         )
         pos = vpos + length
-    file_meta = FileMetaDataset(meta)
+    file_meta = FileMetaDataset(meta)  # type: ignore[arg-type]  # as for _FastDataset below
     file_meta.set_original_encoding(False, True, default_encoding)
     syntax = file_meta.get("TransferSyntaxUID")
     if not syntax or syntax in _NOT_PLAIN_SYNTAXES or pos + 8 > walker.size:
@@ -950,7 +956,7 @@ def _fast_dataset(
                 True,
             )
         pos = end
-    ds = _FastDataset(raw)
+    ds = _FastDataset(raw)  # type: ignore[arg-type]  # Dataset stores RawDataElements (dict is invariant)
     encoding = (
         convert_encodings(convert_raw_data_element(raw[BaseTag(0x00080005)]).value)
         if 0x00080005 in raw
@@ -963,9 +969,9 @@ def _fast_dataset(
     if later:
         cache: dict = {}
         for group in later:
-            for items in group._seqs.values():
-                for item in items:
-                    item._encoding, item._cache = encoding, cache
+            for light_items in group._seqs.values():
+                for light in light_items:
+                    light._encoding, light._cache = encoding, cache
         ds._later_frames = later
     return ds
 

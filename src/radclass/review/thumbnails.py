@@ -88,5 +88,5 @@ def viewer_slice(series: Series, index: int, volume: int = 0, max_size: int = VI
     if max(pixels.shape) > max_size:
         scale = max_size / max(pixels.shape)
         shape = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
-        pixels = np.asarray(Image.fromarray(pixels.astype(np.float32), mode="F").resize(shape, Image.BOX))
+        pixels = np.asarray(Image.fromarray(pixels.astype(np.float32), mode="F").resize(shape, Image.Resampling.BOX))
     return ViewerSlice(pixels.astype(np.float32), index, volume, n_slices, n_volumes)

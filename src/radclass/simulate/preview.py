@@ -39,7 +39,7 @@ def _tile(image: np.ndarray, label: str, size: int) -> Image.Image:
     r, c = grey.shape
     side = max(r, c)  # pad to square so rectangular fields of view keep their aspect ratio
     grey = np.pad(grey, (((side - r) // 2, side - r - (side - r) // 2), ((side - c) // 2, side - c - (side - c) // 2)))
-    tile = Image.fromarray((grey * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR).convert("RGB")
+    tile = Image.fromarray((grey * 255).astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR).convert("RGB")
     draw = ImageDraw.Draw(tile)
     for i, line in enumerate(label.split("\n")):
         draw.text((4, 3 + 12 * i), line, fill=(255, 220, 0))

@@ -34,7 +34,7 @@ def from_mapping(cls: type[T], values: dict[str, Any]) -> T:
     if unknown:
         raise ValueError(f"unknown {cls.__name__} settings: {', '.join(unknown)}")
     kwargs: dict[str, Any] = {}
-    defaults = cls()  # type: ignore[call-arg]
+    defaults = cls()
     for name, value in values.items():
         current = getattr(defaults, name)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
@@ -63,6 +63,10 @@ class Logger:
     @property
     def elapsed(self) -> float:
         return time.time() - self.start
+
+    def prefixed(self, prefix: str) -> Callable[[str], None]:
+        """A log function that writes ``prefix + message`` here."""
+        return lambda message: self(prefix + message)
 
 
 def write_predictions(

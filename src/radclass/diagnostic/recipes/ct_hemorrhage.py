@@ -122,7 +122,7 @@ def _pretrained_weights(cfg: CtHemorrhageConfig, root: Path, out: Path, log: Log
     for arch in cfg.architectures:
         lr = cfg.pretrain.lr_factor * float(cfg.lr.get(arch, cfg.fit.max_lr))
         fit = replace(cfg.fit, epochs=cfg.pretrain.epochs, max_lr=lr, batch_size=cfg.pretrain.batch_size, seed=cfg.seed)
-        state = rotation_pretrain(images, arch, cfg.preprocess(), fit, log=lambda m, a=arch: log(f"pretrain {a}: {m}"))
+        state = rotation_pretrain(images, arch, cfg.preprocess(), fit, log=log.prefixed(f"pretrain {arch}: "))
         (out / "pretrained").mkdir(parents=True, exist_ok=True)
         torch.save(state, out / "pretrained" / f"{arch}-rotation.pt")
         weights[arch] = state
@@ -187,7 +187,7 @@ def run_ct_hemorrhage(
                 name = _config_name(arch, init, augment)
                 spec = _spec(cfg, arch, augment, weights.get(arch) if init == "pretrained" else None)
                 start = log.elapsed
-                cv = cross_validate(data, spec, k=cfg.folds, seed=cfg.seed, log=lambda m, n=name: log(f"{n}: {m}"))
+                cv = cross_validate(data, spec, k=cfg.folds, seed=cfg.seed, log=log.prefixed(f"{name}: "))
                 csv = write_predictions(
                     out / "predictions" / f"{name}.csv",
                     paths,

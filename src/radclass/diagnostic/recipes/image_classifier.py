@@ -72,10 +72,8 @@ def run_image_classifier(
     pre = Preprocess(input_size=cfg.input_size, load_size=cfg.load_size, channels=cfg.channels, window=cfg.window)
     data = load_arrays(images, cfg.load_size)
     groups = np.asarray(images.patients) if images.patients else None
-    log(
-        f"{len(images)} images, classes {data.classes}, kind {data.kind}, "
-        f"{'grouped by ' + str(len(set(images.patients))) + ' patients' if groups is not None else 'no patient IDs'}"
-    )
+    grouping = f"grouped by {len(set(images.patients or ()))} patients" if groups is not None else "no patient IDs"
+    log(f"{len(images)} images, classes {data.classes}, kind {data.kind}, {grouping}")
     spec = TrainSpec(
         arch=cfg.arch,
         preprocess=pre,

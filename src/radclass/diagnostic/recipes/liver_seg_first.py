@@ -237,7 +237,8 @@ def _classify(cfg: LiverSegFirstConfig, s: _Slices, predicted: np.ndarray, out: 
     seconds = round(log.elapsed - start, 1)
     paths = [s.path[i] for i in test]
     truth = write_truth(out / "classification" / "truth.csv", paths, [s.label[i] for i in test])
-    csvs, figures = {}, {}
+    csvs: dict[str, Path] = {}
+    figures: dict[str, Any] = {}
     for masking, masks in (("unet_mask", predicted), ("reference_mask", s.mask)):
         x = eval_inputs((s.image * masks)[test][:, None], "display", spec_pre)
         proba = predict_proba(result.model, x)

@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 import pydicom
 from pydicom.dataset import Dataset
+from pynetdicom.transport import ThreadedAssociationServer
 
 from radclass.integration.delivery import Courier, DeliveryQueue, DeliveryState
 from radclass.integration.forward import Destination, send_files
@@ -125,7 +126,7 @@ class Listener:
         self._busy: Path | None = None
         self._last_line = ""
         self._stop = threading.Event()
-        self._server = None
+        self._server: ThreadedAssociationServer | None = None
         self._worker: threading.Thread | None = None
 
     # -- life cycle -------------------------------------------------------------------------------------
@@ -145,7 +146,7 @@ class Listener:
         )
         self._worker = threading.Thread(target=self._work, name="radclass-annotate", daemon=True)
         self._worker.start()
-        if self.courier is not None:
+        if self.courier is not None and self.config.routes is not None:  # a courier exists only with routes
             for line in self.config.routes.describe():
                 log.info("%s", line)
             self.courier.start()
@@ -271,8 +272,8 @@ class Listener:
         for row in table.to_dict(orient="records"):
             if row.get("status") in REPORTED and row.get("series_uid"):
                 self._report(row, series_dir)
-        if self.queue is not None:
-            self._route(table, series_dir)
+        if self.queue is not None and self.config.routes is not None:  # a queue exists only with routes
+            self._route(table, series_dir, self.config.routes, self.queue)
         self.ledger.record(rel, len(files))
         self.counts.annotated += 1
         log.info("annotated %s (%d instances)", rel, len(files))
@@ -296,14 +297,13 @@ class Listener:
         self.counts.reports += 1
         self.counts.corrected += len(corrections)
         if self.config.forward is not None:
-            self._forward(out)
+            self._forward(self.config.forward, out)
 
-    def _route(self, table: pd.DataFrame, series_dir: Path) -> None:
+    def _route(self, table: pd.DataFrame, series_dir: Path, routes: RoutingTable, queue: DeliveryQueue) -> None:
         """Queue each row's instances for the destinations its labels select (before the ledger records the
         series, so a crash in between re-queues it, and the queue ignores what it already holds)."""
         from radclass.outputs.sqlite_index import series_key
 
-        routes = self.config.routes
         for row in table.to_dict(orient="records"):
             if not row.get("series_uid"):
                 continue
@@ -312,7 +312,7 @@ class Listener:
             key = series_key(row["series_uid"], row.get("sub_series"))
             chosen = routes.select(row)
             for name in chosen:
-                self.queue.enqueue(key, name, routes.destinations[name], files)
+                queue.enqueue(key, name, routes.destinations[name], files)
             if chosen:
                 self.counts.routed += 1
                 log.info("routing %s (%s) to %s", key, row.get("sequence") or row.get("status"), ", ".join(chosen))
@@ -326,8 +326,7 @@ class Listener:
             time.sleep(0.2)
         return False
 
-    def _forward(self, sr_path: Path, attempts: int = 3) -> None:
-        dest = self.config.forward
+    def _forward(self, dest: Destination, sr_path: Path, attempts: int = 3) -> None:
         for attempt in range(1, attempts + 1):
             try:
                 if send_files(dest, [sr_path], calling_aet=self.config.ae_title) == 1:

@@ -563,13 +563,14 @@ def _encodings(ds: Dataset, report: SanitizeReport, instance: str) -> list[str]:
     if "SpecificCharacterSet" not in ds or not ds.SpecificCharacterSet:
         return []
     terms = ds.get("SpecificCharacterSet")
+    failed = False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             encodings = charset.convert_encodings(terms)
         except Exception:  # e.g. an empty or malformed term list
-            encodings, caught = ["iso8859"], [True]
-    if caught:
+            encodings, failed = ["iso8859"], True
+    if caught or failed:
         report.corrections.append(
             Correction(
                 "SpecificCharacterSet",
@@ -606,19 +607,21 @@ def _decode(raw: bytes, vr: str, encodings: list[str]) -> tuple[str, str]:
         return raw.decode("latin-1"), ""
     if not encodings:
         return raw.decode("latin-1"), "non-ASCII bytes without a Specific Character Set; read as Latin-1"
+    failed = False
     if len(encodings) == 1:  # one character set, no code extensions: a strict decode says it all
         try:
             return raw.decode(encodings[0]), ""
         except (UnicodeDecodeError, LookupError):
-            caught, text = [True], ""
+            failed, text = True, ""
     else:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 text = charset.decode_bytes(raw, encodings, {0x5C, 0x3D, 0x5E} if vr == "PN" else {0x5C})
             except Exception:
-                caught, text = [True], ""
-    if caught or "\ufffd" in text:
+                failed, text = True, ""
+        failed = failed or bool(caught)
+    if failed or "\ufffd" in text:
         declared = "/".join(encodings)
         return raw.decode("latin-1"), f"bytes not valid in the declared character set ({declared}); read as Latin-1"
     return text, ""
@@ -626,7 +629,7 @@ def _decode(raw: bytes, vr: str, encodings: list[str]) -> tuple[str, str]:
 
 def _raw_text(ds: Dataset, keyword: str) -> str:
     tag = tag_for_keyword(keyword)
-    if tag not in ds:
+    if tag is None or tag not in ds:
         return ""
     raw = _raw_bytes(ds, tag)
     text = raw.decode("latin-1") if raw is not None else str(ds[tag].value)

@@ -249,7 +249,7 @@ def _declare_private_scheme(sr: Dataset) -> None:
 def read_sources(files: Sequence[Path]) -> list[Dataset]:
     """Headers (no pixel data) of the source instances, unreadable files left out (values as stored: the
     sanitiser checks them when the report is built)."""
-    out = []
+    out: list[Dataset] = []
     for f in files:
         try:
             out.append(pydicom.dcmread(f, stop_before_pixels=True))

@@ -86,7 +86,7 @@ class ModelBundle:
 
     def has(self, key: str) -> bool:
         name = self.meta.get(key)
-        return bool(name) and (self.folder / name).exists()
+        return bool(name) and (self.folder / str(name)).exists()
 
     def forest_proba(self, features: np.ndarray) -> np.ndarray:
         """(n, n_classes) header-forest probabilities."""

@@ -93,7 +93,7 @@ def guard(token: str | None) -> Callable[[Request, Callable[[Request], Awaitable
                 if not hmac.compare_digest(query.encode("utf-8"), expected):
                     return _refuse()
                 response = RedirectResponse("/", status_code=303)
-                response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+                response.set_cookie(COOKIE, expected.decode("utf-8"), httponly=True, samesite="strict")
                 return _secure(response)
             given = _presented(request)
             if given is None or not hmac.compare_digest(given.encode("utf-8"), expected):

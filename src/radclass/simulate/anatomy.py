@@ -64,7 +64,7 @@ class Anatomy:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return self.fractions.shape[1:]  # type: ignore[return-value]
+        return self.fractions.shape[1:]
 
     @property
     def brain_center_lps(self) -> np.ndarray:
@@ -103,7 +103,7 @@ def _load_templates() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def _grid_mm(shape: tuple[int, ...], origin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """RAS mm coordinates of every voxel centre (broadcastable open grids)."""
     axes = [origin[i] + GRID_MM * np.arange(shape[i], dtype=np.float32) for i in range(3)]
-    return np.ix_(*axes)  # type: ignore[return-value]
+    return np.ix_(*axes)
 
 
 def _distance_outside(mask: np.ndarray, sigma_mm: float = 8.0) -> np.ndarray:
@@ -189,8 +189,10 @@ _ARTERIES: list[tuple[list[tuple[float, float, float]], float]] = [
     ([(0, -15, -24), (10, -12, -20), (22, -30, -12), (30, -60, -2), (20, -88, 4)], 1.1),  # PCA
     ([(15, 4, -22), (10, -8, -20)], 0.8),  # posterior communicating
 ]
-_BASILAR = ([(0, -26, -52), (0, -20, -38), (0, -15, -24)], 1.6)
-_SINUSES = [  # dural venous sinuses and deep veins (midline or right side)
+_BASILAR: tuple[list[tuple[float, float, float]], float] = ([(0, -26, -52), (0, -20, -38), (0, -15, -24)], 1.6)
+_SINUSES: list[
+    tuple[list[tuple[float, float, float]], float]
+] = [  # dural venous sinuses and deep veins (midline or right side)
     ([(0, -100, -6), (0, -70, 6), (0, -48, 14)], 2.2),  # straight sinus
     ([(0, -100, -6), (28, -98, -12), (50, -78, -22), (46, -56, -36), (40, -42, -52)], 2.8),  # transverse/sigmoid
     ([(2, -48, 14), (3, -30, 18), (4, -12, 20)], 1.1),  # internal cerebral vein

@@ -576,6 +576,8 @@ def _mprage(ctx: _Ctx) -> dict[str, Any]:
     esp, flip = ctx.u(6.0, 10.0, 0.1), ctx.u(7, 12)
     shot = ctx.u(1600, 2500, 10)
     te = ctx.u(2.0, 4.6, 0.01)
+    scan_seq: tuple[str, ...]
+    var: tuple[str, ...]
     if ctx.vendor == "Siemens":
         tr_hdr, scan_seq, var, seq_name = shot, ("GR", "IR"), ("SK", "SP", "MP"), "*tfl3d1_16ns"
     elif ctx.vendor == "GE":
@@ -823,6 +825,7 @@ def _dwi(ctx: _Ctx) -> dict[str, Any]:
     base = _epi_dwi_common(ctx)
     image = ctx.pick(("trace", "b0", "direction"), p=(0.55, 0.2, 0.25))
     b = 0.0 if image == "b0" else ctx.pick((1000.0, 1000.0, 1000.0, 800.0, 1500.0, 2000.0, 3000.0, 500.0))
+    image_type: tuple[str, ...]
     if ctx.vendor == "Siemens":
         image_type = (
             ("DERIVED", "PRIMARY", "DIFFUSION", "TRACEW", "ND")
@@ -1045,6 +1048,7 @@ def _fieldmap(ctx: _Ctx) -> dict[str, Any]:
     dte = 2.46 if ctx.hi and ctx.vendor == "Siemens" else ctx.u(1.0, 2.5, 0.01)
     image = ctx.pick(("magnitude", "phase"), p=(0.55, 0.45))
     tr, flip = ctx.u(400, 750, 1), ctx.u(45, 60)
+    image_type: tuple[str, ...]
     if ctx.vendor == "Siemens":
         image_type = ("ORIGINAL", "PRIMARY", "M" if image == "magnitude" else "P", "ND")
     elif ctx.vendor == "Philips":

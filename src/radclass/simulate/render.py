@@ -236,6 +236,7 @@ class _Renderer:
         pts = self.stack.points(depth)
         shape = pts.shape[:-1]
         sampler = Sampler(self.anatomy, self.subject, pts.reshape(-1, 3))
+        gain: np.ndarray | float
         coords, gain, field_hz = sampler.coords, 1.0, None
         model = self.p.signal_model
         if self.p.epi or model in ("gre", "swi", "fieldmap"):

@@ -172,7 +172,7 @@ def build_bids(
                 outputs: list[Output] = (
                     stage_nifti(unit, Path(staging))
                     if unit.kind == "nifti"
-                    else run_dcm2niix(unit, Path(staging), program)
+                    else run_dcm2niix(unit, Path(staging), program or find_dcm2niix())  # found above
                 )
             except ConversionError as err:
                 skips.append(Skip(unit.key, unit.source, str(err), unit.rows, unit.sequence))

@@ -563,7 +563,9 @@ _FIRST_FRAME_SEQS = _EVERY_FRAME_SEQS | frozenset(
 )
 # Keywords the fast Dataset converts directly (plain VRs: no sequence, no ambiguous or private VR).
 _FAST_KEYWORDS = {
-    k: _tag(k) for k in _HEADER_KEYWORDS if dictionary_VR(_tag(k)) in {v.decode() for v in _VRS - {b"SQ", b"UN"}}
+    k: BaseTag(_tag(k))
+    for k in _HEADER_KEYWORDS
+    if dictionary_VR(_tag(k)) in {v.decode() for v in _VRS - {b"SQ", b"UN"}}
 }
 _FAST_VRS = {tag: dictionary_VR(tag) for tag in _FAST_KEYWORDS.values()}
 

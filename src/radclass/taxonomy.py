@@ -5,8 +5,22 @@ from __future__ import annotations
 from typing import Final
 
 SEQUENCES: Final[tuple[str, ...]] = (
-    "T1", "T1C", "T2", "FLAIR", "PD", "T2STAR", "SWI", "DWI", "ADC", "DTI_MAP",
-    "PERFUSION", "MRA", "BOLD", "FIELDMAP", "SCOUT", "OTHER",
+    "T1",
+    "T1C",
+    "T2",
+    "FLAIR",
+    "PD",
+    "T2STAR",
+    "SWI",
+    "DWI",
+    "ADC",
+    "DTI_MAP",
+    "PERFUSION",
+    "MRA",
+    "BOLD",
+    "FIELDMAP",
+    "SCOUT",
+    "OTHER",
 )
 ORIENTATIONS: Final[tuple[str, ...]] = ("AX", "COR", "SAG", "OBL")
 UNKNOWN: Final[str] = "UNKNOWN"  # an output, never a training label
@@ -34,9 +48,22 @@ BIDS: Final[dict[str, tuple[str, str] | None]] = {
 
 # Contrast implied by the sequence when nothing else is known.
 DEFAULT_CONTRAST: Final[dict[str, str]] = {
-    "T1": "pre", "T1C": "post", "T2": "pre", "FLAIR": "pre", "PD": "pre", "T2STAR": "pre",
-    "SWI": "pre", "DWI": "none", "ADC": "none", "DTI_MAP": "none", "PERFUSION": "na",
-    "MRA": "na", "BOLD": "none", "FIELDMAP": "none", "SCOUT": "none", "OTHER": "na",
+    "T1": "pre",
+    "T1C": "post",
+    "T2": "pre",
+    "FLAIR": "pre",
+    "PD": "pre",
+    "T2STAR": "pre",
+    "SWI": "pre",
+    "DWI": "none",
+    "ADC": "none",
+    "DTI_MAP": "none",
+    "PERFUSION": "na",
+    "MRA": "na",
+    "BOLD": "none",
+    "FIELDMAP": "none",
+    "SCOUT": "none",
+    "OTHER": "na",
 }
 
 

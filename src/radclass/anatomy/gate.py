@@ -34,8 +34,7 @@ ANATOMY_COLUMNS = ("anatomy", "anatomy_source", "anatomy_reason")
 class AnatomyGate:
     """Header -> rules -> pixels; ``pixels=False`` stops after the rules (no pixel data read)."""
 
-    def __init__(self, rules: AnatomyRules | None = None, *, pixels: bool = True,
-                 slices: int = PIXEL_SLICES) -> None:
+    def __init__(self, rules: AnatomyRules | None = None, *, pixels: bool = True, slices: int = PIXEL_SLICES) -> None:
         self.rules = rules or AnatomyRules.load()
         self.pixels = pixels
         self.slices = slices
@@ -51,8 +50,10 @@ class AnatomyGate:
         if region is not None:
             return AnatomyDecision(region, AnatomySource.HEADER, f"Body Part Examined {body_part}")
         series_text = " ".join(as_text(header.get(k)) for k in ("series_description", "protocol_name")).strip()
-        for text, what in ((series_text, "series description / protocol"),
-                           (as_text(header.get("study_description")), "study description")):
+        for text, what in (
+            (series_text, "series description / protocol"),
+            (as_text(header.get("study_description")), "study description"),
+        ):
             regions = self.rules.regions_named(text)
             if len(regions) == 1:
                 return AnatomyDecision(regions[0], AnatomySource.RULES, f"{what} {text!r} names {regions[0]}")

@@ -47,11 +47,12 @@ class AnatomyRules:
     descriptions: tuple[DescriptionRule, ...]
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "AnatomyRules":
+    def load(cls, path: str | Path | None = None) -> AnatomyRules:
         """Rules from a TOML file, or the packaged ``radclass/rules/anatomy.toml``."""
         if path is None:
-            return cls.from_toml(resources.files("radclass.rules").joinpath("anatomy.toml").read_text(),
-                                 "the packaged anatomy rules")
+            return cls.from_toml(
+                resources.files("radclass.rules").joinpath("anatomy.toml").read_text(), "the packaged anatomy rules"
+            )
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
@@ -59,7 +60,7 @@ class AnatomyRules:
         return cls.from_toml(text, str(path))
 
     @classmethod
-    def from_toml(cls, text: str, source: str = "anatomy rules") -> "AnatomyRules":
+    def from_toml(cls, text: str, source: str = "anatomy rules") -> AnatomyRules:
         """Parse and check the TOML form."""
         try:
             doc = tomllib.loads(text)
@@ -71,8 +72,9 @@ class AnatomyRules:
             for value in values if isinstance(values, list) else [values]:
                 key = normalise_body_part(value)
                 if body_parts.setdefault(key, anatomy) is not anatomy:
-                    raise AnatomyRulesError(f"{source}: body part {value!r} is listed under both "
-                                            f"{body_parts[key]} and {anatomy}.")
+                    raise AnatomyRulesError(
+                        f"{source}: body part {value!r} is listed under both {body_parts[key]} and {anatomy}."
+                    )
         rules = []
         for i, item in enumerate(doc.get("description") or []):
             if "anatomy" not in item or "pattern" not in item:
@@ -80,8 +82,9 @@ class AnatomyRules:
             try:
                 pattern = re.compile(item["pattern"], re.IGNORECASE)
             except re.error as exc:
-                raise AnatomyRulesError(f"{source}: description rule {i + 1} ({item['anatomy']}) is not a valid "
-                                        f"regular expression: {exc}.") from None
+                raise AnatomyRulesError(
+                    f"{source}: description rule {i + 1} ({item['anatomy']}) is not a valid regular expression: {exc}."
+                ) from None
             rules.append(DescriptionRule(_region(item["anatomy"], source), pattern))
         return cls(body_parts=body_parts, descriptions=tuple(rules))
 

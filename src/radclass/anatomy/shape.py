@@ -65,8 +65,10 @@ class ShapeVerdict:
     def reason(self) -> str:
         """A sentence for a person: what was measured."""
         e = self.largest
-        return (f"largest of {self.measured} measured slices {e.extent_mm[0]:.0f} x {e.extent_mm[1]:.0f} mm, the "
-                f"foreground leaving the field of view on a median {self.median_sides:g} sides: {self.why}")
+        return (
+            f"largest of {self.measured} measured slices {e.extent_mm[0]:.0f} x {e.extent_mm[1]:.0f} mm, the "
+            f"foreground leaving the field of view on a median {self.median_sides:g} sides: {self.why}"
+        )
 
 
 def foreground(image: np.ndarray) -> np.ndarray | None:
@@ -95,8 +97,7 @@ def measure_slice(image: np.ndarray, spacing_mm: Sequence[float]) -> SliceShape 
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     extent = ((rows[-1] - rows[0] + 1) * float(spacing_mm[0]), (cols[-1] - cols[0] + 1) * float(spacing_mm[1]))
-    sides = sum(float(edge.mean()) > SIDE_FRACTION
-                for edge in (mask[0], mask[-1], mask[:, 0], mask[:, -1]))
+    sides = sum(float(edge.mean()) > SIDE_FRACTION for edge in (mask[0], mask[-1], mask[:, 0], mask[:, -1]))
     return SliceShape(extent_mm=extent, sides_touched=int(sides), fill=float(mask.mean()))
 
 

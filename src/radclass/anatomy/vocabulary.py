@@ -81,8 +81,10 @@ class AnatomyDecision:
         if not isinstance(self.source, AnatomySource):
             raise TypeError(f"The anatomy source must be an AnatomySource member, not {self.source!r}.")
         if (self.anatomy is Anatomy.UNKNOWN) != (self.source is AnatomySource.NONE):
-            raise ValueError("An UNKNOWN anatomy has no source, and a decided anatomy must name its source; "
-                             f"got {self.anatomy} from {self.source!r}.")
+            raise ValueError(
+                "An UNKNOWN anatomy has no source, and a decided anatomy must name its source; "
+                f"got {self.anatomy} from {self.source!r}."
+            )
 
     @property
     def non_brain(self) -> bool:

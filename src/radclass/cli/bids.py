@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -27,12 +27,31 @@ def print_plan(result) -> None:  # result: radclass.outputs.bids.dataset.BidsRes
 def bids(
     archives: Annotated[list[Path], typer.Argument(help="Archive files or folders (DICOM, NIfTI).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="BIDS dataset folder (created; re-runs add to it).")],
-    annotations: Annotated[Optional[Path], typer.Option(help="Use this `radclass annotate` table (its rows under ARCHIVE) instead of annotating.")] = None,
-    participants: Annotated[Optional[Path], typer.Option(help="CSV/TSV mapping patient_id -> participant_id (optional study_uid -> session_id; other columns go to participants.tsv).")] = None,
-    task_rules: Annotated[Optional[Path], typer.Option(help="TOML of task rules for BOLD series (default: the packaged rules/tasks.toml).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Convert into a temporary folder and print the plan; write nothing under --out.")] = False,
-    name: Annotated[Optional[str], typer.Option(help="Dataset name for dataset_description.json (new datasets).")] = None,
-    validate: Annotated[bool, typer.Option("--validate", help="Run bids-validator-deno on the dataset afterwards; exit 4 on any error.")] = False,
+    annotations: Annotated[
+        Path | None,
+        typer.Option(help="Use this `radclass annotate` table (its rows under ARCHIVE) instead of annotating."),
+    ] = None,
+    participants: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV/TSV mapping patient_id -> participant_id (optional study_uid -> session_id; "
+            "other columns go to participants.tsv)."
+        ),
+    ] = None,
+    task_rules: Annotated[
+        Path | None,
+        typer.Option(help="TOML of task rules for BOLD series (default: the packaged rules/tasks.toml)."),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Convert into a temporary folder and print the plan; write nothing under --out."
+        ),
+    ] = False,
+    name: Annotated[str | None, typer.Option(help="Dataset name for dataset_description.json (new datasets).")] = None,
+    validate: Annotated[
+        bool, typer.Option("--validate", help="Run bids-validator-deno on the dataset afterwards; exit 4 on any error.")
+    ] = False,
     slices: Annotated[int, typer.Option(help="Slices decoded per series when annotating.")] = 5,
     model: Annotated[str, typer.Option(help="Bundled model name or bundle folder (when annotating).")] = "mri-series",
     workers: Annotated[int, typer.Option(help="Header-reading and slice-decoding processes (0 = one per core).")] = 0,
@@ -60,11 +79,16 @@ def bids(
     where = "planned (dry run)" if dry_run else f"-> {out}"
     typer.echo(f"{len(result.converted)} images converted, {len(result.skipped)} series/files skipped {where}")
     if not dry_run:
-        typer.echo(f"ledger: {out / 'code/radclass/conversion.tsv'}; exports: code/radclass/dcm2bids_config.json, "
-                   "code/radclass/heuristic.py")
+        typer.echo(
+            f"ledger: {out / 'code/radclass/conversion.tsv'}; exports: code/radclass/dcm2bids_config.json, "
+            "code/radclass/heuristic.py"
+        )
         if result.heuristic_left_out:
-            typer.echo(f"note: the HeuDiConv heuristic leaves out {len(result.heuristic_left_out)} series whose "
-                       "split into several images HeuDiConv names differently", err=True)
+            typer.echo(
+                f"note: the HeuDiConv heuristic leaves out {len(result.heuristic_left_out)} series whose "
+                "split into several images HeuDiConv names differently",
+                err=True,
+            )
     if validate and not dry_run:
         _validate(out)
 
@@ -85,19 +109,24 @@ def _validate(out: Path) -> None:
         raise typer.Exit(4)
 
 
-def _annotation_rows(archives: list[Path], annotations: Path | None, *, slices: int, model: str, workers: int,
-                     quiet: bool) -> list[dict]:
+def _annotation_rows(
+    archives: list[Path], annotations: Path | None, *, slices: int, model: str, workers: int, quiet: bool
+) -> list[dict]:
     """Rows of the given annotation table that lie under the archives, or a fresh annotation of the archives."""
     if annotations is None:
         from radclass.pipeline.annotate import annotate_paths
 
-        return annotate_paths(archives, slices=slices, progress=not quiet, bundle=model,
-                              workers=workers or None).to_dict("records")
+        return annotate_paths(
+            archives, slices=slices, progress=not quiet, bundle=model, workers=workers or None
+        ).to_dict("records")
     from radclass.outputs.tables import read_table
 
     roots = [p.resolve() for p in archives]
-    rows = [r for r in read_table(annotations).to_dict("records")
-            if any(_under(Path(str(r.get("path") or "")), root) for root in roots)]
+    rows = [
+        r
+        for r in read_table(annotations).to_dict("records")
+        if any(_under(Path(str(r.get("path") or "")), root) for root in roots)
+    ]
     if not rows:
         raise ValueError(f"No row of {annotations} lies under {', '.join(map(str, archives))}.")
     return rows

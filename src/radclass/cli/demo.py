@@ -20,16 +20,19 @@ def agreement_table(truth: Any, annotations: Any) -> Any:
     else:
         ann["path"] = ann["path"].map(lambda p: str(Path(p).resolve()))
         merged = truth.assign(path=truth["path"].map(lambda p: str(Path(p).resolve()))).merge(
-            ann, on="path", how="left", suffixes=("", "_pred"))
-    out = pd.DataFrame({
-        "series": [Path(p).name for p in merged["path"]],
-        "true_sequence": merged["sequence"],
-        "pred_sequence": merged["sequence_pred"].fillna("-"),
-        "true_orientation": merged["orientation"],
-        "pred_orientation": merged["orientation_pred"].fillna("-"),
-        "confidence": merged["confidence"] if "confidence" in merged else float("nan"),
-        "status": merged["status"].fillna("missing") if "status" in merged else "missing",
-    })
+            ann, on="path", how="left", suffixes=("", "_pred")
+        )
+    out = pd.DataFrame(
+        {
+            "series": [Path(p).name for p in merged["path"]],
+            "true_sequence": merged["sequence"],
+            "pred_sequence": merged["sequence_pred"].fillna("-"),
+            "true_orientation": merged["orientation"],
+            "pred_orientation": merged["orientation_pred"].fillna("-"),
+            "confidence": merged["confidence"] if "confidence" in merged else float("nan"),
+            "status": merged["status"].fillna("missing") if "status" in merged else "missing",
+        }
+    )
     out["sequence_ok"] = out["true_sequence"] == out["pred_sequence"]
     out["orientation_ok"] = out["true_orientation"] == out["pred_orientation"]
     return out
@@ -41,24 +44,42 @@ def print_agreement(table: Any) -> None:
     from rich.table import Table
 
     view = Table(title="Synthetic study: truth vs. radclass")
-    for name in ("series", "sequence (true)", "sequence (pred)", "orientation (true)", "orientation (pred)",
-                 "confidence", "status"):
+    for name in (
+        "series",
+        "sequence (true)",
+        "sequence (pred)",
+        "orientation (true)",
+        "orientation (pred)",
+        "confidence",
+        "status",
+    ):
         view.add_column(name)
     mark = {True: "[green]", False: "[red]"}
     for r in table.itertuples():
         conf = "" if r.confidence != r.confidence else f"{float(r.confidence):.2f}"  # NaN-safe
-        view.add_row(r.series, r.true_sequence, f"{mark[r.sequence_ok]}{r.pred_sequence}", r.true_orientation,
-                     f"{mark[r.orientation_ok]}{r.pred_orientation}", conf, str(r.status))
+        view.add_row(
+            r.series,
+            r.true_sequence,
+            f"{mark[r.sequence_ok]}{r.pred_sequence}",
+            r.true_orientation,
+            f"{mark[r.orientation_ok]}{r.pred_orientation}",
+            conf,
+            str(r.status),
+        )
     console = Console()
     console.print(view)
     n = len(table)
-    console.print(f"sequence agreement: {int(table.sequence_ok.sum())}/{n} ({table.sequence_ok.mean():.0%}); "
-                  f"orientation agreement: {int(table.orientation_ok.sum())}/{n} ({table.orientation_ok.mean():.0%})")
+    console.print(
+        f"sequence agreement: {int(table.sequence_ok.sum())}/{n} ({table.sequence_ok.mean():.0%}); "
+        f"orientation agreement: {int(table.orientation_ok.sum())}/{n} ({table.orientation_ok.mean():.0%})"
+    )
 
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Argument(help="Folder for the study (DIR/dicom), DIR/truth.csv and DIR/annotations.csv.")],
+    out: Annotated[
+        Path, typer.Argument(help="Folder for the study (DIR/dicom), DIR/truth.csv and DIR/annotations.csv.")
+    ],
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic study.")] = 0,
     max_slices: Annotated[int, typer.Option(help="Slices per synthetic series.")] = 12,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -69,8 +90,15 @@ def demo(
 
     out.mkdir(parents=True, exist_ok=True)
     with progress_bar("Simulating series", enabled=not quiet) as update:
-        truth = write_study(out / "dicom", None, seed, truth_csv=out / "truth.csv", max_slices=max_slices,
-                            max_matrix=192, progress=update)
+        truth = write_study(
+            out / "dicom",
+            None,
+            seed,
+            truth_csv=out / "truth.csv",
+            max_slices=max_slices,
+            max_matrix=192,
+            progress=update,
+        )
     typer.echo(f"wrote {len(truth)} synthetic series -> {out / 'dicom'} (truth: {out / 'truth.csv'})")
     try:
         from radclass.outputs.tables import write_table

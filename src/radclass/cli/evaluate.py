@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,34 +16,60 @@ _BOOT_HELP = "Bootstrap resamples for the balanced accuracy, macro-F1 and kappa 
 @app.command()
 def evaluate(
     pred: Annotated[Path, typer.Argument(help=_PRED_HELP, exists=True, dir_okay=False)],
-    truth: Annotated[Path, typer.Option(
-        "--truth", help="Truth CSV (path,label) or the data pool's MANIFEST.csv.", exists=True, dir_okay=False)],
-    report: Annotated[Path, typer.Option(
-        "--report", help="Folder for report.html, metrics.json, CSV tables and figures.", file_okay=False)],
-    positive: Annotated[Optional[str], typer.Option(
-        "--positive", help="Positive class of a binary task (default: inferred).")] = None,
-    compare: Annotated[Optional[list[Path]], typer.Option(
-        "--compare", help="Another classifier's or a reader's predictions; repeat for several.",
-        exists=True, dir_okay=False)] = None,
+    truth: Annotated[
+        Path,
+        typer.Option(
+            "--truth", help="Truth CSV (path,label) or the data pool's MANIFEST.csv.", exists=True, dir_okay=False
+        ),
+    ],
+    report: Annotated[
+        Path,
+        typer.Option("--report", help="Folder for report.html, metrics.json, CSV tables and figures.", file_okay=False),
+    ],
+    positive: Annotated[
+        str | None, typer.Option("--positive", help="Positive class of a binary task (default: inferred).")
+    ] = None,
+    compare: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--compare",
+            help="Another classifier's or a reader's predictions; repeat for several.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help=_BOOT_HELP)] = 1000,
-    band: Annotated[int, typer.Option(
-        "--band", min=0, help="Bootstrap resamples for the binary ROC sensitivity band (0 = none).")] = 200,
+    band: Annotated[
+        int, typer.Option("--band", min=0, help="Bootstrap resamples for the binary ROC sensitivity band (0 = none).")
+    ] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the bootstrap.")] = 0,
 ) -> None:
     """Evaluate PRED against --truth: per-class and overall metrics with 95% CIs, ROC/PR, calibration, tests."""
     from radclass.evaluate.report import run_evaluation
 
     try:
-        metrics, written = run_evaluation(pred, truth, report, positive=positive, compare=compare or (),
-                                          n_bootstrap=bootstrap, band_resamples=band, seed=seed)
+        metrics, written = run_evaluation(
+            pred,
+            truth,
+            report,
+            positive=positive,
+            compare=compare or (),
+            n_bootstrap=bootstrap,
+            band_resamples=band,
+            seed=seed,
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     inputs = metrics["inputs"]
-    typer.echo(f"{metrics['classifier']}: {inputs['matched']} cases, accuracy {metrics['accuracy']:.3f}, "
-               f"balanced accuracy {metrics['balanced_accuracy']:.3f}")
+    typer.echo(
+        f"{metrics['classifier']}: {inputs['matched']} cases, accuracy {metrics['accuracy']:.3f}, "
+        f"balanced accuracy {metrics['balanced_accuracy']:.3f}"
+    )
     if "roc_auc" in metrics:
         auc = metrics["roc_auc"]
         typer.echo(f"ROC AUC ({metrics['positive']}) {auc['value']:.3f} [{auc['ci95'][0]:.3f}, {auc['ci95'][1]:.3f}]")
-    typer.echo(f"unmatched: {inputs['n_unmatched_predictions']} predictions, "
-               f"{inputs['n_ambiguous_predictions']} ambiguous, {inputs['n_unmatched_truth']} truth rows")
+    typer.echo(
+        f"unmatched: {inputs['n_unmatched_predictions']} predictions, "
+        f"{inputs['n_ambiguous_predictions']} ambiguous, {inputs['n_unmatched_truth']} truth rows"
+    )
     typer.echo(f"report: {written['report.html']}")

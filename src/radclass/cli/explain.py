@@ -12,12 +12,15 @@ from radclass.cli.app import app
 
 @app.command()
 def explain(
-    target: Annotated[Path, typer.Argument(
-        help="A DICOM series folder, a folder of series, a NIfTI or an image file.", exists=True)],
-    model: Annotated[str, typer.Option(
-        "--model", help="Name of a model bundle in radclass/bundled/ (model.pt + bundle.json).")],
-    out: Annotated[Path, typer.Option(
-        "--out", help="Folder for the overlay PNGs and explanations.json.", file_okay=False)],
+    target: Annotated[
+        Path, typer.Argument(help="A DICOM series folder, a folder of series, a NIfTI or an image file.", exists=True)
+    ],
+    model: Annotated[
+        str, typer.Option("--model", help="Name of a model bundle in radclass/bundled/ (model.pt + bundle.json).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the overlay PNGs and explanations.json.", file_okay=False)
+    ],
 ) -> None:
     """Explain a bundled CNN's decision on each series of TARGET: heat-map overlays (PNG) per method."""
     from radclass.explain.run import explain_target

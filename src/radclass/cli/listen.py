@@ -16,19 +16,32 @@ def listen(
     port: Annotated[int, typer.Option("--port", help="TCP port to listen on (0 = any free port).")] = 11112,
     ae_title: Annotated[str, typer.Option("--ae-title", help="Our AE title.")] = "RADCLASS",
     db: Annotated[Path | None, typer.Option("--db", help="SQLite index (default STORE/index.sqlite).")] = None,
-    quiet_seconds: Annotated[float, typer.Option(
-        "--quiet-seconds", help="A series is complete after this many seconds without new instances.")] = 10.0,
-    forward: Annotated[str | None, typer.Option(
-        "--forward", help="Send each structured report on by C-STORE: HOST:PORT:AET.")] = None,
-    route: Annotated[list[str] | None, typer.Option(
-        "--route", help="Forward each complete series by what it is: a TOML rules file, or a rule "
-                        "SEQUENCES[QUALIFIERS]=AET@HOST:PORT such as T1C,FLAIR=NEURO@10.0.0.5:104 (repeatable; "
-                        "UNKNOWN and * are selectors too).")] = None,
-    route_default: Annotated[str | None, typer.Option(
-        "--route-default", help="AET@HOST:PORT for series no --route rule selects (default: nowhere).")] = None,
-    allow: Annotated[str | None, typer.Option(
-        "--allow", help="Comma-separated calling AE titles to accept; others are rejected.")] = None,
-    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback unless told otherwise).")] = "127.0.0.1",
+    quiet_seconds: Annotated[
+        float,
+        typer.Option("--quiet-seconds", help="A series is complete after this many seconds without new instances."),
+    ] = 10.0,
+    forward: Annotated[
+        str | None, typer.Option("--forward", help="Send each structured report on by C-STORE: HOST:PORT:AET.")
+    ] = None,
+    route: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--route",
+            help="Forward each complete series by what it is: a TOML rules file, or a rule "
+            "SEQUENCES[QUALIFIERS]=AET@HOST:PORT such as T1C,FLAIR=NEURO@10.0.0.5:104 (repeatable; "
+            "UNKNOWN and * are selectors too).",
+        ),
+    ] = None,
+    route_default: Annotated[
+        str | None,
+        typer.Option("--route-default", help="AET@HOST:PORT for series no --route rule selects (default: nowhere)."),
+    ] = None,
+    allow: Annotated[
+        str | None, typer.Option("--allow", help="Comma-separated calling AE titles to accept; others are rejected.")
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback unless told otherwise).")
+    ] = "127.0.0.1",
     slices: Annotated[int, typer.Option("--slices", help="Slices sampled per series by the annotator.")] = 5,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
     status: Annotated[bool, typer.Option("--status/--no-status", help="Show the status line.")] = True,
@@ -54,8 +67,15 @@ def listen(
         except RoutingError as exc:
             raise typer.BadParameter(str(exc), param_hint="--route") from exc
     config = ListenerConfig(
-        store=store, port=port, ae_title=ae_title, host=host, db=db, quiet_seconds=quiet_seconds,
-        forward=destination, routes=routes, allow=tuple(a for a in (allow or "").split(",") if a.strip()),
+        store=store,
+        port=port,
+        ae_title=ae_title,
+        host=host,
+        db=db,
+        quiet_seconds=quiet_seconds,
+        forward=destination,
+        routes=routes,
+        allow=tuple(a for a in (allow or "").split(",") if a.strip()),
         slices=slices,
     )
     Listener(config).serve_forever(status=status)

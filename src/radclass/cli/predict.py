@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,12 +13,17 @@ from radclass.cli.app import app
 
 @app.command()
 def predict(
-    paths: Annotated[list[Path], typer.Argument(help="Image files (PNG/JPEG, DICOM, NIfTI) or folders of them.",
-                                                exists=True)],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Image files (PNG/JPEG, DICOM, NIfTI) or folders of them.", exists=True)
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output table (.csv, .json or .parquet).")],
     task: Annotated[str, typer.Option("--task", help="Bundled model, e.g. ct-hemorrhage.")] = "ct-hemorrhage",
-    bundle: Annotated[Optional[Path], typer.Option(
-        "--bundle", help="Use this bundle folder instead of the bundled task.", exists=True, file_okay=False)] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            "--bundle", help="Use this bundle folder instead of the bundled task.", exists=True, file_okay=False
+        ),
+    ] = None,
 ) -> None:
     """One row per image: path, label (e.g. HEMORRHAGE or NORMAL), probability of the positive class."""
     from radclass.diagnostic.bundle import BundleError

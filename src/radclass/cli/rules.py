@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,7 +14,7 @@ from radclass.cli.app import app
 def rules(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to scan.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Labels table: .csv, .json or .parquet.")],
-    rules_file: Annotated[Optional[Path], typer.Option("--rules", help="Rules TOML (default: packaged rules).")] = None,
+    rules_file: Annotated[Path | None, typer.Option("--rules", help="Rules TOML (default: packaged rules).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Apply label rules (regexes over SeriesDescription/ProtocolName/ImageType + parameter ranges) to every
@@ -38,9 +38,16 @@ def rules(
     for s in result.series:
         row = s.row()
         match = label_rules.label(row)
-        rows.append({"path": s.path, "series_uid": s.series_uid, "sub_series": s.sub_series,
-                     "series_description": row.get("series_description"),
-                     "sequence": match[0] if match else "", "rule": match[1] if match else ""})
+        rows.append(
+            {
+                "path": s.path,
+                "series_uid": s.series_uid,
+                "sub_series": s.sub_series,
+                "series_description": row.get("series_description"),
+                "sequence": match[0] if match else "",
+                "rule": match[1] if match else "",
+            }
+        )
     df = pd.DataFrame(rows, columns=["path", "series_uid", "sub_series", "series_description", "sequence", "rule"])
     write_table(df, out)
     typer.echo(f"{int((df['sequence'] != '').sum())} of {len(df)} series labelled by rules -> {out}")

@@ -73,8 +73,18 @@ def _replace_stem(model: nn.Module, arch: str, in_channels: int) -> None:
     parent_name, _, attr = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     old: nn.Conv2d = getattr(parent, attr)
-    setattr(parent, attr, nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride, old.padding,
-                                    bias=old.bias is not None))
+    setattr(
+        parent,
+        attr,
+        nn.Conv2d(
+            in_channels,
+            old.out_channels,
+            old.kernel_size,  # type: ignore[arg-type]  # torch types these as tuple[int, ...]
+            old.stride,  # type: ignore[arg-type]
+            old.padding,  # type: ignore[arg-type]
+            bias=old.bias is not None,
+        ),
+    )
 
 
 def head_modules(model: nn.Module, arch: str) -> list[nn.Module]:

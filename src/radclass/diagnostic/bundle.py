@@ -58,8 +58,9 @@ def load_bundle(task: str | None = None, folder: Path | str | None = None) -> Bu
         raise BundleError(f"{folder}: bundle.json names {onnx.name}, which is missing")
     classes = list(meta["classes"])
     positive = meta.get("positive") or classes[-1]
-    return Bundle(folder, meta.get("name", folder.name), classes, positive,
-                  Preprocess.from_dict(meta["preprocess"]), onnx, meta)
+    return Bundle(
+        folder, meta.get("name", folder.name), classes, positive, Preprocess.from_dict(meta["preprocess"]), onnx, meta
+    )
 
 
 def write_bundle_json(folder: Path | str, meta: dict[str, Any]) -> Path:

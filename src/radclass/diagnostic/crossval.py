@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +16,14 @@ from radclass.diagnostic.transforms import eval_inputs
 __all__ = ["CrossValidation", "cross_validate", "fold_indices"]
 
 
-def fold_indices(y: np.ndarray, groups: np.ndarray | None, k: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+def _prefixed(log: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    """A log function that hands ``prefix + message`` to ``log``."""
+    return lambda message: log(prefix + message)
+
+
+def fold_indices(
+    y: np.ndarray, groups: np.ndarray | None, k: int, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, test) index pairs: ``StratifiedGroupKFold`` when patient ``groups`` are given (no patient on
     both sides), else ``StratifiedKFold``; both shuffled with ``seed``."""
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
@@ -45,20 +53,36 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float | None:
     return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else None
 
 
-def cross_validate(data: ImageArrays, spec: TrainSpec, *, k: int = 5, groups: np.ndarray | None = None,
-                   seed: int = 0, log: Callable[[str], None] | None = None) -> CrossValidation:
+def cross_validate(
+    data: ImageArrays,
+    spec: TrainSpec,
+    *,
+    k: int = 5,
+    groups: np.ndarray | None = None,
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> CrossValidation:
     """Train on k-1 folds, predict the held-out fold, k times; every image is predicted exactly once."""
     n, n_classes = len(data.y), len(data.classes)
     proba = np.full((n, n_classes), np.nan, np.float32)
     fold_of = np.full(n, -1, np.int64)
-    records: list[dict] = []
+    records: list[dict[str, Any]] = []
     for f, (train, test) in enumerate(fold_indices(data.y, groups, k, seed)):
-        result = train_classifier(data.take(train), spec, groups=None if groups is None else groups[train],
-                                  log=(lambda m, f=f: log(f"fold {f + 1}/{k}: {m}")) if log else None)
+        result = train_classifier(
+            data.take(train),
+            spec,
+            groups=None if groups is None else groups[train],
+            log=_prefixed(log, f"fold {f + 1}/{k}: ") if log else None,
+        )
         p = predict_proba(result.model, eval_inputs(data.x[test], data.kind, spec.preprocess))
         proba[test], fold_of[test] = p, f
-        record = {"fold": f + 1, "n_train": len(train), "n_test": len(test), "best_epoch": result.best_epoch,
-                  "epochs_run": len(result.history)}
+        record: dict[str, Any] = {
+            "fold": f + 1,
+            "n_train": len(train),
+            "n_test": len(test),
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+        }
         if n_classes == 2:
             record["auc"] = _auc(data.y[test], p[:, 1])
         records.append(record)

@@ -41,10 +41,13 @@ class LabelledImages:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def subset(self, index: np.ndarray | list[int]) -> "LabelledImages":
+    def subset(self, index: np.ndarray | list[int]) -> LabelledImages:
         idx = [int(i) for i in index]
-        return LabelledImages([self.paths[i] for i in idx], [self.labels[i] for i in idx],
-                              None if self.patients is None else [self.patients[i] for i in idx])
+        return LabelledImages(
+            [self.paths[i] for i in idx],
+            [self.labels[i] for i in idx],
+            None if self.patients is None else [self.patients[i] for i in idx],
+        )
 
 
 def _from_csv(path: Path) -> LabelledImages:
@@ -99,7 +102,7 @@ class ImageArrays:
     kind: str
     classes: list[str]
 
-    def take(self, index: np.ndarray) -> "ImageArrays":
+    def take(self, index: np.ndarray) -> ImageArrays:
         return ImageArrays(self.x[index], self.y[index], self.kind, self.classes)
 
 

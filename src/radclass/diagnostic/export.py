@@ -28,9 +28,16 @@ def export_onnx(model: nn.Module, input_size: int, path: Path | str, *, channels
     path.parent.mkdir(parents=True, exist_ok=True)
     model.eval()
     dummy = torch.zeros(2, channels, input_size, input_size)
-    torch.onnx.export(_Softmax(model), (dummy,), str(path), input_names=["image"], output_names=["probability"],
-                      opset_version=17, dynamo=False,
-                      dynamic_axes={"image": {0: "n"}, "probability": {0: "n"}})
+    torch.onnx.export(
+        _Softmax(model),
+        (dummy,),
+        str(path),
+        input_names=["image"],
+        output_names=["probability"],
+        opset_version=17,
+        dynamo=False,
+        dynamic_axes={"image": {0: "n"}, "probability": {0: "n"}},
+    )
     return path
 
 

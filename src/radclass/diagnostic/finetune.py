@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,13 +74,17 @@ def _head_params(model: nn.Module, arch: str) -> list[nn.Parameter]:
     return [p for m in head_modules(model, arch) for p in m.parameters()]
 
 
-def parameter_groups(model: nn.Module, arch: str, max_lr: float, layer_decay: float, n_groups: int) -> list[dict]:
+def parameter_groups(
+    model: nn.Module, arch: str, max_lr: float, layer_decay: float, n_groups: int
+) -> list[dict[str, Any]]:
     """Optimizer groups: backbone split into ``n_groups`` (input first) with decaying peak rates, then the head."""
     head_ids = {id(p) for p in _head_params(model, arch)}
     backbone = [p for p in model.parameters() if id(p) not in head_ids]
     chunks = [list(c) for c in np.array_split(np.arange(len(backbone)), max(1, n_groups)) if len(c)]
-    groups = [{"params": [backbone[i] for i in c], "lr": max_lr * layer_decay ** (len(chunks) - k)}
-              for k, c in enumerate(chunks)]
+    groups = [
+        {"params": [backbone[i] for i in c], "lr": max_lr * layer_decay ** (len(chunks) - k)}
+        for k, c in enumerate(chunks)
+    ]
     return groups + [{"params": _head_params(model, arch), "lr": max_lr}]
 
 
@@ -87,14 +92,16 @@ def parameter_groups(model: nn.Module, arch: str, max_lr: float, layer_decay: fl
 def predict_proba(model: nn.Module, x: np.ndarray, batch: int = 64) -> np.ndarray:
     """Softmax probabilities (N, K) of network inputs ``x`` (N, C, H, W)."""
     model.eval()
-    out = [F.softmax(model(torch.from_numpy(np.ascontiguousarray(x[i:i + batch]))), 1).numpy()
-           for i in range(0, len(x), batch)]
+    out = [
+        F.softmax(model(torch.from_numpy(np.ascontiguousarray(x[i : i + batch]))), 1).numpy()
+        for i in range(0, len(x), batch)
+    ]
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 def _batches(n: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
     order = rng.permutation(n)
-    chunks = [order[i:i + size] for i in range(0, n, size)]
+    chunks = [order[i : i + size] for i in range(0, n, size)]
     if len(chunks) > 1 and len(chunks[-1]) < 2:  # batch-norm cannot train on a single sample
         chunks[-2] = np.concatenate(chunks[-2:])
         chunks.pop()
@@ -117,10 +124,20 @@ def _train_mode(model: nn.Module, arch: str, frozen: bool) -> None:
                 m.eval()
 
 
-def fit(model: nn.Module, arch: str, train_x: np.ndarray, train_y: np.ndarray, make_batch: BatchFn,
-        config: FitConfig, *, n_classes: int, pretrained: bool = False,
-        val_x: np.ndarray | None = None, val_y: np.ndarray | None = None,
-        log: Callable[[str], None] | None = None) -> FitResult:
+def fit(
+    model: nn.Module,
+    arch: str,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    make_batch: BatchFn,
+    config: FitConfig,
+    *,
+    n_classes: int,
+    pretrained: bool = False,
+    val_x: np.ndarray | None = None,
+    val_y: np.ndarray | None = None,
+    log: Callable[[str], None] | None = None,
+) -> FitResult:
     """Train ``model`` on base arrays ``train_x`` (batches made by ``make_batch``); see the module docstring.
 
     ``val_x`` are ready network inputs (e.g. :func:`radclass.diagnostic.transforms.eval_inputs`).
@@ -143,14 +160,15 @@ def fit(model: nn.Module, arch: str, train_x: np.ndarray, train_y: np.ndarray, m
         first_candidate = int(np.floor(config.select_after * n_epochs)) + 1 if last else n_epochs + 1
         _set_frozen(model, arch, frozen)
         if frozen:
-            groups = [{"params": _head_params(model, arch), "lr": config.frozen_lr}]
+            groups: list[dict[str, Any]] = [{"params": _head_params(model, arch), "lr": config.frozen_lr}]
         elif pretrained:
             groups = parameter_groups(model, arch, config.max_lr, config.layer_decay, config.n_groups)
         else:
             groups = [{"params": list(model.parameters()), "lr": config.max_lr}]
         opt = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups],
-                                                    total_steps=max(1, n_epochs * steps))
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=[g["lr"] for g in groups], total_steps=max(1, n_epochs * steps)
+        )
         for in_phase in range(1, n_epochs + 1):
             epoch += 1
             _train_mode(model, arch, frozen)
@@ -168,8 +186,9 @@ def fit(model: nn.Module, arch: str, train_x: np.ndarray, train_y: np.ndarray, m
             record = {"epoch": epoch, "phase": phase, "loss": total / max(seen, 1), "lr": opt.param_groups[-1]["lr"]}
             if val_x is not None and len(val_x):
                 p = predict_proba(model, val_x)
-                record["val_loss"] = float(F.nll_loss(torch.log(torch.from_numpy(p).clamp_min(1e-7)),
-                                                      torch.from_numpy(val_y), weight=weight))
+                record["val_loss"] = float(
+                    F.nll_loss(torch.log(torch.from_numpy(p).clamp_min(1e-7)), torch.from_numpy(val_y), weight=weight)
+                )
                 record["val_acc"] = float((p.argmax(1) == val_y).mean())
                 if in_phase >= first_candidate:
                     if record["val_loss"] < best_loss - 1e-4:

@@ -117,8 +117,7 @@ def find_images(paths: list[Path] | tuple[Path, ...]) -> list[Path]:
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")
-                            and is_image_file(f))
+            found += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".") and is_image_file(f))
         else:
             found.append(p)
     return found

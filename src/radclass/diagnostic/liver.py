@@ -79,8 +79,8 @@ def block_split(n: int, block: int = 8, every: int = 5, offset: int = 2, gap: in
     blocks = np.arange(n) // block
     test = (blocks % every) == (offset % every)
     near = np.zeros(n, bool)
-    for i in np.flatnonzero(test):
-        near[max(0, i - gap):i + gap + 1] = True
+    for i in np.flatnonzero(test).tolist():
+        near[max(0, i - gap) : i + gap + 1] = True
     return np.flatnonzero(~test & ~near), np.flatnonzero(test)
 
 
@@ -105,7 +105,11 @@ def resize_slices(slices: np.ndarray, size: int, *, nearest: bool = False) -> np
         h, w = s.shape
         side = max(h, w)
         sq = np.zeros((side, side), np.float32)
-        sq[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = s
-        out[i] = np.asarray(Image.fromarray(sq, mode="F").resize(
-            (size, size), Image.NEAREST if nearest else Image.BILINEAR), dtype=np.float32)
+        sq[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = s
+        out[i] = np.asarray(
+            Image.fromarray(sq, mode="F").resize(
+                (size, size), Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
+            ),
+            dtype=np.float32,
+        )
     return out

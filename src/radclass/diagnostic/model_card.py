@@ -12,8 +12,10 @@ def _auc_row(name: str, r: dict[str, Any], best: str) -> str:
     p = r.get("delong_p_vs_best")
     folds = ", ".join(f"{a:.2f}" for a in r.get("fold_aucs", []))
     vs = "best" if name == best else ("n/a" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}"))
-    return (f"| {r['architecture']} | {r['initialisation']} | {'yes' if r['augmented'] else 'no'} | "
-            f"{r['auc']:.3f} | {r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f} | {folds} | {vs} |")
+    return (
+        f"| {r['architecture']} | {r['initialisation']} | {'yes' if r['augmented'] else 'no'} | "
+        f"{r['auc']:.3f} | {r['auc_ci95'][0]:.3f}-{r['auc_ci95'][1]:.3f} | {folds} | {vs} |"
+    )
 
 
 def _mean_auc(results: dict[str, dict[str, Any]], key: str, value: Any) -> float:
@@ -23,22 +25,29 @@ def _mean_auc(results: dict[str, dict[str, Any]], key: str, value: Any) -> float
 
 def _findings(results: dict[str, dict[str, Any]]) -> str:
     """One sentence comparing the factors' mean AUCs (measured, so it follows the table)."""
-    parts = [f"{label}: {_mean_auc(results, key, a):.3f} vs {_mean_auc(results, key, b):.3f}"
-             for label, key, a, b in (("scratch vs pretrained", "initialisation", "scratch", "pretrained"),
-                                      ("not augmented vs augmented", "augmented", False, True),
-                                      ("AlexNet vs GoogLeNet", "architecture", "alexnet", "googlenet"))]
+    parts = [
+        f"{label}: {_mean_auc(results, key, a):.3f} vs {_mean_auc(results, key, b):.3f}"
+        for label, key, a, b in (
+            ("scratch vs pretrained", "initialisation", "scratch", "pretrained"),
+            ("not augmented vs augmented", "augmented", False, True),
+            ("AlexNet vs GoogLeNet", "architecture", "alexnet", "googlenet"),
+        )
+    ]
     return "Mean AUC by factor (over the other two factors): " + "; ".join(parts) + "."
 
 
-def write_ct_hemorrhage_card(folder: Path, meta: dict[str, Any], results: dict[str, dict[str, Any]], cfg,
-                             pretraining: str) -> Path:
+def write_ct_hemorrhage_card(
+    folder: Path, meta: dict[str, Any], results: dict[str, dict[str, Any]], cfg, pretraining: str
+) -> Path:
     """``model_card.md`` of the ``ct-hemorrhage`` bundle: data, inputs, cross-validated AUCs, limits."""
     trained = meta["trained"]
     best = max(results, key=lambda n: results[n]["auc"])
     pre = meta["preprocess"]
     init_note = pretraining + (
         "; the head-CT slices are never used in pretraining, so no cross-validation test image is seen there"
-        if not cfg.weights else "")
+        if not cfg.weights
+        else ""
+    )
     lines = [
         f"# Model card: {meta['name']} v{meta['version']}",
         "",
@@ -49,8 +58,11 @@ def write_ct_hemorrhage_card(folder: Path, meta: dict[str, Any], results: dict[s
         "## Bundled network",
         f"- Configuration **{trained['configuration']}** ({meta['architecture']}, torchvision, `weights=None`),",
         f"  chosen as the best cross-validated AUC among configurations whose weights fit {cfg.max_bundle_mb:g} MB"
-        + (" (the overall best)." if trained["configuration"] == best else
-           f" (overall best: {best}, too large to bundle)."),
+        + (
+            " (the overall best)."
+            if trained["configuration"] == best
+            else f" (overall best: {best}, too large to bundle)."
+        ),
         f"- Retrained on all {trained['n_images']} slices for {trained['epochs']} epochs (median early-stopping"
         f" epoch of its folds); {trained['seconds']} s on this machine's CPU. ONNX (`model.onnx`): input",
         f"  `image` (n, 3, {pre['input_size']}, {pre['input_size']}), output `probability` (n, 2) in the class order"
@@ -73,7 +85,8 @@ def write_ct_hemorrhage_card(folder: Path, meta: dict[str, Any], results: dict[s
         " window (width/level as in `radclass.diagnostic.hounsfield.WINDOWS`); how closely that matches the",
         "  training PNGs' unknown window is untested: prefer PNGs exported like the training set.",
         "",
-        f"## Cross-validation ({cfg.folds}-fold stratified, out-of-fold predictions of all {trained['n_images']} slices)",
+        f"## Cross-validation ({cfg.folds}-fold stratified, out-of-fold predictions of all "
+        f"{trained['n_images']} slices)",
         "",
         "ROC AUC of the pooled out-of-fold probabilities with 95% DeLong CI (`radclass evaluate`), per-fold AUCs,",
         "and the DeLong test of each configuration against the best (paired, same slices).",
@@ -107,7 +120,10 @@ def write_ct_hemorrhage_card(folder: Path, meta: dict[str, Any], results: dict[s
 def _fig(f: dict[str, Any] | None) -> str:
     if not f:
         return "n/a (one class only among held-out slices)"
-    return f"AUC {f['auc']:.3f} (95% DeLong CI {f['auc_ci95'][0]:.3f}-{f['auc_ci95'][1]:.3f}), accuracy {f['accuracy']:.1%}"
+    return (
+        f"AUC {f['auc']:.3f} (95% DeLong CI {f['auc_ci95'][0]:.3f}-{f['auc_ci95'][1]:.3f}), "
+        f"accuracy {f['accuracy']:.1%}"
+    )
 
 
 def write_liver_card(folder: Path, summary: dict[str, Any]) -> Path:
@@ -120,7 +136,8 @@ def write_liver_card(folder: Path, summary: dict[str, Any]) -> Path:
         "# Model card: liver-seg-first (recipe run)",
         "",
         "Two stages on 2D axial slices: a U-Net (MONAI `FlexibleUNet`, ResNet34 encoder, random initialisation"
-        + (f", weights {cfg['unet_weights']}" if cfg["unet_weights"] else "") + ") segments the liver; a"
+        + (f", weights {cfg['unet_weights']}" if cfg["unet_weights"] else "")
+        + ") segments the liver; a"
         f" {cfg['arch']} classifies the liver-masked slice (backbone frozen, then unfrozen with layer-wise learning"
         " rates, one-cycle schedules).",
         "",
@@ -139,7 +156,8 @@ def write_liver_card(folder: Path, summary: dict[str, Any]) -> Path:
         *(f"| {k.replace('_', ' ')} | {v:.3f} |" for k, v in dice.items()),
         "",
         f"U-Net: {summary['n_unet_train']} training slices (all with liver + {cfg['background_fraction']:.0%} as many"
-        f" without), {cfg['seg']['epochs']} epochs, Dice + cross-entropy loss, AdamW one-cycle, {summary['unet_seconds']} s.",
+        f" without), {cfg['seg']['epochs']} epochs, Dice + cross-entropy loss, AdamW one-cycle, "
+        f"{summary['unet_seconds']} s.",
         "",
         "## Classification stage",
         "- **Task (labels derived honestly from the volumes):** " + c["task"] + ". No public cirrhosis or other"

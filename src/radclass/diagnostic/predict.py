@@ -33,8 +33,13 @@ class Predictor:
         return self.session.run(["probability"], {"image": np.ascontiguousarray(x, np.float32)})[0]
 
 
-def predict_paths(paths: Iterable[Path | str], *, task: str | None = "ct-hemorrhage",
-                  bundle_dir: Path | str | None = None, batch: int = 32):  # -> pandas.DataFrame
+def predict_paths(
+    paths: Iterable[Path | str],
+    *,
+    task: str | None = "ct-hemorrhage",
+    bundle_dir: Path | str | None = None,
+    batch: int = 32,
+):  # -> pandas.DataFrame
     """Predict every image file given or found under given folders; unreadable files get a ``reason``."""
     import pandas as pd
 
@@ -44,8 +49,14 @@ def predict_paths(paths: Iterable[Path | str], *, task: str | None = "ct-hemorrh
     rows: list[dict] = []
     ready: list[tuple[int, np.ndarray]] = []
     for f in files:
-        row = {"path": str(f), "label": "", "probability": np.nan,
-               **{f"p_{c}": np.nan for c in bundle.classes}, "model": bundle.name, "reason": ""}
+        row = {
+            "path": str(f),
+            "label": "",
+            "probability": np.nan,
+            **{f"p_{c}": np.nan for c in bundle.classes},
+            "model": bundle.name,
+            "reason": "",
+        }
         try:
             ready.append((len(rows), prepare(f, bundle.preprocess)))
         except (ImageReadError, ValueError, OSError) as err:
@@ -53,7 +64,7 @@ def predict_paths(paths: Iterable[Path | str], *, task: str | None = "ct-hemorrh
         rows.append(row)
     pos = bundle.classes.index(bundle.positive)
     for i in range(0, len(ready), batch):
-        chunk = ready[i:i + batch]
+        chunk = ready[i : i + batch]
         p = predictor.probabilities(np.stack([x for _, x in chunk]))
         for (r, _), probs in zip(chunk, p):
             rows[r]["label"] = bundle.classes[int(np.argmax(probs))]

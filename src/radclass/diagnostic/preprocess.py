@@ -23,8 +23,17 @@ import numpy as np
 from radclass.diagnostic.hounsfield import MULTI_WINDOW, WINDOWS, apply_window
 from radclass.diagnostic.images import SliceImage, read_image
 
-__all__ = ["AIR_HU", "IMAGENET_MEAN", "IMAGENET_STD", "Preprocess", "base_array", "center_crop", "prepare",
-           "square_resize", "to_channels"]
+__all__ = [
+    "AIR_HU",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "Preprocess",
+    "base_array",
+    "center_crop",
+    "prepare",
+    "square_resize",
+    "to_channels",
+]
 
 AIR_HU = -1024.0
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -54,8 +63,10 @@ class Preprocess:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Preprocess":
-        known = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in cls.__dataclass_fields__}
+    def from_dict(cls, d: dict[str, Any]) -> Preprocess:
+        known: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in cls.__dataclass_fields__
+        }
         return cls(**known)
 
 
@@ -67,10 +78,10 @@ def square_resize(pixels: np.ndarray, size: int, fill: float = 0.0) -> np.ndarra
     side = max(h, w)
     square = np.full((side, side), fill, np.float32)
     top, left = (side - h) // 2, (side - w) // 2
-    square[top:top + h, left:left + w] = pixels
+    square[top : top + h, left : left + w] = pixels
     if side == size:
         return square
-    return np.array(Image.fromarray(square, mode="F").resize((size, size), Image.BILINEAR), dtype=np.float32)
+    return np.array(Image.fromarray(square, mode="F").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def base_array(image: SliceImage, load_size: int) -> np.ndarray:
@@ -83,15 +94,17 @@ def center_crop(arr: np.ndarray, size: int) -> np.ndarray:
     """Central (…, size, size) crop of (…, H, W)."""
     h, w = arr.shape[-2:]
     top, left = (h - size) // 2, (w - size) // 2
-    return arr[..., top:top + size, left:left + size]
+    return arr[..., top : top + size, left : left + size]
 
 
 def to_channels(raw: np.ndarray, kind: str, spec: Preprocess) -> np.ndarray:
     """(3, S, S) in [0, 1] from a (1, S, S) base array of ``kind``."""
     if spec.channels == "multiwindow":
         if kind != "hu":
-            raise ValueError("multi-window input needs CT values in HU (DICOM or NIfTI); "
-                             f"a {kind} image (e.g. PNG, already windowed) cannot be re-windowed")
+            raise ValueError(
+                "multi-window input needs CT values in HU (DICOM or NIfTI); "
+                f"a {kind} image (e.g. PNG, already windowed) cannot be re-windowed"
+            )
         return np.concatenate([apply_window(raw, w) for w in MULTI_WINDOW])
     grey = apply_window(raw, spec.window) if kind == "hu" else raw.astype(np.float32)
     return np.repeat(grey, 3, axis=0)

@@ -30,8 +30,9 @@ def _unit(a: np.ndarray) -> np.ndarray:
     return np.clip((a - lo) / (hi - lo), 0, 1).astype(np.float32) if hi > lo else np.zeros_like(a, np.float32)
 
 
-def pool_pretraining_images(root: Path | str, load_size: int, *, per_volume: int = 6,
-                            limit: int | None = None) -> np.ndarray:
+def pool_pretraining_images(
+    root: Path | str, load_size: int, *, per_volume: int = 6, limit: int | None = None
+) -> np.ndarray:
     """(N, 1, load_size, load_size) slices in [0, 1] from the pool's NIfTI image volumes (MANIFEST rows with
     usable pixels, masks excluded, head CT excluded): ``per_volume`` evenly spaced axial slices holding tissue."""
     import csv
@@ -40,8 +41,14 @@ def pool_pretraining_images(root: Path | str, load_size: int, *, per_volume: int
 
     root = Path(root)
     with open(root / "MANIFEST.csv", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["format"] == "nifti" and r["pixels_usable"] == "1"
-                and not r["series_description"].startswith("MASK:") and r["dataset"] != "ct-head-hemorrhage"]
+        rows = [
+            r
+            for r in csv.DictReader(fh)
+            if r["format"] == "nifti"
+            and r["pixels_usable"] == "1"
+            and not r["series_description"].startswith("MASK:")
+            and r["dataset"] != "ct-head-hemorrhage"
+        ]
     out: list[np.ndarray] = []
     for r in rows:
         data = np.asarray(nib.as_closest_canonical(nib.load(str(root / r["relpath"]))).dataobj, np.float32)
@@ -61,12 +68,14 @@ def pool_pretraining_images(root: Path | str, load_size: int, *, per_volume: int
     return np.stack(out[:limit] if limit else out)
 
 
-def rotation_pretrain(images: np.ndarray, arch: str, spec: Preprocess, config: FitConfig,
-                      log: Callable[[str], None] | None = None) -> dict[str, torch.Tensor]:
+def rotation_pretrain(
+    images: np.ndarray, arch: str, spec: Preprocess, config: FitConfig, log: Callable[[str], None] | None = None
+) -> dict[str, torch.Tensor]:
     """Train ``arch`` from scratch to tell 0/90/180/270 degree rotations of ``images`` apart; its state dict."""
     model = build_classifier(arch, 4, input_size=spec.input_size)
-    transform = TrainTransform(spec, "display", ["r0", "r90"], augment=True, flip=True,
-                               desai=DesaiAugment(angles=(0.0,)))
+    transform = TrainTransform(
+        spec, "display", ["r0", "r90"], augment=True, flip=True, desai=DesaiAugment(angles=(0.0,))
+    )
 
     def make_batch(raw: torch.Tensor, _y: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         x, _ = transform(raw, torch.zeros(len(raw), dtype=torch.long), g)

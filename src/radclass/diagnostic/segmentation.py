@@ -40,8 +40,14 @@ def build_unet(config: SegConfig, weights: Path | str | None = None) -> nn.Modul
     """
     from monai.networks.nets import FlexibleUNet
 
-    model = FlexibleUNet(in_channels=1, out_channels=2, backbone=config.backbone, pretrained=False,
-                         spatial_dims=2, decoder_channels=tuple(config.decoder_channels))
+    model = FlexibleUNet(
+        in_channels=1,
+        out_channels=2,
+        backbone=config.backbone,
+        pretrained=False,
+        spatial_dims=2,
+        decoder_channels=tuple(config.decoder_channels),
+    )
     if weights:
         from radclass.diagnostic.weights import load_weights
 
@@ -49,7 +55,9 @@ def build_unet(config: SegConfig, weights: Path | str | None = None) -> nn.Modul
     return model
 
 
-def _augment(x: torch.Tensor, m: torch.Tensor, config: SegConfig, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _augment(
+    x: torch.Tensor, m: torch.Tensor, config: SegConfig, g: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     n = x.shape[0]
     angle = (torch.rand(n, generator=g) * 2 - 1) * config.rotation_deg * math.pi / 180
     scale = 1 + (torch.rand(n, generator=g) * 2 - 1) * config.zoom
@@ -62,8 +70,14 @@ def _augment(x: torch.Tensor, m: torch.Tensor, config: SegConfig, g: torch.Gener
     return x, m
 
 
-def train_unet(images: np.ndarray, masks: np.ndarray, config: SegConfig, *, weights: Path | str | None = None,
-               log: Callable[[str], None] | None = None) -> tuple[nn.Module, list[dict]]:
+def train_unet(
+    images: np.ndarray,
+    masks: np.ndarray,
+    config: SegConfig,
+    *,
+    weights: Path | str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[nn.Module, list[dict]]:
     """Train on (N, S, S) images in [0, 1] and (N, S, S) binary masks; returns the model and per-epoch loss."""
     from monai.losses import DiceCELoss
 
@@ -83,7 +97,7 @@ def train_unet(images: np.ndarray, masks: np.ndarray, config: SegConfig, *, weig
         model.train()
         order, total = rng.permutation(len(images)), 0.0
         for i in range(0, len(order), config.batch_size):
-            idx = torch.from_numpy(order[i:i + config.batch_size])
+            idx = torch.from_numpy(order[i : i + config.batch_size])
             if len(idx) < 2:
                 continue
             x, m = _augment(x_all[idx], m_all[idx], config, gen)
@@ -105,8 +119,10 @@ def train_unet(images: np.ndarray, masks: np.ndarray, config: SegConfig, *, weig
 def predict_masks(model: nn.Module, images: np.ndarray, batch: int = 16) -> np.ndarray:
     """(N, S, S) bool liver masks (argmax of the two classes)."""
     model.eval()
-    out = [model(torch.from_numpy(images[i:i + batch, None].astype(np.float32))).argmax(1).numpy().astype(bool)
-           for i in range(0, len(images), batch)]
+    out = [
+        model(torch.from_numpy(images[i : i + batch, None].astype(np.float32))).argmax(1).numpy().astype(bool)
+        for i in range(0, len(images), batch)
+    ]
     return np.concatenate(out) if out else np.zeros((0,) + images.shape[1:], bool)
 
 

@@ -82,14 +82,27 @@ def _initial_model(spec: TrainSpec, n_classes: int, log: Callable[[str], None] |
     return model
 
 
-def train_classifier(data: ImageArrays, spec: TrainSpec, *, groups: np.ndarray | None = None,
-                     log: Callable[[str], None] | None = None) -> FitResult:
+def train_classifier(
+    data: ImageArrays, spec: TrainSpec, *, groups: np.ndarray | None = None, log: Callable[[str], None] | None = None
+) -> FitResult:
     """Train ``spec.arch`` on ``data`` (base arrays); returns the fitted model and its history."""
     n_classes = len(data.classes)
     model = _initial_model(spec, n_classes, log)
     train, val = inner_split(data.y, groups, spec.val_fraction, spec.fit.seed)
-    transform = TrainTransform(spec.preprocess, data.kind, data.classes, augment=spec.augment, flip=spec.flip,
-                               desai=spec.desai)
+    transform = TrainTransform(
+        spec.preprocess, data.kind, data.classes, augment=spec.augment, flip=spec.flip, desai=spec.desai
+    )
     val_x = eval_inputs(data.x[val], data.kind, spec.preprocess) if len(val) else None
-    return fit(model, spec.arch, data.x[train], data.y[train], transform, spec.fit, n_classes=n_classes,
-               pretrained=spec.pretrained, val_x=val_x, val_y=data.y[val] if len(val) else None, log=log)
+    return fit(
+        model,
+        spec.arch,
+        data.x[train],
+        data.y[train],
+        transform,
+        spec.fit,
+        n_classes=n_classes,
+        pretrained=spec.pretrained,
+        val_x=val_x,
+        val_y=data.y[val] if len(val) else None,
+        log=log,
+    )

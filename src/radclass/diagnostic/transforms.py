@@ -25,8 +25,15 @@ import torch.nn.functional as F
 from radclass.diagnostic.hounsfield import MULTI_WINDOW, WINDOWS, Window
 from radclass.diagnostic.preprocess import AIR_HU, Preprocess, center_crop, normalize, to_channels
 
-__all__ = ["DesaiAugment", "TrainTransform", "eval_inputs", "flip_laterality", "laterality_permutation",
-           "mirror_label", "window_batch"]
+__all__ = [
+    "DesaiAugment",
+    "TrainTransform",
+    "eval_inputs",
+    "flip_laterality",
+    "laterality_permutation",
+    "mirror_label",
+    "window_batch",
+]
 
 
 def mirror_label(label: str) -> str:
@@ -54,8 +61,13 @@ def laterality_permutation(classes: list[str]) -> torch.Tensor | None:
     return torch.tensor([classes.index(m) for m in mirrored], dtype=torch.long)
 
 
-def flip_laterality(x: torch.Tensor, y: torch.Tensor, permutation: torch.Tensor | None, p: float = 0.5,
-                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def flip_laterality(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    permutation: torch.Tensor | None,
+    p: float = 0.5,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Flip each sample horizontally with probability ``p``; flipped samples get their mirrored label."""
     flip = torch.rand(x.shape[0], generator=generator) < p
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
@@ -84,11 +96,13 @@ def _affine(x: torch.Tensor, angle_deg: torch.Tensor, scale: torch.Tensor, pad: 
 def _gaussian_blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
     radius = max(1, int(round(2 * sigma)))
     t = torch.arange(-radius, radius + 1, dtype=x.dtype)
-    k = torch.exp(-(t ** 2) / (2 * sigma ** 2))
+    k = torch.exp(-(t**2) / (2 * sigma**2))
     k = k / k.sum()
     c = x.shape[1]
     x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(
+        F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c
+    )
 
 
 @dataclass(frozen=True)
@@ -124,7 +138,9 @@ def _random_crop(x: torch.Tensor, size: int, g: torch.Generator | None) -> torch
         return x
     tops = torch.randint(h - size + 1, (n,), generator=g)
     lefts = torch.randint(w - size + 1, (n,), generator=g)
-    return torch.stack([x[i, :, t:t + size, s:s + size] for i, (t, s) in enumerate(zip(tops.tolist(), lefts.tolist()))])
+    return torch.stack(
+        [x[i, :, t : t + size, s : s + size] for i, (t, s) in enumerate(zip(tops.tolist(), lefts.tolist()))]
+    )
 
 
 class TrainTransform:
@@ -136,9 +152,18 @@ class TrainTransform:
     ``flip``: horizontal flips with probability 1/2, swapping LEFT/RIGHT classes (:func:`mirror_label`).
     """
 
-    def __init__(self, spec: Preprocess, kind: str, classes: list[str], *, augment: bool = True,
-                 flip: bool = False, window_jitter: float = 0.1, p_other_window: float = 0.3,
-                 desai: DesaiAugment | None = None):
+    def __init__(
+        self,
+        spec: Preprocess,
+        kind: str,
+        classes: list[str],
+        *,
+        augment: bool = True,
+        flip: bool = False,
+        window_jitter: float = 0.1,
+        p_other_window: float = 0.3,
+        desai: DesaiAugment | None = None,
+    ):
         if spec.channels == "multiwindow" and kind != "hu":
             raise ValueError("multi-window input needs CT values in HU; these images are already windowed")
         self.spec, self.kind, self.augment, self.flip = spec, kind, augment, flip
@@ -170,8 +195,9 @@ class TrainTransform:
             windows = torch.where(use, alt, windows)
         return window_batch(raw, windows).repeat(1, 3, 1, 1)
 
-    def __call__(self, raw: torch.Tensor, y: torch.Tensor,
-                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, raw: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         g = generator
         pad = AIR_HU if self.kind == "hu" else 0.0
         if self.flip:

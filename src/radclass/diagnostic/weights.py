@@ -31,8 +31,10 @@ class LoadReport:
     unused: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{len(self.loaded)} tensors loaded, {len(self.reinitialised)} re-initialised (shape mismatch), "
-                f"{len(self.missing)} not in the file, {len(self.unused)} in the file unused")
+        return (
+            f"{len(self.loaded)} tensors loaded, {len(self.reinitialised)} re-initialised (shape mismatch), "
+            f"{len(self.missing)} not in the file, {len(self.unused)} in the file unused"
+        )
 
 
 def read_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
@@ -60,7 +62,7 @@ def _strip(key: str) -> str:
         changed = False
         for prefix in _PREFIXES:
             if key.startswith(prefix):
-                key, changed = key[len(prefix):], True
+                key, changed = key[len(prefix) :], True
     return key
 
 
@@ -78,8 +80,14 @@ def load_weights(model: nn.Module, path: Path | str) -> LoadReport:
         if value.shape == tensor.shape:
             update[name] = value.to(tensor.dtype)
             report.loaded.append(name)
-        elif (value.ndim == 4 and tensor.ndim == 4 and value.shape[1] == 3 and tensor.shape[1] == 1
-              and value.shape[0] == tensor.shape[0] and value.shape[2:] == tensor.shape[2:]):
+        elif (
+            value.ndim == 4
+            and tensor.ndim == 4
+            and value.shape[1] == 3
+            and tensor.shape[1] == 1
+            and value.shape[0] == tensor.shape[0]
+            and value.shape[2:] == tensor.shape[2:]
+        ):
             update[name] = value.sum(dim=1, keepdim=True).to(tensor.dtype)
             report.loaded.append(name)
         else:

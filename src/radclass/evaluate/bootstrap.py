@@ -56,11 +56,11 @@ def bootstrap_ci(
     ``arrays`` are per-case (first axis = case), e.g. predicted labels or a score matrix.
     """
     y_true = np.asarray(y_true)
-    arrays = tuple(np.asarray(a) for a in arrays)
-    estimate = float(statistic(y_true, *arrays))
-    values = np.array(
+    columns = tuple(np.asarray(a) for a in arrays)
+    estimate = float(statistic(y_true, *columns))
+    values: np.ndarray = np.array(
         [
-            statistic(y_true[idx], *(a[idx] for a in arrays))
+            statistic(y_true[idx], *(a[idx] for a in columns))
             for idx in bootstrap_indices(y_true, n_resamples, stratified=stratified, random_state=random_state)
         ],
         dtype=float,

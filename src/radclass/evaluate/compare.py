@@ -16,7 +16,14 @@ from numpy.typing import ArrayLike
 from scipy.stats import chi2_contingency, f, friedmanchisquare, rankdata, studentized_range
 from statsmodels.stats.contingency_tables import mcnemar
 
-__all__ = ["FriedmanNemenyi", "TestResult", "chi2_test", "friedman_nemenyi", "mcnemar_test", "nemenyi_critical_difference"]
+__all__ = [
+    "FriedmanNemenyi",
+    "TestResult",
+    "chi2_test",
+    "friedman_nemenyi",
+    "mcnemar_test",
+    "nemenyi_critical_difference",
+]
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,12 @@ def mcnemar_test(correct_a: ArrayLike, correct_b: ArrayLike, *, exact: bool | No
     else:
         res = mcnemar(table, exact=exact, correction=True)
         stat, p = float(res.statistic), float(res.pvalue)
-    counts = {"both_correct": int(table[0, 0]), "only_a_correct": int(table[0, 1]),
-              "only_b_correct": int(table[1, 0]), "both_wrong": int(table[1, 1])}
+    counts = {
+        "both_correct": int(table[0, 0]),
+        "only_a_correct": int(table[0, 1]),
+        "only_b_correct": int(table[1, 0]),
+        "both_wrong": int(table[1, 1]),
+    }
     return TestResult("mcnemar_exact" if exact else "mcnemar_chi2", stat, p, counts)
 
 
@@ -62,8 +73,12 @@ def chi2_test(correct_a: ArrayLike, correct_b: ArrayLike) -> TestResult:
     else:
         res = chi2_contingency(table, correction=True)
         stat, p = float(res.statistic), float(res.pvalue)
-    counts = {"a_correct": int(table[0, 0]), "a_wrong": int(table[0, 1]),
-              "b_correct": int(table[1, 0]), "b_wrong": int(table[1, 1])}
+    counts = {
+        "a_correct": int(table[0, 0]),
+        "a_wrong": int(table[0, 1]),
+        "b_correct": int(table[1, 0]),
+        "b_wrong": int(table[1, 1]),
+    }
     return TestResult("chi2", stat, p, counts)
 
 
@@ -99,14 +114,14 @@ class FriedmanNemenyi:
 
 def friedman_nemenyi(scores: ArrayLike, names: Sequence[str] | None = None, alpha: float = 0.05) -> FriedmanNemenyi:
     """Friedman + Nemenyi on an (N blocks × k methods) score matrix, higher = better; NaN rows are dropped."""
-    scores = np.asarray(scores, dtype=float)
-    scores = scores[np.isfinite(scores).all(axis=1)]
-    n, k = scores.shape
+    matrix = np.asarray(scores, dtype=float)
+    matrix = matrix[np.isfinite(matrix).all(axis=1)]
+    n, k = matrix.shape
     if k < 3 or n < 2:
         raise ValueError(f"Friedman needs ≥3 methods and ≥2 complete blocks, got {k} methods and {n} blocks")
     names = [f"m{i}" for i in range(k)] if names is None else list(names)
-    ranks = rankdata(-scores, axis=1).mean(axis=0)
-    stat, p = friedmanchisquare(*scores.T)
+    ranks = rankdata(-matrix, axis=1).mean(axis=0)
+    stat, p = friedmanchisquare(*matrix.T)
     chi2_plain = 12 * n / (k * (k + 1)) * (np.sum(ranks**2) - k * (k + 1) ** 2 / 4)
     denom = n * (k - 1) - chi2_plain
     ff = (n - 1) * chi2_plain / denom if denom > 0 else float("inf")
@@ -119,7 +134,16 @@ def friedman_nemenyi(scores: ArrayLike, names: Sequence[str] | None = None, alph
             q = abs(ranks[i] - ranks[j]) / se * np.sqrt(2)
             pvals[i, j] = pvals[j, i] = float(studentized_range.sf(q, k, np.inf)) if q > 0 else 1.0
     return FriedmanNemenyi(
-        names, n, pd.Series(ranks, index=names), float(stat), float(p), float(chi2_plain), float(ff), ff_p,
-        alpha, q_alpha, cd,
+        names,
+        n,
+        pd.Series(ranks, index=names),
+        float(stat),
+        float(p),
+        float(chi2_plain),
+        float(ff),
+        ff_p,
+        alpha,
+        q_alpha,
+        cd,
         pd.DataFrame(pvals, index=names, columns=names),
     )

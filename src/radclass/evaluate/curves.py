@@ -92,7 +92,7 @@ def pr_curve(y_true: ArrayLike, score: ArrayLike, label: str = "") -> PRCurve:
 
 
 def one_vs_rest(
-    y_true: Sequence[str],
+    y_true: Sequence[str] | np.ndarray,
     scores: ArrayLike,
     classes: Sequence[str],
     *,

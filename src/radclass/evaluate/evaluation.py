@@ -9,12 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from radclass.evaluate.bootstrap import BootstrapCI, bootstrap_ci
-from radclass.evaluate.calibration import RiskCoverage, expected_calibration_error, reliability_table, risk_coverage_curve
+from radclass.evaluate.calibration import (
+    RiskCoverage,
+    expected_calibration_error,
+    reliability_table,
+    risk_coverage_curve,
+)
 from radclass.evaluate.compare import chi2_test, friedman_nemenyi, mcnemar_test
 from radclass.evaluate.curves import PRCurve, ROCCurve, one_vs_rest, pr_curve, roc_curve_ci
 from radclass.evaluate.delong import delong_test
@@ -36,7 +42,7 @@ class Evaluation:
     cases: pd.DataFrame  # path, truth_path, truth_index, truth, pred, correct, [confidence], [score_*]
     labels: list[str]
     per_class: pd.DataFrame
-    overall: dict[str, object]
+    overall: dict[str, Any]
     bootstrap: dict[str, BootstrapCI]
     confusion: pd.DataFrame
     confusion_normalized: pd.DataFrame
@@ -47,7 +53,7 @@ class Evaluation:
     calibration_kind: str = ""
     ece: float | None = None
     risk_coverage: RiskCoverage | None = None
-    inputs: dict[str, object] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def binary(self) -> bool:
@@ -131,13 +137,15 @@ def evaluate_predictions(
     pred = predictions.table
     match = match_paths(pred["path"].tolist(), truth["path"].tolist())
     p_idx, t_idx = match.pairs["pred_index"].to_numpy(), match.pairs["truth_index"].to_numpy()
-    cases = pd.DataFrame({
-        "path": pred["path"].to_numpy()[p_idx],
-        "truth_path": truth["path"].to_numpy()[t_idx],
-        "truth_index": t_idx,
-        "truth": truth["label"].to_numpy()[t_idx],
-        "pred": pred["label"].to_numpy()[p_idx],
-    })
+    cases = pd.DataFrame(
+        {
+            "path": pred["path"].to_numpy()[p_idx],
+            "truth_path": truth["path"].to_numpy()[t_idx],
+            "truth_index": t_idx,
+            "truth": truth["label"].to_numpy()[t_idx],
+            "pred": pred["label"].to_numpy()[p_idx],
+        }
+    )
     cases["correct"] = cases["truth"] == cases["pred"]
     if "confidence" in pred:
         cases["confidence"] = pred["confidence"].to_numpy(float)[p_idx]
@@ -178,8 +186,14 @@ def evaluate_predictions(
     return result
 
 
-def _add_scores(result: Evaluation, pred: pd.DataFrame, p_idx: np.ndarray, score_classes: list[str],
-                positive: str | None, band_resamples: int) -> None:
+def _add_scores(
+    result: Evaluation,
+    pred: pd.DataFrame,
+    p_idx: np.ndarray,
+    score_classes: list[str],
+    positive: str | None,
+    band_resamples: int,
+) -> None:
     """ROC/PR curves: one positive-class curve for a binary task, one-vs-rest curves otherwise."""
     cases, labels = result.cases, result.labels
     y_true = cases["truth"].to_numpy(str)
@@ -233,11 +247,13 @@ def _add_calibration(result: Evaluation, n_bins: int) -> None:
 def _common(evaluations: Sequence[Evaluation]) -> list[pd.DataFrame]:
     """Each evaluation's cases restricted to the truth rows every evaluation matched, in the same order."""
     shared = set.intersection(*(set(e.cases["truth_index"]) for e in evaluations))
-    return [e.cases[e.cases["truth_index"].isin(shared)].sort_values("truth_index").reset_index(drop=True)
-            for e in evaluations]
+    return [
+        e.cases[e.cases["truth_index"].isin(shared)].sort_values("truth_index").reset_index(drop=True)
+        for e in evaluations
+    ]
 
 
-def compare_evaluations(evaluations: Sequence[Evaluation], alpha: float = 0.05) -> dict[str, object]:
+def compare_evaluations(evaluations: Sequence[Evaluation], alpha: float = 0.05) -> dict[str, Any]:
     """Tests between classifiers on the truth rows they all matched.
 
     Pairwise McNemar (paired) and χ² (treating the two as independent samples), DeLong for binary tasks
@@ -250,20 +266,28 @@ def compare_evaluations(evaluations: Sequence[Evaluation], alpha: float = 0.05) 
     labels = class_labels(common[0]["truth"], pd.concat([c["pred"] for c in common])) if n else []
     tables = {e.name: per_class_metrics(c["truth"], c["pred"], labels) for e, c in zip(evaluations, common)}
     side_by_side = pd.concat(
-        {name: t[["precision", "sensitivity", "f1", "support"]].rename(columns={"sensitivity": "recall"})
-         for name, t in tables.items()},
+        {
+            name: t[["precision", "sensitivity", "f1", "support"]].rename(columns={"sensitivity": "recall"})
+            for name, t in tables.items()
+        },
         axis=1,
     )
     pairs = []
     for (i, a), (j, b) in combinations(enumerate(evaluations), 2):
         ca, cb = common[i]["correct"].to_numpy(), common[j]["correct"].to_numpy()
-        row: dict[str, object] = {"a": a.name, "b": b.name, "n": n,
-                                  "accuracy_a": float(ca.mean()) if n else float("nan"),
-                                  "accuracy_b": float(cb.mean()) if n else float("nan")}
+        row: dict[str, Any] = {
+            "a": a.name,
+            "b": b.name,
+            "n": n,
+            "accuracy_a": float(ca.mean()) if n else float("nan"),
+            "accuracy_b": float(cb.mean()) if n else float("nan"),
+        }
         if n:
             mc, ch = mcnemar_test(ca, cb), chi2_test(ca, cb)
-            row |= {"mcnemar": {"method": mc.method, "statistic": mc.statistic, "p_value": mc.p_value, **mc.counts},
-                    "chi2": {"statistic": ch.statistic, "p_value": ch.p_value}}
+            row |= {
+                "mcnemar": {"method": mc.method, "statistic": mc.statistic, "p_value": mc.p_value, **mc.counts},
+                "chi2": {"statistic": ch.statistic, "p_value": ch.p_value},
+            }
         scored = "score_positive" in common[i] and "score_positive" in common[j]
         if a.binary and b.binary and a.positive == b.positive and scored:
             sa, sb = common[i]["score_positive"].to_numpy(float), common[j]["score_positive"].to_numpy(float)
@@ -273,7 +297,7 @@ def compare_evaluations(evaluations: Sequence[Evaluation], alpha: float = 0.05) 
                 dl = delong_test(y, sa[ok], sb[ok])
                 row["delong"] = {"auc_a": dl.auc_a, "auc_b": dl.auc_b, "z": dl.z, "p_value": dl.p_value}
         pairs.append(row)
-    out: dict[str, object] = {"classifiers": names, "n_common": n, "pairwise": pairs, "per_class": side_by_side}
+    out: dict[str, Any] = {"classifiers": names, "n_common": n, "pairwise": pairs, "per_class": side_by_side}
     if len(evaluations) >= 3 and n:
         f1 = pd.DataFrame({name: t["f1"][t["support"] > 0] for name, t in tables.items()})
         try:

@@ -51,7 +51,9 @@ def read_predictions(source: Path | str | pd.DataFrame) -> Predictions:
         df = df.rename(columns={"sequence": "label"})
     missing = {"path", "label"} - set(df.columns)
     if missing:
-        raise ValueError(f"{name or 'predictions'}: missing column(s) {sorted(missing)} (need path and label or sequence)")
+        raise ValueError(
+            f"{name or 'predictions'}: missing column(s) {sorted(missing)} (need path and label or sequence)"
+        )
     dropped: dict[str, int] = {}
     if "status" in df.columns:
         status = df["status"].fillna("").astype(str).str.strip().str.lower()
@@ -72,7 +74,7 @@ def read_predictions(source: Path | str | pd.DataFrame) -> Predictions:
     keep = ["path", "label"] + [c for c in ("confidence", "probability") if c in df.columns] + score_cols
     table = df[keep].reset_index(drop=True)
     table["label"] = table["label"].astype(str).str.strip()
-    return Predictions(table, [c[len(SCORE_PREFIX):] for c in score_cols], name, dropped, n_before - len(table))
+    return Predictions(table, [c[len(SCORE_PREFIX) :] for c in score_cols], name, dropped, n_before - len(table))
 
 
 def _one_row_per_path(df: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,7 @@ accuracy is "intention to classify") and never as false positives.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ def clopper_pearson(successes: int, total: int, confidence: float = 0.95) -> tup
     return (float(low), float(high))
 
 
-def class_labels(y_true: Sequence[str], y_pred: Sequence[str]) -> list[str]:
+def class_labels(y_true: Sequence[str] | np.ndarray, y_pred: Sequence[str] | np.ndarray) -> list[str]:
     """Sorted classes seen in truth or predictions, abstentions (``UNKNOWN``) excluded."""
     return sorted((set(map(str, y_true)) | set(map(str, y_pred))) - {UNKNOWN})
 
@@ -60,7 +61,10 @@ def _proportion(successes: int, total: int, confidence: float) -> tuple[float, t
 
 
 def per_class_metrics(
-    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] | None = None, confidence: float = 0.95
+    y_true: Sequence[str] | np.ndarray,
+    y_pred: Sequence[str] | np.ndarray,
+    labels: Sequence[str] | None = None,
+    confidence: float = 0.95,
 ) -> pd.DataFrame:
     """One-vs-rest metrics per class (Ranjbar et al. 2019 Table 1 layout plus precision/F1).
 
@@ -88,7 +92,7 @@ def per_class_metrics(
         row["f1"] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
         rows.append(row)
     table = pd.DataFrame(rows, index=pd.Index(labels, name="label"))
-    return table.astype({c: int for c in ("support", "tp", "fp", "fn", "tn")})
+    return table.astype(dict.fromkeys(("support", "tp", "fp", "fn", "tn"), int))
 
 
 def _weighted(values: pd.Series, weights: pd.Series) -> float:
@@ -97,8 +101,11 @@ def _weighted(values: pd.Series, weights: pd.Series) -> float:
 
 
 def overall_metrics(
-    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] | None = None, confidence: float = 0.95
-) -> dict[str, object]:
+    y_true: Sequence[str] | np.ndarray,
+    y_pred: Sequence[str] | np.ndarray,
+    labels: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
     """Accuracy (with Clopper–Pearson CI), balanced accuracy, Cohen's kappa, macro and support-weighted averages.
 
     Macro averages run over the classes present in the truth; weighted averages weight by true support
@@ -114,9 +121,11 @@ def overall_metrics(
     decided = y_pred != UNKNOWN
     accuracy, accuracy_ci = _proportion(correct, n, confidence)
     coverage, coverage_ci = _proportion(int(decided.sum()), n, confidence)
-    selective, selective_ci = _proportion(int(np.sum(y_true[decided] == y_pred[decided])), int(decided.sum()), confidence)
+    selective, selective_ci = _proportion(
+        int(np.sum(y_true[decided] == y_pred[decided])), int(decided.sum()), confidence
+    )
     kappa_labels = labels + ([UNKNOWN] if (~decided).any() else [])
-    result: dict[str, object] = {
+    result: dict[str, Any] = {
         "n": n,
         "accuracy": accuracy,
         "accuracy_ci95": list(accuracy_ci),

@@ -62,7 +62,9 @@ def _square_axes(fig: Figure, xlabel: str, ylabel: str, title: str):
     return ax
 
 
-def confusion_matrix_figure(matrix: pd.DataFrame, *, normalized: bool = False, title: str = "Confusion matrix") -> Figure:
+def confusion_matrix_figure(
+    matrix: pd.DataFrame, *, normalized: bool = False, title: str = "Confusion matrix"
+) -> Figure:
     """Heat map of a confusion matrix (rows = truth, columns = prediction) with each cell's value written in."""
     n_rows, n_cols = matrix.shape
     size = max(4.0, 0.55 * max(n_rows, n_cols) + 2)
@@ -79,7 +81,9 @@ def confusion_matrix_figure(matrix: pd.DataFrame, *, normalized: bool = False, t
     for (i, j), v in np.ndenumerate(values):
         if v or not normalized:
             text = f"{v:.2f}" if normalized else f"{int(v)}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=fontsize, color="white" if v > threshold else "black")
+            ax.text(
+                j, i, text, ha="center", va="center", fontsize=fontsize, color="white" if v > threshold else "black"
+            )
     return fig
 
 
@@ -121,8 +125,12 @@ def reliability_figure(table: pd.DataFrame, *, ece: float | None = None, title: 
     used = table["count"] > 0
     top.bar(centres[used], table["frequency"][used], width=width * 0.9, alpha=0.7, edgecolor="black", label="observed")
     top.plot(table["confidence"][used], table["frequency"][used], "o-", color="black", ms=3, lw=0.8, label="bin mean")
-    top.set(xlim=(0, 1), ylim=(0, 1), ylabel="observed frequency",
-            title=title if ece is None else f"{title} (ECE {ece:.3f})")
+    top.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        ylabel="observed frequency",
+        title=title if ece is None else f"{title} (ECE {ece:.3f})",
+    )
     top.legend(loc="upper left", fontsize=7)
     bottom.bar(centres, table["count"], width=width * 0.9, color="grey")
     bottom.set(xlabel="predicted probability / confidence", ylabel="cases")
@@ -136,8 +144,13 @@ def risk_coverage_figure(curves: Mapping[str, RiskCoverage], *, title: str = "Ri
     for name, rc in curves.items():
         (line,) = ax.step(rc.coverage, rc.risk, where="post", lw=1.5, label=f"{name} AURC {rc.aurc:.3f}")
         ax.plot(*rc.operating_point, "o", color=line.get_color(), ms=6)
-    ax.set(xlim=(0, 1.01), ylim=(0, None), xlabel="coverage (share of cases decided)",
-           ylabel="risk (error rate among decided)", title=title)
+    ax.set(
+        xlim=(0, 1.01),
+        ylim=(0, None),
+        xlabel="coverage (share of cases decided)",
+        ylabel="risk (error rate among decided)",
+        title=title,
+    )
     ax.grid(alpha=0.3)
     if curves:
         ax.legend(fontsize=7, title="● own abstention point", title_fontsize=7)
@@ -145,8 +158,13 @@ def risk_coverage_figure(curves: Mapping[str, RiskCoverage], *, title: str = "Ri
 
 
 def importance_figure(
-    names: Sequence[str], values: Sequence[float], *, errors: Sequence[float] | None = None, top: int = 20,
-    title: str = "Feature importance", xlabel: str = "importance",
+    names: Sequence[str],
+    values: Sequence[float] | np.ndarray,
+    *,
+    errors: Sequence[float] | None = None,
+    top: int = 20,
+    title: str = "Feature importance",
+    xlabel: str = "importance",
 ) -> Figure:
     """Horizontal bar plot of the ``top`` largest importances (largest at the top)."""
     values = np.asarray(values, dtype=float)

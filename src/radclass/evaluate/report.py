@@ -9,8 +9,9 @@ import html
 import json
 import math
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ __all__ = ["evaluation_json", "comparison_json", "run_evaluation", "write_report
 _PROPORTIONS = ("sensitivity", "specificity", "precision", "accuracy")
 
 
-def _clean(value: object) -> object:
+def _clean(value: Any) -> Any:
     """JSON-safe copy: numpy scalars to Python, NaN/inf to None."""
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
@@ -38,17 +39,17 @@ def _clean(value: object) -> object:
     return value
 
 
-def evaluation_json(e: Evaluation) -> dict[str, object]:
+def evaluation_json(e: Evaluation) -> dict[str, Any]:
     """The metrics of one evaluation as a JSON-ready dict (the ``metrics.json`` schema)."""
-    per_class: dict[str, dict[str, object]] = {}
+    per_class: dict[str, dict[str, Any]] = {}
     for label, row in e.per_class.iterrows():
-        entry: dict[str, object] = {k: int(row[k]) for k in ("support", "tp", "fp", "fn", "tn")}
+        entry: dict[str, Any] = {k: int(row[k]) for k in ("support", "tp", "fp", "fn", "tn")}
         for name in _PROPORTIONS:
             entry[name] = row[name]
             entry[f"{name}_ci95"] = [row[f"{name}_ci_low"], row[f"{name}_ci_high"]]
         entry["f1"] = row["f1"]
         per_class[str(label)] = entry
-    out: dict[str, object] = {
+    out: dict[str, Any] = {
         "classifier": e.name,
         "task": "binary" if e.binary else "multiclass",
         "labels": e.labels,
@@ -79,12 +80,15 @@ def evaluation_json(e: Evaluation) -> dict[str, object]:
     for key in ("unmatched_predictions", "ambiguous_predictions", "unmatched_truth"):
         inputs[f"n_{key}"] = len(inputs[key])
     out["inputs"] = inputs
-    out["confusion_matrix"] = {"labels": list(e.confusion.index), "columns": list(e.confusion.columns),
-                               "counts": e.confusion.to_numpy().tolist()}
+    out["confusion_matrix"] = {
+        "labels": list(e.confusion.index),
+        "columns": list(e.confusion.columns),
+        "counts": e.confusion.to_numpy().tolist(),
+    }
     return _clean(out)
 
 
-def comparison_json(comparison: dict[str, object]) -> dict[str, object]:
+def comparison_json(comparison: dict[str, Any]) -> dict[str, Any]:
     """The classifier comparison as a JSON-ready dict."""
     out = {k: v for k, v in comparison.items() if k not in ("per_class", "friedman_nemenyi")}
     table: pd.DataFrame = comparison["per_class"]
@@ -92,10 +96,17 @@ def comparison_json(comparison: dict[str, object]) -> dict[str, object]:
     fn = comparison.get("friedman_nemenyi")
     if fn is not None:
         out["friedman_nemenyi"] = {
-            "metric": "per-class F1", "blocks": fn.n_blocks, "average_ranks": fn.average_ranks.to_dict(),
-            "chi2": fn.chi2, "p_value": fn.p_value, "chi2_uncorrected": fn.chi2_uncorrected,
-            "iman_davenport_f": fn.iman_davenport_f, "iman_davenport_p": fn.iman_davenport_p,
-            "alpha": fn.alpha, "q_alpha": fn.q_alpha, "critical_difference": fn.critical_difference,
+            "metric": "per-class F1",
+            "blocks": fn.n_blocks,
+            "average_ranks": fn.average_ranks.to_dict(),
+            "chi2": fn.chi2,
+            "p_value": fn.p_value,
+            "chi2_uncorrected": fn.chi2_uncorrected,
+            "iman_davenport_f": fn.iman_davenport_f,
+            "iman_davenport_p": fn.iman_davenport_p,
+            "alpha": fn.alpha,
+            "q_alpha": fn.q_alpha,
+            "critical_difference": fn.critical_difference,
             "nemenyi_p": fn.pairwise_p.to_dict(orient="index"),
         }
     return _clean(out)
@@ -133,8 +144,10 @@ def _table(df: pd.DataFrame, index: bool = True) -> str:
 
 
 def _img(b64: str, caption: str) -> str:
-    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{b64}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{b64}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def _per_class_html(e: Evaluation) -> pd.DataFrame:
@@ -143,8 +156,12 @@ def _per_class_html(e: Evaluation) -> pd.DataFrame:
     t = e.per_class
     out = pd.DataFrame(index=t.index)
     out["support"] = t["support"]
-    for name, head in (("sensitivity", "sensitivity (95% CI)"), ("specificity", "specificity (95% CI)"),
-                       ("accuracy", "accuracy (95% CI)"), ("precision", "precision (95% CI)")):
+    for name, head in (
+        ("sensitivity", "sensitivity (95% CI)"),
+        ("specificity", "specificity (95% CI)"),
+        ("accuracy", "accuracy (95% CI)"),
+        ("precision", "precision (95% CI)"),
+    ):
         out[head] = [_ci(v, lo, hi) for v, lo, hi in zip(t[name], t[f"{name}_ci_low"], t[f"{name}_ci_high"])]
     out["F1"] = [_fmt(v) for v in t["f1"]]
     aucs = {r.label: _ci(r.auc, *r.auc_ci) for r in e.rocs}
@@ -155,16 +172,22 @@ def _per_class_html(e: Evaluation) -> pd.DataFrame:
 
 def _summary_html(e: Evaluation) -> pd.DataFrame:
     o = e.overall
-    rows = [("cases evaluated", str(o["n"])),
-            ("accuracy (Clopper–Pearson 95% CI)", _ci(o["accuracy"], *o["accuracy_ci95"]))]
+    rows = [
+        ("cases evaluated", str(o["n"])),
+        ("accuracy (Clopper–Pearson 95% CI)", _ci(o["accuracy"], *o["accuracy_ci95"])),
+    ]
     heads = {"balanced_accuracy": "balanced accuracy", "macro_f1": "macro F1", "cohen_kappa": "Cohen's κ"}
     for metric, head in heads.items():
         ci, value = e.bootstrap.get(metric), o[metric]
         rows.append((f"{head} (bootstrap 95% CI)" if ci else head, _ci(value, ci.low, ci.high) if ci else _fmt(value)))
-    rows += [("weighted sensitivity / precision / F1",
-              " / ".join(_fmt(o[f"weighted_{m}"]) for m in ("sensitivity", "precision", "f1"))),
-             ("coverage (not UNKNOWN, 95% CI)", _ci(o["coverage"], *o["coverage_ci95"])),
-             ("accuracy among decided (95% CI)", _ci(o["selective_accuracy"], *o["selective_accuracy_ci95"]))]
+    rows += [
+        (
+            "weighted sensitivity / precision / F1",
+            " / ".join(_fmt(o[f"weighted_{m}"]) for m in ("sensitivity", "precision", "f1")),
+        ),
+        ("coverage (not UNKNOWN, 95% CI)", _ci(o["coverage"], *o["coverage_ci95"])),
+        ("accuracy among decided (95% CI)", _ci(o["selective_accuracy"], *o["selective_accuracy_ci95"])),
+    ]
     if e.binary and e.rocs:
         rows.append((f"ROC AUC, positive = {e.positive} (DeLong 95% CI)", _ci(e.rocs[0].auc, *e.rocs[0].auc_ci)))
         rows.append(("average precision", _fmt(e.prs[0].average_precision)))
@@ -179,19 +202,33 @@ def _summary_html(e: Evaluation) -> pd.DataFrame:
 
 def _figures(e: Evaluation, rc_curves: dict) -> list[tuple[str, str, Figure]]:
     """(file stem, caption, figure) for every plot of one evaluation."""
-    figs = [("confusion_counts", "Confusion matrix (counts)",
-             plots.confusion_matrix_figure(e.confusion, title=f"{e.name}: counts")),
-            ("confusion_normalized", "Confusion matrix (row-normalised: sensitivity on the diagonal)",
-             plots.confusion_matrix_figure(e.confusion_normalized, normalized=True, title=f"{e.name}: row-normalised"))]
+    figs = [
+        (
+            "confusion_counts",
+            "Confusion matrix (counts)",
+            plots.confusion_matrix_figure(e.confusion, title=f"{e.name}: counts"),
+        ),
+        (
+            "confusion_normalized",
+            "Confusion matrix (row-normalised: sensitivity on the diagonal)",
+            plots.confusion_matrix_figure(e.confusion_normalized, normalized=True, title=f"{e.name}: row-normalised"),
+        ),
+    ]
     if e.rocs:
         band = " and bootstrap 95% sensitivity band" if e.rocs[0].band_fpr is not None else ""
         caption = "ROC with DeLong 95% CI of the AUC" + band
         figs.append(("roc", caption, plots.roc_figure(e.rocs, title=f"{e.name}: ROC")))
-        figs.append(("pr", "Precision–recall (dotted: prevalence)",
-                     plots.pr_figure(e.prs, title=f"{e.name}: precision–recall")))
+        figs.append(
+            ("pr", "Precision–recall (dotted: prevalence)", plots.pr_figure(e.prs, title=f"{e.name}: precision–recall"))
+        )
     if e.calibration is not None:
-        figs.append(("reliability", f"Reliability diagram: {e.calibration_kind}",
-                     plots.reliability_figure(e.calibration, ece=e.ece, title=f"{e.name}: reliability")))
+        figs.append(
+            (
+                "reliability",
+                f"Reliability diagram: {e.calibration_kind}",
+                plots.reliability_figure(e.calibration, ece=e.ece, title=f"{e.name}: reliability"),
+            )
+        )
     if rc_curves:
         figs.append(("risk_coverage", "Risk–coverage (UNKNOWN abstains)", plots.risk_coverage_figure(rc_curves)))
     return figs
@@ -200,29 +237,46 @@ def _figures(e: Evaluation, rc_curves: dict) -> list[tuple[str, str, Figure]]:
 def _inputs_html(e: Evaluation) -> str:
     inp = e.inputs
     dropped = ", ".join(f"{k}: {v}" for k, v in inp["rows_dropped_by_status"].items()) or "none"
-    parts = [f"<p>Predictions <code>{html.escape(str(inp['source']))}</code>: {inp['matched']} matched to the truth; "
-             f"rows dropped by status ({dropped}); {inp['sub_series_rows_collapsed']} sub-series rows collapsed "
-             "into their series (largest <code>n_files</code> kept).</p>"]
-    for key, title in (("unmatched_predictions", "predictions without a truth row"),
-                       ("ambiguous_predictions", "predictions matching several truth rows (left out)"),
-                       ("unmatched_truth", "truth rows without a prediction")):
+    parts = [
+        f"<p>Predictions <code>{html.escape(str(inp['source']))}</code>: {inp['matched']} matched to the truth; "
+        f"rows dropped by status ({dropped}); {inp['sub_series_rows_collapsed']} sub-series rows collapsed "
+        "into their series (largest <code>n_files</code> kept).</p>"
+    ]
+    for key, title in (
+        ("unmatched_predictions", "predictions without a truth row"),
+        ("ambiguous_predictions", "predictions matching several truth rows (left out)"),
+        ("unmatched_truth", "truth rows without a prediction"),
+    ):
         items = inp[key]
         body = "".join(f"<li><code>{html.escape(p)}</code></li>" for p in items)
         parts.append(f"<details><summary>{len(items)} {title}</summary><ul>{body}</ul></details>")
     return "".join(parts)
 
 
-def _comparison_html(comparison: dict[str, object]) -> str:
-    parts = [f"<h2>Comparison of classifiers</h2><p class=note>On the {comparison['n_common']} truth rows every "
-             "classifier matched. McNemar is the paired test; χ² treats the two result sets as independent samples.</p>"]
+def _comparison_html(comparison: dict[str, Any]) -> str:
+    parts = [
+        f"<h2>Comparison of classifiers</h2><p class=note>On the {comparison['n_common']} truth rows every "
+        "classifier matched. McNemar is the paired test; χ² treats the two result sets as independent samples.</p>"
+    ]
     rows = []
     for pair in comparison["pairwise"]:
         mc, ch, dl = pair.get("mcnemar", {}), pair.get("chi2", {}), pair.get("delong", {})
         nan = float("nan")
-        rows.append({"A": pair["a"], "B": pair["b"], "accuracy A": pair["accuracy_a"], "accuracy B": pair["accuracy_b"],
-                     "only A right": mc.get("only_a_correct", nan), "only B right": mc.get("only_b_correct", nan),
-                     "McNemar p": mc.get("p_value", nan), "χ² p": ch.get("p_value", nan),
-                     "AUC A": dl.get("auc_a", nan), "AUC B": dl.get("auc_b", nan), "DeLong p": dl.get("p_value", nan)})
+        rows.append(
+            {
+                "A": pair["a"],
+                "B": pair["b"],
+                "accuracy A": pair["accuracy_a"],
+                "accuracy B": pair["accuracy_b"],
+                "only A right": mc.get("only_a_correct", nan),
+                "only B right": mc.get("only_b_correct", nan),
+                "McNemar p": mc.get("p_value", nan),
+                "χ² p": ch.get("p_value", nan),
+                "AUC A": dl.get("auc_a", nan),
+                "AUC B": dl.get("auc_b", nan),
+                "DeLong p": dl.get("p_value", nan),
+            }
+        )
     tests = pd.DataFrame(rows).astype({"only A right": "Int64", "only B right": "Int64"})
     parts.append(_table(tests, index=False))
     parts.append("<h3>Per-class precision, recall and F1 side by side</h3>" + _table(comparison["per_class"]))
@@ -234,14 +288,22 @@ def _comparison_html(comparison: dict[str, object]) -> str:
             f"<p>χ² = {_fmt(fn.chi2)} (tie-corrected), p = {_fmt(fn.p_value, 4)}; Iman–Davenport F = "
             f"{_fmt(fn.iman_davenport_f)}, p = {_fmt(fn.iman_davenport_p, 4)}. Nemenyi critical difference at α = "
             f"{fn.alpha}: CD = {_fmt(fn.critical_difference)} (q = {_fmt(fn.q_alpha)}).</p>"
-            + _table(ranks) + "<p>Nemenyi p-values</p>" + _table(fn.pairwise_p))
+            + _table(ranks)
+            + "<p>Nemenyi p-values</p>"
+            + _table(fn.pairwise_p)
+        )
     elif "friedman_nemenyi_skipped" in comparison:
-        parts.append(f"<p class=note>Friedman test not run: {html.escape(str(comparison['friedman_nemenyi_skipped']))}</p>")
+        parts.append(
+            f"<p class=note>Friedman test not run: {html.escape(str(comparison['friedman_nemenyi_skipped']))}</p>"
+        )
     return "".join(parts)
 
 
 def write_report(
-    evaluations: Sequence[Evaluation], out_dir: Path | str, *, comparison: dict[str, object] | None = None,
+    evaluations: Sequence[Evaluation],
+    out_dir: Path | str,
+    *,
+    comparison: dict[str, Any] | None = None,
     truth_source: str = "",
 ) -> dict[str, Path]:
     """Write ``report.html``, ``metrics.json``, CSV tables and PNG figures for ``evaluations[0]`` (+ others).
@@ -257,7 +319,7 @@ def write_report(
         metrics["others"] = {e.name: evaluation_json(e) for e in evaluations[1:]}
     if comparison is not None:
         metrics["comparison"] = comparison_json(comparison)
-    metrics["generated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    metrics["generated"] = datetime.now(UTC).isoformat(timespec="seconds")
     written["metrics.json"] = out / "metrics.json"
     written["metrics.json"].write_text(json.dumps(metrics, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
@@ -266,20 +328,28 @@ def write_report(
         df.to_csv(written[name], index=index)
 
     rc_curves = {e.name: e.risk_coverage for e in evaluations if e.risk_coverage is not None}
-    body = [f"<h1>radclass evaluation: {html.escape(main.name)}</h1>",
-            f"<p class=note>Truth: <code>{html.escape(truth_source)}</code>. Generated {metrics['generated']}. "
-            "Proportions with exact Clopper–Pearson 95% intervals; UNKNOWN predictions abstain and count as "
-            "misses of the true class.</p>"]
+    body = [
+        f"<h1>radclass evaluation: {html.escape(main.name)}</h1>",
+        f"<p class=note>Truth: <code>{html.escape(truth_source)}</code>. Generated {metrics['generated']}. "
+        "Proportions with exact Clopper–Pearson 95% intervals; UNKNOWN predictions abstain and count as "
+        "misses of the true class.</p>",
+    ]
     for k, e in enumerate(evaluations):
         suffix = "" if k == 0 else f"_{e.name}"
         csv(f"per_class{suffix}.csv", e.per_class)
         csv(f"confusion_matrix{suffix}.csv", e.confusion)
         csv(f"confusion_matrix_normalized{suffix}.csv", e.confusion_normalized)
         csv(f"cases{suffix}.csv", e.cases.drop(columns=["truth_index"]), index=False)
-        csv(f"unmatched{suffix}.csv", pd.DataFrame(
-            [("prediction", p) for p in e.inputs["unmatched_predictions"]]
-            + [("prediction (ambiguous)", p) for p in e.inputs["ambiguous_predictions"]]
-            + [("truth", p) for p in e.inputs["unmatched_truth"]], columns=["side", "path"]), index=False)
+        csv(
+            f"unmatched{suffix}.csv",
+            pd.DataFrame(
+                [("prediction", p) for p in e.inputs["unmatched_predictions"]]
+                + [("prediction (ambiguous)", p) for p in e.inputs["ambiguous_predictions"]]
+                + [("truth", p) for p in e.inputs["unmatched_truth"]],
+                columns=["side", "path"],
+            ),
+            index=False,
+        )
         body.append(f"<h2>{html.escape(e.name)}</h2>" + _inputs_html(e))
         body.append("<h3>Summary</h3>" + _table(_summary_html(e), index=False))
         body.append("<h3>Per class (one vs rest)</h3>" + _table(_per_class_html(e)))
@@ -294,9 +364,12 @@ def write_report(
     if comparison is not None:
         body.insert(2, _comparison_html(comparison))
         csv("comparison_per_class.csv", comparison["per_class"])
-    page = ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-            f"<title>radclass evaluation: {html.escape(main.name)}</title><style>{_CSS}</style></head><body>"
-            + "\n".join(body) + "</body></html>\n")
+    page = (
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+        f"<title>radclass evaluation: {html.escape(main.name)}</title><style>{_CSS}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
     written["report.html"] = out / "report.html"
     written["report.html"].write_text(page, encoding="utf-8")
     return written
@@ -313,9 +386,16 @@ def _unique_names(paths: Sequence[Path]) -> list[str]:
 
 
 def run_evaluation(
-    pred: Path | str, truth: Path | str, report_dir: Path | str, *, positive: str | None = None,
-    compare: Sequence[Path | str] = (), n_bootstrap: int = 1000, band_resamples: int = 200, seed: int = 0,
-) -> tuple[dict[str, object], dict[str, Path]]:
+    pred: Path | str,
+    truth: Path | str,
+    report_dir: Path | str,
+    *,
+    positive: str | None = None,
+    compare: Sequence[Path | str] = (),
+    n_bootstrap: int = 1000,
+    band_resamples: int = 200,
+    seed: int = 0,
+) -> tuple[dict[str, Any], dict[str, Path]]:
     """Evaluate ``pred`` (and each ``compare`` file) against ``truth``; write the report folder.
 
     Returns ``(metrics.json content, written paths)``.
@@ -323,8 +403,15 @@ def run_evaluation(
     truth_table = read_truth(truth)
     sources = [Path(pred), *map(Path, compare)]
     evaluations = [
-        evaluate_predictions(read_predictions(src), truth_table, name=name, positive=positive,
-                             n_bootstrap=n_bootstrap, band_resamples=band_resamples, random_state=seed)
+        evaluate_predictions(
+            read_predictions(src),
+            truth_table,
+            name=name,
+            positive=positive,
+            n_bootstrap=n_bootstrap,
+            band_resamples=band_resamples,
+            random_state=seed,
+        )
         for src, name in zip(sources, _unique_names(sources))
     ]
     comparison = compare_evaluations(evaluations) if len(evaluations) > 1 else None

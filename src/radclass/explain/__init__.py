@@ -11,16 +11,37 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "ForestExplanation", "class_probabilities", "decision_attributions", "explain_forest", "explain_target",
-    "global_importances", "grad_cam", "gradient_saliency", "importance_png", "last_conv2d", "load_bundle",
-    "occlusion_sensitivity", "overlay", "save_overlay",
+    "ForestExplanation",
+    "class_probabilities",
+    "decision_attributions",
+    "explain_forest",
+    "explain_target",
+    "global_importances",
+    "grad_cam",
+    "gradient_saliency",
+    "importance_png",
+    "last_conv2d",
+    "load_bundle",
+    "occlusion_sensitivity",
+    "overlay",
+    "save_overlay",
 ]
 
 _WHERE = {
-    "class_probabilities": "cnn", "grad_cam": "cnn", "gradient_saliency": "cnn", "last_conv2d": "cnn",
-    "occlusion_sensitivity": "cnn", "overlay": "overlay", "save_overlay": "overlay",
-    "ForestExplanation": "forest", "decision_attributions": "forest", "explain_forest": "forest",
-    "global_importances": "forest", "importance_png": "forest", "explain_target": "run", "load_bundle": "run",
+    "class_probabilities": "cnn",
+    "grad_cam": "cnn",
+    "gradient_saliency": "cnn",
+    "last_conv2d": "cnn",
+    "occlusion_sensitivity": "cnn",
+    "overlay": "overlay",
+    "save_overlay": "overlay",
+    "ForestExplanation": "forest",
+    "decision_attributions": "forest",
+    "explain_forest": "forest",
+    "global_importances": "forest",
+    "importance_png": "forest",
+    "explain_target": "run",
+    "load_bundle": "run",
 }
 
 

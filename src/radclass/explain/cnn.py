@@ -195,13 +195,13 @@ def occlusion_sensitivity(
         _, cls = _target_score(logits, target)
         p0 = float(_probabilities(logits)[0, cls])
         for i in range(0, len(boxes), batch_size):
-            chunk = boxes[i:i + batch_size]
+            chunk = boxes[i : i + batch_size]
             batch = x.repeat(len(chunk), 1, 1, 1)
             for b, (top, left) in enumerate(chunk):
-                batch[b, :, top:top + patch, left:left + patch] = fill
+                batch[b, :, top : top + patch, left : left + patch] = fill
             p = _probabilities(_select(model(batch), head))[:, cls].cpu()
             for b, (top, left) in enumerate(chunk):
-                drop[top:top + patch, left:left + patch] += p0 - p[b]
-                count[top:top + patch, left:left + patch] += 1
+                drop[top : top + patch, left : left + patch] += p0 - p[b]
+                count[top : top + patch, left : left + patch] += 1
     heat = (drop / count.clamp(min=1)).clamp(min=0)
     return _unit(heat.numpy())

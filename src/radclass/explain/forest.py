@@ -36,7 +36,9 @@ def _names(forest, feature_names: Sequence[str] | None, n_features: int) -> list
     return [str(n) for n in fitted] if fitted is not None else [f"x{i}" for i in range(n_features)]
 
 
-def explain_forest(forest, X: ArrayLike | pd.DataFrame, feature_names: Sequence[str] | None = None) -> ForestExplanation:
+def explain_forest(
+    forest, X: ArrayLike | pd.DataFrame, feature_names: Sequence[str] | None = None
+) -> ForestExplanation:
     """SHAP attributions of a fitted scikit-learn ``RandomForestClassifier`` for the rows of ``X``."""
     import shap
 
@@ -67,16 +69,21 @@ def decision_attributions(
     """
     cls = explanation.predicted[row] if cls is None else str(cls)
     k = explanation.classes.index(cls)
-    table = pd.DataFrame({"feature": explanation.feature_names, "value": explanation.data[row],
-                          "shap": explanation.values[row, :, k]})
+    table = pd.DataFrame(
+        {"feature": explanation.feature_names, "value": explanation.data[row], "shap": explanation.values[row, :, k]}
+    )
     table = table.reindex(table["shap"].abs().sort_values(ascending=False).index).reset_index(drop=True)
-    table.attrs |= {"class": cls, "expected": float(explanation.expected[k]),
-                    "probability": float(explanation.expected[k] + explanation.values[row, :, k].sum())}
+    table.attrs |= {
+        "class": cls,
+        "expected": float(explanation.expected[k]),
+        "probability": float(explanation.expected[k] + explanation.values[row, :, k].sum()),
+    }
     return table.head(top) if top else table
 
 
-def global_importances(forest, feature_names: Sequence[str] | None = None,
-                       explanation: ForestExplanation | None = None) -> pd.DataFrame:
+def global_importances(
+    forest, feature_names: Sequence[str] | None = None, explanation: ForestExplanation | None = None
+) -> pd.DataFrame:
     """Global feature importances, most important first.
 
     ``impurity`` (mean decrease in impurity, scikit-learn) with its standard deviation over the trees, and,
@@ -84,7 +91,9 @@ def global_importances(forest, feature_names: Sequence[str] | None = None,
     """
     names = _names(forest, feature_names, forest.n_features_in_)
     per_tree = np.array([tree.feature_importances_ for tree in forest.estimators_])
-    table = pd.DataFrame({"feature": names, "impurity": forest.feature_importances_, "impurity_std": per_tree.std(axis=0)})
+    table = pd.DataFrame(
+        {"feature": names, "impurity": forest.feature_importances_, "impurity_std": per_tree.std(axis=0)}
+    )
     if explanation is not None:
         table["mean_abs_shap"] = np.abs(explanation.values).mean(axis=0).sum(axis=1)
     key = "mean_abs_shap" if explanation is not None else "impurity"
@@ -98,6 +107,12 @@ def importance_png(importances: pd.DataFrame, path: Path | str, *, column: str |
     column = column or ("mean_abs_shap" if "mean_abs_shap" in importances else "impurity")
     errors = importances["impurity_std"] if column == "impurity" else None
     label = "mean |SHAP| (probability)" if column == "mean_abs_shap" else "mean decrease in impurity"
-    fig = importance_figure(list(importances["feature"]), importances[column], errors=errors, top=top,
-                            title="Header random forest: global importance", xlabel=label)
+    fig = importance_figure(
+        list(importances["feature"]),
+        importances[column],
+        errors=errors,
+        top=top,
+        title="Header random forest: global importance",
+        xlabel=label,
+    )
     return save_png(fig, path)

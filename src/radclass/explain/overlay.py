@@ -35,14 +35,16 @@ def overlay(image: ArrayLike, heatmap: ArrayLike, *, alpha: float = 0.5, cmap: s
     grey = _grey(image)
     heat = np.clip(np.nan_to_num(np.asarray(heatmap, dtype=np.float32)), 0, 1)
     if heat.shape != grey.shape:
-        heat = np.asarray(Image.fromarray(heat, mode="F").resize(grey.shape[::-1], Image.BILINEAR))
+        heat = np.asarray(Image.fromarray(heat, mode="F").resize(grey.shape[::-1], Image.Resampling.BILINEAR))
     colour = colormaps[cmap](heat)[..., :3]
     weight = (alpha * heat)[..., None]
     rgb = (1 - weight) * grey[..., None] + weight * colour
     return (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
 
 
-def save_overlay(path: Path | str, image: ArrayLike, heatmap: ArrayLike, *, alpha: float = 0.5, cmap: str = "jet") -> Path:
+def save_overlay(
+    path: Path | str, image: ArrayLike, heatmap: ArrayLike, *, alpha: float = 0.5, cmap: str = "jet"
+) -> Path:
     """Write :func:`overlay` as a PNG and return its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -150,27 +150,36 @@ def explain_target(target: Path, model: str, out_dir: Path, *, bundle_root: Path
             probs = class_probabilities(bundle.network, x, head=head)
             cls = int(np.argmax(probs))
             prefix = f"{stem}_" if index == 0 else f"{stem}_{head_name}_"
-            maps = {"saliency": gradient_saliency(bundle.network, x, cls, head=head),
-                    "gradcam": grad_cam(bundle.network, x, cls, head=head),
-                    "occlusion": occlusion_sensitivity(bundle.network, x, cls, head=head)}
+            maps = {
+                "saliency": gradient_saliency(bundle.network, x, cls, head=head),
+                "gradcam": grad_cam(bundle.network, x, cls, head=head),
+                "occlusion": occlusion_sensitivity(bundle.network, x, cls, head=head),
+            }
             files = {}
             for method, heat in maps.items():
                 path = save_overlay(out_dir / f"{prefix}{method}.png", x[0], heat)
                 written.append(path)
                 files[method] = path.name
             top = np.argsort(-probs)[:3]
-            record[head_name] = {"predicted": classes[cls], "probability": float(probs[cls]),
-                                 "top3": {classes[i]: float(probs[i]) for i in top}, "files": files}
+            record[head_name] = {
+                "predicted": classes[cls],
+                "probability": float(probs[cls]),
+                "top3": {classes[i]: float(probs[i]) for i in top},
+                "files": files,
+            }
         records.append(record)
     written += _explain_header_forest(bundle, result.series, records, out_dir, target)
     summary = out_dir / "explanations.json"
-    summary.write_text(json.dumps({"model": model, "network": bundle.meta["network"], "series": records}, indent=2) + "\n")
+    summary.write_text(
+        json.dumps({"model": model, "network": bundle.meta["network"], "series": records}, indent=2) + "\n"
+    )
     written.append(summary)
     return written
 
 
-def _explain_header_forest(bundle: Bundle, series: list[Any], records: list[dict[str, Any]], out_dir: Path,
-                           target: Path) -> list[Path]:
+def _explain_header_forest(
+    bundle: Bundle, series: list[Any], records: list[dict[str, Any]], out_dir: Path, target: Path
+) -> list[Path]:
     """SHAP attributions of the header forest per series (CSV + bar plot) and its global importances (PNG),
     when the bundle ships the scikit-learn forest (``sklearn_forest``) beside its ONNX export."""
     name = bundle.meta.get("sklearn_forest")
@@ -194,12 +203,20 @@ def _explain_header_forest(bundle: Bundle, series: list[Any], records: list[dict
         table = decision_attributions(explanation, i, top=15)
         csv = out_dir / f"{stem}_header_shap.csv"
         table.to_csv(csv, index=False)
-        fig = importance_figure(list(table["feature"]), table["shap"], top=15,
-                                title=f"Header forest: why {table.attrs['class']}", xlabel="SHAP (probability)")
+        fig = importance_figure(
+            list(table["feature"]),
+            table["shap"],
+            top=15,
+            title=f"Header forest: why {table.attrs['class']}",
+            xlabel="SHAP (probability)",
+        )
         png = save_png(fig, out_dir / f"{stem}_header_shap.png")
         written += [csv, png]
         record = by_key.get((s.path, s.sub_series))
         if record is not None:
-            record["header"] = {"predicted": table.attrs["class"], "probability": table.attrs["probability"],
-                                "files": {"shap": png.name, "table": csv.name}}
+            record["header"] = {
+                "predicted": table.attrs["class"],
+                "probability": table.attrs["probability"],
+                "files": {"shap": png.name, "table": csv.name},
+            }
     return written

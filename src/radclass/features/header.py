@@ -20,21 +20,111 @@ from radclass.values import as_number, as_text
 MISSING = -1.0
 
 IMAGE_TYPE_TOKENS: tuple[str, ...] = (
-    "ORIGINAL", "DERIVED", "PRIMARY", "SECONDARY", "M", "P", "R", "I", "MAG", "PHASE", "DIFFUSION", "ADC",
-    "TRACEW", "TRACE", "FA", "TENSOR", "EXP", "MOSAIC", "FMRI", "ASL", "PERFUSION", "CBF", "CBV", "MTT", "TTP",
-    "SWI", "MNIP", "MIP", "MPR", "PROJECTION IMAGE", "NORM", "DIS2D", "DIS3D", "LOCALIZER", "EPI", "OTHER",
-    "T1", "T2", "PD", "FLAIR", "M_FFE", "FFE", "M_SE", "SE", "M_IR", "IR", "R_FFE", "PHASE MAP", "B0", "FM",
-    "FIELDMAP", "VELOCITY", "CALC_BVALUE", "EADC", "ISODWI", "CMB", "COLFA", "FILTERED", "NONE", "ND", "SUB",
-    "MOCO", "GDC", "REFORMATTED", "SCREEN SAVE", "CSA REPORT", "ANGIO", "TOF", "COLLAPSE",
+    "ORIGINAL",
+    "DERIVED",
+    "PRIMARY",
+    "SECONDARY",
+    "M",
+    "P",
+    "R",
+    "I",
+    "MAG",
+    "PHASE",
+    "DIFFUSION",
+    "ADC",
+    "TRACEW",
+    "TRACE",
+    "FA",
+    "TENSOR",
+    "EXP",
+    "MOSAIC",
+    "FMRI",
+    "ASL",
+    "PERFUSION",
+    "CBF",
+    "CBV",
+    "MTT",
+    "TTP",
+    "SWI",
+    "MNIP",
+    "MIP",
+    "MPR",
+    "PROJECTION IMAGE",
+    "NORM",
+    "DIS2D",
+    "DIS3D",
+    "LOCALIZER",
+    "EPI",
+    "OTHER",
+    "T1",
+    "T2",
+    "PD",
+    "FLAIR",
+    "M_FFE",
+    "FFE",
+    "M_SE",
+    "SE",
+    "M_IR",
+    "IR",
+    "R_FFE",
+    "PHASE MAP",
+    "B0",
+    "FM",
+    "FIELDMAP",
+    "VELOCITY",
+    "CALC_BVALUE",
+    "EADC",
+    "ISODWI",
+    "CMB",
+    "COLFA",
+    "FILTERED",
+    "NONE",
+    "ND",
+    "SUB",
+    "MOCO",
+    "GDC",
+    "REFORMATTED",
+    "SCREEN SAVE",
+    "CSA REPORT",
+    "ANGIO",
+    "TOF",
+    "COLLAPSE",
 )
 ACQ_CONTRAST_TOKENS: tuple[str, ...] = (
-    "T1", "T2", "PROTON_DENSITY", "DIFFUSION", "FLOW_ENCODED", "FLUID_ATTENUATED", "PERFUSION", "T2_STAR",
-    "DIFFUSION_ANISO", "MIXED", "UNKNOWN",
+    "T1",
+    "T2",
+    "PROTON_DENSITY",
+    "DIFFUSION",
+    "FLOW_ENCODED",
+    "FLUID_ATTENUATED",
+    "PERFUSION",
+    "T2_STAR",
+    "DIFFUSION_ANISO",
+    "MIXED",
+    "UNKNOWN",
 )
 SCANNING_SEQUENCE_TOKENS: tuple[str, ...] = ("SE", "IR", "GR", "EP", "RM")
 SEQUENCE_VARIANT_TOKENS: tuple[str, ...] = ("SK", "MTC", "SS", "TRSS", "SP", "MP", "OSP", "NONE")
-SCAN_OPTION_PREFIXES: tuple[str, ...] = ("IR", "PFP", "PFF", "FS", "SAT", "FC", "PER", "RG", "CG", "PPG", "EPI",
-                                        "FAST", "SEQ", "ACC", "MP", "TOF", "SP", "FILTERED")
+SCAN_OPTION_PREFIXES: tuple[str, ...] = (
+    "IR",
+    "PFP",
+    "PFF",
+    "FS",
+    "SAT",
+    "FC",
+    "PER",
+    "RG",
+    "CG",
+    "PPG",
+    "EPI",
+    "FAST",
+    "SEQ",
+    "ACC",
+    "MP",
+    "TOF",
+    "SP",
+    "FILTERED",
+)
 # Vendor sequence-name fragments that name the technique (Siemens *tfl3d1, GE efgre3d, Philips T1TFE...).
 SEQUENCE_NAME_PATTERNS: tuple[tuple[str, str], ...] = (
     ("tfl", r"tfl|mprage|bravo|tfe|ir_?fspgr|fspgr"),
@@ -48,7 +138,12 @@ SEQUENCE_NAME_PATTERNS: tuple[tuple[str, str], ...] = (
     ("asl", r"asl|tgse|pcasl|pasl|ep2d_pasl"),
 )
 NUMERIC_FIELDS: tuple[str, ...] = (
-    "repetition_time", "echo_time", "inversion_time", "flip_angle", "echo_train_length", "slice_thickness",
+    "repetition_time",
+    "echo_time",
+    "inversion_time",
+    "flip_angle",
+    "echo_train_length",
+    "slice_thickness",
     "field_strength",
 )
 
@@ -61,9 +156,25 @@ def feature_names() -> list[str]:
     names += [f"sv_{t}" for t in SEQUENCE_VARIANT_TOKENS]
     names += [f"so_{t}" for t in SCAN_OPTION_PREFIXES]
     names += [f"sn_{name}" for name, _ in SEQUENCE_NAME_PATTERNS]
-    names += ["acq_3d", "acq_2d", *NUMERIC_FIELDS, "log_tr", "te_over_tr", "ti_over_tr", "pixel_spacing",
-              "matrix", "log_n_frames", "temporal_positions", "b_max", "n_b_values", "contrast_agent",
-              "n_echoes", "has_image_type", "has_scanning_sequence", "modality_mr"]
+    names += [
+        "acq_3d",
+        "acq_2d",
+        *NUMERIC_FIELDS,
+        "log_tr",
+        "te_over_tr",
+        "ti_over_tr",
+        "pixel_spacing",
+        "matrix",
+        "log_n_frames",
+        "temporal_positions",
+        "b_max",
+        "n_b_values",
+        "contrast_agent",
+        "n_echoes",
+        "has_image_type",
+        "has_scanning_sequence",
+        "modality_mr",
+    ]
     return names
 
 
@@ -89,8 +200,7 @@ def header_features(row: Mapping[str, Any]) -> np.ndarray:
     feats.append(math.log10(tr) if tr and tr > 0 else MISSING)
     feats.append(te / tr if tr and te is not None and tr > 0 else MISSING)
     feats.append(ti / tr if tr and ti is not None and tr > 0 else MISSING)
-    spacing = [as_number(v) for v in as_text(row.get("pixel_spacing")).split("\\") if v]
-    spacing = [s for s in spacing if s is not None]
+    spacing = [s for s in (as_number(v) for v in as_text(row.get("pixel_spacing")).split("\\") if v) if s is not None]
     feats.append(float(np.mean(spacing)) if spacing else MISSING)
     rows, cols = as_number(row.get("rows")), as_number(row.get("columns"))
     feats.append(max(rows, cols) if rows and cols else MISSING)
@@ -98,8 +208,7 @@ def header_features(row: Mapping[str, Any]) -> np.ndarray:
     feats.append(math.log10(n_frames) if n_frames and n_frames > 0 else MISSING)
     tp = as_number(row.get("temporal_positions"))
     feats.append(tp if tp is not None else MISSING)
-    b = [as_number(v) for v in as_text(row.get("b_values")).split("\\") if v]
-    b = [x for x in b if x is not None]
+    b = [x for x in (as_number(v) for v in as_text(row.get("b_values")).split("\\") if v) if x is not None]
     feats += [max(b) if b else MISSING, float(len(b))]
     feats.append(float(bool(as_text(row.get("contrast_agent")))))
     echoes = [e for e in as_text(row.get("echo_numbers")).split("\\") if e]
@@ -116,8 +225,7 @@ def header_matrix(rows: Sequence[Mapping[str, Any]], names: Sequence[str] | None
     twice). A name this version does not compute is an error.
     """
     current = feature_names()
-    X = (np.stack([header_features(r) for r in rows]) if rows
-         else np.zeros((0, len(current)), np.float32))
+    X = np.stack([header_features(r) for r in rows]) if rows else np.zeros((0, len(current)), np.float32)
     if names is None or list(names) == current:
         return X
     index = {n: i for i, n in enumerate(current)}

@@ -30,7 +30,7 @@ def square(slice_: np.ndarray) -> np.ndarray:
     n = max(h, w)
     out = np.zeros((n, n), np.float32)
     top, left = (n - h) // 2, (n - w) // 2
-    out[top:top + h, left:left + w] = slice_
+    out[top : top + h, left : left + w] = slice_
     return out
 
 
@@ -38,7 +38,7 @@ def resize(slice_: np.ndarray, size: int) -> np.ndarray:
     """Bilinear resize of a 2D float image to ``size`` x ``size``."""
     if slice_.shape == (size, size):
         return slice_.astype(np.float32)
-    im = Image.fromarray(slice_.astype(np.float32), mode="F").resize((size, size), Image.BILINEAR)
+    im = Image.fromarray(slice_.astype(np.float32), mode="F").resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(im, dtype=np.float32)
 
 

@@ -104,21 +104,28 @@ class DeliveryQueue:
     def enqueue(self, series_key: str, destination: str, address: Destination, files: Iterable[Path]) -> int:
         """Queue every file of a series for ``destination``; return how many were not queued before."""
         now = time.time()
-        rows = [(series_key, destination, address.ae_title, address.host, address.port,
-                 str(Path(f).resolve()), now) for f in files]
+        rows = [
+            (series_key, destination, address.ae_title, address.host, address.port, str(Path(f).resolve()), now)
+            for f in files
+        ]
         with self._connect() as db:
             before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO deliveries (series_key, destination, ae_title, host, port, path,"
-                           " queued_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany(
+                "INSERT OR IGNORE INTO deliveries (series_key, destination, ae_title, host, port, path,"
+                " queued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
             return db.total_changes - before
 
     def due(self, now: float | None = None, limit: int = BATCH) -> dict[str, list[Delivery]]:
         """Pending deliveries whose time has come, per destination, oldest first."""
         now = time.time() if now is None else now
         with self._connect() as db:
-            rows = db.execute("SELECT id, series_key, destination, ae_title, host, port, path, attempts "
-                              "FROM deliveries WHERE state = ? AND next_try <= ? ORDER BY id LIMIT ?",
-                              (DeliveryState.PENDING.value, now, limit)).fetchall()
+            rows = db.execute(
+                "SELECT id, series_key, destination, ae_title, host, port, path, attempts "
+                "FROM deliveries WHERE state = ? AND next_try <= ? ORDER BY id LIMIT ?",
+                (DeliveryState.PENDING.value, now, limit),
+            ).fetchall()
         out: dict[str, list[Delivery]] = defaultdict(list)
         for id_, key, dest, title, host, port, path, attempts in rows:
             out[dest].append(Delivery(id_, key, dest, Destination(host, int(port), title), Path(path), attempts))
@@ -127,8 +134,10 @@ class DeliveryQueue:
     def delivered(self, delivery: Delivery) -> None:
         """Mark one delivery done (its own transaction)."""
         with self._connect() as db:
-            db.execute("UPDATE deliveries SET state = ?, delivered_at = ?, last_error = '' WHERE id = ?",
-                       (DeliveryState.DELIVERED.value, time.time(), delivery.id))
+            db.execute(
+                "UPDATE deliveries SET state = ?, delivered_at = ?, last_error = '' WHERE id = ?",
+                (DeliveryState.DELIVERED.value, time.time(), delivery.id),
+            )
 
     def failed(self, deliveries: Sequence[Delivery], error: str, permanent: bool = False) -> None:
         """Count a failed attempt of each delivery; schedule the next one or give up."""
@@ -138,8 +147,10 @@ class DeliveryQueue:
                 attempts = d.attempts + 1
                 give_up = permanent or self.retry.gives_up(attempts)
                 state = DeliveryState.FAILED if give_up else DeliveryState.PENDING
-                db.execute("UPDATE deliveries SET state = ?, attempts = ?, next_try = ?, last_error = ? WHERE id = ?",
-                           (state.value, attempts, now + self.retry.delay(attempts), error[:500], d.id))
+                db.execute(
+                    "UPDATE deliveries SET state = ?, attempts = ?, next_try = ?, last_error = ? WHERE id = ?",
+                    (state.value, attempts, now + self.retry.delay(attempts), error[:500], d.id),
+                )
 
     def counts(self) -> dict[DeliveryState, int]:
         """Number of deliveries in each state."""
@@ -214,9 +225,15 @@ class Courier:
                 statuses = store_each(address, [d.path for d in items], calling_aet=self.calling_aet)
             except Exception as exc:  # no association: the receiver is down or refuses us
                 self.queue.failed(items, f"{type(exc).__name__}: {exc}")
-                log.warning("routing to %s (%s): %s; %d instances wait (attempt %d, next in %.0f s)",
-                            destination, address, exc, len(items), items[0].attempts + 1,
-                            self.queue.retry.delay(items[0].attempts + 1))
+                log.warning(
+                    "routing to %s (%s): %s; %d instances wait (attempt %d, next in %.0f s)",
+                    destination,
+                    address,
+                    exc,
+                    len(items),
+                    items[0].attempts + 1,
+                    self.queue.retry.delay(items[0].attempts + 1),
+                )
                 continue
             for d, status in zip(items, statuses):
                 if status == SUCCESS:

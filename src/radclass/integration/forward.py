@@ -31,11 +31,13 @@ class Destination:
             raise ValueError(f"The destination port {self.port!r} must be a whole number from 1 to 65535.")
         title = self.ae_title
         if not title.strip() or len(title) > 16 or "\\" in title or any(ord(c) < 32 for c in title):
-            raise ValueError(f"The AE title {title!r} must be 1 to 16 characters, not only spaces, with no "
-                             "backslash or control character.")
+            raise ValueError(
+                f"The AE title {title!r} must be 1 to 16 characters, not only spaces, with no "
+                "backslash or control character."
+            )
 
     @classmethod
-    def parse(cls, spec: str) -> "Destination":
+    def parse(cls, spec: str) -> Destination:
         """Parse ``HOST:PORT:AET`` (the ``--forward`` form)."""
         parts = spec.rsplit(":", 2)
         if len(parts) != 3 or not parts[0] or not parts[1].isdigit() or not parts[2]:
@@ -43,13 +45,14 @@ class Destination:
         return cls(parts[0], int(parts[1]), parts[2])
 
     @classmethod
-    def parse_address(cls, spec: str) -> "Destination":
+    def parse_address(cls, spec: str) -> Destination:
         """Parse ``AET@HOST:PORT`` (the ``--route`` form)."""
         title, at, address = spec.strip().rpartition("@")
         host, colon, port = address.rpartition(":")
         if not (at and colon and title and host and port.isdigit()):
-            raise ValueError(f"The destination {spec!r} is not of the form AET@HOST:PORT "
-                             "(for example PACS@127.0.0.1:11112).")
+            raise ValueError(
+                f"The destination {spec!r} is not of the form AET@HOST:PORT (for example PACS@127.0.0.1:11112)."
+            )
         return cls(host, int(port), title)
 
     def __str__(self) -> str:

@@ -36,8 +36,7 @@ class AnnotationLedger:
         """Mark a series folder as handled with ``instances`` files and save the ledger."""
         with self._lock:
             entry = self._entries.setdefault(series_rel, {"runs": 0})
-            entry.update(instances=int(instances), note=note,
-                         time=datetime.now(UTC).isoformat(timespec="seconds"))
+            entry.update(instances=int(instances), note=note, time=datetime.now(UTC).isoformat(timespec="seconds"))
             entry["runs"] = int(entry.get("runs", 0)) + 1
             self._save()
 

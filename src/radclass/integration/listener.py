@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 import pydicom
 from pydicom.dataset import Dataset
+from pynetdicom.transport import ThreadedAssociationServer
 
 from radclass.integration.delivery import Courier, DeliveryQueue, DeliveryState
 from radclass.integration.forward import Destination, send_files
@@ -93,12 +94,16 @@ class ListenerCounts:
     corrected: int = 0
 
     def line(self) -> str:
-        line = (f"received {self.received} | annotated {self.annotated} series | SR {self.reports} "
-                f"(forwarded {self.forwarded}) | pending {self.pending} | errors {self.failed} "
-                f"| header fixes {self.corrected}")
+        line = (
+            f"received {self.received} | annotated {self.annotated} series | SR {self.reports} "
+            f"(forwarded {self.forwarded}) | pending {self.pending} | errors {self.failed} "
+            f"| header fixes {self.corrected}"
+        )
         if self.routed or self.delivered or self.waiting or self.undeliverable:
-            line += (f" | routed {self.routed} series: delivered {self.delivered}, waiting {self.waiting}, "
-                     f"failed {self.undeliverable}")
+            line += (
+                f" | routed {self.routed} series: delivered {self.delivered}, waiting {self.waiting}, "
+                f"failed {self.undeliverable}"
+            )
         return line
 
 
@@ -114,13 +119,14 @@ class Listener:
         self.annotator = annotator or pipeline_annotator(config.slices)
         self.handler = StorageHandler(self.store, self._on_stored)
         self.counts = ListenerCounts()
-        self.queue = (DeliveryQueue(self.store.root / QUEUE_NAME, config.routes.retry)
-                      if config.routes is not None else None)
+        self.queue = (
+            DeliveryQueue(self.store.root / QUEUE_NAME, config.routes.retry) if config.routes is not None else None
+        )
         self.courier = Courier(self.queue, calling_aet=config.ae_title) if self.queue is not None else None
         self._busy: Path | None = None
         self._last_line = ""
         self._stop = threading.Event()
-        self._server = None
+        self._server: ThreadedAssociationServer | None = None
         self._worker: threading.Thread | None = None
 
     # -- life cycle -------------------------------------------------------------------------------------
@@ -134,16 +140,19 @@ class Listener:
             log.info("re-queued %d series found in the inbox", requeued)
         ae = build_ae(self.config.ae_title, self.config.allow)
         self._server = ae.start_server(
-            (self.config.host, self.config.port), block=False, evt_handlers=self.handler.handlers,
+            (self.config.host, self.config.port),
+            block=False,
+            evt_handlers=self.handler.handlers,
         )
         self._worker = threading.Thread(target=self._work, name="radclass-annotate", daemon=True)
         self._worker.start()
-        if self.courier is not None:
+        if self.courier is not None and self.config.routes is not None:  # a courier exists only with routes
             for line in self.config.routes.describe():
                 log.info("%s", line)
             self.courier.start()
-        log.info("listening as %s on %s:%d, store %s", self.config.ae_title, self.config.host, self.port,
-                 self.store.root)
+        log.info(
+            "listening as %s on %s:%d, store %s", self.config.ae_title, self.config.host, self.port, self.store.root
+        )
 
     @property
     def port(self) -> int:
@@ -263,8 +272,8 @@ class Listener:
         for row in table.to_dict(orient="records"):
             if row.get("status") in REPORTED and row.get("series_uid"):
                 self._report(row, series_dir)
-        if self.queue is not None:
-            self._route(table, series_dir)
+        if self.queue is not None and self.config.routes is not None:  # a queue exists only with routes
+            self._route(table, series_dir, self.config.routes, self.queue)
         self.ledger.record(rel, len(files))
         self.counts.annotated += 1
         log.info("annotated %s (%d instances)", rel, len(files))
@@ -276,8 +285,9 @@ class Listener:
 
         listed = [Path(f) for f in str(row.get("files") or "").split(";") if f]
         files = [f for f in listed if f.exists()] or self.store.instances(series_dir)
-        out = self.store.sr_path(str(row.get("study_uid") or series_dir.parent.name),
-                                 series_key(row["series_uid"], row.get("sub_series")))
+        out = self.store.sr_path(
+            str(row.get("study_uid") or series_dir.parent.name), series_key(row["series_uid"], row.get("sub_series"))
+        )
         try:
             corrections = write_sr(row, files, out)
         except Exception:
@@ -287,14 +297,13 @@ class Listener:
         self.counts.reports += 1
         self.counts.corrected += len(corrections)
         if self.config.forward is not None:
-            self._forward(out)
+            self._forward(self.config.forward, out)
 
-    def _route(self, table: pd.DataFrame, series_dir: Path) -> None:
+    def _route(self, table: pd.DataFrame, series_dir: Path, routes: RoutingTable, queue: DeliveryQueue) -> None:
         """Queue each row's instances for the destinations its labels select (before the ledger records the
         series, so a crash in between re-queues it, and the queue ignores what it already holds)."""
         from radclass.outputs.sqlite_index import series_key
 
-        routes = self.config.routes
         for row in table.to_dict(orient="records"):
             if not row.get("series_uid"):
                 continue
@@ -303,7 +312,7 @@ class Listener:
             key = series_key(row["series_uid"], row.get("sub_series"))
             chosen = routes.select(row)
             for name in chosen:
-                self.queue.enqueue(key, name, routes.destinations[name], files)
+                queue.enqueue(key, name, routes.destinations[name], files)
             if chosen:
                 self.counts.routed += 1
                 log.info("routing %s (%s) to %s", key, row.get("sequence") or row.get("status"), ", ".join(chosen))
@@ -317,8 +326,7 @@ class Listener:
             time.sleep(0.2)
         return False
 
-    def _forward(self, sr_path: Path, attempts: int = 3) -> None:
-        dest = self.config.forward
+    def _forward(self, dest: Destination, sr_path: Path, attempts: int = 3) -> None:
         for attempt in range(1, attempts + 1):
             try:
                 if send_files(dest, [sr_path], calling_aet=self.config.ae_title) == 1:

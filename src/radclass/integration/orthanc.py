@@ -52,10 +52,17 @@ def orthanc_config(
     Only listed modalities may store (``DicomAlwaysAllowStore`` false, host checked): ``radclass`` plus
     ``senders`` (name -> (AET, host, port)), e.g. the scanners. The REST API answers local clients only.
     """
-    modalities = {name: {"AET": a, "Host": h, "Port": p, "AllowStore": True, "AllowEcho": True}
-                  for name, (a, h, p) in (senders or {"scanner": ("SCANNER", "127.0.0.1", 104)}).items()}
-    modalities["radclass"] = {"AET": radclass[0], "Host": radclass[1], "Port": radclass[2],
-                              "AllowStore": True, "AllowEcho": True}
+    modalities = {
+        name: {"AET": a, "Host": h, "Port": p, "AllowStore": True, "AllowEcho": True}
+        for name, (a, h, p) in (senders or {"scanner": ("SCANNER", "127.0.0.1", 104)}).items()
+    }
+    modalities["radclass"] = {
+        "AET": radclass[0],
+        "Host": radclass[1],
+        "Port": radclass[2],
+        "AllowStore": True,
+        "AllowEcho": True,
+    }
     return {
         "Name": "orthanc-radclass",
         "StorageDirectory": storage,
@@ -127,9 +134,12 @@ class OrthancClient:
 
     def report_series(self) -> list[dict[str, Any]]:
         """Series holding radclass structured reports."""
-        return [s for s in self.series()
-                if s["MainDicomTags"].get("Modality") == "SR"
-                and s["MainDicomTags"].get("SeriesDescription") == "radclass sequence annotation"]
+        return [
+            s
+            for s in self.series()
+            if s["MainDicomTags"].get("Modality") == "SR"
+            and s["MainDicomTags"].get("SeriesDescription") == "radclass sequence annotation"
+        ]
 
     def simplified_tags(self, instance_id: str) -> dict[str, Any]:
         """``/instances/<id>/simplified-tags``."""

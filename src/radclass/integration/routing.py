@@ -84,14 +84,18 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.first_delay_seconds) and self.first_delay_seconds > 0):
-            raise RoutingError(f"The first retry delay must be a positive number of seconds, "
-                               f"not {self.first_delay_seconds!r}.")
+            raise RoutingError(
+                f"The first retry delay must be a positive number of seconds, not {self.first_delay_seconds!r}."
+            )
         if not (math.isfinite(self.max_delay_seconds) and self.max_delay_seconds >= self.first_delay_seconds):
-            raise RoutingError(f"The longest retry delay ({self.max_delay_seconds!r} s) must be at least the "
-                               f"first one ({self.first_delay_seconds!r} s).")
+            raise RoutingError(
+                f"The longest retry delay ({self.max_delay_seconds!r} s) must be at least the "
+                f"first one ({self.first_delay_seconds!r} s)."
+            )
         if not isinstance(self.max_attempts, int) or self.max_attempts < 0:
-            raise RoutingError(f"The number of delivery attempts must be a whole number, 0 for no limit, "
-                               f"not {self.max_attempts!r}.")
+            raise RoutingError(
+                f"The number of delivery attempts must be a whole number, 0 for no limit, not {self.max_attempts!r}."
+            )
 
     def delay(self, attempts: int) -> float:
         """Seconds to wait after the ``attempts``-th failed attempt."""
@@ -112,8 +116,7 @@ def _choices(values: Any, allowed: frozenset[str], what: str, route: str) -> fro
     out = frozenset(str(v).strip().lower() if lower else str(v).strip().upper() for v in values)
     unknown = sorted(out - allowed)
     if unknown:
-        raise RoutingError(f"Route {route!r}: {what} {', '.join(unknown)} is not one of "
-                           f"{', '.join(sorted(allowed))}.")
+        raise RoutingError(f"Route {route!r}: {what} {', '.join(unknown)} is not one of {', '.join(sorted(allowed))}.")
     return out
 
 
@@ -135,21 +138,25 @@ class Route:
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise RoutingError("A route needs a non-empty name.")
-        for values, allowed, what in ((self.sequences, SEQUENCE_CHOICES, "sequence"),
-                                      (self.orientations, ORIENTATION_CHOICES, "orientation"),
-                                      (self.contrasts, CONTRAST_CHOICES, "contrast"),
-                                      (self.anatomies, ANATOMY_CHOICES, "anatomy")):
+        for values, allowed, what in (
+            (self.sequences, SEQUENCE_CHOICES, "sequence"),
+            (self.orientations, ORIENTATION_CHOICES, "orientation"),
+            (self.contrasts, CONTRAST_CHOICES, "contrast"),
+            (self.anatomies, ANATOMY_CHOICES, "anatomy"),
+        ):
             bad = sorted(set(values) - allowed)
             if bad:
-                raise RoutingError(f"Route {self.name!r}: {what} {', '.join(bad)} is not one of "
-                                   f"{', '.join(sorted(allowed))}.")
+                raise RoutingError(
+                    f"Route {self.name!r}: {what} {', '.join(bad)} is not one of {', '.join(sorted(allowed))}."
+                )
         if not self.sequences:
             raise RoutingError(f"Route {self.name!r} must name at least one sequence (or * for any).")
         if not self.to:
             raise RoutingError(f"Route {self.name!r} must name at least one destination.")
         if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
-            raise RoutingError(f"Route {self.name!r}: min_confidence must lie between 0 and 1, "
-                               f"not {self.min_confidence!r}.")
+            raise RoutingError(
+                f"Route {self.name!r}: min_confidence must lie between 0 and 1, not {self.min_confidence!r}."
+            )
 
     def selects(self, row: Mapping[str, Any]) -> bool:
         """True when the series ``row`` (an annotation table row) meets every condition of the route."""
@@ -169,13 +176,14 @@ class Route:
         return True
 
     @classmethod
-    def from_mapping(cls, item: Mapping[str, Any], default_name: str) -> "Route":
+    def from_mapping(cls, item: Mapping[str, Any], default_name: str) -> Route:
         """A route from one ``[[route]]`` table of the TOML file."""
         name = str(item.get("name") or default_name)
         extra = sorted(set(item) - _ROUTE_KEYS)
         if extra:
-            raise RoutingError(f"Route {name!r}: unknown key {', '.join(extra)}; the keys are "
-                               f"{', '.join(sorted(_ROUTE_KEYS))}.")
+            raise RoutingError(
+                f"Route {name!r}: unknown key {', '.join(extra)}; the keys are {', '.join(sorted(_ROUTE_KEYS))}."
+            )
         if "sequence" not in item or "to" not in item:
             raise RoutingError(f"Route {name!r} needs both 'sequence' and 'to'.")
         to = item["to"]
@@ -186,13 +194,16 @@ class Route:
 
         confidence = item.get("min_confidence")
         if confidence is not None and (isinstance(confidence, bool) or not isinstance(confidence, (int, float))):
-            raise RoutingError(f"Route {name!r}: min_confidence must be a number between 0 and 1, "
-                               f"not {confidence!r}.")
-        return cls(name=name, sequences=_choices(item["sequence"], SEQUENCE_CHOICES, "sequence", name), to=to,
-                   orientations=optional("orientation", ORIENTATION_CHOICES),
-                   contrasts=optional("contrast", CONTRAST_CHOICES),
-                   anatomies=optional("anatomy", ANATOMY_CHOICES),
-                   min_confidence=None if confidence is None else float(confidence))
+            raise RoutingError(f"Route {name!r}: min_confidence must be a number between 0 and 1, not {confidence!r}.")
+        return cls(
+            name=name,
+            sequences=_choices(item["sequence"], SEQUENCE_CHOICES, "sequence", name),
+            to=to,
+            orientations=optional("orientation", ORIENTATION_CHOICES),
+            contrasts=optional("contrast", CONTRAST_CHOICES),
+            anatomies=optional("anatomy", ANATOMY_CHOICES),
+            min_confidence=None if confidence is None else float(confidence),
+        )
 
 
 @dataclass(frozen=True)
@@ -208,8 +219,10 @@ class RoutingTable:
         for route in self.routes:
             missing = [t for t in route.to if t not in self.destinations]
             if missing:
-                raise RoutingError(f"Route {route.name!r} sends to {', '.join(missing)}, which is not a defined "
-                                   f"destination (defined: {', '.join(sorted(self.destinations)) or 'none'}).")
+                raise RoutingError(
+                    f"Route {route.name!r} sends to {', '.join(missing)}, which is not a defined "
+                    f"destination (defined: {', '.join(sorted(self.destinations)) or 'none'})."
+                )
         missing = [t for t in self.default if t not in self.destinations]
         if missing:
             raise RoutingError(f"The default destination {', '.join(missing)} is not a defined destination.")
@@ -225,7 +238,7 @@ class RoutingTable:
 
     # -- reading ----------------------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path) -> "RoutingTable":
+    def load(cls, path: str | Path) -> RoutingTable:
         """Read a TOML routing file."""
         path = Path(path)
         try:
@@ -235,7 +248,7 @@ class RoutingTable:
         return cls.from_toml(text, source=str(path))
 
     @classmethod
-    def from_toml(cls, text: str, source: str = "routing rules") -> "RoutingTable":
+    def from_toml(cls, text: str, source: str = "routing rules") -> RoutingTable:
         """Parse the TOML form (see the module documentation)."""
         try:
             doc = tomllib.loads(text)
@@ -243,12 +256,14 @@ class RoutingTable:
             raise RoutingError(f"{source} is not valid TOML: {exc}.") from None
         extra = sorted(set(doc) - {"default", "destination", "route", "retry"})
         if extra:
-            raise RoutingError(f"{source}: unknown top-level key {', '.join(extra)}; the keys are default, "
-                               "destination, route and retry.")
+            raise RoutingError(
+                f"{source}: unknown top-level key {', '.join(extra)}; the keys are default, "
+                "destination, route and retry."
+            )
         destinations = {}
         for name, spec in (doc.get("destination") or {}).items():
             if not isinstance(spec, Mapping) or "address" not in spec:
-                raise RoutingError(f"{source}: destination {name!r} needs an address = \"AET@HOST:PORT\".")
+                raise RoutingError(f'{source}: destination {name!r} needs an address = "AET@HOST:PORT".')
             try:
                 destinations[name] = Destination.parse_address(str(spec["address"]))
             except ValueError as exc:
@@ -262,8 +277,10 @@ class RoutingTable:
         retry_doc = doc.get("retry") or {}
         unknown = sorted(set(retry_doc) - {"first_delay_seconds", "max_delay_seconds", "max_attempts"})
         if unknown:
-            raise RoutingError(f"{source}: unknown retry key {', '.join(unknown)}; the keys are "
-                               "first_delay_seconds, max_delay_seconds and max_attempts.")
+            raise RoutingError(
+                f"{source}: unknown retry key {', '.join(unknown)}; the keys are "
+                "first_delay_seconds, max_delay_seconds and max_attempts."
+            )
         try:
             retry = RetryPolicy(**retry_doc)
         except TypeError as exc:
@@ -271,7 +288,7 @@ class RoutingTable:
         return cls(destinations=destinations, routes=routes, default=default, retry=retry)
 
     @classmethod
-    def from_rules(cls, rules: Sequence[str], default: str | None = None) -> "RoutingTable":
+    def from_rules(cls, rules: Sequence[str], default: str | None = None) -> RoutingTable:
         """Parse short command-line rules ``SELECTOR[QUALIFIERS]=AET@HOST:PORT`` and an optional default
         ``AET@HOST:PORT``; each destination is named by its AE title."""
         destinations: dict[str, Destination] = {}
@@ -283,8 +300,10 @@ class RoutingTable:
                 raise RoutingError(f"{context}: {exc}") from None
             known = destinations.setdefault(dest.ae_title, dest)
             if known != dest:
-                raise RoutingError(f"{context}: AE title {dest.ae_title} already names {known}; one AE title "
-                                   "cannot name two addresses.")
+                raise RoutingError(
+                    f"{context}: AE title {dest.ae_title} already names {known}; one AE title "
+                    "cannot name two addresses."
+                )
             return dest.ae_title
 
         routes = []
@@ -292,19 +311,25 @@ class RoutingTable:
             context = f"Route rule {rule!r}"
             match = _SHORT_RULE.match(rule.strip())
             if not match:
-                raise RoutingError(f"{context} is not of the form SELECTOR[QUALIFIERS]=AET@HOST:PORT "
-                                   "(for example T1C,FLAIR=NEURO@127.0.0.1:11113).")
-            item: dict[str, Any] = {"name": f"rule{i + 1}",
-                                    "sequence": [s for s in match["selector"].split(",") if s.strip()],
-                                    "to": [named(match["destination"], context)]}
+                raise RoutingError(
+                    f"{context} is not of the form SELECTOR[QUALIFIERS]=AET@HOST:PORT "
+                    "(for example T1C,FLAIR=NEURO@127.0.0.1:11113)."
+                )
+            item: dict[str, Any] = {
+                "name": f"rule{i + 1}",
+                "sequence": [s for s in match["selector"].split(",") if s.strip()],
+                "to": [named(match["destination"], context)],
+            }
             for qualifier in (match["qualifiers"] or "").split(";"):
                 if not qualifier.strip():
                     continue
                 key, eq, value = qualifier.partition("=")
                 key = key.strip()
                 if not eq or key not in {"orientation", "contrast", "anatomy", "min_confidence"}:
-                    raise RoutingError(f"{context}: qualifier {qualifier.strip()!r} must be orientation=..., "
-                                       "contrast=..., anatomy=... or min_confidence=NUMBER.")
+                    raise RoutingError(
+                        f"{context}: qualifier {qualifier.strip()!r} must be orientation=..., "
+                        "contrast=..., anatomy=... or min_confidence=NUMBER."
+                    )
                 if key == "min_confidence":
                     number = as_number(value)
                     if number is None:
@@ -317,7 +342,7 @@ class RoutingTable:
         return cls(destinations=destinations, routes=tuple(routes), default=defaults)
 
     @classmethod
-    def from_specs(cls, specs: Iterable[str], default: str | None = None) -> "RoutingTable":
+    def from_specs(cls, specs: Iterable[str], default: str | None = None) -> RoutingTable:
         """The ``--route`` values: each a TOML file (a path ending in ``.toml`` or an existing file) or a short
         rule; files and rules are merged into one table."""
         tables, rules = [], []
@@ -332,7 +357,7 @@ class RoutingTable:
         return cls.merge(tables)
 
     @classmethod
-    def merge(cls, tables: Sequence["RoutingTable"]) -> "RoutingTable":
+    def merge(cls, tables: Sequence[RoutingTable]) -> RoutingTable:
         """One table from several: destinations united (a name must mean one address), routes in order
         (renamed ``<n>:<name>`` when names clash), defaults united; the first table's retry policy."""
         destinations: dict[str, Destination] = {}
@@ -341,31 +366,43 @@ class RoutingTable:
         for n, table in enumerate(tables, 1):
             for name, dest in table.destinations.items():
                 if destinations.setdefault(name, dest) != dest:
-                    raise RoutingError(f"Destination {name} is defined twice with different addresses "
-                                       f"({destinations[name]} and {dest}).")
+                    raise RoutingError(
+                        f"Destination {name} is defined twice with different addresses "
+                        f"({destinations[name]} and {dest})."
+                    )
             taken = {r.name for r in routes}
             for route in table.routes:
-                routes.append(route if route.name not in taken else
-                              Route(f"{n}:{route.name}", route.sequences, route.to, route.orientations,
-                                    route.contrasts, route.anatomies, route.min_confidence))
+                routes.append(
+                    route
+                    if route.name not in taken
+                    else Route(
+                        f"{n}:{route.name}",
+                        route.sequences,
+                        route.to,
+                        route.orientations,
+                        route.contrasts,
+                        route.anatomies,
+                        route.min_confidence,
+                    )
+                )
             default.extend(table.default)
         retry = tables[0].retry if tables else RetryPolicy()
-        return cls(destinations=destinations, routes=tuple(routes), default=tuple(dict.fromkeys(default)),
-                   retry=retry)
+        return cls(destinations=destinations, routes=tuple(routes), default=tuple(dict.fromkeys(default)), retry=retry)
 
     def describe(self) -> list[str]:
         """One line per route and for the default, for the log."""
         lines = []
         for r in self.routes:
             conditions = [",".join(sorted(r.sequences))]
-            for what, values in (("orientation", r.orientations), ("contrast", r.contrasts),
-                                 ("anatomy", r.anatomies)):
+            for what, values in (("orientation", r.orientations), ("contrast", r.contrasts), ("anatomy", r.anatomies)):
                 if values:
                     conditions.append(f"{what}={','.join(sorted(values))}")
             if r.min_confidence is not None:
                 conditions.append(f"confidence>={r.min_confidence:g}")
-            lines.append(f"route {r.name}: {' '.join(conditions)} -> "
-                         + ", ".join(str(self.destinations[t]) for t in r.to))
-        lines.append("unselected series -> " + (", ".join(str(self.destinations[t]) for t in self.default)
-                                                or "nowhere"))
+            lines.append(
+                f"route {r.name}: {' '.join(conditions)} -> " + ", ".join(str(self.destinations[t]) for t in r.to)
+            )
+        lines.append(
+            "unselected series -> " + (", ".join(str(self.destinations[t]) for t in self.default) or "nowhere")
+        )
         return lines

@@ -50,16 +50,49 @@ UTF8 = "ISO_IR 192"
 #: UIDs that identify an instance; an instance with an invalid one cannot be referenced.
 IDENTITY = ("StudyInstanceUID", "SeriesInstanceUID", "SOPClassUID", "SOPInstanceUID")
 #: General Equipment attributes highdicom copies into the SR's contributing equipment (PS3.3 C.7.5.1).
-EQUIPMENT = ("Manufacturer", "ManufacturerModelName", "SoftwareVersions", "DeviceSerialNumber", "InstitutionName",
-             "InstitutionalDepartmentName", "InstitutionAddress", "StationName", "AcquisitionDateTime",
-             "AcquisitionDate", "AcquisitionTime")
+EQUIPMENT = (
+    "Manufacturer",
+    "ManufacturerModelName",
+    "SoftwareVersions",
+    "DeviceSerialNumber",
+    "InstitutionName",
+    "InstitutionalDepartmentName",
+    "InstitutionAddress",
+    "StationName",
+    "AcquisitionDateTime",
+    "AcquisitionDate",
+    "AcquisitionTime",
+)
 #: What the TID 1602 image library entry reads from an image.
-GEOMETRY = ("Modality", "FrameOfReferenceUID", "Rows", "Columns", "PixelSpacing", "ImageOrientationPatient",
-            "ImagePositionPatient", "SliceThickness", "PatientOrientation", "ImagerPixelSpacing")
+GEOMETRY = (
+    "Modality",
+    "FrameOfReferenceUID",
+    "Rows",
+    "Columns",
+    "PixelSpacing",
+    "ImageOrientationPatient",
+    "ImagePositionPatient",
+    "SliceThickness",
+    "PatientOrientation",
+    "ImagerPixelSpacing",
+)
 #: Identifiers: a bad one is emptied or dropped, never shortened.
-IDENTIFIERS = frozenset({"PatientID", "IssuerOfPatientID", "OtherPatientIDs", "AccessionNumber", "StudyID",
-                         "AdmissionID", "ServiceEpisodeID", "ClinicalTrialProtocolID", "ClinicalTrialSiteID",
-                         "ClinicalTrialSubjectID", "ClinicalTrialSubjectReadingID", "ClinicalTrialTimePointID"})
+IDENTIFIERS = frozenset(
+    {
+        "PatientID",
+        "IssuerOfPatientID",
+        "OtherPatientIDs",
+        "AccessionNumber",
+        "StudyID",
+        "AdmissionID",
+        "ServiceEpisodeID",
+        "ClinicalTrialProtocolID",
+        "ClinicalTrialSiteID",
+        "ClinicalTrialSubjectID",
+        "ClinicalTrialSubjectReadingID",
+        "ClinicalTrialTimePointID",
+    }
+)
 #: Enumerated values of CS attributes in the copied modules (PS3.3 C.7.1.1, C.7.2.2), and unambiguous spellings.
 ENUMERATED = {
     "PatientSex": {"M": "M", "F": "F", "O": "O", "MALE": "M", "FEMALE": "F", "OTHER": "O"},
@@ -134,8 +167,16 @@ class SanitizeReport:
     def log(self, logger: logging.Logger, context: str) -> None:
         """One warning per distinct correction, naming the attribute, what was done and to how many instances."""
         for keyword, action, reason, change, n in self.summary():
-            logger.warning("%s: %s %s (%s%s) in %d of %d instances", context, keyword, action.value, reason,
-                           f"; {change}" if change else "", n, self.n_instances)
+            logger.warning(
+                "%s: %s %s (%s%s) in %d of %d instances",
+                context,
+                keyword,
+                action.value,
+                reason,
+                f"; {change}" if change else "",
+                n,
+                self.n_instances,
+            )
 
 
 def _change(c: Correction) -> str:
@@ -162,8 +203,11 @@ def module_attributes() -> list[tuple[str, str, str, bool]]:
     out = []
     for module in get_iod_module_map()[iod]:
         if module["ie"] in ("Patient", "Study"):
-            out += [(str(a["keyword"]), str(a["type"]), module["key"], module["usage"] != "M")
-                    for a in attributes[module["key"]] if not a["path"] and a["keyword"] not in IDENTITY]
+            out += [
+                (str(a["keyword"]), str(a["type"]), module["key"], module["usage"] != "M")
+                for a in attributes[module["key"]]
+                if not a["path"] and a["keyword"] not in IDENTITY
+            ]
     return out
 
 
@@ -189,9 +233,15 @@ def sanitize_one(ds: Dataset, report: SanitizeReport) -> Dataset | None:
     for keyword in IDENTITY:
         raw = _raw_text(ds, keyword)
         if not UID(raw).is_valid:
-            report.corrections.append(Correction(
-                keyword, Action.EXCLUDED, "missing" if not raw else "not a valid UID (PS3.5 9.1)", raw,
-                instance=instance))
+            report.corrections.append(
+                Correction(
+                    keyword,
+                    Action.EXCLUDED,
+                    "missing" if not raw else "not a valid UID (PS3.5 9.1)",
+                    raw,
+                    instance=instance,
+                )
+            )
             return None
         setattr(out, keyword, raw)
     dropped_modules: set[str] = set()
@@ -204,9 +254,11 @@ def sanitize_one(ds: Dataset, report: SanitizeReport) -> Dataset | None:
             for other, _, mod, _ in module_attributes():
                 if mod == module and other in out:
                     delattr(out, other)
-                    report.corrections.append(Correction(
-                        other, Action.DROPPED, f"its module ({module}) lost its Type 1 {keyword}",
-                        instance=instance))
+                    report.corrections.append(
+                        Correction(
+                            other, Action.DROPPED, f"its module ({module}) lost its Type 1 {keyword}", instance=instance
+                        )
+                    )
     for keyword in EQUIPMENT + GEOMETRY:
         _copy(ds, out, keyword, "3", encodings, report, instance)
     if any(not _is_ascii(elem.value) for elem in out.iterall() if elem.VR in _TEXT):
@@ -217,8 +269,17 @@ def sanitize_one(ds: Dataset, report: SanitizeReport) -> Dataset | None:
 # --- one attribute --------------------------------------------------------------------------------------------
 
 
-def _copy(ds: Dataset, out: Dataset, keyword: str, type_: str, encodings: list[str], report: SanitizeReport,
-          instance: str, *, add_empty: bool = False) -> bool:
+def _copy(
+    ds: Dataset,
+    out: Dataset,
+    keyword: str,
+    type_: str,
+    encodings: list[str],
+    report: SanitizeReport,
+    instance: str,
+    *,
+    add_empty: bool = False,
+) -> bool:
     """Copy one attribute into ``out`` (cleaned); False when it was present and could not be kept or fixed.
 
     ``add_empty``: an absent attribute is added empty (Type 2 of a mandatory module: anonymised sources)."""
@@ -239,13 +300,15 @@ def _copy(ds: Dataset, out: Dataset, keyword: str, type_: str, encodings: list[s
         report.corrections.append(Correction(keyword, Action.DROPPED, str(err), original, instance=instance))
         return False
     if vr == "SQ" and not value and type_ not in ("2", "2C"):
-        report.corrections.append(Correction(keyword, Action.DROPPED, "a sequence without items (VM 1-n)",
-                                             instance=instance))
+        report.corrections.append(
+            Correction(keyword, Action.DROPPED, "a sequence without items (VM 1-n)", instance=instance)
+        )
         return True
     out.add_new(tag, vr, value)
     if reason:
-        report.corrections.append(Correction(keyword, Action.CORRECTED, reason, original, _preview(out, tag),
-                                             instance=instance))
+        report.corrections.append(
+            Correction(keyword, Action.CORRECTED, reason, original, _preview(out, tag), instance=instance)
+        )
     return True
 
 
@@ -341,7 +404,7 @@ def _fix_tm(v: str, keyword: str) -> tuple[str, str]:
     if int(hh) > 23 or (mm and int(mm) > 59) or (ss and int(ss) > 60):
         raise _Unfixable("hours, minutes or seconds out of range (TM)")
     if frac and len(frac) > 7:
-        v, note = v[:v.index(".") + 7], "; ".join(filter(None, [note, "fraction cut to 6 digits"]))
+        v, note = v[: v.index(".") + 7], "; ".join(filter(None, [note, "fraction cut to 6 digits"]))
     return v, note
 
 
@@ -395,7 +458,7 @@ def _fix_is(v: str, keyword: str) -> tuple[str, str]:
         number = float(v)
     except ValueError:
         raise _Unfixable("not an integer (IS)") from None
-    if not number.is_integer() or not -(2 ** 31) <= number < 2 ** 31:
+    if not number.is_integer() or not -(2**31) <= number < 2**31:
         raise _Unfixable("not an integer in the IS range")
     text = str(int(number))
     return text, "" if re.fullmatch(r"[+-]?\d{1,12}", v) else "written as an integer (IS)"
@@ -413,8 +476,17 @@ def _fix_ae(v: str, keyword: str) -> tuple[str, str]:
     return v, ""
 
 
-_FIXERS = {"DA": _fix_da, "TM": _fix_tm, "DT": _fix_dt, "AS": _fix_as, "CS": _fix_cs, "DS": _fix_ds,
-           "IS": _fix_is, "UI": _fix_ui, "AE": _fix_ae}
+_FIXERS = {
+    "DA": _fix_da,
+    "TM": _fix_tm,
+    "DT": _fix_dt,
+    "AS": _fix_as,
+    "CS": _fix_cs,
+    "DS": _fix_ds,
+    "IS": _fix_is,
+    "UI": _fix_ui,
+    "AE": _fix_ae,
+}
 
 
 def _check_vm(tag: int, values: list[str]) -> list[str]:
@@ -491,16 +563,24 @@ def _encodings(ds: Dataset, report: SanitizeReport, instance: str) -> list[str]:
     if "SpecificCharacterSet" not in ds or not ds.SpecificCharacterSet:
         return []
     terms = ds.get("SpecificCharacterSet")
+    failed = False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             encodings = charset.convert_encodings(terms)
         except Exception:  # e.g. an empty or malformed term list
-            encodings, caught = ["iso8859"], [True]
-    if caught:
-        report.corrections.append(Correction(
-            "SpecificCharacterSet", Action.CORRECTED, "unknown defined term; text read as Latin-1",
-            str(terms), UTF8, instance))
+            encodings, failed = ["iso8859"], True
+    if caught or failed:
+        report.corrections.append(
+            Correction(
+                "SpecificCharacterSet",
+                Action.CORRECTED,
+                "unknown defined term; text read as Latin-1",
+                str(terms),
+                UTF8,
+                instance,
+            )
+        )
         encodings = ["iso8859"]
     return encodings
 
@@ -527,19 +607,21 @@ def _decode(raw: bytes, vr: str, encodings: list[str]) -> tuple[str, str]:
         return raw.decode("latin-1"), ""
     if not encodings:
         return raw.decode("latin-1"), "non-ASCII bytes without a Specific Character Set; read as Latin-1"
+    failed = False
     if len(encodings) == 1:  # one character set, no code extensions: a strict decode says it all
         try:
             return raw.decode(encodings[0]), ""
         except (UnicodeDecodeError, LookupError):
-            caught, text = [True], ""
+            failed, text = True, ""
     else:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 text = charset.decode_bytes(raw, encodings, {0x5C, 0x3D, 0x5E} if vr == "PN" else {0x5C})
             except Exception:
-                caught, text = [True], ""
-    if caught or "\ufffd" in text:
+                failed, text = True, ""
+        failed = failed or bool(caught)
+    if failed or "\ufffd" in text:
         declared = "/".join(encodings)
         return raw.decode("latin-1"), f"bytes not valid in the declared character set ({declared}); read as Latin-1"
     return text, ""
@@ -547,7 +629,7 @@ def _decode(raw: bytes, vr: str, encodings: list[str]) -> tuple[str, str]:
 
 def _raw_text(ds: Dataset, keyword: str) -> str:
     tag = tag_for_keyword(keyword)
-    if tag not in ds:
+    if tag is None or tag not in ds:
         return ""
     raw = _raw_bytes(ds, tag)
     text = raw.decode("latin-1") if raw is not None else str(ds[tag].value)

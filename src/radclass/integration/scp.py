@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 from pydicom.dataset import Dataset
-from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, AllStoragePresentationContexts, evt
-from pynetdicom.sop_class import Verification
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+from pynetdicom.dimse_primitives import C_STORE
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]  # generated at import time
 
 from radclass.integration.storage import InstanceStore, is_uid
 
@@ -30,7 +32,8 @@ def build_ae(ae_title: str, allow: Sequence[str] = ()) -> AE:
     """
     ae = AE(ae_title=ae_title)
     for cx in AllStoragePresentationContexts:
-        ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        if cx.abstract_syntax is not None:  # every storage context names its SOP class
+            ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
     ae.add_supported_context(Verification)
     ae.require_calling_aet = [a.strip() for a in allow if a.strip()]
     ae.maximum_associations = 16
@@ -53,8 +56,13 @@ def pixel_problem(ds: Dataset) -> str:
     syntax = ds.file_meta.get("TransferSyntaxUID")
     if "PixelData" in ds and syntax is not None and not syntax.is_encapsulated:
         try:
-            expected = (int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1))
-                        * int(ds.get("NumberOfFrames", 1) or 1) * int(ds.BitsAllocated)) // 8
+            expected = (
+                int(ds.Rows)
+                * int(ds.Columns)
+                * int(ds.get("SamplesPerPixel", 1))
+                * int(ds.get("NumberOfFrames", 1) or 1)
+                * int(ds.BitsAllocated)
+            ) // 8
         except (AttributeError, TypeError, ValueError):
             return "incomplete image header"
         if len(ds.PixelData) < expected:
@@ -102,7 +110,7 @@ class StorageHandler:
             self.failed += 1
             log.warning("C-STORE from %s: %s in %s, refused", peer, problem, sop)
             return CANNOT_UNDERSTAND
-        if sop != event.request.AffectedSOPInstanceUID:
+        if sop != cast(C_STORE, event.request).AffectedSOPInstanceUID:  # a C-STORE handler's request
             self.failed += 1
             log.warning("C-STORE from %s: SOPInstanceUID differs from the request's", peer)
             return DATASET_MISMATCH

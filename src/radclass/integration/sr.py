@@ -51,11 +51,23 @@ STATUS_NAME = private("STATUS", "Annotation status")
 CONFIDENCE_NAME = hd.sr.CodedConcept.from_code(codes.DCM.Probability)
 
 _SEQUENCE_MEANING = {
-    "T1": "T1 weighted", "T1C": "T1 weighted post contrast", "T2": "T2 weighted", "FLAIR": "FLAIR",
-    "PD": "Proton density weighted", "T2STAR": "T2* weighted", "SWI": "Susceptibility weighted",
-    "DWI": "Diffusion weighted", "ADC": "Apparent diffusion coefficient map", "DTI_MAP": "Diffusion tensor map",
-    "PERFUSION": "Perfusion", "MRA": "MR angiography", "BOLD": "BOLD functional", "FIELDMAP": "Field map",
-    "SCOUT": "Localizer", "OTHER": "Other sequence", "UNKNOWN": "Unknown sequence",
+    "T1": "T1 weighted",
+    "T1C": "T1 weighted post contrast",
+    "T2": "T2 weighted",
+    "FLAIR": "FLAIR",
+    "PD": "Proton density weighted",
+    "T2STAR": "T2* weighted",
+    "SWI": "Susceptibility weighted",
+    "DWI": "Diffusion weighted",
+    "ADC": "Apparent diffusion coefficient map",
+    "DTI_MAP": "Diffusion tensor map",
+    "PERFUSION": "Perfusion",
+    "MRA": "MR angiography",
+    "BOLD": "BOLD functional",
+    "FIELDMAP": "Field map",
+    "SCOUT": "Localizer",
+    "OTHER": "Other sequence",
+    "UNKNOWN": "Unknown sequence",
 }
 _ORIENTATION = {
     "AX": hd.sr.CodedConcept.from_code(codes.SCT.Axial),
@@ -75,11 +87,16 @@ _UNKNOWN = hd.sr.CodedConcept.from_code(codes.SCT.Unknown)
 
 #: Sequence classes with a standard code (DCM, CID 7180; SCOUT: DCM 121311 Localizer).
 _SEQUENCE_STANDARD = {
-    "T1": codes.DCM.T1WeightedMRSignalIntensity, "T2": codes.DCM.T2WeightedMRSignalIntensity,
-    "PD": codes.DCM.ProtonDensityWeightedMRSignalIntensity, "T2STAR": codes.DCM.T2StarWeightedMRSignalIntensity,
-    "DWI": codes.DCM.DiffusionWeighted, "ADC": codes.DCM.ApparentDiffusionCoefficient,
-    "PERFUSION": codes.DCM.Perfusion, "FIELDMAP": codes.DCM.FieldMapMRSignalIntensity,
-    "BOLD": codes.DCM.BloodOxygenationLevel, "SCOUT": codes.DCM.Localizer,
+    "T1": codes.DCM.T1WeightedMRSignalIntensity,
+    "T2": codes.DCM.T2WeightedMRSignalIntensity,
+    "PD": codes.DCM.ProtonDensityWeightedMRSignalIntensity,
+    "T2STAR": codes.DCM.T2StarWeightedMRSignalIntensity,
+    "DWI": codes.DCM.DiffusionWeighted,
+    "ADC": codes.DCM.ApparentDiffusionCoefficient,
+    "PERFUSION": codes.DCM.Perfusion,
+    "FIELDMAP": codes.DCM.FieldMapMRSignalIntensity,
+    "BOLD": codes.DCM.BloodOxygenationLevel,
+    "SCOUT": codes.DCM.Localizer,
 }
 
 
@@ -127,27 +144,32 @@ def _evaluations(row: Mapping[str, Any]) -> list[hd.sr.QualitativeEvaluation]:
 def _algorithm(row: Mapping[str, Any]) -> hd.sr.AlgorithmIdentification:
     version = _text(row, "model_version") or radclass.__version__
     return hd.sr.AlgorithmIdentification(
-        name="radclass", version=version,
+        name="radclass",
+        version=version,
         parameters=[f"radclass {radclass.__version__}", f"flags={_text(row, 'flags')}"],
     )
 
 
 def _source_image(ds: Dataset) -> hd.sr.SourceImageForMeasurementGroup:
     return hd.sr.SourceImageForMeasurementGroup(
-        referenced_sop_class_uid=ds.SOPClassUID, referenced_sop_instance_uid=ds.SOPInstanceUID,
+        referenced_sop_class_uid=ds.SOPClassUID,
+        referenced_sop_instance_uid=ds.SOPInstanceUID,
     )
 
 
-def build_sr(row: Mapping[str, Any], sources: Sequence[Dataset], *, series_uid: str | None = None,
-             sop_uid: str | None = None) -> tuple[hd.sr.Comprehensive3DSR, SanitizeReport]:
+def build_sr(
+    row: Mapping[str, Any], sources: Sequence[Dataset], *, series_uid: str | None = None, sop_uid: str | None = None
+) -> tuple[hd.sr.Comprehensive3DSR, SanitizeReport]:
     """The structured report for one annotation row and what :func:`~radclass.integration.sanitize.sanitize`
     corrected in the headers of ``sources`` (the series' instances; headers do) on the way in."""
     if not sources:
         raise ValueError("A structured report needs at least one source instance.")
     sources, corrections = sanitize(sources)
     if not sources:
-        raise ValueError("No source instance has valid identifying UIDs, so the report could reference none: "
-                         + "; ".join(f"{k} {a.value} ({r})" for k, a, r, _, _ in corrections.summary()))
+        raise ValueError(
+            "No source instance has valid identifying UIDs, so the report could reference none: "
+            + "; ".join(f"{k} {a.value} ({r})" for k, a, r, _, _ in corrections.summary())
+        )
     key = _text(row, "series_uid") + (f"#{_text(row, 'sub_series')}" if _text(row, "sub_series") else "")
     algorithm = _algorithm(row)
     group = hd.sr.MeasurementsAndQualitativeEvaluations(
@@ -161,30 +183,38 @@ def build_sr(row: Mapping[str, Any], sources: Sequence[Dataset], *, series_uid: 
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
-            uid=hd.UID(), name="radclass", manufacturer_name=MANUFACTURER,
+            uid=hd.UID(),
+            name="radclass",
+            manufacturer_name=MANUFACTURER,
             model_name=_text(row, "model_version") or radclass.__version__,
         ),
     )
     report = _report(observer, group, sources)
     sr = hd.sr.Comprehensive3DSR(
-        evidence=list(sources), content=report,
-        series_instance_uid=series_uid or hd.UID(), series_number=SERIES_NUMBER,
-        sop_instance_uid=sop_uid or hd.UID(), instance_number=1,
-        manufacturer=MANUFACTURER, is_complete=True, series_description="radclass sequence annotation",
+        evidence=list(sources),
+        content=report,
+        series_instance_uid=series_uid or hd.UID(),
+        series_number=SERIES_NUMBER,
+        sop_instance_uid=sop_uid or hd.UID(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        is_complete=True,
+        series_description="radclass sequence annotation",
     )
     _declare_private_scheme(sr)
     return sr, corrections
 
 
-def _report(observer: hd.sr.ObserverContext, group: hd.sr.MeasurementsAndQualitativeEvaluations,
-            sources: Sequence[Dataset]) -> hd.sr.MeasurementReport:
+def _report(
+    observer: hd.sr.ObserverContext, group: hd.sr.MeasurementsAndQualitativeEvaluations, sources: Sequence[Dataset]
+) -> hd.sr.MeasurementReport:
     """TID 1500 report; the image library lists the sources when their headers allow it (the evidence
     sequence of the SR document references them in any case)."""
-    kwargs = dict(
-        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
-        procedure_reported=hd.sr.CodedConcept("113091000", "SCT", "Magnetic resonance imaging"),
-        imaging_measurements=[group],
-    )
+    kwargs: dict[str, Any] = {
+        "observation_context": hd.sr.ObservationContext(observer_device_context=observer),
+        "procedure_reported": hd.sr.CodedConcept("113091000", "SCT", "Magnetic resonance imaging"),
+        "imaging_measurements": [group],
+    }
     try:
         return hd.sr.MeasurementReport(**kwargs, referenced_images=list(sources))
     except (AttributeError, ValueError, TypeError):  # e.g. no SliceThickness for the library descriptors
@@ -198,10 +228,14 @@ def _confidence(row: Mapping[str, Any], algorithm: hd.sr.AlgorithmIdentification
         return []
     if value != value:  # NaN
         return []
-    return [hd.sr.Measurement(
-        name=CONFIDENCE_NAME, value=round(value, 4),
-        unit=hd.sr.CodedConcept("1", "UCUM", "no units"), algorithm_id=algorithm,
-    )]
+    return [
+        hd.sr.Measurement(
+            name=CONFIDENCE_NAME,
+            value=round(value, 4),
+            unit=hd.sr.CodedConcept("1", "UCUM", "no units"),
+            algorithm_id=algorithm,
+        )
+    ]
 
 
 def _declare_private_scheme(sr: Dataset) -> None:
@@ -215,7 +249,7 @@ def _declare_private_scheme(sr: Dataset) -> None:
 def read_sources(files: Sequence[Path]) -> list[Dataset]:
     """Headers (no pixel data) of the source instances, unreadable files left out (values as stored: the
     sanitiser checks them when the report is built)."""
-    out = []
+    out: list[Dataset] = []
     for f in files:
         try:
             out.append(pydicom.dcmread(f, stop_before_pixels=True))

@@ -101,8 +101,9 @@ def _decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
         image.SetPlanarConfiguration(runner.planar_configuration)
     image.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.GetTSType(str(runner.transfer_syntax))))
     bits = runner.bits_stored
-    image.SetPixelFormat(gdcm.PixelFormat(runner.samples_per_pixel, runner.bits_allocated, bits, bits - 1,
-                                          runner.pixel_representation))
+    image.SetPixelFormat(
+        gdcm.PixelFormat(runner.samples_per_pixel, runner.bits_allocated, bits, bits - 1, runner.pixel_representation)
+    )
     frame = image.GetBuffer()
     if frame is None:
         raise ValueError("GDCM could not decode the JPEG extended frame")

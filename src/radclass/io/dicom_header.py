@@ -8,15 +8,21 @@ header model sees one vocabulary whatever the storage flavour.
 
 from __future__ import annotations
 
+import mmap
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pydicom
-from pydicom.dataset import Dataset
+from pydicom.charset import convert_encodings, default_encoding
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement, convert_raw_data_element
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
-from pydicom.tag import Tag
+from pydicom.tag import BaseTag, Tag
+from pydicom.values import convert_value
 
 _PIXEL_TAGS = (Tag(0x7FE0, 0x0010), Tag(0x7FE0, 0x0008), Tag(0x7FE0, 0x0009))
 _UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -159,7 +165,7 @@ def _instance_from_dataset(path: str, ds: Dataset, size: int) -> InstanceInfo:
     iop = _floats(ds, "ImageOrientationPatient", 6)
     info.orientations = (iop,) if iop else ()
     ipp = _floats(ds, "ImagePositionPatient", 3)
-    info.position = ipp if ipp else None
+    info.position = (ipp[0], ipp[1], ipp[2]) if ipp else None
     meta = getattr(ds, "file_meta", None)
     info.transfer_syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
     b = _b_value(ds, info.manufacturer)
@@ -198,7 +204,9 @@ def _read_enhanced(ds: Dataset, info: InstanceInfo, later_frames: list[Any] = ()
     info.acquisition_contrast = str(first("MRImageFrameTypeSequence", "AcquisitionContrast") or "")
     info.repetition_time = info.repetition_time or _num(first("MRTimingAndRelatedParametersSequence", "RepetitionTime"))
     info.flip_angle = info.flip_angle or _num(first("MRTimingAndRelatedParametersSequence", "FlipAngle"))
-    info.echo_train_length = info.echo_train_length or _num(first("MRTimingAndRelatedParametersSequence", "EchoTrainLength"))
+    info.echo_train_length = info.echo_train_length or _num(
+        first("MRTimingAndRelatedParametersSequence", "EchoTrainLength")
+    )
     info.echo_time = info.echo_time or _num(first("MREchoSequence", "EffectiveEchoTime"))
     ti = first("MRModifierSequence", "InversionTimes")
     if info.inversion_time is None and ti is not None:
@@ -275,7 +283,7 @@ def _locate_pixels(ds: Dataset, info: InstanceInfo, size: int) -> None:
         info.has_pixels = False
         info.pixel_issue = f"truncated at byte {size} (pixel data needs {tell + length})"
         return
-    if length in (None, _UNDEFINED_LENGTH) or not info.rows or not info.columns:
+    if length is None or length == _UNDEFINED_LENGTH or not info.rows or not info.columns:
         return  # encapsulated (compressed) or incomplete: checked when decoded
     ts = pydicom.uid.UID(info.transfer_syntax) if info.transfer_syntax else None
     if ts is not None and ts.is_compressed:
@@ -347,9 +355,9 @@ def _contrast_agent(ds: Dataset) -> str:
         if v:
             return v
     for kw in ("ContrastBolusVolume", "ContrastBolusTotalDose", "ContrastBolusIngredientConcentration"):
-        v = _float(ds, kw)
-        if v:
-            return f"{kw}={v}"
+        amount = _float(ds, kw)
+        if amount:
+            return f"{kw}={amount}"
     return ""
 
 
@@ -443,70 +451,122 @@ def _pair(ds: Dataset, kw: str) -> tuple[float, float] | None:
 # delimiters where the standard puts them, no value past the end of the file (except the pixel data, whose
 # truncation ``_locate_pixels`` reports). Anything else raises ``_Fallback`` and the file goes to ``dcmread``.
 
-import mmap
-import struct
-
-from pydicom.charset import convert_encodings, default_encoding
-from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.dataelem import RawDataElement, convert_raw_data_element
-from pydicom.dataset import FileMetaDataset
-from pydicom.tag import BaseTag
-from pydicom.values import convert_value
-
 _HH = struct.Struct("<HH")
 _HHL = struct.Struct("<HHL")
 _HH2sH = struct.Struct("<HH2sH")
 _UL = struct.Struct("<L")
 _HHHH = struct.Struct("<HHHH")
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
-_VRS = frozenset(b"AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN "
-                 b"UR US UT UV".split())
+_VRS = frozenset(
+    b"AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV".split()
+)
 _LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())  # 4-byte length in explicit VR
 _VR_INTS = frozenset(int.from_bytes(v, "little") for v in _VRS)
 _LONG_VR_INTS = frozenset(int.from_bytes(v, "little") for v in _LONG_VRS)
 _SQ_INT = int.from_bytes(b"SQ", "little")
 _PIXEL_TAG_INTS = frozenset(int(t) for t in _PIXEL_TAGS)
-_NOT_PLAIN_SYNTAXES = frozenset({pydicom.uid.ExplicitVRBigEndian, pydicom.uid.DeflatedExplicitVRLittleEndian,
-                                 *pydicom.uid.PrivateTransferSyntaxes})
+_NOT_PLAIN_SYNTAXES = frozenset(
+    {pydicom.uid.ExplicitVRBigEndian, pydicom.uid.DeflatedExplicitVRLittleEndian, *pydicom.uid.PrivateTransferSyntaxes}
+)
+
+
+def _tag(keyword: str) -> int:
+    """The tag of a keyword of the DICOM dictionary (for this module's constants: a typo raises at import)."""
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(f"{keyword!r} is not a DICOM keyword.")
+    return tag
+
 
 # Keywords read by this module; private tags read for b-values / mosaics, with their private creators (an
 # implicit VR private element needs its creator for its VR).
 _HEADER_KEYWORDS = (
-    "SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality",
-    "Manufacturer", "ManufacturerModelName", "MagneticFieldStrength", "SeriesDescription", "ProtocolName",
-    "StudyDescription", "BodyPartExamined", "SeriesNumber", "InstanceNumber", "ImageType", "ScanningSequence", "SequenceVariant", "ScanOptions",
-    "SequenceName", "PulseSequenceName", "MRAcquisitionType", "RepetitionTime", "EchoTime", "InversionTime",
-    "EchoTrainLength", "FlipAngle", "EchoNumbers", "PixelSpacing", "SliceThickness", "Rows", "Columns",
-    "NumberOfFrames", "PhotometricInterpretation", "NumberOfTemporalPositions", "ContrastBolusAgent",
-    "ContrastBolusIngredient", "ContrastBolusRoute", "ContrastBolusVolume", "ContrastBolusTotalDose",
-    "ContrastBolusIngredientConcentration", "ImageOrientationPatient", "ImagePositionPatient",
-    "EchoPulseSequence", "EchoPlanarPulseSequence", "BitsAllocated", "SamplesPerPixel", "DiffusionBValue",
-    "SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence",
+    "SpecificCharacterSet",
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "Modality",
+    "Manufacturer",
+    "ManufacturerModelName",
+    "MagneticFieldStrength",
+    "SeriesDescription",
+    "ProtocolName",
+    "StudyDescription",
+    "BodyPartExamined",
+    "SeriesNumber",
+    "InstanceNumber",
+    "ImageType",
+    "ScanningSequence",
+    "SequenceVariant",
+    "ScanOptions",
+    "SequenceName",
+    "PulseSequenceName",
+    "MRAcquisitionType",
+    "RepetitionTime",
+    "EchoTime",
+    "InversionTime",
+    "EchoTrainLength",
+    "FlipAngle",
+    "EchoNumbers",
+    "PixelSpacing",
+    "SliceThickness",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "PhotometricInterpretation",
+    "NumberOfTemporalPositions",
+    "ContrastBolusAgent",
+    "ContrastBolusIngredient",
+    "ContrastBolusRoute",
+    "ContrastBolusVolume",
+    "ContrastBolusTotalDose",
+    "ContrastBolusIngredientConcentration",
+    "ImageOrientationPatient",
+    "ImagePositionPatient",
+    "EchoPulseSequence",
+    "EchoPlanarPulseSequence",
+    "BitsAllocated",
+    "SamplesPerPixel",
+    "DiffusionBValue",
+    "SharedFunctionalGroupsSequence",
+    "PerFrameFunctionalGroupsSequence",
 )
-_SHARED_FG = tag_for_keyword("SharedFunctionalGroupsSequence")
-_PIXEL_VALUE_TRANSFORM = tag_for_keyword("PixelValueTransformationSequence")
+_SHARED_FG = _tag("SharedFunctionalGroupsSequence")
+_PIXEL_VALUE_TRANSFORM = _tag("PixelValueTransformationSequence")
 # Groups pixel decoding reads: pydicom's decoders (0028, 7FE0), the mosaic geometry (0018), the functional
 # groups (5200); 0008 and 0020 for good measure.
 _PIXEL_GROUPS = frozenset({0x0008, 0x0018, 0x0020, 0x0028, 0x5200, 0x7FE0})
-_PER_FRAME_FG = tag_for_keyword("PerFrameFunctionalGroupsSequence")
+_PER_FRAME_FG = _tag("PerFrameFunctionalGroupsSequence")
 _HEADER_TAGS = frozenset(
-    {tag_for_keyword(k) for k in _HEADER_KEYWORDS}
+    {_tag(k) for k in _HEADER_KEYWORDS}
     | {0x0019100C, 0x00431039, 0x20011003, 0x0019100A}
     | {(g << 16) | e for g in (0x0019, 0x0043, 0x2001) for e in range(0x10, 0x100)}
     | _PIXEL_TAG_INTS
 )
 # Per-frame functional groups read by _read_enhanced: the first frame's (``first()``) and every frame's (loop).
-_EVERY_FRAME_SEQS = frozenset(tag_for_keyword(k) for k in (
-    "PlaneOrientationSequence", "MRDiffusionSequence", "PlanePositionSequence"))
+_EVERY_FRAME_SEQS = frozenset(
+    _tag(k) for k in ("PlaneOrientationSequence", "MRDiffusionSequence", "PlanePositionSequence")
+)
 # What the loop reads inside them (a light item holds only these).
-_FRAME_VALUES = frozenset(tag_for_keyword(k) for k in ("ImageOrientationPatient", "DiffusionBValue",
-                                                         "ImagePositionPatient"))
-_FIRST_FRAME_SEQS = _EVERY_FRAME_SEQS | frozenset(tag_for_keyword(k) for k in (
-    "MRImageFrameTypeSequence", "MRTimingAndRelatedParametersSequence", "MREchoSequence", "MRModifierSequence",
-    "PixelMeasuresSequence", "ContrastBolusUsageSequence"))
+_FRAME_VALUES = frozenset(_tag(k) for k in ("ImageOrientationPatient", "DiffusionBValue", "ImagePositionPatient"))
+_FIRST_FRAME_SEQS = _EVERY_FRAME_SEQS | frozenset(
+    _tag(k)
+    for k in (
+        "MRImageFrameTypeSequence",
+        "MRTimingAndRelatedParametersSequence",
+        "MREchoSequence",
+        "MRModifierSequence",
+        "PixelMeasuresSequence",
+        "ContrastBolusUsageSequence",
+    )
+)
 # Keywords the fast Dataset converts directly (plain VRs: no sequence, no ambiguous or private VR).
-_FAST_KEYWORDS = {k: tag_for_keyword(k) for k in _HEADER_KEYWORDS
-                  if dictionary_VR(tag_for_keyword(k)) in {v.decode() for v in _VRS - {b"SQ", b"UN"}}}
+_FAST_KEYWORDS = {
+    k: BaseTag(_tag(k))
+    for k in _HEADER_KEYWORDS
+    if dictionary_VR(_tag(k)) in {v.decode() for v in _VRS - {b"SQ", b"UN"}}
+}
 _FAST_VRS = {tag: dictionary_VR(tag) for tag in _FAST_KEYWORDS.values()}
 
 
@@ -521,7 +581,7 @@ def _is_sequence_implicit(tag: int, data, pos: int) -> bool:
         return dictionary_VR(tag) == "SQ"
     except KeyError:
         if tag >> 16 & 1:
-            return data[pos:pos + 4] == b"\xfe\xff\x00\xe0"
+            return data[pos : pos + 4] == b"\xfe\xff\x00\xe0"
     return False
 
 
@@ -567,7 +627,7 @@ class _Walker:
         unpack4, unpack_ul = _HHHH.unpack_from, _UL.unpack_from
         long_vrs, vrs = _LONG_VR_INTS, _VR_INTS
         stack: list[int] = [-1]  # -1: in a sequence of undefined length; -2: in an item of undefined length;
-        while stack:             # >= 0: in an item that ends at that offset
+        while stack:  # >= 0: in an item that ends at that offset
             top = stack[-1]
             if top == -1:  # expect an item or the sequence delimiter
                 if pos + 8 > size:
@@ -627,7 +687,7 @@ class _Walker:
         """Items of a sequence value: per item, its elements as (tag, VR, length, start, end); offset after."""
         end = vpos + length if length != 0xFFFFFFFF else None
         pos = vpos
-        out = []
+        out: list[list[tuple[int, bytes | None, int, int, int]]] = []
         while end is None or pos < end:
             h = self.element(pos)
             if h is None or h[0] != _ITEM:
@@ -674,7 +734,7 @@ class _FastDataset(Dataset):
     """A Dataset of raw elements whose plain keyword values are converted without the DataElement machinery
     (same converter, same VR; anything unusual goes through Dataset.get)."""
 
-    def get(self, key, default=None):  # type: ignore[override]
+    def get(self, key, default=None):
         tag = _FAST_KEYWORDS.get(key) if isinstance(key, str) else None
         if tag is not None:
             raw = self._dict.get(tag)
@@ -713,7 +773,7 @@ class _LightItem:
 
     def get(self, keyword: str, default=None):
         tag = tag_for_keyword(keyword)
-        raw = self._raw.get(tag)
+        raw = self._raw.get(tag) if tag is not None else None
         if raw is None:
             return default
         key = (tag, raw.VR, raw.value)
@@ -738,7 +798,8 @@ class _LightGroup:
         self._seqs = seqs
 
     def get(self, keyword: str, default=None):
-        return self._seqs.get(tag_for_keyword(keyword), default)
+        tag = tag_for_keyword(keyword)
+        return self._seqs.get(tag, default) if tag is not None else default
 
 
 def _read_instance_fast(path: str) -> InstanceInfo:
@@ -756,9 +817,10 @@ def _read_instance_fast(path: str) -> InstanceInfo:
 
 def read_pixel_dataset(path: str | Path, frames: frozenset[int] | None = None) -> Dataset:
     """The dataset of ``path`` for pixel decoding, read like ``pydicom.dcmread(path, force=True)`` but faster and
-    with only the groups pixel decoding reads (``_PIXEL_GROUPS``, pixel data loaded). The functional groups keep only their PixelValueTransformationSequence (the
-    per-frame rescale), and with ``frames``, only for those frames and the first (the item count is kept).
-    Raises when the file is not of the plain shape the fast reader handles: the caller then uses ``dcmread``.
+    with only the groups pixel decoding reads (``_PIXEL_GROUPS``, pixel data loaded). The functional groups keep
+    only their PixelValueTransformationSequence (the per-frame rescale), and with ``frames``, only for those frames
+    and the first (the item count is kept). Raises when the file is not of the plain shape the fast reader
+    handles: the caller then uses ``dcmread``.
     """
     with open(path, "rb") as fh:
         if os.fstat(fh.fileno()).st_size < 140:
@@ -770,8 +832,14 @@ def read_pixel_dataset(path: str | Path, frames: frozenset[int] | None = None) -
         data.close()
 
 
-def _fast_dataset(data, keep: frozenset[int], *, header: bool, frames: frozenset[int] | None = None,
-                  keep_groups: frozenset[int] = frozenset()) -> _FastDataset:
+def _fast_dataset(
+    data,
+    keep: frozenset[int],
+    *,
+    header: bool,
+    frames: frozenset[int] | None = None,
+    keep_groups: frozenset[int] = frozenset(),
+) -> _FastDataset:
     """A dataset of the top-level elements of ``data`` whose tags are in ``keep`` or groups in ``keep_groups``.
 
     ``header``: per-frame functional groups reduced to what ``_read_enhanced`` reads (the first frame in the
@@ -782,17 +850,18 @@ def _fast_dataset(data, keep: frozenset[int], *, header: bool, frames: frozenset
     if data[128:132] != b"DICM":
         raise _Fallback("no Part 10 preamble")
     walker = _Walker(data, implicit=False)
-    pos, meta = 132, {}
+    pos, meta = 132, dict[BaseTag, RawDataElement]()
     while pos + 6 <= walker.size and _HH.unpack_from(data, pos)[0] == 2:
         if not meta and not (0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B):
             raise _Fallback("implicit VR file meta")
         tag, vr, length, vpos = walker.element(pos)  # type: ignore[misc]
-        if length == 0xFFFFFFFF or vpos + length > walker.size:
+        if vr is None or length == 0xFFFFFFFF or vpos + length > walker.size:
             raise _Fallback("unusual file meta")
-        meta[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr.decode(), length, data[vpos:vpos + length], vpos,
-                                            False, True)
+        meta[BaseTag(tag)] = RawDataElement(
+            BaseTag(tag), vr.decode(), length, data[vpos : vpos + length], vpos, False, True
+        )
         pos = vpos + length
-    file_meta = FileMetaDataset(meta)
+    file_meta = FileMetaDataset(meta)  # type: ignore[arg-type]  # as for _FastDataset below
     file_meta.set_original_encoding(False, True, default_encoding)
     syntax = file_meta.get("TransferSyntaxUID")
     if not syntax or syntax in _NOT_PLAIN_SYNTAXES or pos + 8 > walker.size:
@@ -828,7 +897,7 @@ def _fast_dataset(data, keep: frozenset[int], *, header: bool, frames: frozenset
                 raise _Fallback("value past the end of the file")
             continue
         if not implicit and g != 0xFFFE:
-            vr = data[pos + 4:pos + 6]
+            vr = data[pos + 4 : pos + 6]
         if tag == _ITEM_END:
             break  # pydicom ends a top-level dataset here too
         if tag >> 16 == 0xFFFE:
@@ -837,7 +906,7 @@ def _fast_dataset(data, keep: frozenset[int], *, header: bool, frames: frozenset
         if tag in _PIXEL_TAG_INTS:
             if length == 0xFFFFFFFF:
                 end = _encapsulated_end(data, vpos)
-                value = None if header else data[vpos:end - 8]  # as pydicom: without the delimiter
+                value = None if header else data[vpos : end - 8]  # as pydicom: without the delimiter
             else:
                 end = vpos + length
                 value = None if header else data[vpos:end]
@@ -864,21 +933,37 @@ def _fast_dataset(data, keep: frozenset[int], *, header: bool, frames: frozenset
                 value = _item_bytes(data, [el for el in items[0] if el[0] in _FIRST_FRAME_SEQS]) if items else b""
                 later = [_light_group(walker, item) for item in items[1:]]
             else:  # pixel decoding reads the rescale of the frames it decodes
-                value = b"".join(_item_bytes(data, [el for el in item if el[0] == _PIXEL_VALUE_TRANSFORM]
-                                             if frames is None or i == 0 or i in frames else [])
-                                 for i, item in enumerate(items))
+                value = b"".join(
+                    _item_bytes(
+                        data,
+                        [el for el in item if el[0] == _PIXEL_VALUE_TRANSFORM]
+                        if frames is None or i == 0 or i in frames
+                        else [],
+                    )
+                    for i, item in enumerate(items)
+                )
             raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
             pos = end
             continue
         end = walker.value_end(tag, vr, length, vpos)
         if tag in keep or tag >> 16 in keep_groups:
             # an undefined-length sequence is kept as its items (and delimiter), read back by pydicom on access
-            raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, length if length != 0xFFFFFFFF else end - vpos,
-                                               data[vpos:end], vpos, implicit, True)
+            raw[BaseTag(tag)] = RawDataElement(
+                BaseTag(tag),
+                vr_str,
+                length if length != 0xFFFFFFFF else end - vpos,
+                data[vpos:end],
+                vpos,
+                implicit,
+                True,
+            )
         pos = end
-    ds = _FastDataset(raw)
-    encoding = convert_encodings(convert_raw_data_element(raw[BaseTag(0x00080005)]).value) \
-        if 0x00080005 in raw else default_encoding
+    ds = _FastDataset(raw)  # type: ignore[arg-type]  # Dataset stores RawDataElements (dict is invariant)
+    encoding = (
+        convert_encodings(convert_raw_data_element(raw[BaseTag(0x00080005)]).value)
+        if 0x00080005 in raw
+        else default_encoding
+    )
     ds.set_original_encoding(implicit, True, encoding)
     ds.file_meta = file_meta
     ds._fast_encoding = ds._character_set
@@ -886,9 +971,9 @@ def _fast_dataset(data, keep: frozenset[int], *, header: bool, frames: frozenset
     if later:
         cache: dict = {}
         for group in later:
-            for items in group._seqs.values():
-                for item in items:
-                    item._encoding, item._cache = encoding, cache
+            for light_items in group._seqs.values():
+                for light in light_items:
+                    light._encoding, light._cache = encoding, cache
         ds._later_frames = later
     return ds
 
@@ -907,11 +992,26 @@ def _light_group(walker: _Walker, elements) -> _LightGroup:
             seqs[tag] = []
             continue
         items, _ = walker.items(vpos, length)
-        seqs[tag] = [_LightItem({BaseTag(t): RawDataElement(BaseTag(t), v.decode() if v is not None else None, n,
-                                                            data[s + (8 if v is None or v not in _LONG_VRS else 12):e],
-                                                            s, walker.implicit, True)
-                                 for t, v, n, s, e in item if t in _FRAME_VALUES and n != 0xFFFFFFFF}, None, {})
-                     for item in items]
+        seqs[tag] = [
+            _LightItem(
+                {
+                    BaseTag(t): RawDataElement(
+                        BaseTag(t),
+                        v.decode() if v is not None else None,
+                        n,
+                        data[s + (8 if v is None or v not in _LONG_VRS else 12) : e],
+                        s,
+                        walker.implicit,
+                        True,
+                    )
+                    for t, v, n, s, e in item
+                    if t in _FRAME_VALUES and n != 0xFFFFFFFF
+                },
+                None,
+                {},
+            )
+            for item in items
+        ]
     return _LightGroup(seqs)
 
 

@@ -94,7 +94,7 @@ def sniff_kind(path: Path) -> tuple[FileKind, str]:
         return "nifti", ""
     if len(head) >= 348 and name.endswith(".nii") and head[344:348] in (b"n+1\x00", b"n+2\x00"):
         return "nifti", ""
-    if head.startswith(_PNG_MAGIC) or head.startswith(_JPEG_MAGIC):
+    if head.startswith((_PNG_MAGIC, _JPEG_MAGIC)):
         return "image", ""
     if name.endswith(".json"):
         return "sidecar", ""

@@ -19,7 +19,7 @@ def slice_normal(iop: Sequence[float]) -> np.ndarray:
     return n / norm if norm > 0 else n
 
 
-def plane_of_normal(normal: Sequence[float]) -> str:
+def plane_of_normal(normal: Sequence[float] | np.ndarray) -> str:
     """AX/COR/SAG by the largest absolute component; OBL when it is below 0.8."""
     a = np.abs(np.asarray(normal, dtype=float))
     if not np.isfinite(a).all() or a.max() == 0:

@@ -89,16 +89,23 @@ def _pixel_dataset(inst, k: int):
 
     indices = None
     syntax = pydicom.uid.UID(inst.transfer_syntax) if inst.transfer_syntax else None
-    if (inst.n_frames > 1 and "MOSAIC" not in inst.image_type and syntax is not None and not syntax.is_compressed
-            and inst.photometric.upper() != "MONOCHROME1"):
+    if (
+        inst.n_frames > 1
+        and "MOSAIC" not in inst.image_type
+        and syntax is not None
+        and not syntax.is_compressed
+        and inst.photometric.upper() != "MONOCHROME1"
+    ):
         indices = evenly_spaced(inst.n_frames, k)
     try:
         ds = read_pixel_dataset(inst.path, frozenset(indices) if indices is not None else None)
     except Exception:
         return pydicom.dcmread(inst.path, force=True), None
-    if indices is not None and (int(ds.get("NumberOfFrames", 1) or 1) != inst.n_frames
-                                or str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1"
-                                or ds.file_meta.TransferSyntaxUID.is_compressed):
+    if indices is not None and (
+        int(ds.get("NumberOfFrames", 1) or 1) != inst.n_frames
+        or str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1"
+        or ds.file_meta.TransferSyntaxUID.is_compressed
+    ):
         return pydicom.dcmread(inst.path, force=True), None
     return ds, indices
 
@@ -150,8 +157,11 @@ def _split_mosaic(mosaic: np.ndarray, ds, n_images: int | None) -> np.ndarray:
     """Tiles of a Siemens mosaic, using AcquisitionMatrix for the tile size; empty tiles dropped."""
     tile_r, tile_c = _mosaic_tile(ds, mosaic.shape)
     grid_r, grid_c = mosaic.shape[0] // tile_r, mosaic.shape[1] // tile_c
-    tiles = [mosaic[i * tile_r:(i + 1) * tile_r, j * tile_c:(j + 1) * tile_c]
-             for i in range(grid_r) for j in range(grid_c)]
+    tiles = [
+        mosaic[i * tile_r : (i + 1) * tile_r, j * tile_c : (j + 1) * tile_c]
+        for i in range(grid_r)
+        for j in range(grid_c)
+    ]
     if n_images:
         tiles = tiles[:n_images]
     else:
@@ -238,8 +248,9 @@ def load_slice(series: Series, index: int, *, volume: int = 0) -> np.ndarray:
     the pixels cannot be decoded."""
     n_slices, n_volumes = series_extent(series)
     if not (0 <= volume < n_volumes and 0 <= index < n_slices):
-        raise IndexError(f"slice {index} of volume {volume} is outside this series ({n_slices} slices x "
-                         f"{n_volumes} volumes)")
+        raise IndexError(
+            f"slice {index} of volume {volume} is outside this series ({n_slices} slices x {n_volumes} volumes)"
+        )
     if series.format == "nifti":
         data, _ = _nifti_volume(str(series.path), volume)
         return np.rot90(np.asarray(data[index], dtype=np.float32)).copy()

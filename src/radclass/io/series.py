@@ -20,13 +20,41 @@ from radclass.io.geometry import plane_of_iops, slice_normal
 
 # Header columns of a series row, in output order (see README "scan columns").
 HEADER_COLUMNS: tuple[str, ...] = (
-    "modality", "manufacturer", "model", "field_strength", "series_description", "protocol_name",
-    "study_description", "body_part", "series_number", "study_uid", "orientation", "acquisition", "image_type",
+    "modality",
+    "manufacturer",
+    "model",
+    "field_strength",
+    "series_description",
+    "protocol_name",
+    "study_description",
+    "body_part",
+    "series_number",
+    "study_uid",
+    "orientation",
+    "acquisition",
+    "image_type",
     "frame_type",
-    "acquisition_contrast", "scanning_sequence", "sequence_variant", "scan_options", "sequence_name",
-    "mr_acquisition_type", "repetition_time", "echo_time", "inversion_time", "echo_train_length",
-    "flip_angle", "echo_numbers", "b_values", "pixel_spacing", "slice_thickness", "rows", "columns",
-    "temporal_positions", "contrast_agent", "photometric", "transfer_syntax",
+    "acquisition_contrast",
+    "scanning_sequence",
+    "sequence_variant",
+    "scan_options",
+    "sequence_name",
+    "mr_acquisition_type",
+    "repetition_time",
+    "echo_time",
+    "inversion_time",
+    "echo_train_length",
+    "flip_angle",
+    "echo_numbers",
+    "b_values",
+    "pixel_spacing",
+    "slice_thickness",
+    "rows",
+    "columns",
+    "temporal_positions",
+    "contrast_agent",
+    "photometric",
+    "transfer_syntax",
 )
 
 
@@ -103,6 +131,7 @@ def _split_copies(members: list[InstanceInfo]) -> dict[str, list[InstanceInfo]]:
 
 def _split(members: list[InstanceInfo]) -> dict[str, list[InstanceInfo]]:
     """Sub-series by matrix, echo number and b-value, named by the properties that differ."""
+
     def props(i: InstanceInfo) -> tuple[str, str, str]:
         matrix = f"{i.rows}x{i.columns}"
         echo = f"echo{i.echo_number}" if i.echo_number is not None else ""
@@ -175,8 +204,17 @@ def _make_series(uid: str, sub: str, members: list[InstanceInfo]) -> Series:
     if any(m.mosaic_images or "MOSAIC" in m.image_type for m in members):
         flags.append("mosaic")
     n_frames = sum(m.mosaic_images or (m.n_frames if "MOSAIC" not in m.image_type else 1) for m in members)
-    return Series(path=path, format="dicom", series_uid=uid.removeprefix("no-uid:") if uid.startswith("no-uid:") else uid,
-                  files=files, header=header, sub_series=sub, n_frames=n_frames, flags=flags, instances=members)
+    return Series(
+        path=path,
+        format="dicom",
+        series_uid=uid.removeprefix("no-uid:") if uid.startswith("no-uid:") else uid,
+        files=files,
+        header=header,
+        sub_series=sub,
+        n_frames=n_frames,
+        flags=flags,
+        instances=members,
+    )
 
 
 def _folder_has_others(folder: str, files: list[str]) -> bool:

@@ -56,7 +56,7 @@ def nifti_series(path: Path, sidecar: Path | None) -> Series:
     import nibabel as nib
 
     try:
-        img = nib.load(str(path))
+        img: Any = nib.load(str(path))  # a NIfTI SpatialImage; nibabel types load() as FileBasedImage
         shape = tuple(int(s) for s in img.shape)
         zooms = tuple(float(z) for z in img.header.get_zooms())
         affine = np.asarray(img.affine, dtype=float)
@@ -65,10 +65,12 @@ def nifti_series(path: Path, sidecar: Path | None) -> Series:
         raise VolumeReadError(f"unreadable NIfTI ({type(err).__name__}: {err})") from None
     if len(shape) < 2 or min(shape[:2]) < 2:
         raise VolumeReadError(f"NIfTI with no 2D image content (shape {shape})")
-    header: dict[str, Any] = {c: None for c in ("repetition_time", "echo_time", "inversion_time")}
+    header: dict[str, Any] = dict.fromkeys(("repetition_time", "echo_time", "inversion_time"))
     header.update(
-        modality="MR", orientation=plane_of_affine(affine, zooms + (1.0,) * (3 - len(zooms)), slice_axis),
-        rows=shape[1], columns=shape[0],
+        modality="MR",
+        orientation=plane_of_affine(affine, zooms + (1.0,) * (3 - len(zooms)), slice_axis),
+        rows=shape[1],
+        columns=shape[0],
         pixel_spacing="\\".join(f"{z:g}" for z in zooms[:2]),
         slice_thickness=zooms[2] if len(zooms) > 2 else None,
         temporal_positions=shape[3] if len(shape) > 3 else None,
@@ -87,8 +89,15 @@ def nifti_series(path: Path, sidecar: Path | None) -> Series:
     if header.get("mr_acquisition_type") in ("2D", "3D"):
         header["acquisition"] = header["mr_acquisition_type"]
     n_frames = int(np.prod(shape[2:])) if len(shape) > 2 else 1
-    return Series(path=str(path), format="nifti", series_uid=uid or str(path), files=files, header=header,
-                  n_frames=n_frames, flags=flags)
+    return Series(
+        path=str(path),
+        format="nifti",
+        series_uid=uid or str(path),
+        files=files,
+        header=header,
+        n_frames=n_frames,
+        flags=flags,
+    )
 
 
 def _apply_sidecar(header: dict[str, Any], meta: dict[str, Any]) -> str:
@@ -119,6 +128,12 @@ def image_series(path: Path) -> Series:
             im.verify()
     except Exception as err:
         raise VolumeReadError(f"unreadable image ({type(err).__name__}: {err})") from None
-    header = {"modality": "", "orientation": "NA", "rows": height, "columns": width,
-              "photometric": "RGB" if mode.startswith("RGB") else "MONOCHROME2", "acquisition": ""}
+    header = {
+        "modality": "",
+        "orientation": "NA",
+        "rows": height,
+        "columns": width,
+        "photometric": "RGB" if mode.startswith("RGB") else "MONOCHROME2",
+        "acquisition": "",
+    }
     return Series(path=str(path), format="image", series_uid=str(path), files=[str(path)], header=header)

@@ -39,7 +39,7 @@ class ModelBundle:
     _sessions: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def load(cls, name_or_path: str | Path = DEFAULT_BUNDLE, threads: int = 2) -> "ModelBundle":
+    def load(cls, name_or_path: str | Path = DEFAULT_BUNDLE, threads: int = 2) -> ModelBundle:
         """Load a bundled model by name (``mri-series``) or a bundle folder by path."""
         folder = Path(name_or_path)
         if not (folder / "bundle.json").exists():
@@ -86,7 +86,7 @@ class ModelBundle:
 
     def has(self, key: str) -> bool:
         name = self.meta.get(key)
-        return bool(name) and (self.folder / name).exists()
+        return bool(name) and (self.folder / str(name)).exists()
 
     def forest_proba(self, features: np.ndarray) -> np.ndarray:
         """(n, n_classes) header-forest probabilities."""

@@ -36,8 +36,14 @@ def majority_vote(slice_proba: np.ndarray, forest_proba: np.ndarray | None) -> n
     return (votes + 0.01 * mean) / (total + 0.01)
 
 
-def fuse(slice_proba: np.ndarray | None, forest_proba: np.ndarray | None, *, w_cnn: float = 1.0,
-         w_forest: float = 1.0, temperature: float = 1.0) -> np.ndarray:
+def fuse(
+    slice_proba: np.ndarray | None,
+    forest_proba: np.ndarray | None,
+    *,
+    w_cnn: float = 1.0,
+    w_forest: float = 1.0,
+    temperature: float = 1.0,
+) -> np.ndarray:
     """Weighted log-linear pool, renormalised.
 
     A missing input (None or empty) is left out; when only one input is present it is used alone (its weight

@@ -22,12 +22,18 @@ class RanjbarVGG(nn.Module):
             layers += _conv(cin, cout) + _conv(cout, cout) + [nn.MaxPool2d(3, stride=2, padding=1)]
         self.features = nn.Sequential(*layers)
         side = input_size // 8
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(128 * side * side, 256), nn.ReLU(inplace=True),
-                                        nn.Dropout(dropout), nn.Linear(256, n_classes))
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(128 * side * side, 256),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(256, n_classes),
+        )
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.xavier_normal_(m.weight)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))

@@ -45,9 +45,24 @@ REVIEW_STATE_TABLE = "review_state"
 
 #: Columns of the annotation contract, in display order (``p_<CLASS>`` and extras follow).
 CORE_COLUMNS: tuple[str, ...] = (
-    "path", "series_uid", "sub_series", "n_files", "modality", "manufacturer", "series_description",
-    "sequence", "orientation", "contrast", "confidence", "status", "reason", "flags", "bids_suffix",
-    "model_version", "study_uid", "files",
+    "path",
+    "series_uid",
+    "sub_series",
+    "n_files",
+    "modality",
+    "manufacturer",
+    "series_description",
+    "sequence",
+    "orientation",
+    "contrast",
+    "confidence",
+    "status",
+    "reason",
+    "flags",
+    "bids_suffix",
+    "model_version",
+    "study_uid",
+    "files",
 )
 _NUMERIC = {"n_files": "INTEGER", "confidence": "REAL"}
 _BOOKKEEPING = ("id", "series_key", "created_at", "updated_at")
@@ -137,8 +152,7 @@ def _create_tables(con: sqlite3.Connection) -> None:
     if con.in_transaction:
         con.commit()
     con.execute("BEGIN IMMEDIATE")  # table, trigger and the fill from the log together, once per index
-    if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?",
-                       (_STATE_TRIGGER,)).fetchone():
+    if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_STATE_TRIGGER,)).fetchone():
         _create_review_state(con)
     con.commit()
 
@@ -151,7 +165,8 @@ def _create_review_state(con: sqlite3.Connection) -> None:
     fields = list(CORRECTABLE)
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {REVIEW_STATE_TABLE} (series_key TEXT PRIMARY KEY, "
-        + "".join(f"c_{f} TEXT, " for f in fields) + "last_id INTEGER NOT NULL, corrected INTEGER NOT NULL)"
+        + "".join(f"c_{f} TEXT, " for f in fields)
+        + "last_id INTEGER NOT NULL, corrected INTEGER NOT NULL)"
     )
     values = ", ".join(f"CASE WHEN NEW.field = '{f}' THEN NEW.new END" for f in fields)
     keep = ", ".join(f"c_{f} = COALESCE(excluded.c_{f}, c_{f})" for f in fields)
@@ -238,8 +253,15 @@ def _upsert_skipped(con: sqlite3.Connection, rec: dict[str, Any], now: str) -> N
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET status=excluded.status, "
         "reason=excluded.reason, flags=excluded.flags, model_version=excluded.model_version, "
         "updated_at=excluded.updated_at",
-        [str(rec.get("path") or ""), rec.get("status"), rec.get("reason"), rec.get("flags"),
-         rec.get("model_version"), now, now],
+        [
+            str(rec.get("path") or ""),
+            rec.get("status"),
+            rec.get("reason"),
+            rec.get("flags"),
+            rec.get("model_version"),
+            now,
+            now,
+        ],
     )
 
 
@@ -278,7 +300,9 @@ def current_labels(db_path: Path) -> dict[str, dict[str, dict[str, str]]]:
     with connect(db_path) as con:
         for row in con.execute(f"SELECT * FROM {CORRECTIONS_TABLE} ORDER BY id"):
             latest.setdefault(row["series_key"], {})[row["field"]] = {
-                "new": row["new"], "reviewer": row["reviewer"], "time": row["time"],
+                "new": row["new"],
+                "reviewer": row["reviewer"],
+                "time": row["time"],
             }
     return latest
 
@@ -287,8 +311,10 @@ class ReviewConflict(Exception):
     """Another reviewer changed a label since the reviewer saving saw it; nothing was stored."""
 
     def __init__(self, series_key: str, field: str, expected: str | None, current: str | None) -> None:
-        super().__init__(f"{field} of series {series_key} is now {current!r} (you saw {expected!r}): another "
-                         "reviewer saved in the meantime; look at it again and save once more")
+        super().__init__(
+            f"{field} of series {series_key} is now {current!r} (you saw {expected!r}): another "
+            "reviewer saved in the meantime; look at it again and save once more"
+        )
         self.series_key, self.field, self.expected, self.current = series_key, field, expected, current
 
 
@@ -307,8 +333,9 @@ def add_correction(
     ``old`` is the value in force before: the latest correction of that field, else the prediction.
     Raises KeyError for an unknown series and ValueError for a bad field, value or empty reviewer.
     """
-    return save_review(db_path, series_key, {field: new}, reviewer, time=time, comment=comment,
-                       record_unchanged=True)[0]
+    return save_review(db_path, series_key, {field: new}, reviewer, time=time, comment=comment, record_unchanged=True)[
+        0
+    ]
 
 
 def save_review(
@@ -376,8 +403,17 @@ def save_review(
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (series_key, field, old, new, reviewer, time, comment),
             )
-            stored.append({"series_key": series_key, "field": field, "old": old, "new": new,
-                           "reviewer": reviewer, "time": time, "comment": comment})
+            stored.append(
+                {
+                    "series_key": series_key,
+                    "field": field,
+                    "old": old,
+                    "new": new,
+                    "reviewer": reviewer,
+                    "time": time,
+                    "comment": comment,
+                }
+            )
     return stored
 
 
@@ -388,19 +424,41 @@ REVIEW_STATES = ("all", "reviewed", "remaining", "corrected")
 
 #: Sortable columns of :func:`query_series` (name -> SQL expression over the work-list query).
 SORTABLE: dict[str, str] = {
-    "id": "id", "series_description": "series_description", "modality": "modality",
-    "manufacturer": "manufacturer", "n_files": "n_files", "predicted": "sequence",
-    "sequence": "cur_sequence", "orientation": "cur_orientation", "contrast": "cur_contrast",
-    "confidence": "confidence", "status": "status", "flags": "flags", "study_uid": "study_uid",
-    "reviewed": "reviewed", "path": "path",
+    "id": "id",
+    "series_description": "series_description",
+    "modality": "modality",
+    "manufacturer": "manufacturer",
+    "n_files": "n_files",
+    "predicted": "sequence",
+    "sequence": "cur_sequence",
+    "orientation": "cur_orientation",
+    "contrast": "cur_contrast",
+    "confidence": "confidence",
+    "status": "status",
+    "flags": "flags",
+    "study_uid": "study_uid",
+    "reviewed": "reviewed",
+    "path": "path",
 }
 #: Columns a work list can be grouped by (one group header per value, the rows of a group together).
 GROUPABLE: dict[str, str] = {"study": "study_uid", "patient": "patient_id"}
 
 
 #: Series columns the work list filters and sorts on (the first, narrow pass of :func:`query_series`).
-_WORK_COLUMNS = ("id", "series_key", "path", "modality", "manufacturer", "series_description", "n_files",
-                 "sequence", "confidence", "status", "flags", "study_uid")
+_WORK_COLUMNS = (
+    "id",
+    "series_key",
+    "path",
+    "modality",
+    "manufacturer",
+    "series_description",
+    "n_files",
+    "sequence",
+    "confidence",
+    "status",
+    "flags",
+    "study_uid",
+)
 
 
 def _work_list_sql(con: sqlite3.Connection, columns: tuple[str, ...] | None = None) -> str:
@@ -468,9 +526,13 @@ class SeriesQuery:
         review = {"reviewed": "reviewed", "remaining": "NOT reviewed", "corrected": "corrected"}
         if self.review in review:
             terms.append(review[self.review])
-        for value, sql in ((self.status, "status = ?"), (self.predicted, "sequence = ?"),
-                           (self.label, "cur_sequence = ?"), (self.manufacturer, "manufacturer = ?"),
-                           (self.study_uid, "study_uid = ?")):
+        for value, sql in (
+            (self.status, "status = ?"),
+            (self.predicted, "sequence = ?"),
+            (self.label, "cur_sequence = ?"),
+            (self.manufacturer, "manufacturer = ?"),
+            (self.study_uid, "study_uid = ?"),
+        ):
             if value:
                 terms.append(sql)
                 args.append(value)
@@ -484,8 +546,9 @@ class SeriesQuery:
             terms.append("confidence <= ?")
             args.append(float(self.confidence_max))
         if self.text:
-            terms.append("(series_description LIKE ? ESCAPE '\\' OR series_key LIKE ? ESCAPE '\\' "
-                         "OR path LIKE ? ESCAPE '\\')")
+            terms.append(
+                "(series_description LIKE ? ESCAPE '\\' OR series_key LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\')"
+            )
             args += ["%" + _like_escape(self.text) + "%"] * 3
         return (" AND ".join(terms) or "1"), args
 
@@ -529,7 +592,9 @@ def query_series(
         narrow = _work_list_sql(con, _WORK_COLUMNS + ("patient_id",))
         found = con.execute(
             f"SELECT id, COUNT(*) OVER () AS n FROM ({narrow}) WHERE {where} ORDER BY {', '.join(order)} "
-            "LIMIT ? OFFSET ?", [*args, int(limit), int(offset)]).fetchall()
+            "LIMIT ? OFFSET ?",
+            [*args, int(limit), int(offset)],
+        ).fetchall()
         if found:
             total = found[0]["n"]
         else:  # past the last page
@@ -538,8 +603,9 @@ def query_series(
         if not ids:
             return [], int(total)
         marks = ", ".join("?" for _ in ids)
-        full = {r["id"]: dict(r) for r in con.execute(
-            f"SELECT * FROM ({_work_list_sql(con)}) WHERE id IN ({marks})", ids)}
+        full = {
+            r["id"]: dict(r) for r in con.execute(f"SELECT * FROM ({_work_list_sql(con)}) WHERE id IN ({marks})", ids)
+        }
         return [full[i] for i in ids], int(total)
 
 
@@ -556,30 +622,46 @@ def review_counts(db_path: Path) -> dict[str, int]:
         total = con.execute(f"SELECT COUNT(*) FROM {SERIES_TABLE}").fetchone()[0]
         reviewed, corrected = con.execute(
             f"SELECT COUNT(*), COALESCE(SUM(r.corrected), 0) FROM {REVIEW_STATE_TABLE} r JOIN {SERIES_TABLE} s "
-            "ON s.series_key = r.series_key").fetchone()
-    return {"total": int(total), "reviewed": int(reviewed), "corrected": int(corrected),
-            "remaining": int(total) - int(reviewed)}
+            "ON s.series_key = r.series_key"
+        ).fetchone()
+    return {
+        "total": int(total),
+        "reviewed": int(reviewed),
+        "corrected": int(corrected),
+        "remaining": int(total) - int(reviewed),
+    }
 
 
 def facets(db_path: Path) -> dict[str, list[str]]:
     """Values present in the index for the work list's filter menus (statuses, flags, predicted classes,
     vendors), each sorted."""
     with connect(db_path) as con:
+
         def distinct(column: str) -> list[str]:
-            return sorted(str(r[0]) for r in con.execute(
-                f"SELECT DISTINCT {_quote(column)} FROM {SERIES_TABLE} WHERE {_quote(column)} IS NOT NULL "
-                f"AND {_quote(column)} != ''"))
+            return sorted(
+                str(r[0])
+                for r in con.execute(
+                    f"SELECT DISTINCT {_quote(column)} FROM {SERIES_TABLE} WHERE {_quote(column)} IS NOT NULL "
+                    f"AND {_quote(column)} != ''"
+                )
+            )
 
         flags = sorted({f for value in distinct("flags") for f in value.split(";") if f})
-        return {"status": distinct("status"), "flag": flags, "predicted": distinct("sequence"),
-                "manufacturer": distinct("manufacturer")}
+        return {
+            "status": distinct("status"),
+            "flag": flags,
+            "predicted": distinct("sequence"),
+            "manufacturer": distinct("manufacturer"),
+        }
 
 
 def history(db_path: Path, series_key: str) -> list[dict[str, Any]]:
     """The audit rows of one series, oldest first."""
     with connect(db_path) as con:
-        return [dict(r) for r in con.execute(
-            f"SELECT * FROM {CORRECTIONS_TABLE} WHERE series_key = ? ORDER BY id", (series_key,))]
+        return [
+            dict(r)
+            for r in con.execute(f"SELECT * FROM {CORRECTIONS_TABLE} WHERE series_key = ? ORDER BY id", (series_key,))
+        ]
 
 
 def export_corrections(db_path: Path, out_csv: Path) -> int:
@@ -606,12 +688,17 @@ def export_corrections(db_path: Path, out_csv: Path) -> int:
             if labels["sequence"] not in SEQUENCES:
                 continue
             group = (series["patient_id"] if has_patient else None) or series["study_uid"] or ""
-            rows.append({
-                "id": series["id"], "path": series["path"], "series_uid": series["series_uid"], "sequence": labels["sequence"],
-                "orientation": labels["orientation"] if labels["orientation"] in ORIENTATIONS else "",
-                "contrast": labels["contrast"] if labels["contrast"] in contrasts else "",
-                "group": group,
-            })
+            rows.append(
+                {
+                    "id": series["id"],
+                    "path": series["path"],
+                    "series_uid": series["series_uid"],
+                    "sequence": labels["sequence"],
+                    "orientation": labels["orientation"] if labels["orientation"] in ORIENTATIONS else "",
+                    "contrast": labels["contrast"] if labels["contrast"] in contrasts else "",
+                    "group": group,
+                }
+            )
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with out_csv.open("w", newline="", encoding="utf-8") as fh:

@@ -41,9 +41,24 @@ from radclass.review.security import guard
 from radclass.review.thumbnails import series_thumbnail, viewer_slice
 
 #: Columns the page shows (file paths stay on the server).
-SHOWN = ("id", "series_key", "series_uid", "sub_series", "modality", "manufacturer", "series_description",
-         "n_files", "sequence", "orientation", "contrast", "confidence", "status", "flags", "model_version",
-         "study_uid")
+SHOWN = (
+    "id",
+    "series_key",
+    "series_uid",
+    "sub_series",
+    "modality",
+    "manufacturer",
+    "series_description",
+    "n_files",
+    "sequence",
+    "orientation",
+    "contrast",
+    "confidence",
+    "status",
+    "flags",
+    "model_version",
+    "study_uid",
+)
 Reviewer = Field(min_length=1, max_length=120)
 
 
@@ -92,8 +107,9 @@ def _present(row: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def create_app(db_path: Path, *, token: str | None = None, model: str = "mri-series",
-               bundle_root: Path | None = None) -> FastAPI:
+def create_app(
+    db_path: Path, *, token: str | None = None, model: str = "mri-series", bundle_root: Path | None = None
+) -> FastAPI:
     """The review application for the index at ``db_path`` (created empty if missing).
 
     Parameters
@@ -148,9 +164,13 @@ def create_app(db_path: Path, *, token: str | None = None, model: str = "mri-ser
 
     @app.get("/api/vocabulary")
     def vocabulary() -> dict[str, Any]:
-        return {"labels": {field: list(values) for field, values in index.CORRECTABLE.items()},
-                "sortable": list(index.SORTABLE), "groupable": list(index.GROUPABLE),
-                "review_states": list(index.REVIEW_STATES), "methods": [str(m) for m in Method]}
+        return {
+            "labels": {field: list(values) for field, values in index.CORRECTABLE.items()},
+            "sortable": list(index.SORTABLE),
+            "groupable": list(index.GROUPABLE),
+            "review_states": list(index.REVIEW_STATES),
+            "methods": [str(m) for m in Method],
+        }
 
     @app.get("/api/facets")
     def facets() -> dict[str, Any]:
@@ -158,23 +178,47 @@ def create_app(db_path: Path, *, token: str | None = None, model: str = "mri-ser
 
     @app.get("/api/series")
     def list_series(
-        review: str = "all", status: str | None = None, flag: str | None = None, predicted: str | None = None,
-        label: str | None = None, confidence_min: float | None = Query(None, ge=0, le=1),
-        confidence_max: float | None = Query(None, ge=0, le=1), manufacturer: str | None = None,
-        study: str | None = None, q: str | None = Query(None, max_length=200), sort: str = "id",
-        desc: bool = False, group: str | None = None, offset: int = Query(0, ge=0),
+        review: str = "all",
+        status: str | None = None,
+        flag: str | None = None,
+        predicted: str | None = None,
+        label: str | None = None,
+        confidence_min: float | None = Query(None, ge=0, le=1),
+        confidence_max: float | None = Query(None, ge=0, le=1),
+        manufacturer: str | None = None,
+        study: str | None = None,
+        q: str | None = Query(None, max_length=200),
+        sort: str = "id",
+        desc: bool = False,
+        group: str | None = None,
+        offset: int = Query(0, ge=0),
         limit: int = Query(100, ge=1, le=1000),
     ) -> dict[str, Any]:
         try:
-            query = index.SeriesQuery(review=review, status=status, flag=flag, predicted=predicted, label=label,
-                                      confidence_min=confidence_min, confidence_max=confidence_max,
-                                      manufacturer=manufacturer, study_uid=study, text=q)
-            rows, total = index.query_series(db_path, query, sort=sort, descending=desc, group=group or None,
-                                             offset=offset, limit=limit)
+            query = index.SeriesQuery(
+                review=review,
+                status=status,
+                flag=flag,
+                predicted=predicted,
+                label=label,
+                confidence_min=confidence_min,
+                confidence_max=confidence_max,
+                manufacturer=manufacturer,
+                study_uid=study,
+                text=q,
+            )
+            rows, total = index.query_series(
+                db_path, query, sort=sort, descending=desc, group=group or None, offset=offset, limit=limit
+            )
         except ValueError as err:
             raise HTTPException(status_code=422, detail=str(err)) from None
-        return {"items": [_present(r) for r in rows], "total": total, "offset": offset, "limit": limit,
-                "counts": index.review_counts(db_path)}
+        return {
+            "items": [_present(r) for r in rows],
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+            "counts": index.review_counts(db_path),
+        }
 
     @app.get("/api/series/{series_id}")
     def one_series(series_id: int) -> dict[str, Any]:
@@ -190,19 +234,22 @@ def create_app(db_path: Path, *, token: str | None = None, model: str = "mri-ser
         return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
     @app.get("/api/series/{series_id}/slice")
-    async def one_slice(series_id: int, index_: int | None = Query(None, alias="index", ge=0),
-                        volume: int = Query(0, ge=0)) -> Response:
+    async def one_slice(
+        series_id: int, index_: int | None = Query(None, alias="index", ge=0), volume: int = Query(0, ge=0)
+    ) -> Response:
         series = await asyncio.to_thread(series_of, series_id)
         try:
             n_slices, _ = await asyncio.to_thread(series_extent, series)
-            shown = await asyncio.to_thread(viewer_slice, series, n_slices // 2 if index_ is None else index_,
-                                            volume)
+            shown = await asyncio.to_thread(viewer_slice, series, n_slices // 2 if index_ is None else index_, volume)
         except IndexError as err:
             raise HTTPException(status_code=404, detail=str(err)) from None
         except (PixelReadError, OSError, ValueError):
             raise HTTPException(status_code=404, detail="the pixels of this slice cannot be read") from None
-        return Response(shown.body(), media_type="application/octet-stream",
-                        headers={**shown.headers(), "Cache-Control": "private, max-age=300"})
+        return Response(
+            shown.body(),
+            media_type="application/octet-stream",
+            headers={**shown.headers(), "Cache-Control": "private, max-age=300"},
+        )
 
     @app.post("/api/series/{series_id}/explain")
     async def explain(series_id: int, body: ExplainIn) -> dict[str, Any]:
@@ -211,8 +258,7 @@ def create_app(db_path: Path, *, token: str | None = None, model: str = "mri-ser
         try:
             n_slices, _ = await asyncio.to_thread(series_extent, series)
             slice_index = n_slices // 2 if body.index is None else body.index
-            return await loop.run_in_executor(pool, explainer.explain, series, slice_index, body.volume,
-                                              body.method)
+            return await loop.run_in_executor(pool, explainer.explain, series, slice_index, body.volume, body.method)
         except IndexError as err:
             raise HTTPException(status_code=404, detail=str(err)) from None
         except PixelReadError as err:
@@ -220,16 +266,18 @@ def create_app(db_path: Path, *, token: str | None = None, model: str = "mri-ser
         except FileNotFoundError as err:  # the model bundle
             raise HTTPException(status_code=503, detail=str(err)) from None
         except ImportError as err:  # an inference-only install: no torch
-            raise HTTPException(status_code=503, detail=f"explanations need torch (pip install "
-                                f"'radclass[train]'): {err}") from None
+            raise HTTPException(
+                status_code=503, detail=f"explanations need torch (pip install 'radclass[train]'): {err}"
+            ) from None
 
     @app.post("/api/series/{series_id}/corrections")
     def correct(series_id: int, body: CorrectionIn) -> dict[str, Any]:
         row = series_row(series_id)
         labels = {f: getattr(body, f) for f in index.CORRECTABLE if getattr(body, f) is not None}
         try:
-            stored = index.save_review(db_path, row["series_key"], labels, body.reviewer, comment=body.comment,
-                                       expected=body.expected)
+            stored = index.save_review(
+                db_path, row["series_key"], labels, body.reviewer, comment=body.comment, expected=body.expected
+            )
         except index.ReviewConflict as err:
             raise HTTPException(status_code=409, detail=str(err)) from None
         except ValueError as err:
@@ -246,12 +294,24 @@ def create_app(db_path: Path, *, token: str | None = None, model: str = "mri-ser
             item = item_of(series_id)
             labels = {f: v for f, v in item["current"].items() if v in index.CORRECTABLE[f]}
             if "sequence" not in labels:
-                refused.append({"id": series_id, "reason": f"sequence {item['current']['sequence']!r} is not a "
-                                "class: choose one before accepting"})
+                refused.append(
+                    {
+                        "id": series_id,
+                        "reason": f"sequence {item['current']['sequence']!r} is not a "
+                        "class: choose one before accepting",
+                    }
+                )
                 continue
             try:
-                index.save_review(db_path, item["series_key"], labels, body.reviewer, comment=body.comment,
-                                  expected=item["current"], record_unchanged=True)
+                index.save_review(
+                    db_path,
+                    item["series_key"],
+                    labels,
+                    body.reviewer,
+                    comment=body.comment,
+                    expected=item["current"],
+                    record_unchanged=True,
+                )
             except index.ReviewConflict as err:
                 refused.append({"id": series_id, "reason": str(err)})
                 continue
@@ -266,7 +326,10 @@ def create_app(db_path: Path, *, token: str | None = None, model: str = "mri-ser
             out = Path(tmp) / "labels.csv"
             index.export_corrections(db_path, out)
             content = out.read_bytes()
-        return Response(content, media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="radclass-labels.csv"'})
+        return Response(
+            content,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="radclass-labels.csv"'},
+        )
 
     return app

@@ -85,19 +85,30 @@ class Explainer:
                 head = position if len(bundle.heads) > 1 else None
                 probs = class_probabilities(bundle.network, x, head=head)
                 top = np.argsort(-probs)[:3]
-                heads[name] = {"predicted": classes[int(top[0])], "probability": float(probs[top[0]]),
-                               "top3": [{"class": classes[i], "probability": float(probs[i])} for i in top]}
+                heads[name] = {
+                    "predicted": classes[int(top[0])],
+                    "probability": float(probs[top[0]]),
+                    "top3": [{"class": classes[i], "probability": float(probs[i])} for i in top],
+                }
             head = 0 if len(bundle.heads) > 1 else None
             if method is Method.GRADCAM:
                 heat = grad_cam(bundle.network, x, head=head)
             else:
-                heat = occlusion_sensitivity(bundle.network, x, head=head, patch=OCCLUSION_PATCH,
-                                             stride=OCCLUSION_PATCH)
+                heat = occlusion_sensitivity(
+                    bundle.network, x, head=head, patch=OCCLUSION_PATCH, stride=OCCLUSION_PATCH
+                )
             shap = self._header_shap(series)
         picture = base64.b64encode(png_bytes(overlay(x[0], heat))).decode("ascii")
-        return {"method": str(method), "slice": index, "volume": volume, "model": self.model,
-                "cnn": heads, "overlay_png": picture, "shap": shap,
-                "seconds": round(time.perf_counter() - start, 3)}
+        return {
+            "method": str(method),
+            "slice": index,
+            "volume": volume,
+            "model": self.model,
+            "cnn": heads,
+            "overlay_png": picture,
+            "shap": shap,
+            "seconds": round(time.perf_counter() - start, 3),
+        }
 
     def _header_shap(self, series: Series) -> dict[str, Any] | None:
         """SHAP attributions of the header forest's decision for this series (``None`` without a forest in
@@ -115,7 +126,17 @@ class Explainer:
         names = list(names) if names else feature_names()
         explanation = explain_forest(self._forest, header_matrix([series.row()], names), names)
         table = decision_attributions(explanation, 0, top=SHAP_TOP)
-        features = [{"feature": str(r.feature), "value": None if not np.isfinite(r.value) else float(r.value),
-                     "shap": float(r.shap)} for r in table.itertuples()]
-        return {"predicted": table.attrs["class"], "probability": float(table.attrs["probability"]),
-                "expected": float(table.attrs["expected"]), "features": features}
+        features = [
+            {
+                "feature": str(r.feature),
+                "value": None if not np.isfinite(r.value) else float(r.value),
+                "shap": float(r.shap),
+            }
+            for r in table.itertuples()
+        ]
+        return {
+            "predicted": table.attrs["class"],
+            "probability": float(table.attrs["probability"]),
+            "expected": float(table.attrs["expected"]),
+            "features": features,
+        }

@@ -23,9 +23,11 @@ COOKIE = "radclass_review"
 MIN_TOKEN = 16
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: "
-                                "blob:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; "
-                                "base-uri 'none'"),
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: "
+        "blob:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; "
+        "base-uri 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
@@ -48,8 +50,10 @@ def check_bind(host: str, token: str | None) -> None:
     if is_loopback(host):
         return
     if not token:
-        raise ValueError(f"binding the review page to {host} exposes it beyond this machine: give a token "
-                         "(--token or RADCLASS_REVIEW_TOKEN), which every request will then have to carry")
+        raise ValueError(
+            f"binding the review page to {host} exposes it beyond this machine: give a token "
+            "(--token or RADCLASS_REVIEW_TOKEN), which every request will then have to carry"
+        )
     if len(token) < MIN_TOKEN:
         raise ValueError(f"the token must have at least {MIN_TOKEN} characters (it has {len(token)})")
 
@@ -89,7 +93,7 @@ def guard(token: str | None) -> Callable[[Request, Callable[[Request], Awaitable
                 if not hmac.compare_digest(query.encode("utf-8"), expected):
                     return _refuse()
                 response = RedirectResponse("/", status_code=303)
-                response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+                response.set_cookie(COOKIE, expected.decode("utf-8"), httponly=True, samesite="strict")
                 return _secure(response)
             given = _presented(request)
             if given is None or not hmac.compare_digest(given.encode("utf-8"), expected):
@@ -100,8 +104,11 @@ def guard(token: str | None) -> Callable[[Request, Callable[[Request], Awaitable
 
 
 def _refuse() -> Response:
-    return _secure(JSONResponse({"detail": "a valid token is required"}, 401,
-                                headers={"WWW-Authenticate": 'Basic realm="radclass review"'}))
+    return _secure(
+        JSONResponse(
+            {"detail": "a valid token is required"}, 401, headers={"WWW-Authenticate": 'Basic realm="radclass review"'}
+        )
+    )
 
 
 def _secure(response: Response) -> Response:

@@ -65,9 +65,16 @@ class ViewerSlice:
         """HTTP headers describing the raw little-endian float32 body."""
         center, width = auto_window(self.pixels)
         rows, columns = self.pixels.shape
-        return {"X-Rows": str(rows), "X-Columns": str(columns), "X-Slice": str(self.index),
-                "X-Volume": str(self.volume), "X-Slices": str(self.n_slices), "X-Volumes": str(self.n_volumes),
-                "X-Window-Center": f"{center:.6g}", "X-Window-Width": f"{width:.6g}"}
+        return {
+            "X-Rows": str(rows),
+            "X-Columns": str(columns),
+            "X-Slice": str(self.index),
+            "X-Volume": str(self.volume),
+            "X-Slices": str(self.n_slices),
+            "X-Volumes": str(self.n_volumes),
+            "X-Window-Center": f"{center:.6g}",
+            "X-Window-Width": f"{width:.6g}",
+        }
 
     def body(self) -> bytes:
         """The pixels as little-endian float32, row by row."""
@@ -81,5 +88,5 @@ def viewer_slice(series: Series, index: int, volume: int = 0, max_size: int = VI
     if max(pixels.shape) > max_size:
         scale = max_size / max(pixels.shape)
         shape = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
-        pixels = np.asarray(Image.fromarray(pixels.astype(np.float32), mode="F").resize(shape, Image.BOX))
+        pixels = np.asarray(Image.fromarray(pixels.astype(np.float32), mode="F").resize(shape, Image.Resampling.BOX))
     return ViewerSlice(pixels.astype(np.float32), index, volume, n_slices, n_volumes)

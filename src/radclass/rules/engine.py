@@ -62,7 +62,7 @@ class LabelRules:
         self.rules = rules
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "LabelRules":
+    def load(cls, path: str | Path | None = None) -> LabelRules:
         """Rules from a TOML file, or the packaged defaults (``radclass/rules/default.toml``)."""
         if path is None:
             text = resources.files("radclass.rules").joinpath("default.toml").read_text()
@@ -71,17 +71,27 @@ class LabelRules:
         return cls.from_toml(text)
 
     @classmethod
-    def from_toml(cls, text: str) -> "LabelRules":
+    def from_toml(cls, text: str) -> LabelRules:
         doc = tomllib.loads(text)
         rules = []
         for i, r in enumerate(doc.get("rule", [])):
-            def rx(key: str) -> re.Pattern[str] | None:
+
+            def rx(key: str, r: dict[str, Any] = r) -> re.Pattern[str] | None:
                 return re.compile(r[key], re.IGNORECASE) if key in r else None
 
             ranges = tuple((_RANGES[k], float(r[k][0]), float(r[k][1])) for k in _RANGES if k in r)
-            rules.append(Rule(r.get("name", f"rule{i + 1}"), r["sequence"], rx("description"),
-                              rx("not_description"), rx("image_type"), rx("not_image_type"), ranges,
-                              r.get("contrast")))
+            rules.append(
+                Rule(
+                    r.get("name", f"rule{i + 1}"),
+                    r["sequence"],
+                    rx("description"),
+                    rx("not_description"),
+                    rx("image_type"),
+                    rx("not_image_type"),
+                    ranges,
+                    r.get("contrast"),
+                )
+            )
         return cls(rules)
 
     def label(self, row: Mapping[str, Any]) -> tuple[str, str] | None:

@@ -24,7 +24,18 @@ from scipy.special import ndtri
 
 GRID_MM = 2.0
 TISSUES: tuple[str, ...] = (
-    "gm", "deep_gm", "wm", "csf", "fat", "muscle", "bone", "dura", "artery", "vein", "choroid", "eye",
+    "gm",
+    "deep_gm",
+    "wm",
+    "csf",
+    "fat",
+    "muscle",
+    "bone",
+    "dura",
+    "artery",
+    "vein",
+    "choroid",
+    "eye",
 )
 TISSUE_INDEX = {name: i for i, name in enumerate(TISSUES)}
 
@@ -53,7 +64,7 @@ class Anatomy:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return self.fractions.shape[1:]  # type: ignore[return-value]
+        return self.fractions.shape[1:]
 
     @property
     def brain_center_lps(self) -> np.ndarray:
@@ -66,6 +77,7 @@ class Anatomy:
 
 
 # ------------------------------------------------------------------------------------------ templates
+
 
 def _load_templates() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """MNI152 GM, WM and brain mask at 1 mm block-averaged to 2 mm; padded; plus the RAS origin."""
@@ -91,7 +103,7 @@ def _load_templates() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def _grid_mm(shape: tuple[int, ...], origin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """RAS mm coordinates of every voxel centre (broadcastable open grids)."""
     axes = [origin[i] + GRID_MM * np.arange(shape[i], dtype=np.float32) for i in range(3)]
-    return np.ix_(*axes)  # type: ignore[return-value]
+    return np.ix_(*axes)
 
 
 def _distance_outside(mask: np.ndarray, sigma_mm: float = 8.0) -> np.ndarray:
@@ -108,17 +120,24 @@ def _band(d: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip(overlap / h, 0.0, 1.0).astype(np.float32)
 
 
-def _ellipsoid(grid: tuple[np.ndarray, ...], centre: tuple[float, float, float], radii: tuple[float, float, float],
-               soft: float = 1.5) -> np.ndarray:
+def _ellipsoid(
+    grid: tuple[np.ndarray, ...],
+    centre: tuple[float, float, float],
+    radii: tuple[float, float, float],
+    soft: float = 1.5,
+) -> np.ndarray:
     """Soft-edged ellipsoid membership (0..1) in RAS mm."""
     x, y, z = grid
-    r = np.sqrt(((x - centre[0]) / radii[0]) ** 2 + ((y - centre[1]) / radii[1]) ** 2 + ((z - centre[2]) / radii[2]) ** 2)
+    r = np.sqrt(
+        ((x - centre[0]) / radii[0]) ** 2 + ((y - centre[1]) / radii[1]) ** 2 + ((z - centre[2]) / radii[2]) ** 2
+    )
     edge = soft / min(radii)
     return np.clip((1.0 - r) / edge + 0.5, 0.0, 1.0).astype(np.float32)
 
 
-def _sharpen(gm: np.ndarray, wm: np.ndarray, csf: np.ndarray, mask: np.ndarray, gamma: float = 2.0
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sharpen(
+    gm: np.ndarray, wm: np.ndarray, csf: np.ndarray, mask: np.ndarray, gamma: float = 2.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Crisper GM/WM/CSF boundaries (p^gamma renormalised): a population average is blurrier than a brain."""
     stack = np.stack([gm, wm, csf]) ** gamma
     stack = stack / np.maximum(stack.sum(axis=0), 1e-6) * mask
@@ -127,7 +146,10 @@ def _sharpen(gm: np.ndarray, wm: np.ndarray, csf: np.ndarray, mask: np.ndarray, 
 
 # ------------------------------------------------------------------------------------------- vessels
 
-def _tube(shape: tuple[int, ...], origin: np.ndarray, points: list[tuple[float, float, float]], radius: float) -> np.ndarray:
+
+def _tube(
+    shape: tuple[int, ...], origin: np.ndarray, points: list[tuple[float, float, float]], radius: float
+) -> np.ndarray:
     """Partial-volume fraction of a tube of ``radius`` mm along a RAS polyline."""
     out = np.zeros(shape, dtype=np.float32)
     pts = np.asarray(points, dtype=np.float32)
@@ -157,23 +179,29 @@ def _mirror(points: list[tuple[float, float, float]]) -> list[tuple[float, float
 # Named arteries (RAS mm, MNI space) as (polyline, radius mm); right side given, left mirrored.
 _ARTERIES: list[tuple[list[tuple[float, float, float]], float]] = [
     ([(18, 5, -72), (18, 2, -50), (16, 6, -35), (15, 4, -22)], 2.2),  # internal carotid
-    ([(15, 4, -22), (4, 14, -16), (3, 28, -6), (3, 38, 8), (3, 32, 28), (3, 12, 40), (3, -18, 48), (3, -45, 44)], 1.2),  # ACA
+    (
+        [(15, 4, -22), (4, 14, -16), (3, 28, -6), (3, 38, 8), (3, 32, 28), (3, 12, 40), (3, -18, 48), (3, -45, 44)],
+        1.2,
+    ),  # ACA
     ([(15, 4, -22), (28, 8, -18), (40, 4, -8), (46, -6, 6), (50, -25, 25), (46, -50, 40)], 1.3),  # MCA superior
     ([(40, 4, -8), (50, -12, -4), (56, -38, 4), (50, -62, 10)], 1.0),  # MCA inferior
     ([(8, -38, -72), (5, -32, -58), (0, -26, -52)], 1.4),  # vertebral
     ([(0, -15, -24), (10, -12, -20), (22, -30, -12), (30, -60, -2), (20, -88, 4)], 1.1),  # PCA
     ([(15, 4, -22), (10, -8, -20)], 0.8),  # posterior communicating
 ]
-_BASILAR = ([(0, -26, -52), (0, -20, -38), (0, -15, -24)], 1.6)
-_SINUSES = [  # dural venous sinuses and deep veins (midline or right side)
+_BASILAR: tuple[list[tuple[float, float, float]], float] = ([(0, -26, -52), (0, -20, -38), (0, -15, -24)], 1.6)
+_SINUSES: list[
+    tuple[list[tuple[float, float, float]], float]
+] = [  # dural venous sinuses and deep veins (midline or right side)
     ([(0, -100, -6), (0, -70, 6), (0, -48, 14)], 2.2),  # straight sinus
     ([(0, -100, -6), (28, -98, -12), (50, -78, -22), (46, -56, -36), (40, -42, -52)], 2.8),  # transverse/sigmoid
     ([(2, -48, 14), (3, -30, 18), (4, -12, 20)], 1.1),  # internal cerebral vein
 ]
 
 
-def _surface_point(mask: np.ndarray, origin: np.ndarray, centre: np.ndarray, direction: np.ndarray,
-                   offset: float) -> np.ndarray:
+def _surface_point(
+    mask: np.ndarray, origin: np.ndarray, centre: np.ndarray, direction: np.ndarray, offset: float
+) -> np.ndarray:
     """Where a ray from ``centre`` leaves the brain mask, pushed ``offset`` mm further out."""
     direction = direction / np.linalg.norm(direction)
     for r in np.arange(10.0, 120.0, 1.0):
@@ -202,8 +230,18 @@ def _veins(mask: np.ndarray, origin: np.ndarray, rng: np.random.Generator) -> np
 
 
 # Where cortical branches leave the main arteries (right side, RAS mm): MCA, ACA and PCA territories.
-_BRANCH_ROOTS = [(46, -6, 6), (50, -25, 25), (50, -12, -4), (56, -38, 4), (40, 4, -8), (3, 32, 28), (3, 12, 40),
-                 (3, -18, 48), (30, -60, -2), (20, -88, 4)]
+_BRANCH_ROOTS = [
+    (46, -6, 6),
+    (50, -25, 25),
+    (50, -12, -4),
+    (56, -38, 4),
+    (40, 4, -8),
+    (3, 32, 28),
+    (3, 12, 40),
+    (3, -18, 48),
+    (30, -60, -2),
+    (20, -88, 4),
+]
 
 
 def _arteries(mask: np.ndarray, origin: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -221,8 +259,10 @@ def _arteries(mask: np.ndarray, origin: np.ndarray, rng: np.random.Generator) ->
                 d0 = start - centre
                 d1 = d0 / np.linalg.norm(d0) + rng.normal(0.0, 0.45, 3)
                 d1[0] = abs(d1[0]) * np.sign(start[0] if abs(start[0]) > 5 else side)
-                path = [start] + [_surface_point(mask, origin, centre, (1 - t) * d0 / np.linalg.norm(d0) + t * d1, -1.5)
-                                  for t in np.linspace(0.25, 1.0, 6)]
+                path = [start] + [
+                    _surface_point(mask, origin, centre, (1 - t) * d0 / np.linalg.norm(d0) + t * d1, -1.5)
+                    for t in np.linspace(0.25, 1.0, 6)
+                ]
                 out = np.maximum(out, _tube(shape, origin, [tuple(p) for p in path], float(rng.uniform(0.6, 0.9))))
     return out
 
@@ -237,7 +277,10 @@ def _dural_sinuses(shape: tuple[int, ...], origin: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------- fibres
 
-def _fibre_field(grid: tuple[np.ndarray, ...], wm: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+
+def _fibre_field(
+    grid: tuple[np.ndarray, ...], wm: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Principal fibre direction (RAS unit vectors) and anisotropy (0..1) of white matter.
 
     A coarse atlas of the main bundles: left-right in the corpus callosum, inferior-superior in the internal
@@ -250,15 +293,20 @@ def _fibre_field(grid: tuple[np.ndarray, ...], wm: np.ndarray, rng: np.random.Ge
         return np.clip((v - lo) / soft + 0.5, 0, 1) * np.clip((hi - v) / soft + 0.5, 0, 1)
 
     callosum = box(x, -16, 16, 8) * box(z, 4, 32) * box(y, -44, 36)
-    spinal = box(np.abs(x), 10, 34) * box(z, -16, 46) * box(y, -34, 12) + box(x, -14, 14) * box(z, -80, -8) * box(y, -48, -4)
+    spinal = box(np.abs(x), 10, 34) * box(z, -16, 46) * box(y, -34, 12) + box(x, -14, 14) * box(z, -80, -8) * box(
+        y, -48, -4
+    )
     spinal = np.clip(spinal, 0, 1) * (1.0 - callosum)
     rest = np.clip(1.0 - callosum - spinal, 0, 1)
     noise = [ndi.gaussian_filter(rng.standard_normal(wm.shape).astype(np.float32), 2.0) * 1.5 for _ in range(3)]
-    direction = np.stack([
-        callosum + 0.25 * rest * np.sign(x + 1e-3) * np.clip(np.abs(x) / 60.0, 0, 1) + noise[0] * 0.3,
-        rest + noise[1] * 0.3,
-        spinal + 0.3 * rest * np.clip(z / 60.0, -1, 1) + noise[2] * 0.3,
-    ], axis=-1).astype(np.float32)
+    direction = np.stack(
+        [
+            callosum + 0.25 * rest * np.sign(x + 1e-3) * np.clip(np.abs(x) / 60.0, 0, 1) + noise[0] * 0.3,
+            rest + noise[1] * 0.3,
+            spinal + 0.3 * rest * np.clip(z / 60.0, -1, 1) + noise[2] * 0.3,
+        ],
+        axis=-1,
+    ).astype(np.float32)
     direction /= np.linalg.norm(direction, axis=-1, keepdims=True) + 1e-6
     core = np.clip(ndi.gaussian_filter(wm, 1.0) * 1.3 - 0.3, 0, 1)  # lower near cortex (crossing, partial volume)
     anisotropy = np.clip(core * (0.55 + 0.35 * np.maximum(callosum, spinal)), 0, 1) * (wm > 0.05)
@@ -266,6 +314,7 @@ def _fibre_field(grid: tuple[np.ndarray, ...], wm: np.ndarray, rng: np.random.Ge
 
 
 # ------------------------------------------------------------------------------------------ assembly
+
 
 def build_anatomy(seed: int = 1234) -> Anatomy:
     """Derive all tissue maps and fields (deterministic for a seed)."""
@@ -302,7 +351,9 @@ def build_anatomy(seed: int = 1234) -> Anatomy:
         shrink = int((level - k) * 0.25)
         lower[:, :, k] = ndi.binary_erosion(outline, iterations=shrink) if shrink else outline
     lower = ndi.gaussian_filter(lower, 0.6) * (1.0 - np.clip(head, 0, 1))
-    lower_face = _ellipsoid(grid, (0.0, 45.0, -52.0), (48.0, 40.0, 32.0), soft=4.0) * (1.0 - np.clip(head + lower, 0, 1))
+    lower_face = _ellipsoid(grid, (0.0, 45.0, -52.0), (48.0, 40.0, 32.0), soft=4.0) * (
+        1.0 - np.clip(head + lower, 0, 1)
+    )
     lower = np.clip(lower + lower_face, 0, 1)
     d_lower = _distance_outside(lower > 0.5, sigma_mm=4.0)
     neck_skin_fat = lower * _band(-d_lower, 0.0, 5.0)
@@ -324,9 +375,16 @@ def build_anatomy(seed: int = 1234) -> Anatomy:
 
     # Air: paranasal sinuses, mastoid air cells, nasopharynx.
     air = np.zeros(shape, dtype=np.float32)
-    for centre, radii in [((0, 72, 2), (14, 6, 10)), ((0, 42, -38), (10, 16, 10)), ((0, 14, -44), (12, 10, 9)),
-                          ((48, -30, -42), (8, 9, 8)), ((-48, -30, -42), (8, 9, 8)), ((0, 30, -68), (14, 14, 10)),
-                          ((30, 45, -62), (12, 12, 14)), ((-30, 45, -62), (12, 12, 14))]:
+    for centre, radii in [
+        ((0, 72, 2), (14, 6, 10)),
+        ((0, 42, -38), (10, 16, 10)),
+        ((0, 14, -44), (12, 10, 9)),
+        ((48, -30, -42), (8, 9, 8)),
+        ((-48, -30, -42), (8, 9, 8)),
+        ((0, 30, -68), (14, 14, 10)),
+        ((30, 45, -62), (12, 12, 14)),
+        ((-30, 45, -62), (12, 12, 14)),
+    ]:
         air = np.maximum(air, _ellipsoid(grid, centre, radii))
     keep = (1.0 - air) * (1.0 - mask) + mask
 
@@ -335,12 +393,26 @@ def build_anatomy(seed: int = 1234) -> Anatomy:
     artery = _arteries(filled.astype(np.float32), origin, rng) * np.clip(head + lower, 0, 1)
     vein = np.maximum(_dural_sinuses(shape, origin), _veins(filled.astype(np.float32), origin, rng))
     vein = vein * np.clip(head, 0, 1) * (1.0 - artery)
-    choroid = csf * np.maximum(_ellipsoid(grid, (27.0, -38.0, 14.0), (9.0, 12.0, 9.0), soft=4.0),
-                               _ellipsoid(grid, (-27.0, -38.0, 14.0), (9.0, 12.0, 9.0), soft=4.0)) * 0.7
+    choroid = (
+        csf
+        * np.maximum(
+            _ellipsoid(grid, (27.0, -38.0, 14.0), (9.0, 12.0, 9.0), soft=4.0),
+            _ellipsoid(grid, (-27.0, -38.0, 14.0), (9.0, 12.0, 9.0), soft=4.0),
+        )
+        * 0.7
+    )
 
     tissues = {
-        "gm": gm, "deep_gm": deep, "wm": wm, "csf": csf - choroid, "fat": fat, "muscle": muscle, "bone": bone,
-        "dura": dura, "choroid": choroid, "eye": eye,
+        "gm": gm,
+        "deep_gm": deep,
+        "wm": wm,
+        "csf": csf - choroid,
+        "fat": fat,
+        "muscle": muscle,
+        "bone": bone,
+        "dura": dura,
+        "choroid": choroid,
+        "eye": eye,
     }
     vessels = np.clip(artery + vein, 0, 1)
     for name, frac in tissues.items():
@@ -376,17 +448,27 @@ def build_anatomy(seed: int = 1234) -> Anatomy:
         anisotropy=anisotropy[crop].astype(np.float16),
         texture=texture[crop].astype(np.float16),
         field_ppm=field.astype(np.float32),
-        origin_ras=origin_c, spacing=GRID_MM,
-        brain_min_lps=corners.min(axis=0).astype(np.float32), brain_max_lps=corners.max(axis=0).astype(np.float32),
+        origin_ras=origin_c,
+        spacing=GRID_MM,
+        brain_min_lps=corners.min(axis=0).astype(np.float32),
+        brain_max_lps=corners.max(axis=0).astype(np.float32),
         brain_points_lps=((origin + GRID_MM * idx[pick]) * flip).astype(np.float32),
     )
 
 
 # Air-filled cavities (RAS mm centre, radius mm): sources of the susceptibility field near the skull base.
-_AIR_SOURCES = np.array([
-    [0, 72, 2, 11], [0, 42, -38, 11], [0, 14, -44, 10], [48, -30, -42, 8], [-48, -30, -42, 8], [62, -22, -38, 5],
-    [-62, -22, -38, 5],
-], dtype=np.float32)
+_AIR_SOURCES = np.array(
+    [
+        [0, 72, 2, 11],
+        [0, 42, -38, 11],
+        [0, 14, -44, 10],
+        [48, -30, -42, 8],
+        [-48, -30, -42, 8],
+        [62, -22, -38, 5],
+        [-62, -22, -38, 5],
+    ],
+    dtype=np.float32,
+)
 
 
 def _air_field_ppm(ras: np.ndarray) -> np.ndarray:

@@ -27,9 +27,17 @@ class Artifacts:
     snr: float  # mean object signal / noise standard deviation
 
 
-def sample_artifacts(rng: np.random.Generator, *, acquired: tuple[int, int], displayed: tuple[int, int],
-                     partial_fourier: float, phase_axis: int, epi: bool, field_strength: float,
-                     voxel_mm3: float) -> Artifacts:
+def sample_artifacts(
+    rng: np.random.Generator,
+    *,
+    acquired: tuple[int, int],
+    displayed: tuple[int, int],
+    partial_fourier: float,
+    phase_axis: int,
+    epi: bool,
+    field_strength: float,
+    voxel_mm3: float,
+) -> Artifacts:
     """Draw the artefacts of one series from its acquisition parameters."""
     res = (min(1.0, acquired[0] / displayed[0]), min(1.0, acquired[1] / displayed[1]))
     moving = rng.random() < 0.3
@@ -89,7 +97,7 @@ def kspace_effects(images: np.ndarray, art: Artifacts, rng: np.random.Generator)
     if art.nyquist > 0:  # odd/even echo mismatch: ghost shifted by half the field of view
         modulation = modulation * np.where(lines % 2 == 0, 1.0, np.exp(1j * art.nyquist * np.pi)).astype(np.complex64)
     centre = n_pe // 2  # the motion-free k-space centre keeps the main image in place
-    modulation[max(0, centre - 2): centre + 3] = 1.0
+    modulation[max(0, centre - 2) : centre + 3] = 1.0
     k = k * (modulation[:, None] if art.phase_axis == -2 else modulation[None, :])
     return np.fft.ifft2(np.fft.ifftshift(k, axes=(-2, -1)), axes=(-2, -1)).astype(np.complex64)
 
@@ -99,11 +107,13 @@ def _window(n: int, fraction: float) -> np.ndarray:
     keep = max(2, int(round(n * fraction)))
     mask = np.zeros(n, dtype=np.float32)
     start = (n - keep) // 2
-    mask[start:start + keep] = 1.0
+    mask[start : start + keep] = 1.0
     return mask
 
 
 def add_noise(images: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
     """Complex Gaussian noise of standard deviation ``sigma`` per channel."""
-    noise = rng.standard_normal(images.shape, dtype=np.float32) + 1j * rng.standard_normal(images.shape, dtype=np.float32)
+    noise = rng.standard_normal(images.shape, dtype=np.float32) + 1j * rng.standard_normal(
+        images.shape, dtype=np.float32
+    )
     return (images + sigma * noise).astype(np.complex64)

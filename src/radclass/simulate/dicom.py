@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,8 +30,17 @@ from radclass.simulate.protocols import Protocol, sample_protocol
 from radclass.simulate.render import Subject, render_stack, sample_subject
 
 DEFAULT_STUDY: tuple[tuple[str, str], ...] = (
-    ("SCOUT", "SAG"), ("T1", "SAG"), ("T2", "AX"), ("FLAIR", "AX"), ("DWI", "AX"), ("ADC", "AX"),
-    ("SWI", "AX"), ("T2STAR", "AX"), ("MRA", "AX"), ("T1C", "AX"), ("T1C", "COR"),
+    ("SCOUT", "SAG"),
+    ("T1", "SAG"),
+    ("T2", "AX"),
+    ("FLAIR", "AX"),
+    ("DWI", "AX"),
+    ("ADC", "AX"),
+    ("SWI", "AX"),
+    ("T2STAR", "AX"),
+    ("MRA", "AX"),
+    ("T1C", "AX"),
+    ("T1C", "COR"),
 )
 
 
@@ -67,28 +77,38 @@ def _uid(rng: np.random.Generator) -> str:
     return generate_uid(entropy_srcs=[str(int(rng.integers(1 << 62)))])
 
 
-def sample_study_info(rng: np.random.Generator, *, vendor: str | None = None,
-                      field_strength: float | None = None) -> StudyInfo:
+def sample_study_info(
+    rng: np.random.Generator, *, vendor: str | None = None, field_strength: float | None = None
+) -> StudyInfo:
     """A random patient/study/scanner (the vendor and field strength drawn like :func:`sample_protocol`)."""
     probe = sample_protocol("T2", rng, vendor=vendor, field_strength=field_strength)
     date = dt.date(2015, 1, 1) + dt.timedelta(days=int(rng.integers(0, 3650)))
     birth = date - dt.timedelta(days=int(rng.integers(18 * 365, 85 * 365)))
     number = int(rng.integers(1, 10**6))
     return StudyInfo(
-        study_uid=_uid(rng), frame_uid=_uid(rng),
-        patient_name=f"SIM^SUBJECT{number:06d}", patient_id=f"SIM{number:06d}",
-        birth_date=birth.strftime("%Y%m%d"), sex=str(rng.choice(["F", "M"])),
-        date=date.strftime("%Y%m%d"), time=f"{int(rng.integers(7, 19)):02d}{int(rng.integers(0, 60)):02d}00",
+        study_uid=_uid(rng),
+        frame_uid=_uid(rng),
+        patient_name=f"SIM^SUBJECT{number:06d}",
+        patient_id=f"SIM{number:06d}",
+        birth_date=birth.strftime("%Y%m%d"),
+        sex=str(rng.choice(["F", "M"])),
+        date=date.strftime("%Y%m%d"),
+        time=f"{int(rng.integers(7, 19)):02d}{int(rng.integers(0, 60)):02d}00",
         accession=f"A{int(rng.integers(10**7)):07d}",
-        description=str(rng.choice(["MRI BRAIN W/WO CONTRAST", "MR HEAD", "Brain^Routine", "NEURO^BRAIN", "MRT Schaedel"])),
-        vendor=probe.vendor, field_strength=probe.field_strength,
+        description=str(
+            rng.choice(["MRI BRAIN W/WO CONTRAST", "MR HEAD", "Brain^Routine", "NEURO^BRAIN", "MRT Schaedel"])
+        ),
+        vendor=probe.vendor,
+        field_strength=probe.field_strength,
     )
 
 
 # ------------------------------------------------------------------------------------------ geometry
 
-def _series_stack(protocol: Protocol, orientation: str, rng: np.random.Generator, *, max_slices: int | None,
-                  max_matrix: int | None) -> Stack:
+
+def _series_stack(
+    protocol: Protocol, orientation: str, rng: np.random.Generator, *, max_slices: int | None, max_matrix: int | None
+) -> Stack:
     """The slice stack of a series: protocol matrix and spacing (capped), centred on the brain."""
     anatomy = load_anatomy()
     rows, cols = protocol.rows, protocol.columns
@@ -109,11 +129,19 @@ def _series_stack(protocol: Protocol, orientation: str, rng: np.random.Generator
         spacing = max(spacing, span / n)
     middle = (lo + hi) / 2.0 + rng.normal(0.0, 2.0)
     offsets = middle + (np.arange(n) - (n - 1) / 2.0) * spacing
-    return Stack(row=row, col=col, centre=centre, offsets=offsets, rows=rows, columns=cols,
-                 pixel_spacing=(round(float(ps[0]), 4), round(float(ps[1]), 4)))
+    return Stack(
+        row=row,
+        col=col,
+        centre=centre,
+        offsets=offsets,
+        rows=rows,
+        columns=cols,
+        pixel_spacing=(round(float(ps[0]), 4), round(float(ps[1]), 4)),
+    )
 
 
 # ------------------------------------------------------------------------------------------ pixels
+
 
 def _to_stored(values: np.ndarray, protocol: Protocol) -> tuple[np.ndarray, float, float, int]:
     """Stored integers, RescaleSlope, RescaleIntercept and PixelRepresentation for pixel values."""
@@ -144,8 +172,12 @@ def _volume_protocols(protocol: Protocol, n_volumes: int) -> list[Protocol]:
         p = protocol
         if protocol.sequence == "DWI" and n_volumes > 1:
             b = 0.0 if v == 0 else (protocol.b_value or 1000.0)
-            p = replace(protocol, image="b0" if v == 0 else protocol.image, b_value=b,
-                        physics={**protocol.physics, "b": b, **_gradient(protocol, v)})
+            p = replace(
+                protocol,
+                image="b0" if v == 0 else protocol.image,
+                b_value=b,
+                physics={**protocol.physics, "b": b, **_gradient(protocol, v)},
+            )
         elif protocol.image == "asl_raw":
             p = replace(protocol, physics={**protocol.physics, "phase": float(v % 2)})
         elif protocol.image == "dsc_raw":
@@ -155,6 +187,7 @@ def _volume_protocols(protocol: Protocol, n_volumes: int) -> list[Protocol]:
 
 
 # ------------------------------------------------------------------------------------------ datasets
+
 
 def _header(protocol: Protocol, study: StudyInfo, series_uid: str, series_number: int, stack: Stack) -> Dataset:
     """Series-level attributes (patient, study, equipment, MR acquisition)."""
@@ -177,8 +210,15 @@ def _header(protocol: Protocol, study: StudyInfo, series_uid: str, series_number
     header = protocol.header()
     image_type = [v for v in header.pop("ImageType") if v != "MOSAIC"]
     ds.ImageType = image_type
-    for key in ("DiffusionBValue", "NumberOfTemporalPositions", "PixelSpacing", "Rows", "Columns",
-                "SpacingBetweenSlices", "ContrastBolusAgent"):
+    for key in (
+        "DiffusionBValue",
+        "NumberOfTemporalPositions",
+        "PixelSpacing",
+        "Rows",
+        "Columns",
+        "SpacingBetweenSlices",
+        "ContrastBolusAgent",
+    ):
         header.pop(key, None)
     for key, value in header.items():
         setattr(ds, key, value)
@@ -186,7 +226,9 @@ def _header(protocol: Protocol, study: StudyInfo, series_uid: str, series_number
         ds.ContrastBolusAgent = protocol.contrast_agent
         ds.ContrastBolusRoute = "IV"
     ds.ImagedNucleus, ds.EchoNumbers, ds.PercentSampling = "1H", 1, 100
-    freq_phase = [stack.rows, 0, 0, stack.columns] if protocol.phase_direction == "ROW" else [0, stack.columns, stack.rows, 0]
+    freq_phase = (
+        [stack.rows, 0, 0, stack.columns] if protocol.phase_direction == "ROW" else [0, stack.columns, stack.rows, 0]
+    )
     ds.AcquisitionMatrix = freq_phase
     ds.SliceThickness = protocol.slice_thickness
     spacing = float(np.diff(stack.offsets).mean()) if len(stack.offsets) > 1 else protocol.spacing_between_slices
@@ -199,8 +241,17 @@ def _header(protocol: Protocol, study: StudyInfo, series_uid: str, series_number
     return ds
 
 
-def _slice_dataset(base: Dataset, stack: Stack, index: int, pixels: np.ndarray, instance: int, volume: int,
-                   n_volumes: int, protocol: Protocol, rng: np.random.Generator) -> Dataset:
+def _slice_dataset(
+    base: Dataset,
+    stack: Stack,
+    index: int,
+    pixels: np.ndarray,
+    instance: int,
+    volume: int,
+    n_volumes: int,
+    protocol: Protocol,
+    rng: np.random.Generator,
+) -> Dataset:
     ds = Dataset()
     ds.update(base)
     ds.SOPInstanceUID = _uid(rng)
@@ -240,6 +291,7 @@ def _folder_name(series_number: int, description: str) -> str:
 
 # --------------------------------------------------------------------------------------------- API
 
+
 def write_series(
     out_dir: Path,
     sequence: str,
@@ -271,8 +323,9 @@ def write_series(
     """
     study = study or sample_study_info(rng)
     if protocol is None:
-        protocol = sample_protocol(sequence, rng, vendor=study.vendor, field_strength=study.field_strength,
-                                   orientation=orientation)
+        protocol = sample_protocol(
+            sequence, rng, vendor=study.vendor, field_strength=study.field_strength, orientation=orientation
+        )
     subject = subject or sample_subject(rng, protocol.field_strength)
     stack = _series_stack(protocol, orientation, rng, max_slices=max_slices, max_matrix=max_matrix)
     series_uid = _uid(rng)
@@ -303,8 +356,15 @@ def sample_specs(n: int, rng: np.random.Generator) -> list[tuple[str, str]]:
     return specs
 
 
-def write_study(out_dir: Path, specs: list[tuple[str, str]] | None, seed: int, *, truth_csv: Path | None = None,
-                progress: Callable[[int, int], None] | None = None, **series_kwargs: Any) -> pd.DataFrame:
+def write_study(
+    out_dir: Path,
+    specs: list[tuple[str, str]] | None,
+    seed: int,
+    *,
+    truth_csv: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **series_kwargs: Any,
+) -> pd.DataFrame:
     """Write a study of one simulated subject: one folder per (sequence, orientation) in ``specs``.
 
     ``specs`` None writes :data:`DEFAULT_STUDY` (11 series, 10 sequence types, three planes). Writes the truth
@@ -321,16 +381,26 @@ def write_study(out_dir: Path, specs: list[tuple[str, str]] | None, seed: int, *
     specs = list(specs or DEFAULT_STUDY)
     rows = []
     for number, (sequence, orientation) in enumerate(specs, start=1):
-        written = write_series(out_dir, sequence, orientation, rng, subject=subject, study=study,
-                               series_number=number, **series_kwargs)
+        written = write_series(
+            out_dir, sequence, orientation, rng, subject=subject, study=study, series_number=number, **series_kwargs
+        )
         if progress:
             progress(number, len(specs))
         p = written.protocol
-        rows.append({
-            "path": str(written.path), "sequence": sequence, "orientation": orientation, "contrast": p.contrast,
-            "series_uid": written.series_uid, "series_description": p.series_description, "vendor": p.vendor,
-            "field_strength": p.field_strength, "image": p.image, "n_files": written.n_files,
-        })
+        rows.append(
+            {
+                "path": str(written.path),
+                "sequence": sequence,
+                "orientation": orientation,
+                "contrast": p.contrast,
+                "series_uid": written.series_uid,
+                "series_description": p.series_description,
+                "vendor": p.vendor,
+                "field_strength": p.field_strength,
+                "image": p.image,
+                "n_files": written.n_files,
+            }
+        )
     truth = pd.DataFrame(rows)
     truth.to_csv(truth_csv or out_dir / "truth.csv", index=False)
     return truth

@@ -91,8 +91,12 @@ class Stack:
     def image_position(self, index: int) -> list[float]:
         """ImagePositionPatient: centre of the top-left pixel of slice ``index``."""
         dr, dc = self.pixel_spacing
-        corner = (self.centre + self.offsets[index] * self.normal
-                  - (self.columns - 1) / 2.0 * dc * self.row - (self.rows - 1) / 2.0 * dr * self.col)
+        corner = (
+            self.centre
+            + self.offsets[index] * self.normal
+            - (self.columns - 1) / 2.0 * dc * self.row
+            - (self.rows - 1) / 2.0 * dr * self.col
+        )
         return [round(float(v), 4) for v in corner]
 
     def points(self, depth: np.ndarray | None = None) -> np.ndarray:

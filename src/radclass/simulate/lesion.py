@@ -50,13 +50,22 @@ def sample_lesion(rng: np.random.Generator, kind: str | None = None) -> Lesion:
     side = rng.choice([-1.0, 1.0])
     if kind == "tumour":
         centre = np.array([side * rng.uniform(18, 40), rng.uniform(-50, 30), rng.uniform(0, 40)])
-        return Lesion(kind, centre[None] * _RAS_TO_LPS, np.array([rng.uniform(6, 16)]), rng.uniform(2.5, 5.0),
-                      rng.uniform(6, 18), lobes)
+        return Lesion(
+            kind,
+            centre[None] * _RAS_TO_LPS,
+            np.array([rng.uniform(6, 16)]),
+            rng.uniform(2.5, 5.0),
+            rng.uniform(6, 18),
+            lobes,
+        )
     if kind == "ms":
         n = int(rng.integers(3, 9))
-        centres = np.stack([
-            np.array([rng.choice([-1, 1]) * rng.uniform(12, 30), rng.uniform(-45, 25), rng.uniform(5, 32)]) for _ in range(n)
-        ])
+        centres = np.stack(
+            [
+                np.array([rng.choice([-1, 1]) * rng.uniform(12, 30), rng.uniform(-45, 25), rng.uniform(5, 32)])
+                for _ in range(n)
+            ]
+        )
         return Lesion(kind, centres * _RAS_TO_LPS, rng.uniform(2.5, 6.0, size=n), 0.0, 0.0, lobes)
     # infarct: wedge-like cortical/subcortical region in an MCA territory
     centre = np.array([side * rng.uniform(35, 50), rng.uniform(-30, 15), rng.uniform(0, 30)])

@@ -41,8 +41,9 @@ def balanced_ssfp(tp: TissueParams, tr: float, te: float, flip: float) -> np.nda
     return tp.pd * np.sin(a) * (1.0 - e1) / (1.0 - (e1 - e2) * np.cos(a) - e1 * e2) * np.exp(-te / tp.t2)
 
 
-def mprage(tp: TissueParams, ti: float, tr_shot: float, esp: float, flip: float, te: float,
-           n_exc: int = 176, shots: int = 4) -> np.ndarray:
+def mprage(
+    tp: TissueParams, ti: float, tr_shot: float, esp: float, flip: float, te: float, n_exc: int = 176, shots: int = 4
+) -> np.ndarray:
     """MPRAGE / IR-SPGR / 3D TFE by stepping the longitudinal magnetisation through inversion, the readout train
     (centre of k-space at TI) and recovery, until the shot-to-shot steady state; magnitude signal."""
     a = np.radians(flip)
@@ -89,26 +90,38 @@ def time_of_flight(tp: TissueParams, tr: float, te: float, flip: float, rng: np.
 
 # ----------------------------------------------------------------------------------------- diffusion
 
+
 def fa_to_axial_factor(fa: np.ndarray) -> np.ndarray:
     """For a cylindrical tensor with eigenvalues MD(1+2a), MD(1-a), MD(1-a): the ``a`` giving FA."""
     fa = np.clip(fa, 0.0, 0.95)
     return fa * np.sqrt(3.0 / (9.0 - 6.0 * fa**2))
 
 
-DTI_DIRECTIONS = np.array([
-    [1, 0, 0], [0, 1, 0], [0, 0, 1], [0.7071, 0.7071, 0], [0.7071, 0, 0.7071], [0, 0.7071, 0.7071],
-], dtype=np.float32)
+DTI_DIRECTIONS = np.array(
+    [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+        [0.7071, 0.7071, 0],
+        [0.7071, 0, 0.7071],
+        [0, 0.7071, 0.7071],
+    ],
+    dtype=np.float32,
+)
 
 
-def fit_tensor(s0: np.ndarray, dw: np.ndarray, b: float, *, principal: bool = False
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def fit_tensor(
+    s0: np.ndarray, dw: np.ndarray, b: float, *, principal: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Linear least-squares tensor fit of (N,) b0 and (N, 6) DW signals along :data:`DTI_DIRECTIONS`.
 
     Returns MD (1e-3 mm2/s), FA (from the tensor's Frobenius norms, no eigen-decomposition) and, when
     ``principal``, the principal eigenvector (N, 3)."""
     g = DTI_DIRECTIONS / np.linalg.norm(DTI_DIRECTIONS, axis=1, keepdims=True)
-    design = np.stack([g[:, 0] ** 2, g[:, 1] ** 2, g[:, 2] ** 2, 2 * g[:, 0] * g[:, 1], 2 * g[:, 0] * g[:, 2],
-                       2 * g[:, 1] * g[:, 2]], axis=1) * (b * 1e-3)
+    design = np.stack(
+        [g[:, 0] ** 2, g[:, 1] ** 2, g[:, 2] ** 2, 2 * g[:, 0] * g[:, 1], 2 * g[:, 0] * g[:, 2], 2 * g[:, 1] * g[:, 2]],
+        axis=1,
+    ) * (b * 1e-3)
     eps = 1e-6
     y = np.log(np.maximum(s0[:, None], eps)) - np.log(np.maximum(dw, eps))
     c = (y @ np.linalg.pinv(design).T).astype(np.float32)  # Dxx, Dyy, Dzz, Dxy, Dxz, Dyz
@@ -128,6 +141,7 @@ def fit_tensor(s0: np.ndarray, dw: np.ndarray, b: float, *, principal: bool = Fa
 
 
 # ------------------------------------------------------------------------------------------ B0 field
+
 
 def ppm_to_hz(ppm: np.ndarray, field_strength: float) -> np.ndarray:
     return ppm * GAMMA_MHZ_PER_T * field_strength

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -15,16 +16,21 @@ def middle_slice(series_dir: Path) -> np.ndarray:
     datasets = [pydicom.dcmread(f) for f in sorted(Path(series_dir).glob("*.dcm"))]
     last = max(int(getattr(d, "AcquisitionNumber", 1) or 1) for d in datasets)
     first = [d for d in datasets if int(getattr(d, "AcquisitionNumber", 1) or 1) == last] or datasets
-    first.sort(key=lambda d: float(np.dot(d.ImagePositionPatient, np.cross(d.ImageOrientationPatient[:3],
-                                                                              d.ImageOrientationPatient[3:]))))
+    first.sort(
+        key=lambda d: float(
+            np.dot(d.ImagePositionPatient, np.cross(d.ImageOrientationPatient[:3], d.ImageOrientationPatient[3:]))
+        )
+    )
     ds = first[len(first) // 2]
     return ds.pixel_array.astype(np.float32) * float(ds.get("RescaleSlope", 1)) + float(ds.get("RescaleIntercept", 0))
 
 
 def sheet_labels(truth: Any) -> list[str]:
     """Tile labels from a truth table: label line, SeriesDescription, what the pixels show."""
-    return [f"{r.sequence} {r.orientation} {r.contrast}\n{r.series_description}\n{r.image}, {r.vendor} {r.field_strength}T"
-            for r in truth.itertuples()]
+    return [
+        f"{r.sequence} {r.orientation} {r.contrast}\n{r.series_description}\n{r.image}, {r.vendor} {r.field_strength}T"
+        for r in truth.itertuples()
+    ]
 
 
 def _tile(image: np.ndarray, label: str, size: int) -> Image.Image:
@@ -33,15 +39,16 @@ def _tile(image: np.ndarray, label: str, size: int) -> Image.Image:
     r, c = grey.shape
     side = max(r, c)  # pad to square so rectangular fields of view keep their aspect ratio
     grey = np.pad(grey, (((side - r) // 2, side - r - (side - r) // 2), ((side - c) // 2, side - c - (side - c) // 2)))
-    tile = Image.fromarray((grey * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR).convert("RGB")
+    tile = Image.fromarray((grey * 255).astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR).convert("RGB")
     draw = ImageDraw.Draw(tile)
     for i, line in enumerate(label.split("\n")):
         draw.text((4, 3 + 12 * i), line, fill=(255, 220, 0))
     return tile
 
 
-def contact_sheet(series_dirs: Sequence[Path], labels: Sequence[str], out_png: Path, *, columns: int = 4,
-                  size: int = 224) -> Path:
+def contact_sheet(
+    series_dirs: Sequence[Path], labels: Sequence[str], out_png: Path, *, columns: int = 4, size: int = 224
+) -> Path:
     """Write a PNG grid with one tile per series (middle slice, percentile window, label in the corner)."""
     tiles = [_tile(middle_slice(Path(d)), label, size) for d, label in zip(series_dirs, labels)]
     rows = (len(tiles) + columns - 1) // columns

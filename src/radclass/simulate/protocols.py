@@ -31,8 +31,9 @@ classifier learns the physics and the common styles, not one site's naming.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -62,17 +63,40 @@ _MODELS = {
     ("Hitachi", 3.0): ("TRILLIUM OVAL",),
 }
 _CONTRAST_AGENTS = (
-    "Gadovist", "GADAVIST", "Dotarem", "DOTAREM 15 ML", "MultiHance", "ProHance", "Clariscan",
-    "Gadobutrol", "Magnevist", "Omniscan", "GD", "Gd-DTPA", "10 ml Gadovist", "CONTRAST", "Yes",
+    "Gadovist",
+    "GADAVIST",
+    "Dotarem",
+    "DOTAREM 15 ML",
+    "MultiHance",
+    "ProHance",
+    "Clariscan",
+    "Gadobutrol",
+    "Magnevist",
+    "Omniscan",
+    "GD",
+    "Gd-DTPA",
+    "10 ml Gadovist",
+    "CONTRAST",
+    "Yes",
 )
 
 # Typical acquisition planes per sequence class (weights for AX, COR, SAG, OBL).
 PLANE_WEIGHTS: dict[str, tuple[float, float, float, float]] = {
-    "T1": (0.45, 0.15, 0.32, 0.08), "T1C": (0.5, 0.22, 0.2, 0.08), "T2": (0.6, 0.25, 0.08, 0.07),
-    "FLAIR": (0.7, 0.12, 0.12, 0.06), "PD": (0.7, 0.15, 0.1, 0.05), "T2STAR": (0.85, 0.08, 0.02, 0.05),
-    "SWI": (0.9, 0.03, 0.02, 0.05), "DWI": (0.85, 0.06, 0.04, 0.05), "ADC": (0.85, 0.06, 0.04, 0.05),
-    "DTI_MAP": (0.85, 0.06, 0.04, 0.05), "PERFUSION": (0.9, 0.03, 0.02, 0.05), "MRA": (0.75, 0.1, 0.1, 0.05),
-    "BOLD": (0.82, 0.06, 0.04, 0.08), "FIELDMAP": (0.85, 0.05, 0.05, 0.05), "SCOUT": (0.3, 0.3, 0.35, 0.05),
+    "T1": (0.45, 0.15, 0.32, 0.08),
+    "T1C": (0.5, 0.22, 0.2, 0.08),
+    "T2": (0.6, 0.25, 0.08, 0.07),
+    "FLAIR": (0.7, 0.12, 0.12, 0.06),
+    "PD": (0.7, 0.15, 0.1, 0.05),
+    "T2STAR": (0.85, 0.08, 0.02, 0.05),
+    "SWI": (0.9, 0.03, 0.02, 0.05),
+    "DWI": (0.85, 0.06, 0.04, 0.05),
+    "ADC": (0.85, 0.06, 0.04, 0.05),
+    "DTI_MAP": (0.85, 0.06, 0.04, 0.05),
+    "PERFUSION": (0.9, 0.03, 0.02, 0.05),
+    "MRA": (0.75, 0.1, 0.1, 0.05),
+    "BOLD": (0.82, 0.06, 0.04, 0.08),
+    "FIELDMAP": (0.85, 0.05, 0.05, 0.05),
+    "SCOUT": (0.3, 0.3, 0.35, 0.05),
     "OTHER": (0.5, 0.2, 0.2, 0.1),
 }
 
@@ -205,6 +229,7 @@ class _Ctx:
 
 # ----------------------------------------------------------------------------------------------- naming
 
+
 def _plane_token(ctx: _Ctx) -> str:
     """The plane as this vendor spells it in a SeriesDescription."""
     tokens = {
@@ -236,8 +261,16 @@ _NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         "Hitachi": ("T1_FLAIR_{p}", "IR_T1_{p}"),
     },
     "t1_3d": {
-        "Siemens": ("t1_mprage_{p}", "t1_mprage_{p}_p2_iso", "MPRAGE", "t1_mpr_{p}_iso", "T1_MPRAGE_{p}",
-                    "T1w_MPR", "anat-T1w_acq-tfl", "t1_mprage_{p}_1mm"),
+        "Siemens": (
+            "t1_mprage_{p}",
+            "t1_mprage_{p}_p2_iso",
+            "MPRAGE",
+            "t1_mpr_{p}_iso",
+            "T1_MPRAGE_{p}",
+            "T1w_MPR",
+            "anat-T1w_acq-tfl",
+            "t1_mprage_{p}_1mm",
+        ),
         "GE": ("{p} 3D T1 BRAVO", "{p} T1 BRAVO", "3D {p} T1 MP-RAGE", "{p} IR-FSPGR", "{p} 3D FSPGR IR", "{p} MPRAGE"),
         "Philips": ("T1W_3D_TFE", "3D T1 TFE {p}", "sT1W_3D_TFE", "T1_3D_TFE SENSE", "T1W_3D_TFE_{p}"),
         "Canon": ("3D MPRAGE {p}", "3D T1 MPRAGE", "T1 3D FFE {p}"),
@@ -300,16 +333,31 @@ _NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         "Hitachi": ("BSI {p}", "SWI_{p}"),
     },
     "dwi": {
-        "Siemens": ("ep2d_diff_3scan_trace_p2", "ep2d_diff_{p}", "DWI_{p}", "resolve_diff_{p}", "ep2d_diff_mddw_20",
-                    "DTI_30dir", "dMRI_dir98_AP", "DWI_dir80_AP"),
+        "Siemens": (
+            "ep2d_diff_3scan_trace_p2",
+            "ep2d_diff_{p}",
+            "DWI_{p}",
+            "resolve_diff_{p}",
+            "ep2d_diff_mddw_20",
+            "DTI_30dir",
+            "dMRI_dir98_AP",
+            "DWI_dir80_AP",
+        ),
         "GE": ("{p} DWI 1000", "{p} DWI", "{p} DIFFUSION", "{p} DWI ASSET", "{p} DTI 30 dir", "{p} DWI b1000"),
         "Philips": ("DWI SENSE", "DWI_{p}", "sDWI", "DTI_32dir", "DWI_b1000", "DWI_MultiShot"),
         "Canon": ("DWI {p}", "DWI_b1000_{p}", "DTI {p}"),
         "Hitachi": ("DWI_{p}", "DWI b1000 {p}"),
     },
     "bold": {
-        "Siemens": ("ep2d_bold_moco", "ep2d_bold", "rfMRI_REST_AP", "BOLD_resting", "fMRI_task", "cmrr_mbep2d_bold",
-                    "ep2d_bold_{p}"),
+        "Siemens": (
+            "ep2d_bold_moco",
+            "ep2d_bold",
+            "rfMRI_REST_AP",
+            "BOLD_resting",
+            "fMRI_task",
+            "cmrr_mbep2d_bold",
+            "ep2d_bold_{p}",
+        ),
         "GE": ("{p} fMRI", "rsfMRI", "{p} BOLD", "fMRI resting state", "{p} EPI fMRI"),
         "Philips": ("fMRI_rest", "FE_EPI_BOLD", "BOLD_rs", "fMRI SENSE", "rs_fMRI"),
         "Canon": ("BOLD {p}", "fMRI EPI"),
@@ -371,11 +419,14 @@ def _describe(ctx: _Ctx, key: str, post: bool = False) -> str:
 
 # ------------------------------------------------------------------------------------- vendor conventions
 
+
 def _image_type(ctx: _Ctx, family: str, image: str = "M") -> tuple[str, ...]:
     """ImageType for an ORIGINAL magnitude/phase image of a family ("SE", "IR", "FFE", ...)."""
     v = ctx.vendor
     if v == "Siemens":
-        tail = ctx.pick((("ND", "NORM"), ("NORM", "DIS2D"), ("ND",), ("NORM", "DIS3D", "DIS2D")), p=(0.4, 0.3, 0.2, 0.1))
+        tail = ctx.pick(
+            (("ND", "NORM"), ("NORM", "DIS2D"), ("ND",), ("NORM", "DIS3D", "DIS2D")), p=(0.4, 0.3, 0.2, 0.1)
+        )
         return ("ORIGINAL", "PRIMARY", image, *tail)
     if v == "GE":
         return ("ORIGINAL", "PRIMARY", "OTHER")
@@ -412,6 +463,7 @@ def _options(ctx: _Ctx, *flags: str, fat_sat: bool = False) -> tuple[str, ...]:
 
 
 # ------------------------------------------------------------------------------------------ geometry
+
 
 def _geometry(ctx: _Ctx, kind: str) -> dict[str, Any]:
     """FOV, matrix, slice thickness and slice count of a geometry class."""
@@ -450,7 +502,8 @@ def _geometry(ctx: _Ctx, kind: str) -> dict[str, Any]:
         cols = min(cols, matrix)
     return {
         "pixel_spacing": (round(spacing, 4), round(spacing, 4)),
-        "rows": rows, "columns": cols,
+        "rows": rows,
+        "columns": cols,
         "slice_thickness": thick,
         "spacing_between_slices": round(thick * (1.0 + gap), 3),
         "n_slices": max(1, n),
@@ -471,11 +524,20 @@ def _se_t1(ctx: _Ctx) -> dict[str, Any]:
     etl = int(ctx.u(2, 5)) if tse else 1
     post = ctx.sequence == "T1C"
     return dict(
-        technique="tse" if tse else "se", signal_model="se", name="t1_se", geometry="2d",
-        scanning_sequence=("SE",), sequence_variant=_variant(ctx, ("SK", "SP", "OSP") if tse else ("SP",)),
-        scan_options=_options(ctx, fat_sat=post and ctx.chance(0.35)), family="SE",
-        sequence_name="*tse2d1_%d" % etl if tse else "*se2d1",
-        tr=tr, te=te, ti=None, flip=ctx.pick((90.0, 90.0, 70.0, 150.0)) if tse else 90.0, etl=etl,
+        technique="tse" if tse else "se",
+        signal_model="se",
+        name="t1_se",
+        geometry="2d",
+        scanning_sequence=("SE",),
+        sequence_variant=_variant(ctx, ("SK", "SP", "OSP") if tse else ("SP",)),
+        scan_options=_options(ctx, fat_sat=post and ctx.chance(0.35)),
+        family="SE",
+        sequence_name=f"*tse2d1_{etl}" if tse else "*se2d1",
+        tr=tr,
+        te=te,
+        ti=None,
+        flip=ctx.pick((90.0, 90.0, 70.0, 150.0)) if tse else 90.0,
+        etl=etl,
         physics={"tr": tr, "te": te, "etl": etl},
     )
 
@@ -491,10 +553,21 @@ def _t1_flair(ctx: _Ctx) -> dict[str, Any]:
     ti = _csf_null_ti(ctx, tr)  # ~ 800-1150 ms: dark CSF and strong grey/white contrast
     etl = int(ctx.u(4, 10))
     return dict(
-        technique="ir_se", signal_model="ir", name="t1_flair", geometry="2d",
-        scanning_sequence=("SE", "IR"), sequence_variant=_variant(ctx, ("SK", "SP", "MP", "OSP")),
-        scan_options=_options(ctx, "IR"), family="IR", sequence_name="*tir2d1_%d" % etl,
-        tr=tr, te=te, ti=round(ti), flip=90.0, etl=etl, physics={"tr": tr, "te": te, "ti": round(ti)},
+        technique="ir_se",
+        signal_model="ir",
+        name="t1_flair",
+        geometry="2d",
+        scanning_sequence=("SE", "IR"),
+        sequence_variant=_variant(ctx, ("SK", "SP", "MP", "OSP")),
+        scan_options=_options(ctx, "IR"),
+        family="IR",
+        sequence_name=f"*tir2d1_{etl}",
+        tr=tr,
+        te=te,
+        ti=round(ti),
+        flip=90.0,
+        etl=etl,
+        physics={"tr": tr, "te": te, "ti": round(ti)},
     )
 
 
@@ -503,6 +576,8 @@ def _mprage(ctx: _Ctx) -> dict[str, Any]:
     esp, flip = ctx.u(6.0, 10.0, 0.1), ctx.u(7, 12)
     shot = ctx.u(1600, 2500, 10)
     te = ctx.u(2.0, 4.6, 0.01)
+    scan_seq: tuple[str, ...]
+    var: tuple[str, ...]
     if ctx.vendor == "Siemens":
         tr_hdr, scan_seq, var, seq_name = shot, ("GR", "IR"), ("SK", "SP", "MP"), "*tfl3d1_16ns"
     elif ctx.vendor == "GE":
@@ -513,10 +588,21 @@ def _mprage(ctx: _Ctx) -> dict[str, Any]:
         tr_hdr, scan_seq, var, seq_name = ctx.pick((shot, esp)), ("GR", "IR"), ("SK", "SP", "MP"), "3D_MPRAGE"
     report_ti = ti if ctx.vendor != "Philips" or ctx.chance(0.5) else None
     return dict(
-        technique="mprage", signal_model="mprage", name="t1_3d", geometry="3d",
-        scanning_sequence=scan_seq, sequence_variant=_variant(ctx, var), scan_options=_options(ctx, "IR"),
-        family="FFE" if ctx.vendor == "Philips" else "IR", sequence_name=seq_name, acquisition="3D",
-        tr=tr_hdr, te=te, ti=report_ti, flip=flip, etl=1 if ctx.vendor == "Siemens" else int(ctx.u(128, 256, 8)),
+        technique="mprage",
+        signal_model="mprage",
+        name="t1_3d",
+        geometry="3d",
+        scanning_sequence=scan_seq,
+        sequence_variant=_variant(ctx, var),
+        scan_options=_options(ctx, "IR"),
+        family="FFE" if ctx.vendor == "Philips" else "IR",
+        sequence_name=seq_name,
+        acquisition="3D",
+        tr=tr_hdr,
+        te=te,
+        ti=report_ti,
+        flip=flip,
+        etl=1 if ctx.vendor == "Siemens" else int(ctx.u(128, 256, 8)),
         physics={"ti": ti, "tr_shot": shot, "esp": esp, "flip": flip, "te": te, "n_exc": 176.0},
     )
 
@@ -528,12 +614,22 @@ def _spgr(ctx: _Ctx) -> dict[str, Any]:
     else:  # 2D FLASH T1: moderate TR, large flip
         tr, te, flip = ctx.u(150, 350, 1), ctx.u(2.4, 5.0, 0.01), ctx.u(60, 80)
     return dict(
-        technique="spgr3d" if three_d else "gre2d_t1", signal_model="spgr", name="t1_gre",
-        geometry="3d" if three_d else "2d", acquisition="3D" if three_d else "2D",
-        scanning_sequence=("GR",), sequence_variant=_variant(ctx, ("SP",) if ctx.chance(0.5) else ("SK", "SP")),
-        scan_options=_options(ctx, fat_sat=ctx.sequence == "T1C" and ctx.chance(0.4)), family="FFE",
+        technique="spgr3d" if three_d else "gre2d_t1",
+        signal_model="spgr",
+        name="t1_gre",
+        geometry="3d" if three_d else "2d",
+        acquisition="3D" if three_d else "2D",
+        scanning_sequence=("GR",),
+        sequence_variant=_variant(ctx, ("SP",) if ctx.chance(0.5) else ("SK", "SP")),
+        scan_options=_options(ctx, fat_sat=ctx.sequence == "T1C" and ctx.chance(0.4)),
+        family="FFE",
         sequence_name="*fl3d1" if three_d else "*fl2d1",
-        tr=tr, te=te, ti=None, flip=flip, etl=1, physics={"tr": tr, "te": te, "flip": flip},
+        tr=tr,
+        te=te,
+        ti=None,
+        flip=flip,
+        etl=1,
+        physics={"tr": tr, "te": te, "flip": flip},
     )
 
 
@@ -550,12 +646,23 @@ def _t2(ctx: _Ctx) -> dict[str, Any]:
         physics_tr = 10000.0  # single shot: each slice is excited once, from full recovery
     else:
         tr, te, etl = ctx.u(2500, 7000 if ctx.hi else 6000, 10), ctx.u(80, 120, 1), int(ctx.u(8, 25))
-        physics_te, geometry, name, acq, seq_name = te, "2d", "t2", "2D", "*tse2d1_%d" % etl
+        physics_te, geometry, name, acq, seq_name = te, "2d", "t2", "2D", f"*tse2d1_{etl}"
     return dict(
-        technique=style, signal_model="se", name=name, geometry=geometry, acquisition=acq,
-        scanning_sequence=("SE",), sequence_variant=_variant(ctx, ("SK", "SP", "OSP")),
-        scan_options=_options(ctx, fat_sat=ctx.chance(0.1)), family="SE", sequence_name=seq_name,
-        tr=tr, te=te, ti=None, flip=ctx.pick((90.0, 150.0, 120.0)) if acq == "2D" else 120.0, etl=etl,
+        technique=style,
+        signal_model="se",
+        name=name,
+        geometry=geometry,
+        acquisition=acq,
+        scanning_sequence=("SE",),
+        sequence_variant=_variant(ctx, ("SK", "SP", "OSP")),
+        scan_options=_options(ctx, fat_sat=ctx.chance(0.1)),
+        family="SE",
+        sequence_name=seq_name,
+        tr=tr,
+        te=te,
+        ti=None,
+        flip=ctx.pick((90.0, 150.0, 120.0)) if acq == "2D" else 120.0,
+        etl=etl,
         physics={"tr": physics_tr or tr, "te": physics_te, "etl": etl},
     )
 
@@ -563,10 +670,21 @@ def _t2(ctx: _Ctx) -> dict[str, Any]:
 def _pd(ctx: _Ctx) -> dict[str, Any]:
     tr, te, etl = ctx.u(2000, 4500, 10), ctx.u(8, 35, 0.5), int(ctx.u(3, 12))
     return dict(
-        technique="tse", signal_model="se", name="pd", geometry="2d",
-        scanning_sequence=("SE",), sequence_variant=_variant(ctx, ("SK", "SP", "OSP")),
-        scan_options=_options(ctx, fat_sat=ctx.chance(0.15)), family="SE", sequence_name="*tse2d1_%d" % etl,
-        tr=tr, te=te, ti=None, flip=90.0, etl=etl, physics={"tr": tr, "te": te, "etl": etl},
+        technique="tse",
+        signal_model="se",
+        name="pd",
+        geometry="2d",
+        scanning_sequence=("SE",),
+        sequence_variant=_variant(ctx, ("SK", "SP", "OSP")),
+        scan_options=_options(ctx, fat_sat=ctx.chance(0.15)),
+        family="SE",
+        sequence_name=f"*tse2d1_{etl}",
+        tr=tr,
+        te=te,
+        ti=None,
+        flip=90.0,
+        etl=etl,
+        physics={"tr": tr, "te": te, "etl": etl},
     )
 
 
@@ -575,17 +693,35 @@ def _flair(ctx: _Ctx) -> dict[str, Any]:
         tr = ctx.u(4800, 7000, 10)
         ti = float(np.clip(_csf_null_ti(ctx, tr), 1600, 2200))
         te = ctx.u(300, 450, 1) if ctx.vendor == "Siemens" else ctx.u(90, 140, 1)
-        etl, physics_te, geometry, name, acq, seq_name = int(ctx.u(140, 280)), ctx.u(90, 130, 1), "3d", "flair_3d", "3D", "*spcir_278ns"
+        etl, physics_te, geometry, name, acq, seq_name = (
+            int(ctx.u(140, 280)),
+            ctx.u(90, 130, 1),
+            "3d",
+            "flair_3d",
+            "3D",
+            "*spcir_278ns",
+        )
     else:
         tr = ctx.u(6000, 11000, 10)
         ti = float(np.clip(_csf_null_ti(ctx, tr), 1800, 2800))  # ~ 1.9-2.6 s
         te = ctx.u(80, 140, 1)
         etl, physics_te, geometry, name, acq, seq_name = int(ctx.u(12, 28)), te, "2d", "flair", "2D", "*tir2d1_16"
     return dict(
-        technique="tse_ir", signal_model="ir", name=name, geometry=geometry, acquisition=acq,
-        scanning_sequence=("SE", "IR"), sequence_variant=_variant(ctx, ("SK", "SP", "MP", "OSP")),
-        scan_options=_options(ctx, "IR", fat_sat=ctx.chance(0.15)), family="IR", sequence_name=seq_name,
-        tr=tr, te=te, ti=ti, flip=ctx.pick((90.0, 150.0, 120.0)) if acq == "2D" else 120.0, etl=etl,
+        technique="tse_ir",
+        signal_model="ir",
+        name=name,
+        geometry=geometry,
+        acquisition=acq,
+        scanning_sequence=("SE", "IR"),
+        sequence_variant=_variant(ctx, ("SK", "SP", "MP", "OSP")),
+        scan_options=_options(ctx, "IR", fat_sat=ctx.chance(0.15)),
+        family="IR",
+        sequence_name=seq_name,
+        tr=tr,
+        te=te,
+        ti=ti,
+        flip=ctx.pick((90.0, 150.0, 120.0)) if acq == "2D" else 120.0,
+        etl=etl,
         physics={"tr": tr, "te": physics_te, "ti": ti},
     )
 
@@ -594,9 +730,20 @@ def _t2star(ctx: _Ctx) -> dict[str, Any]:
     tr, flip = ctx.u(400, 900, 5), ctx.u(15, 25)
     te = ctx.u(15, 22, 0.5) if ctx.hi else ctx.u(20, 30, 0.5)
     return dict(
-        technique="gre2d", signal_model="gre", name="t2star", geometry="2d",
-        scanning_sequence=("GR",), sequence_variant=_variant(ctx, ("SP",)), scan_options=_options(ctx),
-        family="FFE", sequence_name="*fl2d1", tr=tr, te=te, ti=None, flip=flip, etl=1,
+        technique="gre2d",
+        signal_model="gre",
+        name="t2star",
+        geometry="2d",
+        scanning_sequence=("GR",),
+        sequence_variant=_variant(ctx, ("SP",)),
+        scan_options=_options(ctx),
+        family="FFE",
+        sequence_name="*fl2d1",
+        tr=tr,
+        te=te,
+        ti=None,
+        flip=flip,
+        etl=1,
         physics={"tr": tr, "te": te, "flip": flip},
     )
 
@@ -630,10 +777,25 @@ def _swi(ctx: _Ctx) -> dict[str, Any]:
         }[image]
         suffix = {"magnitude": "", "phase": " Phase", "swi": "", "mnip": " MinIP"}[image]
     return dict(
-        technique="swi3d", signal_model="swi", image=image, name="swi", geometry="3d_slab", acquisition="3D",
-        scanning_sequence=("GR",), sequence_variant=_variant(ctx, ("SP",)), scan_options=_options(ctx, "FC"),
-        family="FFE", sequence_name="*swi3d1r", image_type=image_type, name_suffix=suffix,
-        tr=tr, te=te, ti=None, flip=flip, etl=1, physics={"tr": tr, "te": te, "flip": flip},
+        technique="swi3d",
+        signal_model="swi",
+        image=image,
+        name="swi",
+        geometry="3d_slab",
+        acquisition="3D",
+        scanning_sequence=("GR",),
+        sequence_variant=_variant(ctx, ("SP",)),
+        scan_options=_options(ctx, "FC"),
+        family="FFE",
+        sequence_name="*swi3d1r",
+        image_type=image_type,
+        name_suffix=suffix,
+        tr=tr,
+        te=te,
+        ti=None,
+        flip=flip,
+        etl=1,
+        physics={"tr": tr, "te": te, "flip": flip},
     )
 
 
@@ -642,9 +804,19 @@ def _epi_dwi_common(ctx: _Ctx) -> dict[str, Any]:
     te = ctx.u(55, 85, 1) if ctx.hi else ctx.u(70, 110, 1)
     scan_seq = ("EP",) if ctx.vendor == "Siemens" else ctx.pick((("EP", "SE"), ("SE", "EP"), ("EP",)))
     return dict(
-        signal_model="dwi", name="dwi", geometry="epi_dwi", scanning_sequence=scan_seq,
-        sequence_variant=_variant(ctx, ("SK", "SP")), scan_options=_options(ctx, "PFP", fat_sat=True),
-        family="SE", sequence_name="*ep_b1000#1", tr=tr, te=te, ti=None, flip=90.0, etl=int(ctx.u(48, 128)),
+        signal_model="dwi",
+        name="dwi",
+        geometry="epi_dwi",
+        scanning_sequence=scan_seq,
+        sequence_variant=_variant(ctx, ("SK", "SP")),
+        scan_options=_options(ctx, "PFP", fat_sat=True),
+        family="SE",
+        sequence_name="*ep_b1000#1",
+        tr=tr,
+        te=te,
+        ti=None,
+        flip=90.0,
+        etl=int(ctx.u(48, 128)),
         epi=True,
     )
 
@@ -653,19 +825,30 @@ def _dwi(ctx: _Ctx) -> dict[str, Any]:
     base = _epi_dwi_common(ctx)
     image = ctx.pick(("trace", "b0", "direction"), p=(0.55, 0.2, 0.25))
     b = 0.0 if image == "b0" else ctx.pick((1000.0, 1000.0, 1000.0, 800.0, 1500.0, 2000.0, 3000.0, 500.0))
+    image_type: tuple[str, ...]
     if ctx.vendor == "Siemens":
-        image_type = (("DERIVED", "PRIMARY", "DIFFUSION", "TRACEW", "ND") if image == "trace"
-                      else ("ORIGINAL", "PRIMARY", "DIFFUSION", "NONE", "ND", "MOSAIC"))
+        image_type = (
+            ("DERIVED", "PRIMARY", "DIFFUSION", "TRACEW", "ND")
+            if image == "trace"
+            else ("ORIGINAL", "PRIMARY", "DIFFUSION", "NONE", "ND", "MOSAIC")
+        )
         suffix = {"trace": "_TRACEW", "b0": "", "direction": ""}[image] if ctx.chance(0.5) else ""
     elif ctx.vendor == "Philips":
-        image_type = (("DERIVED", "PRIMARY", "DIFFUSION", "ISOTROPIC") if image == "trace"
-                      else ("ORIGINAL", "PRIMARY", "M_SE", "M", "SE"))
+        image_type = (
+            ("DERIVED", "PRIMARY", "DIFFUSION", "ISOTROPIC")
+            if image == "trace"
+            else ("ORIGINAL", "PRIMARY", "M_SE", "M", "SE")
+        )
         suffix = ""
     else:
         image_type, suffix = _image_type(ctx, "SE") + (("DIFFUSION",) if ctx.chance(0.3) else ()), ""
     n_dirs = 1 if image != "direction" else int(ctx.pick((6, 12, 20, 30, 32, 64)))
     base.update(
-        technique="epi_dwi", image=image, image_type=image_type, name_suffix=suffix, b=b,
+        technique="epi_dwi",
+        image=image,
+        image_type=image_type,
+        name_suffix=suffix,
+        b=b,
         n_volumes=(2 if image != "direction" else n_dirs + 1),
         physics={"tr": base["tr"], "te": base["te"], "b": b},
     )
@@ -680,8 +863,15 @@ def _adc(ctx: _Ctx) -> dict[str, Any]:
         "Philips": ("DERIVED", "PRIMARY", "ADC_SE", "ADC", "SE"),
     }.get(ctx.vendor, ("DERIVED", "SECONDARY", "ADC"))
     suffix = ctx.pick(("_ADC", " ADC", "_ADC", " Apparent Diffusion Coefficient (mm2/s)", "_dADC"))
-    base.update(technique="epi_dwi", signal_model="adc", image="adc", image_type=image_type, name_suffix=suffix,
-                b=ctx.pick((1000.0, None)), physics={"tr": base["tr"], "te": base["te"]})
+    base.update(
+        technique="epi_dwi",
+        signal_model="adc",
+        image="adc",
+        image_type=image_type,
+        name_suffix=suffix,
+        b=ctx.pick((1000.0, None)),
+        physics={"tr": base["tr"], "te": base["te"]},
+    )
     return base
 
 
@@ -689,14 +879,23 @@ def _dti_map(ctx: _Ctx) -> dict[str, Any]:
     base = _epi_dwi_common(ctx)
     image = ctx.pick(("fa", "colfa"), p=(0.7, 0.3))
     image_type = {
-        "Siemens": ("DERIVED", "PRIMARY", "DIFFUSION", "FA", "ND") if image == "fa"
+        "Siemens": ("DERIVED", "PRIMARY", "DIFFUSION", "FA", "ND")
+        if image == "fa"
         else ("DERIVED", "PRIMARY", "DIFFUSION", "FA", "ND", "COLOR"),
         "GE": ("DERIVED", "SECONDARY", "FA"),
         "Philips": ("DERIVED", "PRIMARY", "FA", "FA"),
     }.get(ctx.vendor, ("DERIVED", "SECONDARY", "FA"))
     suffix = "_FA" if image == "fa" else "_ColFA"
-    base.update(technique="epi_dti", signal_model="fa", image=image, image_type=image_type, name_suffix=suffix,
-                b=None, n_volumes=1, physics={"tr": base["tr"], "te": base["te"]})
+    base.update(
+        technique="epi_dti",
+        signal_model="fa",
+        image=image,
+        image_type=image_type,
+        name_suffix=suffix,
+        b=None,
+        n_volumes=1,
+        physics={"tr": base["tr"], "te": base["te"]},
+    )
     return base
 
 
@@ -705,17 +904,34 @@ def _bold(ctx: _Ctx) -> dict[str, Any]:
     te = ctx.u(25, 35, 1) if ctx.hi else ctx.u(35, 50, 1)
     flip = ctx.u(50, 90) if tr > 1200 else ctx.u(35, 62)
     image_type = {
-        "Siemens": ctx.pick((("ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"), ("ORIGINAL", "PRIMARY", "FMRI", "NONE", "ND", "MOSAIC"),
-                             ("DERIVED", "PRIMARY", "M", "ND", "MOCO", "MOSAIC"))),
+        "Siemens": ctx.pick(
+            (
+                ("ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"),
+                ("ORIGINAL", "PRIMARY", "FMRI", "NONE", "ND", "MOSAIC"),
+                ("DERIVED", "PRIMARY", "M", "ND", "MOCO", "MOSAIC"),
+            )
+        ),
         "GE": ("ORIGINAL", "PRIMARY", "EPI", "NONE"),
         "Philips": ("ORIGINAL", "PRIMARY", "M_FFE", "M", "FFE"),
     }.get(ctx.vendor, ("ORIGINAL", "PRIMARY", "OTHER"))
     return dict(
-        technique="epi_bold", signal_model="bold", name="bold", geometry="epi_bold",
+        technique="epi_bold",
+        signal_model="bold",
+        name="bold",
+        geometry="epi_bold",
         scanning_sequence=("EP",) if ctx.vendor == "Siemens" else ctx.pick((("EP", "GR"), ("GR", "EP"), ("EP",))),
-        sequence_variant=_variant(ctx, ("SK", "SS")), scan_options=_options(ctx, fat_sat=True), family="FFE",
-        sequence_name="*epfid2d1_64", image_type=image_type, tr=tr, te=te, ti=None, flip=flip,
-        etl=int(ctx.u(32, 96)), epi=True, n_volumes=int(ctx.u(100, 600, 10)),
+        sequence_variant=_variant(ctx, ("SK", "SS")),
+        scan_options=_options(ctx, fat_sat=True),
+        family="FFE",
+        sequence_name="*epfid2d1_64",
+        image_type=image_type,
+        tr=tr,
+        te=te,
+        ti=None,
+        flip=flip,
+        etl=int(ctx.u(32, 96)),
+        epi=True,
+        n_volumes=int(ctx.u(100, 600, 10)),
         physics={"tr": tr, "te": te, "flip": flip},
     )
 
@@ -726,17 +942,34 @@ def _perfusion(ctx: _Ctx) -> dict[str, Any]:
         te = ctx.u(25, 35, 1) if ctx.hi else ctx.u(35, 50, 1)
         image = ctx.pick(("dsc_raw", "rcbv"), p=(0.7, 0.3))
         image_type = {
-            "Siemens": ("ORIGINAL", "PRIMARY", "PERFUSION", "NONE", "ND", "MOSAIC") if image == "dsc_raw"
+            "Siemens": ("ORIGINAL", "PRIMARY", "PERFUSION", "NONE", "ND", "MOSAIC")
+            if image == "dsc_raw"
             else ("DERIVED", "PRIMARY", "PERFUSION", "RELCBV"),
-            "Philips": ("ORIGINAL", "PRIMARY", "M_FFE", "M", "FFE") if image == "dsc_raw" else ("DERIVED", "PRIMARY", "CBV"),
+            "Philips": ("ORIGINAL", "PRIMARY", "M_FFE", "M", "FFE")
+            if image == "dsc_raw"
+            else ("DERIVED", "PRIMARY", "CBV"),
         }.get(ctx.vendor, ("ORIGINAL", "PRIMARY", "OTHER") if image == "dsc_raw" else ("DERIVED", "PRIMARY", "RCBV"))
         return dict(
-            technique="epi_dsc", signal_model="dsc", image=image, name="dsc", geometry="epi_bold",
+            technique="epi_dsc",
+            signal_model="dsc",
+            image=image,
+            name="dsc",
+            geometry="epi_bold",
             scanning_sequence=("EP",) if ctx.vendor == "Siemens" else ("EP", "GR"),
-            sequence_variant=_variant(ctx, ("SK", "SS")), scan_options=_options(ctx, fat_sat=True), family="FFE",
-            sequence_name="*epfid2d1_128", image_type=image_type, name_suffix="" if image == "dsc_raw" else "_rCBV",
-            tr=tr, te=te, ti=None, flip=ctx.u(60, 90), etl=int(ctx.u(48, 96)), epi=True,
-            n_volumes=int(ctx.u(40, 120)) if image == "dsc_raw" else 1, contrast_agent=True,
+            sequence_variant=_variant(ctx, ("SK", "SS")),
+            scan_options=_options(ctx, fat_sat=True),
+            family="FFE",
+            sequence_name="*epfid2d1_128",
+            image_type=image_type,
+            name_suffix="" if image == "dsc_raw" else "_rCBV",
+            tr=tr,
+            te=te,
+            ti=None,
+            flip=ctx.u(60, 90),
+            etl=int(ctx.u(48, 96)),
+            epi=True,
+            n_volumes=int(ctx.u(40, 120)) if image == "dsc_raw" else 1,
+            contrast_agent=True,
             physics={"tr": tr, "te": te, "flip": 90.0, "bolus": ctx.u(0.0, 1.0, 0.01)},
         )
     # ASL: pulsed / pseudo-continuous labelling, 2D EPI or 3D GRASE / spiral FSE readout
@@ -744,20 +977,34 @@ def _perfusion(ctx: _Ctx) -> dict[str, Any]:
     image = ctx.pick(("asl_raw", "pwi", "cbf"), p=(0.4, 0.3, 0.3))
     three_d = ctx.vendor == "GE" or ctx.chance(0.3)
     image_type = {
-        "asl_raw": ("ORIGINAL", "PRIMARY", "ASL", "NONE", "ND", "MOSAIC") if ctx.vendor == "Siemens" else ("ORIGINAL", "PRIMARY", "ASL"),
+        "asl_raw": ("ORIGINAL", "PRIMARY", "ASL", "NONE", "ND", "MOSAIC")
+        if ctx.vendor == "Siemens"
+        else ("ORIGINAL", "PRIMARY", "ASL"),
         "pwi": ("DERIVED", "PRIMARY", "ASL", "PERFUSION", "SUBTRACTION"),
         "cbf": ("DERIVED", "PRIMARY", "ASL", "RCBF") if ctx.vendor == "Siemens" else ("DERIVED", "PRIMARY", "CBF"),
     }[image]
     tr = ctx.u(3500, 5500, 50) if not three_d else ctx.u(4500, 5500, 50)
     return dict(
-        technique="asl", signal_model="asl", image=image, name="asl", geometry="lowres",
+        technique="asl",
+        signal_model="asl",
+        image=image,
+        name="asl",
+        geometry="lowres",
         acquisition="3D" if three_d else "2D",
         scanning_sequence=("EP",) if not three_d else ("SE", "EP") if ctx.vendor == "Siemens" else ("RM",),
-        sequence_variant=_variant(ctx, ("SK",)), scan_options=_options(ctx, fat_sat=True), family="SE",
-        sequence_name="*tgse3d1_16" if three_d else "*epfid2d1_64", image_type=image_type,
+        sequence_variant=_variant(ctx, ("SK",)),
+        scan_options=_options(ctx, fat_sat=True),
+        family="SE",
+        sequence_name="*tgse3d1_16" if three_d else "*epfid2d1_64",
+        image_type=image_type,
         name_suffix={"asl_raw": "", "pwi": "_Perfusion_Weighted", "cbf": "_relCBF"}[image],
-        tr=tr, te=ctx.u(10, 20, 0.5) if three_d else ctx.u(12, 20, 0.5), ti=pld, flip=90.0,
-        etl=int(ctx.u(8, 64)), epi=not three_d, n_volumes=int(ctx.u(10, 80, 2)) if image == "asl_raw" else 1,
+        tr=tr,
+        te=ctx.u(10, 20, 0.5) if three_d else ctx.u(12, 20, 0.5),
+        ti=pld,
+        flip=90.0,
+        etl=int(ctx.u(8, 64)),
+        epi=not three_d,
+        n_volumes=int(ctx.u(10, 80, 2)) if image == "asl_raw" else 1,
         physics={"pld": pld, "label_duration": ctx.u(1400, 1800, 50), "phase": float(ctx.chance(0.5))},
     )
 
@@ -774,11 +1021,25 @@ def _tof(ctx: _Ctx) -> dict[str, Any]:
     else:
         image_type = _image_type(ctx, "FFE")
     return dict(
-        technique="tof3d", signal_model="tof", image="mip" if mip else "magnitude", name="tof", geometry="tof",
-        acquisition="3D", scanning_sequence=("GR",), sequence_variant=_variant(ctx, ("SK", "SP", "OSP", "MTC")),
-        scan_options=_options(ctx, "SAT2", "TOF" if ctx.vendor == "GE" else "SAT2"), family="FFE",
-        sequence_name="*fl3d1r_t70", image_type=image_type, name_suffix=ctx.pick(("_MIP_SAG", "_MIP_COR", " MIP")) if mip else "",
-        tr=tr, te=te, ti=None, flip=flip, etl=1, physics={"tr": tr, "te": te, "flip": flip},
+        technique="tof3d",
+        signal_model="tof",
+        image="mip" if mip else "magnitude",
+        name="tof",
+        geometry="tof",
+        acquisition="3D",
+        scanning_sequence=("GR",),
+        sequence_variant=_variant(ctx, ("SK", "SP", "OSP", "MTC")),
+        scan_options=_options(ctx, "SAT2", "TOF" if ctx.vendor == "GE" else "SAT2"),
+        family="FFE",
+        sequence_name="*fl3d1r_t70",
+        image_type=image_type,
+        name_suffix=ctx.pick(("_MIP_SAG", "_MIP_COR", " MIP")) if mip else "",
+        tr=tr,
+        te=te,
+        ti=None,
+        flip=flip,
+        etl=1,
+        physics={"tr": tr, "te": te, "flip": flip},
     )
 
 
@@ -787,34 +1048,66 @@ def _fieldmap(ctx: _Ctx) -> dict[str, Any]:
     dte = 2.46 if ctx.hi and ctx.vendor == "Siemens" else ctx.u(1.0, 2.5, 0.01)
     image = ctx.pick(("magnitude", "phase"), p=(0.55, 0.45))
     tr, flip = ctx.u(400, 750, 1), ctx.u(45, 60)
+    image_type: tuple[str, ...]
     if ctx.vendor == "Siemens":
         image_type = ("ORIGINAL", "PRIMARY", "M" if image == "magnitude" else "P", "ND")
     elif ctx.vendor == "Philips":
-        image_type = ("ORIGINAL", "PRIMARY", "M_FFE", "M", "FFE") if image == "magnitude" else ("ORIGINAL", "PRIMARY", "B0 MAP", "B0", "UNSPECIFIED")
+        image_type = (
+            ("ORIGINAL", "PRIMARY", "M_FFE", "M", "FFE")
+            if image == "magnitude"
+            else ("ORIGINAL", "PRIMARY", "B0 MAP", "B0", "UNSPECIFIED")
+        )
     else:
         image_type = ("ORIGINAL", "PRIMARY", "OTHER")
     return dict(
-        technique="gre_fieldmap", signal_model="fieldmap", image=image, name="fieldmap", geometry="lowres",
-        scanning_sequence=("GR",), sequence_variant=_variant(ctx, ("SP",)), scan_options=_options(ctx), family="FFE",
-        sequence_name="*fm2d2r", image_type=image_type, tr=tr,
-        te=round(te1 + dte, 2) if image == "phase" else te1, ti=None, flip=flip, etl=1,
+        technique="gre_fieldmap",
+        signal_model="fieldmap",
+        image=image,
+        name="fieldmap",
+        geometry="lowres",
+        scanning_sequence=("GR",),
+        sequence_variant=_variant(ctx, ("SP",)),
+        scan_options=_options(ctx),
+        family="FFE",
+        sequence_name="*fm2d2r",
+        image_type=image_type,
+        tr=tr,
+        te=round(te1 + dte, 2) if image == "phase" else te1,
+        ti=None,
+        flip=flip,
+        etl=1,
         physics={"tr": tr, "te": te1, "te2": round(te1 + dte, 2), "flip": flip},
     )
 
 
 def _scout(ctx: _Ctx) -> dict[str, Any]:
     ssfp = ctx.chance(0.3)
-    tr, te, flip = (ctx.u(3.0, 5.0, 0.01), ctx.u(1.2, 2.5, 0.01), ctx.u(40, 70)) if ssfp else (ctx.u(7.0, 20.0, 0.1), ctx.u(2.5, 5.0, 0.01), ctx.u(15, 40))
+    tr, te, flip = (
+        (ctx.u(3.0, 5.0, 0.01), ctx.u(1.2, 2.5, 0.01), ctx.u(40, 70))
+        if ssfp
+        else (ctx.u(7.0, 20.0, 0.1), ctx.u(2.5, 5.0, 0.01), ctx.u(15, 40))
+    )
     image_type = {
         "Siemens": ("ORIGINAL", "PRIMARY", "M", "NORM", "DIS2D"),
         "GE": ("ORIGINAL", "PRIMARY", "LOCALIZER"),
         "Philips": ("ORIGINAL", "PRIMARY", "M_FFE", "M", "FFE"),
     }.get(ctx.vendor, ("ORIGINAL", "PRIMARY", "LOCALIZER"))
     return dict(
-        technique="ssfp_scout" if ssfp else "gre_scout", signal_model="scout", name="scout", geometry="scout",
-        scanning_sequence=("GR",), sequence_variant=_variant(ctx, ("SP",) if not ssfp else ("SK",)),
-        scan_options=_options(ctx), family="FFE", sequence_name="*fl2d1" if not ssfp else "*tfi2d1",
-        image_type=image_type, tr=tr, te=te, ti=None, flip=flip, etl=1,
+        technique="ssfp_scout" if ssfp else "gre_scout",
+        signal_model="scout",
+        name="scout",
+        geometry="scout",
+        scanning_sequence=("GR",),
+        sequence_variant=_variant(ctx, ("SP",) if not ssfp else ("SK",)),
+        scan_options=_options(ctx),
+        family="FFE",
+        sequence_name="*fl2d1" if not ssfp else "*tfi2d1",
+        image_type=image_type,
+        tr=tr,
+        te=te,
+        ti=None,
+        flip=flip,
+        etl=1,
         physics={"tr": tr, "te": te, "flip": flip, "ssfp": float(ssfp)},
     )
 
@@ -835,11 +1128,24 @@ def _other(ctx: _Ctx) -> dict[str, Any]:
     }[kind]
     tr, te = ctx.u(1000, 3000, 10), ctx.u(10, 150, 1)
     return dict(
-        technique=kind, signal_model="other", image=kind, name=None, description=ctx.pick(names),
+        technique=kind,
+        signal_model="other",
+        image=kind,
+        name=None,
+        description=ctx.pick(names),
         geometry="lowres" if kind != "screen" else "scout",
-        scanning_sequence=ctx.pick((("SE",), ("GR",), ("RM",))), sequence_variant=("NONE",), scan_options=(),
-        family="SE", sequence_name=ctx.pick(("*svs_se", "*csi_se", "*mdme", "*se_mc")), image_type=image_type,
-        tr=tr, te=te, ti=None, flip=90.0, etl=1, physics={"tr": tr, "te": te},
+        scanning_sequence=ctx.pick((("SE",), ("GR",), ("RM",))),
+        sequence_variant=("NONE",),
+        scan_options=(),
+        family="SE",
+        sequence_name=ctx.pick(("*svs_se", "*csi_se", "*mdme", "*se_mc")),
+        image_type=image_type,
+        tr=tr,
+        te=te,
+        ti=None,
+        flip=90.0,
+        etl=1,
+        physics={"tr": tr, "te": te},
     )
 
 
@@ -865,6 +1171,7 @@ _RECIPES: dict[str, tuple[tuple[float, Recipe], ...]] = {
 
 # ------------------------------------------------------------------------------------------- sampling
 
+
 def _pick_field_strength(ctx_rng: np.random.Generator, vendor: str) -> float:
     options = [b for (v, b) in _MODELS if v == vendor]
     weights = np.array([{1.2: 0.15, 1.5: 0.5, 3.0: 0.5}[b] for b in options])
@@ -873,9 +1180,10 @@ def _pick_field_strength(ctx_rng: np.random.Generator, vendor: str) -> float:
 
 def _finish(ctx: _Ctx, spec: dict[str, Any]) -> Protocol:
     """Fill the common fields (scanner, names, geometry, image type) around a recipe's output."""
-    rng = ctx.rng
-    models = _MODELS.get((ctx.vendor, ctx.b0)) or _MODELS[(ctx.vendor, min((b for v, b in _MODELS if v == ctx.vendor),
-                                                                       key=lambda b: abs(b - ctx.b0)))]
+    models = (
+        _MODELS.get((ctx.vendor, ctx.b0))
+        or _MODELS[(ctx.vendor, min((b for v, b in _MODELS if v == ctx.vendor), key=lambda b: abs(b - ctx.b0)))]
+    )
     post = ctx.sequence == "T1C" or bool(spec.get("contrast_agent"))
     if spec.get("name"):
         description = _describe(ctx, spec["name"], post=ctx.sequence == "T1C") + spec.get("name_suffix", "")

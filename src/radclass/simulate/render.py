@@ -38,8 +38,9 @@ class Subject:
     shim: np.ndarray  # B0 shim residual coefficients (ppm)
 
 
-def sample_subject(rng: np.random.Generator, field_strength: float, *, lesion_probability: float = 0.3,
-                   max_rotation: float = 8.0) -> Subject:
+def sample_subject(
+    rng: np.random.Generator, field_strength: float, *, lesion_probability: float = 0.3, max_rotation: float = 8.0
+) -> Subject:
     """Draw a head: tissues at ``field_strength``, a lesion with ``lesion_probability``, a pose and a shim."""
     lesion = sample_lesion(rng) if rng.random() < lesion_probability else None
     tissues = sample_tissues(field_strength, rng, lesion_kind=lesion.kind if lesion else None)
@@ -132,8 +133,9 @@ class Sampler:
 
     def at(self, volume: np.ndarray, coords: np.ndarray | None = None) -> np.ndarray:
         """Trilinear samples of a crop volume at the points (or at other crop voxel coordinates)."""
-        return ndi.map_coordinates(volume, self.coords if coords is None else coords, order=1, mode="constant",
-                                   cval=0.0, prefilter=False)
+        return ndi.map_coordinates(
+            volume, self.coords if coords is None else coords, order=1, mode="constant", cval=0.0, prefilter=False
+        )
 
     def shifted(self, shift_mm: np.ndarray, direction_scanner: np.ndarray) -> np.ndarray:
         """Crop voxel coordinates of the points moved by ``shift_mm`` along a scanner direction."""
@@ -147,6 +149,7 @@ def grid_shape(box: tuple[slice, ...]) -> tuple[int, ...]:
 
 
 # ------------------------------------------------------------------------------------------- helpers
+
 
 def _depth_offsets(thickness: float, n_max: int) -> np.ndarray:
     """Sub-slice positions across the slice profile (the 2 mm anatomy needs few)."""
@@ -180,8 +183,13 @@ class _View:
     field_hz: np.ndarray | None  # B0 offset per point
     texture: np.ndarray  # multiplicative tissue texture on the crop
 
-    def image(self, per_tissue: np.ndarray, *, textured: bool = True, wm_override: np.ndarray | None = None,
-              ) -> np.ndarray:
+    def image(
+        self,
+        per_tissue: np.ndarray,
+        *,
+        textured: bool = True,
+        wm_override: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Per-point values (N,) of a per-tissue property map."""
         vol = self.sampler.volume(per_tissue, wm_override)
         if textured:
@@ -192,8 +200,15 @@ class _View:
 class _Renderer:
     """Carries one series' state (protocol, stack, subject, artefacts) through the rendering steps."""
 
-    def __init__(self, protocol: Protocol, stack: Stack, subject: Subject, rng: np.random.Generator,
-                 anatomy: Anatomy, max_depth: int) -> None:
+    def __init__(
+        self,
+        protocol: Protocol,
+        stack: Stack,
+        subject: Subject,
+        rng: np.random.Generator,
+        anatomy: Anatomy,
+        max_depth: int,
+    ) -> None:
         self.p, self.stack, self.subject, self.rng, self.anatomy = protocol, stack, subject, rng, anatomy
         post = protocol.contrast == "post" and protocol.sequence != "PERFUSION"
         self.tp = subject.tissues.post_contrast() if post else subject.tissues
@@ -204,8 +219,15 @@ class _Renderer:
         acquired = (int(round(stack.rows * disp_ps[0] / acq[0])), int(round(stack.columns * disp_ps[1] / acq[1])))
         voxel = acq[0] * acq[1] * protocol.slice_thickness
         self.art: Artifacts = sample_artifacts(
-            rng, acquired=acquired, displayed=(stack.rows, stack.columns), partial_fourier=protocol.partial_fourier,
-            phase_axis=self.phase_axis, epi=protocol.epi, field_strength=protocol.field_strength, voxel_mm3=voxel)
+            rng,
+            acquired=acquired,
+            displayed=(stack.rows, stack.columns),
+            partial_fourier=protocol.partial_fourier,
+            phase_axis=self.phase_axis,
+            epi=protocol.epi,
+            field_strength=protocol.field_strength,
+            voxel_mm3=voxel,
+        )
         self.texture_amp = float(rng.uniform(0.02, 0.06))
         self.pe_bw = float(rng.uniform(12.0, 35.0))  # EPI bandwidth along phase encoding, Hz per pixel
 
@@ -214,6 +236,7 @@ class _Renderer:
         pts = self.stack.points(depth)
         shape = pts.shape[:-1]
         sampler = Sampler(self.anatomy, self.subject, pts.reshape(-1, 3))
+        gain: np.ndarray | float
         coords, gain, field_hz = sampler.coords, 1.0, None
         model = self.p.signal_model
         if self.p.epi or model in ("gre", "swi", "fieldmap"):
@@ -249,7 +272,7 @@ def _reference(values: np.ndarray) -> float:
     v = v[v > 0.05 * (v.max() + 1e-9)]
     if v.size == 0:
         return 1.0
-    return float(np.mean(np.sort(v)[int(0.6 * v.size):]))
+    return float(np.mean(np.sort(v)[int(0.6 * v.size) :]))
 
 
 def _to_magnitude_units(img: np.ndarray, scale: float) -> np.ndarray:
@@ -264,6 +287,7 @@ def _to_phase_units(phase: np.ndarray, vendor: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------- renderers
+
 
 def _separable_signal(r: _Renderer) -> np.ndarray:
     """Per-tissue signal for sequences whose contrast is a weighted sum of tissue signals."""
@@ -280,8 +304,11 @@ def _separable_signal(r: _Renderer) -> np.ndarray:
     elif model == "fieldmap":
         sig = physics.spoiled_gre(tp, ph["tr"], ph["te"], ph["flip"])
     elif model == "scout":
-        sig = (physics.balanced_ssfp(tp, ph["tr"], ph["te"], ph["flip"]) if ph.get("ssfp")
-               else physics.spoiled_gre(tp, ph["tr"], ph["te"], ph["flip"]))
+        sig = (
+            physics.balanced_ssfp(tp, ph["tr"], ph["te"], ph["flip"])
+            if ph.get("ssfp")
+            else physics.spoiled_gre(tp, ph["tr"], ph["te"], ph["flip"])
+        )
     elif model == "tof":
         return physics.time_of_flight(tp, ph["tr"], ph["te"], ph["flip"], r.rng)
     elif model in ("dwi", "adc", "fa"):
@@ -322,8 +349,11 @@ def _render_mip(r: _Renderer) -> np.ndarray:
 def _render_swi(r: _Renderer) -> np.ndarray:
     """SWI family: magnitude, (high-pass) phase, SWI = magnitude x phase-mask^4, and minimum-intensity projection."""
     image = r.p.image
-    depth = (np.linspace(-1.5, 1.5, 4, dtype=np.float32) * r.p.slice_thickness if image == "mnip"
-             else _depth_offsets(r.p.slice_thickness, r.max_depth))
+    depth = (
+        np.linspace(-1.5, 1.5, 4, dtype=np.float32) * r.p.slice_thickness
+        if image == "mnip"
+        else _depth_offsets(r.p.slice_thickness, r.max_depth)
+    )
     v = r.view(depth)
     mag = (v.image(_separable_signal(r)) * v.gain).reshape(v.shape)
     chi = v.image(r.tp.chi, textured=False).reshape(v.shape)
@@ -393,8 +423,9 @@ def _render_diffusion(r: _Renderer) -> np.ndarray:
         return (np.clip(adc, 0.0, 4.0) * 1000.0 * mask).astype(np.float32)
     dws = [acquire(_dw_image(r, v, s0, b, g), ref) for g in physics.DTI_DIRECTIONS]
     inside = mask.ravel()
-    _, fa_in, vec = physics.fit_tensor(b0.ravel()[inside], np.stack([d.ravel()[inside] for d in dws], axis=1), b,
-                                       principal=image == "colfa")
+    _, fa_in, vec = physics.fit_tensor(
+        b0.ravel()[inside], np.stack([d.ravel()[inside] for d in dws], axis=1), b, principal=image == "colfa"
+    )
     fa = np.zeros(b0.size, dtype=np.float32)
     fa[inside] = fa_in
     if image == "colfa":  # luminance of the direction-encoded colour FA
@@ -479,13 +510,13 @@ def _draw_screen(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
         end = int(cols * rng.uniform(0.3, 0.95))
         while x < end:
             w = int(rng.integers(1, 4)) * max(1, cols // 90)
-            img[y:y + line_h, x:x + w] = 230 if rng.random() < 0.8 else 0
+            img[y : y + line_h, x : x + w] = 230 if rng.random() < 0.8 else 0
             x += w + max(1, cols // 120) + (int(rng.integers(2, 6)) if rng.random() < 0.15 else 0)
         y += int(line_h * rng.uniform(1.8, 3.0))
     if rng.random() < 0.5:
         t = int(rows * 0.5)
-        img[t, int(cols * 0.05):int(cols * 0.95)] = 200
-        img[t:int(rows * 0.9), int(cols * 0.05)] = 200
+        img[t, int(cols * 0.05) : int(cols * 0.95)] = 200
+        img[t : int(rows * 0.9), int(cols * 0.05)] = 200
     return img
 
 
@@ -493,8 +524,14 @@ def _draw_spectrum(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray
     """An MR spectrum plot (NAA, creatine, choline, lipid/lactate peaks) with axes, as a screen capture."""
     img = np.zeros((rows, cols), dtype=np.float32)
     ppm = np.linspace(4.2, 0.2, cols)
-    peaks = [(2.01, rng.uniform(0.6, 1.0)), (3.03, rng.uniform(0.35, 0.6)), (3.21, rng.uniform(0.3, 0.8)),
-             (3.56, rng.uniform(0.1, 0.3)), (1.33, rng.uniform(0.0, 0.5)), (0.9, rng.uniform(0.0, 0.3))]
+    peaks = [
+        (2.01, rng.uniform(0.6, 1.0)),
+        (3.03, rng.uniform(0.35, 0.6)),
+        (3.21, rng.uniform(0.3, 0.8)),
+        (3.56, rng.uniform(0.1, 0.3)),
+        (1.33, rng.uniform(0.0, 0.5)),
+        (0.9, rng.uniform(0.0, 0.3)),
+    ]
     width = rng.uniform(0.03, 0.07)
     spec = sum(a * width**2 / ((ppm - c) ** 2 + width**2) for c, a in peaks) + rng.normal(0, 0.02, cols)
     spec = np.convolve(spec, np.ones(3) / 3, mode="same")
@@ -502,10 +539,10 @@ def _draw_spectrum(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray
     ys = (base - (base - top) * spec / (spec.max() + 1e-6)).astype(int).clip(0, rows - 1)
     for x in range(1, cols):
         lo, hi = sorted((ys[x - 1], ys[x]))
-        img[lo:hi + 1, x] = 255
-    img[base + 2, int(cols * 0.05):int(cols * 0.95)] = 180
+        img[lo : hi + 1, x] = 255
+    img[base + 2, int(cols * 0.05) : int(cols * 0.95)] = 180
     for tick in np.linspace(0.05, 0.95, 9):
-        img[base + 2:base + 6, int(cols * tick)] = 180
+        img[base + 2 : base + 6, int(cols * tick)] = 180
     return img
 
 
@@ -513,13 +550,21 @@ def tissue_signal(protocol: Protocol, subject: Subject, rng: np.random.Generator
     """Per-tissue signal (ordered like :data:`radclass.simulate.tissues.ALL_TISSUES`) of a separable contrast,
     with flow effects and fat suppression; gadolinium applied for post-contrast protocols."""
     anatomy = load_anatomy()
-    stack = Stack(np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]), anatomy.brain_center_lps, np.zeros(1), 8, 8,
-                  (4.0, 4.0))
+    stack = Stack(
+        np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]), anatomy.brain_center_lps, np.zeros(1), 8, 8, (4.0, 4.0)
+    )
     return _separable_signal(_Renderer(protocol, stack, subject, rng, anatomy, 1))
 
 
-def render_stack(protocol: Protocol, stack: Stack, subject: Subject, rng: np.random.Generator, *,
-                 anatomy: Anatomy | None = None, max_depth: int = 3) -> np.ndarray:
+def render_stack(
+    protocol: Protocol,
+    stack: Stack,
+    subject: Subject,
+    rng: np.random.Generator,
+    *,
+    anatomy: Anatomy | None = None,
+    max_depth: int = 3,
+) -> np.ndarray:
     """Pixel values (n_slices, rows, columns) float32 of ``protocol`` acquired on ``stack`` of ``subject``."""
     r = _Renderer(protocol, stack, subject, rng, anatomy or load_anatomy(), max_depth)
     model = protocol.signal_model

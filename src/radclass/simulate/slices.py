@@ -40,6 +40,13 @@ def simulate_slices(
     lo, hi = coverage(protocol.sequence, anatomy.brain_points_lps, np.cross(row, col), centre)
     margin = {"SCOUT": 0.1, "MRA": 0.05}.get(protocol.sequence, 0.18)
     fov = max(protocol.fov)
-    stack = Stack(row=row, col=col, centre=centre, offsets=even_offsets(lo, hi, n_slices, margin),
-                  rows=size, columns=size, pixel_spacing=(fov / size, fov / size))
+    stack = Stack(
+        row=row,
+        col=col,
+        centre=centre,
+        offsets=even_offsets(lo, hi, n_slices, margin),
+        rows=size,
+        columns=size,
+        pixel_spacing=(fov / size, fov / size),
+    )
     return render_stack(protocol, stack, subject, rng, anatomy=anatomy, max_depth=2).astype(np.float32)

@@ -34,7 +34,7 @@ def from_mapping(cls: type[T], values: dict[str, Any]) -> T:
     if unknown:
         raise ValueError(f"unknown {cls.__name__} settings: {', '.join(unknown)}")
     kwargs: dict[str, Any] = {}
-    defaults = cls()  # type: ignore[call-arg]
+    defaults = cls()
     for name, value in values.items():
         current = getattr(defaults, name)
         if dataclasses.is_dataclass(current) and isinstance(value, dict):
@@ -64,15 +64,24 @@ class Logger:
     def elapsed(self) -> float:
         return time.time() - self.start
 
+    def prefixed(self, prefix: str) -> Callable[[str], None]:
+        """A log function that writes ``prefix + message`` here."""
+        return lambda message: self(prefix + message)
 
-def write_predictions(path: Path, paths: list[str], classes: list[str], proba: np.ndarray, positive: str,
-                      extra: dict[str, Any] | None = None) -> Path:
+
+def write_predictions(
+    path: Path,
+    paths: list[str],
+    classes: list[str],
+    proba: np.ndarray,
+    positive: str,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """``path,label,probability,p_<CLASS>...`` CSV (label = argmax; probability = of ``positive``)."""
     import pandas as pd
 
     pos = classes.index(positive)
-    df = pd.DataFrame({"path": paths, "label": [classes[i] for i in proba.argmax(1)],
-                       "probability": proba[:, pos]})
+    df = pd.DataFrame({"path": paths, "label": [classes[i] for i in proba.argmax(1)], "probability": proba[:, pos]})
     for i, c in enumerate(classes):
         df[f"p_{c}"] = proba[:, i]
     for k, v in (extra or {}).items():

@@ -39,17 +39,23 @@ class ImageClassifierConfig:
     fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=8, frozen_epochs=2, patience=2))
 
     @classmethod
-    def load(cls, path: Path | str | None = None, *, quick: bool = False) -> "ImageClassifierConfig":
+    def load(cls, path: Path | str | None = None, *, quick: bool = False) -> ImageClassifierConfig:
         cfg = from_mapping(cls, read_section(path, "image_classifier")) if path else cls()
         return cfg.quick() if quick else cfg
 
-    def quick(self) -> "ImageClassifierConfig":
-        return replace(self, folds=2, input_size=64, load_size=72,
-                       fit=replace(self.fit, epochs=1, frozen_epochs=1, batch_size=8, patience=0))
+    def quick(self) -> ImageClassifierConfig:
+        return replace(
+            self,
+            folds=2,
+            input_size=64,
+            load_size=72,
+            fit=replace(self.fit, epochs=1, frozen_epochs=1, batch_size=8, patience=0),
+        )
 
 
-def run_image_classifier(out: Path | str, labels: Path | str, cfg: ImageClassifierConfig | None = None, *,
-                         log: Logger | None = None) -> dict[str, Any]:
+def run_image_classifier(
+    out: Path | str, labels: Path | str, cfg: ImageClassifierConfig | None = None, *, log: Logger | None = None
+) -> dict[str, Any]:
     """Cross-validate ``cfg.arch`` on the labelled set ``labels``, evaluate, and bundle a model trained on all."""
     from radclass.diagnostic.bundle import write_bundle_json
     from radclass.diagnostic.crossval import cross_validate
@@ -66,33 +72,74 @@ def run_image_classifier(out: Path | str, labels: Path | str, cfg: ImageClassifi
     pre = Preprocess(input_size=cfg.input_size, load_size=cfg.load_size, channels=cfg.channels, window=cfg.window)
     data = load_arrays(images, cfg.load_size)
     groups = np.asarray(images.patients) if images.patients else None
-    log(f"{len(images)} images, classes {data.classes}, kind {data.kind}, "
-        f"{'grouped by ' + str(len(set(images.patients))) + ' patients' if groups is not None else 'no patient IDs'}")
-    spec = TrainSpec(arch=cfg.arch, preprocess=pre, fit=replace(cfg.fit, seed=cfg.seed), augment=cfg.augment,
-                     flip=cfg.flip and cfg.augment, weights=cfg.weights or None, val_fraction=cfg.val_fraction)
+    grouping = f"grouped by {len(set(images.patients or ()))} patients" if groups is not None else "no patient IDs"
+    log(f"{len(images)} images, classes {data.classes}, kind {data.kind}, {grouping}")
+    spec = TrainSpec(
+        arch=cfg.arch,
+        preprocess=pre,
+        fit=replace(cfg.fit, seed=cfg.seed),
+        augment=cfg.augment,
+        flip=cfg.flip and cfg.augment,
+        weights=cfg.weights or None,
+        val_fraction=cfg.val_fraction,
+    )
     cv = cross_validate(data, spec, k=cfg.folds, groups=groups, seed=cfg.seed, log=log)
     paths = [str(p) for p in images.paths]
     positive = cfg.positive or data.classes[-1]
-    pred = write_predictions(out / "predictions" / f"{cfg.arch}.csv", paths, data.classes, cv.probabilities, positive,
-                             extra={"fold": cv.fold + 1})
+    pred = write_predictions(
+        out / "predictions" / f"{cfg.arch}.csv",
+        paths,
+        data.classes,
+        cv.probabilities,
+        positive,
+        extra={"fold": cv.fold + 1},
+    )
     truth = write_truth(out / "truth.csv", paths, images.labels)
-    metrics, _ = run_evaluation(pred, truth, out / "report", positive=positive if len(data.classes) == 2 else None,
-                                n_bootstrap=200, band_resamples=0, seed=cfg.seed)
+    metrics, _ = run_evaluation(
+        pred,
+        truth,
+        out / "report",
+        positive=positive if len(data.classes) == 2 else None,
+        n_bootstrap=200,
+        band_resamples=0,
+        seed=cfg.seed,
+    )
     epochs = max(1, int(np.median(cv.best_epochs))) - (spec.fit.frozen_epochs if spec.pretrained else 0)
     final = replace(spec, val_fraction=0.0, fit=replace(spec.fit, epochs=max(1, epochs), patience=0))
     fitted = train_classifier(data, final, groups=None, log=lambda m: log(f"final: {m}"))
     onnx = export_onnx(fitted.model, cfg.input_size, out / "bundle" / "model.onnx")
     diff = onnx_matches_torch(fitted.model, onnx, eval_inputs(data.x[:4], data.kind, pre))
-    meta = {"name": cfg.name, "version": cfg.version, "task": f"image classification: {', '.join(data.classes)}",
-            "classes": data.classes, "positive": positive, "onnx": "model.onnx", "architecture": cfg.arch,
-            "preprocess": pre.to_dict(), "input_kind_trained": data.kind,
-            "trained": {"recipe": "image-classifier", "labels": str(labels), "n_images": len(paths),
-                        "epochs": len(fitted.history), "folds": cfg.folds,
-                        "cv": {k: metrics.get(k) for k in ("accuracy", "balanced_accuracy", "roc_auc", "roc_auc_macro")}}}
+    meta = {
+        "name": cfg.name,
+        "version": cfg.version,
+        "task": f"image classification: {', '.join(data.classes)}",
+        "classes": data.classes,
+        "positive": positive,
+        "onnx": "model.onnx",
+        "architecture": cfg.arch,
+        "preprocess": pre.to_dict(),
+        "input_kind_trained": data.kind,
+        "trained": {
+            "recipe": "image-classifier",
+            "labels": str(labels),
+            "n_images": len(paths),
+            "epochs": len(fitted.history),
+            "folds": cfg.folds,
+            "cv": {k: metrics.get(k) for k in ("accuracy", "balanced_accuracy", "roc_auc", "roc_auc_macro")},
+        },
+    }
     write_bundle_json(out / "bundle", meta)
-    summary = {"recipe": "image-classifier", "n_images": len(paths), "classes": data.classes,
-               "accuracy": metrics.get("accuracy"), "balanced_accuracy": metrics.get("balanced_accuracy"),
-               "roc_auc": metrics.get("roc_auc"), "folds": cv.folds, "onnx_max_abs_diff": diff,
-               "config": asdict(cfg), "seconds": round(log.elapsed, 1)}
+    summary = {
+        "recipe": "image-classifier",
+        "n_images": len(paths),
+        "classes": data.classes,
+        "accuracy": metrics.get("accuracy"),
+        "balanced_accuracy": metrics.get("balanced_accuracy"),
+        "roc_auc": metrics.get("roc_auc"),
+        "folds": cv.folds,
+        "onnx_max_abs_diff": diff,
+        "config": asdict(cfg),
+        "seconds": round(log.elapsed, 1),
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     return summary

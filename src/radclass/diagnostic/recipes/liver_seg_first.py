@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 
 from radclass.diagnostic.finetune import FitConfig
-from radclass.diagnostic.recipes.common import Logger, auc_with_ci, from_mapping, read_section, write_predictions, write_truth
+from radclass.diagnostic.recipes.common import (
+    Logger,
+    auc_with_ci,
+    from_mapping,
+    read_section,
+    write_predictions,
+    write_truth,
+)
 from radclass.diagnostic.segmentation import SegConfig
 
 __all__ = ["LiverSegFirstConfig", "run_liver_seg_first"]
@@ -52,20 +59,32 @@ class LiverSegFirstConfig:
     pretrain_epochs: int = 3
     min_liver_fraction: float = 0.02
     augment: bool = True
-    fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=5, frozen_epochs=2, batch_size=16, max_lr=1e-3,
-                                                             patience=0))
+    fit: FitConfig = field(
+        default_factory=lambda: FitConfig(epochs=5, frozen_epochs=2, batch_size=16, max_lr=1e-3, patience=0)
+    )
     gradcam_images: int = 4
 
     @classmethod
-    def load(cls, path: Path | str | None = None, *, quick: bool = False) -> "LiverSegFirstConfig":
+    def load(cls, path: Path | str | None = None, *, quick: bool = False) -> LiverSegFirstConfig:
         cfg = from_mapping(cls, read_section(path, "liver_seg_first"))
         return cfg.quick() if quick else cfg
 
-    def quick(self) -> "LiverSegFirstConfig":
+    def quick(self) -> LiverSegFirstConfig:
         """A seconds-long end-to-end run: the 20-slice MR volume, 64-pixel slices, one epoch per stage."""
-        return replace(self, volumes=("totalseg-mr",), size=64, block=2, every=3, offset=1, gap=0, input_size=56,
-                       pretrain_epochs=1, gradcam_images=1, seg=replace(self.seg, epochs=1, batch_size=8),
-                       fit=replace(self.fit, epochs=1, frozen_epochs=1, batch_size=8))
+        return replace(
+            self,
+            volumes=("totalseg-mr",),
+            size=64,
+            block=2,
+            every=3,
+            offset=1,
+            gap=0,
+            input_size=56,
+            pretrain_epochs=1,
+            gradcam_images=1,
+            seg=replace(self.seg, epochs=1, batch_size=8),
+            fit=replace(self.fit, epochs=1, frozen_epochs=1, batch_size=8),
+        )
 
 
 @dataclass
@@ -97,8 +116,15 @@ def _collect(cfg: LiverSegFirstConfig, root: Path) -> _Slices:
         parts["path"] += [f"{v.path}#z={i:03d}" for i in keep]
         parts["label"] += [halves.get(int(i), "") for i in keep]
         parts["test"] += [bool(i in set(test.tolist())) for i in keep]
-    return _Slices(np.concatenate(parts["image"]), np.concatenate(parts["mask"]), np.array(parts["volume"]),
-                   np.array(parts["index"]), parts["path"], parts["label"], np.array(parts["test"]))
+    return _Slices(
+        np.concatenate(parts["image"]),
+        np.concatenate(parts["mask"]),
+        np.array(parts["volume"]),
+        np.array(parts["index"]),
+        parts["path"],
+        parts["label"],
+        np.array(parts["test"]),
+    )
 
 
 def _segmentation_training_set(s: _Slices, cfg: LiverSegFirstConfig) -> np.ndarray:
@@ -110,8 +136,13 @@ def _segmentation_training_set(s: _Slices, cfg: LiverSegFirstConfig) -> np.ndarr
     return np.sort(np.concatenate([train[has], background]))
 
 
-def run_liver_seg_first(out: Path | str, cfg: LiverSegFirstConfig | None = None, *, root: Path | str | None = None,
-                        log: Logger | None = None) -> dict[str, Any]:
+def run_liver_seg_first(
+    out: Path | str,
+    cfg: LiverSegFirstConfig | None = None,
+    *,
+    root: Path | str | None = None,
+    log: Logger | None = None,
+) -> dict[str, Any]:
     """Run the recipe into ``out``; returns the summary (also ``out/summary.json``)."""
     from radclass.config import data_root
     from radclass.diagnostic.segmentation import dice_score, predict_masks, train_unet
@@ -122,12 +153,19 @@ def run_liver_seg_first(out: Path | str, cfg: LiverSegFirstConfig | None = None,
     out.mkdir(parents=True, exist_ok=True)
     s = _collect(cfg, root)
     seg_train = _segmentation_training_set(s, cfg)
-    log(f"{len(s.path)} slices from {len(cfg.volumes)} volumes; U-Net trains on {len(seg_train)}, "
-        f"{int(s.test.sum())} held out")
+    log(
+        f"{len(s.path)} slices from {len(cfg.volumes)} volumes; U-Net trains on {len(seg_train)}, "
+        f"{int(s.test.sum())} held out"
+    )
     seg_cfg = replace(cfg.seg, seed=cfg.seed)
     start = log.elapsed
-    unet, seg_history = train_unet(s.image[seg_train], s.mask[seg_train], seg_cfg, weights=cfg.unet_weights or None,
-                                   log=lambda m: log(f"u-net: {m}"))
+    unet, seg_history = train_unet(
+        s.image[seg_train],
+        s.mask[seg_train],
+        seg_cfg,
+        weights=cfg.unet_weights or None,
+        log=lambda m: log(f"u-net: {m}"),
+    )
     seg_seconds = round(log.elapsed - start, 1)
     test = np.flatnonzero(s.test)
     predicted = np.zeros_like(s.mask)
@@ -138,10 +176,19 @@ def run_liver_seg_first(out: Path | str, cfg: LiverSegFirstConfig | None = None,
         dice[name] = dice_score(predicted[sel], s.mask[sel])
     log("Dice on held-out slices: " + ", ".join(f"{k} {v:.3f}" for k, v in dice.items()))
     classification = _classify(cfg, s, predicted, out, log)
-    summary = {"recipe": "liver-seg-first", "volumes": list(cfg.volumes), "n_slices": len(s.path),
-               "n_held_out": int(len(test)), "n_unet_train": int(len(seg_train)), "dice": dice,
-               "unet_seconds": seg_seconds, "unet_history": seg_history, "classification": classification,
-               "config": asdict(cfg), "seconds": round(log.elapsed, 1)}
+    summary = {
+        "recipe": "liver-seg-first",
+        "volumes": list(cfg.volumes),
+        "n_slices": len(s.path),
+        "n_held_out": int(len(test)),
+        "n_unet_train": int(len(seg_train)),
+        "dice": dice,
+        "unet_seconds": seg_seconds,
+        "unet_history": seg_history,
+        "classification": classification,
+        "config": asdict(cfg),
+        "seconds": round(log.elapsed, 1),
+    }
     _overlays(s, predicted, test, out / "segmentation", cfg.gradcam_images)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     _write_card(out, summary)
@@ -166,39 +213,69 @@ def _classify(cfg: LiverSegFirstConfig, s: _Slices, predicted: np.ndarray, out: 
     weights: Any = cfg.weights or None
     if weights is None:
         fit = replace(cfg.fit, epochs=cfg.pretrain_epochs, seed=cfg.seed)
-        weights = rotation_pretrain(s.image[~s.test][:, None], cfg.arch, spec_pre, fit,
-                                    log=lambda m: log(f"{cfg.arch} rotation pretraining: {m}"))
+        weights = rotation_pretrain(
+            s.image[~s.test][:, None],
+            cfg.arch,
+            spec_pre,
+            fit,
+            log=lambda m: log(f"{cfg.arch} rotation pretraining: {m}"),
+        )
         pretraining = f"rotation prediction on the {int((~s.test).sum())} training slices (unmasked, unlabelled)"
     else:
         pretraining = f"weights file {cfg.weights}"
     data = ImageArrays((s.image * s.mask)[train][:, None], y[train], "display", CLASSES)
-    spec = TrainSpec(arch=cfg.arch, preprocess=spec_pre, fit=replace(cfg.fit, seed=cfg.seed), augment=cfg.augment,
-                     flip=False, weights=weights, val_fraction=0.0)
+    spec = TrainSpec(
+        arch=cfg.arch,
+        preprocess=spec_pre,
+        fit=replace(cfg.fit, seed=cfg.seed),
+        augment=cfg.augment,
+        flip=False,
+        weights=weights,
+        val_fraction=0.0,
+    )
     result = train_classifier(data, spec, log=lambda m: log(f"{cfg.arch}: {m}"))
     seconds = round(log.elapsed - start, 1)
     paths = [s.path[i] for i in test]
     truth = write_truth(out / "classification" / "truth.csv", paths, [s.label[i] for i in test])
-    csvs, figures = {}, {}
+    csvs: dict[str, Path] = {}
+    figures: dict[str, Any] = {}
     for masking, masks in (("unet_mask", predicted), ("reference_mask", s.mask)):
         x = eval_inputs((s.image * masks)[test][:, None], "display", spec_pre)
         proba = predict_proba(result.model, x)
         csvs[masking] = write_predictions(out / "classification" / f"{masking}.csv", paths, CLASSES, proba, "SUPERIOR")
         if len(set(y[test])) == 2:
             auc, low, high = auc_with_ci(y[test], proba[:, 1])
-            figures[masking] = {"auc": auc, "auc_ci95": [low, high],
-                                "accuracy": float((proba.argmax(1) == y[test]).mean())}
+            figures[masking] = {
+                "auc": auc,
+                "auc_ci95": [low, high],
+                "accuracy": float((proba.argmax(1) == y[test]).mean()),
+            }
             log(f"SUPERIOR vs INFERIOR, held-out slices masked by {masking}: AUC {auc:.3f} [{low:.3f}, {high:.3f}]")
     if figures:
-        metrics, _ = run_evaluation(csvs["unet_mask"], truth, out / "classification" / "report", positive="SUPERIOR",
-                                    compare=[csvs["reference_mask"]], n_bootstrap=200, band_resamples=0, seed=cfg.seed)
+        metrics, _ = run_evaluation(
+            csvs["unet_mask"],
+            truth,
+            out / "classification" / "report",
+            positive="SUPERIOR",
+            compare=[csvs["reference_mask"]],
+            n_bootstrap=200,
+            band_resamples=0,
+            seed=cfg.seed,
+        )
         pair = metrics.get("comparison", {}).get("pairwise", [{}])[0]
         figures["delong_p_unet_vs_reference"] = (pair.get("delong") or {}).get("p_value")
     _gradcam(result.model, s, predicted, test, spec_pre, out / "gradcam", cfg.gradcam_images)
-    return {"task": "SUPERIOR vs INFERIOR half of the liver (from the reference mask's craniocaudal extent)",
-            "n_train": int(len(train)), "n_test": int(len(test)), "pretraining": pretraining, "seconds": seconds,
-            "epochs": len(result.history), "figures": figures,
-            "train_counts": {c: int((y[train] == i).sum()) for i, c in enumerate(CLASSES)},
-            "test_counts": {c: int((y[test] == i).sum()) for i, c in enumerate(CLASSES)}}
+    return {
+        "task": "SUPERIOR vs INFERIOR half of the liver (from the reference mask's craniocaudal extent)",
+        "n_train": int(len(train)),
+        "n_test": int(len(test)),
+        "pretraining": pretraining,
+        "seconds": seconds,
+        "epochs": len(result.history),
+        "figures": figures,
+        "train_counts": {c: int((y[train] == i).sum()) for i, c in enumerate(CLASSES)},
+        "test_counts": {c: int((y[test] == i).sum()) for i, c in enumerate(CLASSES)},
+    }
 
 
 def _pick(test: np.ndarray, n: int) -> np.ndarray:

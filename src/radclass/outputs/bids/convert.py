@@ -51,8 +51,11 @@ class ConversionError(RuntimeError):
 
 def find_dcm2niix() -> Path:
     """The dcm2niix program: the one beside this Python (PyPI wheel) first, else the first on PATH."""
-    return find_program("dcm2niix", "install the Debian package dcm2niix or `pip install radclass[bids]` "
-                        "(the PyPI dcm2niix wheel)", ConverterMissing)
+    return find_program(
+        "dcm2niix",
+        "install the Debian package dcm2niix or `pip install radclass[bids]` (the PyPI dcm2niix wheel)",
+        ConverterMissing,
+    )
 
 
 @cache
@@ -92,8 +95,11 @@ def run_dcm2niix(unit: Unit, staging: Path, program: Path) -> list[Output]:
         raise ConversionError(f"dcm2niix did not finish within {_TIMEOUT_S} s") from None
     outputs = collect_outputs(dst)
     if not outputs:
-        lines = [ln.strip() for ln in (done.stdout + done.stderr).splitlines()
-                 if ln.strip() and not ln.startswith(("Chris Rorden", "Found ", "Compress", "Conversion required"))]
+        lines = [
+            ln.strip()
+            for ln in (done.stdout + done.stderr).splitlines()
+            if ln.strip() and not ln.startswith(("Chris Rorden", "Found ", "Compress", "Conversion required"))
+        ]
         why = "; ".join(lines[-3:]) or f"exit status {done.returncode}"
         raise ConversionError(f"dcm2niix wrote no image (exit {done.returncode}): {why}")
     return outputs
@@ -106,9 +112,12 @@ def collect_outputs(folder: Path) -> list[Output]:
         ext = next((e for e in _EXTS if p.name.endswith(e)), None)
         if ext is None or not p.name.startswith(_NAME):
             continue
-        by.setdefault(p.name[len(_NAME):-len(ext)], {})[ext] = p
-    return [Output(postfix, files, json.loads(files[".json"].read_text()) if ".json" in files else {})
-            for postfix, files in sorted(by.items()) if ".nii.gz" in files]
+        by.setdefault(p.name[len(_NAME) : -len(ext)], {})[ext] = p
+    return [
+        Output(postfix, files, json.loads(files[".json"].read_text()) if ".json" in files else {})
+        for postfix, files in sorted(by.items())
+        if ".nii.gz" in files
+    ]
 
 
 def stage_nifti(unit: Unit, staging: Path) -> list[Output]:
@@ -208,9 +217,16 @@ def images_of(unit: Unit, outputs: list[Output], tasks: TaskRules) -> tuple[list
             elif not is_phase and as_number(sidecar.get("EchoNumber")) in (1.0, 2.0):
                 suffix = Suffix.MAGNITUDE1 if as_number(sidecar.get("EchoNumber")) == 1.0 else Suffix.MAGNITUDE2
             else:
-                skipped.append(Skip(key, unit.source, "field-map image that is neither a magnitude (echo 1/2), "
-                                    "a phase difference with EchoTime1/EchoTime2, nor a B0 map with Units",
-                                    unit.rows, unit.sequence))
+                skipped.append(
+                    Skip(
+                        key,
+                        unit.source,
+                        "field-map image that is neither a magnitude (echo 1/2), "
+                        "a phase difference with EchoTime1/EchoTime2, nor a B0 map with Units",
+                        unit.rows,
+                        unit.sequence,
+                    )
+                )
                 continue
         else:
             if echo and Entity.ECHO in ALLOWED[suffix]:
@@ -229,26 +245,63 @@ def images_of(unit: Unit, outputs: list[Output], tasks: TaskRules) -> tuple[list
             entities[Entity.TASK] = task
             sidecar["TaskName"] = task
         if suffix is Suffix.ASL:
-            skipped.append(Skip(key, unit.source, "ASL: the label/control/M0 order of the volumes (aslcontext.tsv, "
-                                "required by BIDS) is not in the DICOM headers; add it by hand", unit.rows,
-                                unit.sequence))
+            skipped.append(
+                Skip(
+                    key,
+                    unit.source,
+                    "ASL: the label/control/M0 order of the volumes (aslcontext.tsv, "
+                    "required by BIDS) is not in the DICOM headers; add it by hand",
+                    unit.rows,
+                    unit.sequence,
+                )
+            )
             continue
         if suffix is Suffix.BOLD and _volumes(out.files[".nii.gz"]) < 2:
-            skipped.append(Skip(key, unit.source, "a single BOLD volume: BIDS bold must be a 4D time series",
-                                unit.rows, unit.sequence))
+            skipped.append(
+                Skip(
+                    key,
+                    unit.source,
+                    "a single BOLD volume: BIDS bold must be a 4D time series",
+                    unit.rows,
+                    unit.sequence,
+                )
+            )
             continue
         if suffix is Suffix.DWI and not (".bval" in out.files and ".bvec" in out.files):
-            skipped.append(Skip(key, unit.source, "diffusion image without b-values/b-vectors from dcm2niix (a "
-                                "derived trace or single b0 image), which raw BIDS dwi cannot hold", unit.rows,
-                                unit.sequence))
+            skipped.append(
+                Skip(
+                    key,
+                    unit.source,
+                    "diffusion image without b-values/b-vectors from dcm2niix (a "
+                    "derived trace or single b0 image), which raw BIDS dwi cannot hold",
+                    unit.rows,
+                    unit.sequence,
+                )
+            )
             continue
         missing = [k for k in REQUIRED_METADATA.get(suffix, ()) if k not in sidecar]
         if missing:
-            skipped.append(Skip(key, unit.source, f"{suffix.value}: the sidecar lacks the BIDS-required "
-                                f"{', '.join(missing)}", unit.rows, unit.sequence))
+            skipped.append(
+                Skip(
+                    key,
+                    unit.source,
+                    f"{suffix.value}: the sidecar lacks the BIDS-required {', '.join(missing)}",
+                    unit.rows,
+                    unit.sequence,
+                )
+            )
             continue
-        images.append(Image(unit, out.postfix, out.files, sidecar, suffix, entities,
-                            direction=phase_direction(out) if Entity.DIR in ALLOWED[suffix] else ""))
+        images.append(
+            Image(
+                unit,
+                out.postfix,
+                out.files,
+                sidecar,
+                suffix,
+                entities,
+                direction=phase_direction(out) if Entity.DIR in ALLOWED[suffix] else "",
+            )
+        )
     return images, skipped
 
 

@@ -43,8 +43,7 @@ from radclass.outputs.bids.plan import (
 from radclass.outputs.bids.tasks import TaskRules
 from radclass.values import as_text
 
-BIDSIGNORE_LINES = ("# written by radclass bids: files of the conversion that are not BIDS data",
-                    "code/radclass/")
+BIDSIGNORE_LINES = ("# written by radclass bids: files of the conversion that are not BIDS data", "code/radclass/")
 
 
 @dataclass(frozen=True)
@@ -87,22 +86,47 @@ class BidsResult:
 
 
 def _image_row(im: Image) -> PlanRow:
-    return PlanRow(im.key, im.unit.key, EntryStatus.CONVERTED, im.unit.source, im.unit.sequence, im.relpath(),
-                   "", as_text(im.unit.first.get("series_uid")),
-                   ";".join(sorted({as_text(r.get("sub_series")) for r in im.unit.rows} - {""})),
-                   im.unit.study_uid, im.unit.participant, im.unit.session)
+    return PlanRow(
+        im.key,
+        im.unit.key,
+        EntryStatus.CONVERTED,
+        im.unit.source,
+        im.unit.sequence,
+        im.relpath(),
+        "",
+        as_text(im.unit.first.get("series_uid")),
+        ";".join(sorted({as_text(r.get("sub_series")) for r in im.unit.rows} - {""})),
+        im.unit.study_uid,
+        im.unit.participant,
+        im.unit.session,
+    )
 
 
 def _skip_row(s: Skip) -> PlanRow:
     first = s.rows[0] if s.rows else {}
-    return PlanRow(s.key, s.key, EntryStatus.SKIPPED, s.source, s.sequence, "", s.reason,
-                   as_text(first.get("series_uid")),
-                   ";".join(sorted({as_text(r.get("sub_series")) for r in s.rows} - {""})),
-                   as_text(first.get("study_uid")))
+    return PlanRow(
+        s.key,
+        s.key,
+        EntryStatus.SKIPPED,
+        s.source,
+        s.sequence,
+        "",
+        s.reason,
+        as_text(first.get("series_uid")),
+        ";".join(sorted({as_text(r.get("sub_series")) for r in s.rows} - {""})),
+        as_text(first.get("study_uid")),
+    )
 
 
-def build_bids(rows: Iterable[Mapping[str, Any]], root: Path, *, participants: Path | None = None,
-               task_rules: Path | None = None, dry_run: bool = False, name: str | None = None) -> BidsResult:
+def build_bids(
+    rows: Iterable[Mapping[str, Any]],
+    root: Path,
+    *,
+    participants: Path | None = None,
+    task_rules: Path | None = None,
+    dry_run: bool = False,
+    name: str | None = None,
+) -> BidsResult:
     """Convert the annotated series of ``rows`` (``annotate_paths`` rows) into the BIDS dataset ``root``."""
     root = Path(root)
     mapping = ParticipantMap.load(participants)
@@ -126,13 +150,30 @@ def build_bids(rows: Iterable[Mapping[str, Any]], root: Path, *, participants: P
         for unit in units:
             mine = by_unit.get(unit.key, [])
             if mine and all(_present(root, r["bids_path"]) for r in mine):
-                kept.extend(PlanRow(r["key"], r["unit"], EntryStatus.CONVERTED, r["source"], r["sequence"],
-                                    r["bids_path"], "", r["series_uid"], r["sub_series"], r["study_uid"],
-                                    r["participant"], r["session"]) for r in mine)
+                kept.extend(
+                    PlanRow(
+                        r["key"],
+                        r["unit"],
+                        EntryStatus.CONVERTED,
+                        r["source"],
+                        r["sequence"],
+                        r["bids_path"],
+                        "",
+                        r["series_uid"],
+                        r["sub_series"],
+                        r["study_uid"],
+                        r["participant"],
+                        r["session"],
+                    )
+                    for r in mine
+                )
                 continue
             try:
-                outputs: list[Output] = (stage_nifti(unit, Path(staging)) if unit.kind == "nifti"
-                                         else run_dcm2niix(unit, Path(staging), program))
+                outputs: list[Output] = (
+                    stage_nifti(unit, Path(staging))
+                    if unit.kind == "nifti"
+                    else run_dcm2niix(unit, Path(staging), program or find_dcm2niix())  # found above
+                )
             except ConversionError as err:
                 skips.append(Skip(unit.key, unit.source, str(err), unit.rows, unit.sequence))
                 continue
@@ -148,22 +189,44 @@ def build_bids(rows: Iterable[Mapping[str, Any]], root: Path, *, participants: P
         if not dry_run:
             for im in again + fresh:
                 place(im, root)
-        result.rows = sorted(kept + [_image_row(im) for im in again + fresh] + [_skip_row(s) for s in skips],
-                             key=lambda r: (r.status != EntryStatus.CONVERTED, r.bids_path, r.source, r.key))
+        result.rows = sorted(
+            kept + [_image_row(im) for im in again + fresh] + [_skip_row(s) for s in skips],
+            key=lambda r: (r.status != EntryStatus.CONVERTED, r.bids_path, r.source, r.key),
+        )
     # Entries of earlier runs stay in the ledger (and their files in the dataset) as they were, also when this
     # run's input lacks the series or labels it differently: a re-run never takes a converted file away.
     fixed_units = {r["unit"] for r in fixed.values()}
     result.rows = [r for r in result.rows if r.status is EntryStatus.CONVERTED or r.unit not in fixed_units]
     listed = {r.key for r in result.rows}
-    carried = [PlanRow(r["key"], r["unit"], EntryStatus.CONVERTED, r["source"], r["sequence"], r["bids_path"], "",
-                       r["series_uid"], r["sub_series"], r["study_uid"], r["participant"], r["session"])
-               for r in fixed.values() if r["key"] not in listed]
+    carried = [
+        PlanRow(
+            r["key"],
+            r["unit"],
+            EntryStatus.CONVERTED,
+            r["source"],
+            r["sequence"],
+            r["bids_path"],
+            "",
+            r["series_uid"],
+            r["sub_series"],
+            r["study_uid"],
+            r["participant"],
+            r["session"],
+        )
+        for r in fixed.values()
+        if r["key"] not in listed
+    ]
     if not dry_run:
         everything = carried + result.rows
         write_ledger(root, [r.as_dict() for r in everything])
         _, _, result.heuristic_left_out = write_exports(root, [r.as_dict() for r in everything])
-        write_dataset_files(root, [r for r in everything if r.status is EntryStatus.CONVERTED], mapping,
-                            name=name, converter=dcm2niix_version(program) if program else None)
+        write_dataset_files(
+            root,
+            [r for r in everything if r.status is EntryStatus.CONVERTED],
+            mapping,
+            name=name,
+            converter=dcm2niix_version(program) if program else None,
+        )
     return result
 
 
@@ -171,22 +234,40 @@ def _present(root: Path, bids_path: str) -> bool:
     return bool(bids_path) and (root / (bids_path + ".nii.gz")).is_file() and (root / (bids_path + ".json")).is_file()
 
 
-def write_dataset_files(root: Path, converted: list[PlanRow], mapping: ParticipantMap, *, name: str | None,
-                        converter: str | None) -> None:
+def write_dataset_files(
+    root: Path, converted: list[PlanRow], mapping: ParticipantMap, *, name: str | None, converter: str | None
+) -> None:
     """dataset_description.json and README (when absent), participants.tsv/.json and .bidsignore."""
     desc = root / "dataset_description.json"
     if not desc.exists():
-        generated = [{"Name": "radclass", "Version": __version__,
-                      "Description": "series named from radclass's sequence/orientation/contrast labels"}]
+        generated = [
+            {
+                "Name": "radclass",
+                "Version": __version__,
+                "Description": "series named from radclass's sequence/orientation/contrast labels",
+            }
+        ]
         if converter:
             generated.append({"Name": "dcm2niix", "Version": converter})
-        desc.write_text(json.dumps({"Name": name or "radclass conversion", "BIDSVersion": BIDS_VERSION,
-                                    "DatasetType": "raw", "GeneratedBy": generated}, indent=2) + "\n")
+        desc.write_text(
+            json.dumps(
+                {
+                    "Name": name or "radclass conversion",
+                    "BIDSVersion": BIDS_VERSION,
+                    "DatasetType": "raw",
+                    "GeneratedBy": generated,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     readme = root / "README.md"
     if not readme.exists() and not (root / "README").exists():
-        readme.write_text("# BIDS dataset converted by radclass\n\nEach series was converted with dcm2niix and "
-                          "named from radclass's labels. `code/radclass/conversion.tsv` lists every input series "
-                          "with its path here or the reason it was skipped.\n")
+        readme.write_text(
+            "# BIDS dataset converted by radclass\n\nEach series was converted with dcm2niix and "
+            "named from radclass's labels. `code/radclass/conversion.tsv` lists every input series "
+            "with its path here or the reason it was skipped.\n"
+        )
     subjects = sorted({r.participant for r in converted})
     extra = sorted({c for s in subjects for c in mapping.columns.get(s, {})})
     if not subjects:  # an empty participants.tsv contradicts the (absent) subject folders
@@ -205,6 +286,13 @@ def _write_participants(root: Path, subjects: list[str], extra: list[str], mappi
         w.writerow(["participant_id", *extra])
         for s in subjects:
             w.writerow([f"sub-{s}", *(mapping.columns.get(s, {}).get(c) or "n/a" for c in extra)])
-    (root / "participants.json").write_text(json.dumps(
-        {"participant_id": {"Description": "participant label (from PatientID or the --participants mapping)"},
-         **{c: {"Description": f"{c} (from the --participants mapping)"} for c in extra}}, indent=2) + "\n")
+    (root / "participants.json").write_text(
+        json.dumps(
+            {
+                "participant_id": {"Description": "participant label (from PatientID or the --participants mapping)"},
+                **{c: {"Description": f"{c} (from the --participants mapping)"} for c in extra},
+            },
+            indent=2,
+        )
+        + "\n"
+    )

@@ -54,8 +54,7 @@ def exported_images(rows: Iterable[dict[str, str]]) -> list[ExportedImage]:
         if r.get("status") != "converted" or r["unit"].startswith("nifti:") or not r.get("bids_path"):
             continue
         datatype, stem = r["bids_path"].split("/")[-2:]
-        out.append(ExportedImage(r["unit"], r["key"][len(r["unit"]):], r["participant"], r["session"], datatype,
-                                 stem))
+        out.append(ExportedImage(r["unit"], r["key"][len(r["unit"]) :], r["participant"], r["session"], datatype, stem))
     return sorted(out, key=lambda im: (im.participant, im.session, im.datatype, im.stem))
 
 
@@ -63,21 +62,30 @@ def dcm2bids_config(images: list[ExportedImage]) -> dict:
     """A dcm2bids 3 configuration reproducing the names of ``images``."""
     descriptions = []
     for im in images:
-        desc: dict = {"datatype": im.datatype, "suffix": im.suffix,
-                      "criteria": {"SidecarFilename": f"{im.series_uid}{im.postfix}.json"}}
+        desc: dict = {
+            "datatype": im.datatype,
+            "suffix": im.suffix,
+            "criteria": {"SidecarFilename": f"{im.series_uid}{im.postfix}.json"},
+        }
         if im.entities:
             desc["custom_entities"] = "_".join(im.entities)
         task = next((e[5:] for e in im.entities if e.startswith("task-")), None)
         if task:
             desc["sidecar_changes"] = {"TaskName": task}
         descriptions.append(desc)
-    return {"dcm2niixOptions": DCM2BIDS_DCM2NIIX_OPTIONS, "search_method": "fnmatch", "case_sensitive": True,
-            "dup_method": "run", "descriptions": descriptions}
+    return {
+        "dcm2niixOptions": DCM2BIDS_DCM2NIIX_OPTIONS,
+        "search_method": "fnmatch",
+        "case_sensitive": True,
+        "dup_method": "run",
+        "descriptions": descriptions,
+    }
 
 
 def _template(participant_dir: str, im: ExportedImage, stem: str) -> str:
     return f"sub-{{subject}}/{participant_dir}{im.datatype}/" + stem.replace(
-        f"sub-{im.participant}", "sub-{subject}", 1).replace(f"_ses-{im.session}", "_{session}", 1)
+        f"sub-{im.participant}", "sub-{subject}", 1
+    ).replace(f"_ses-{im.session}", "_{session}", 1)
 
 
 def _heudiconv_stem(images: list[ExportedImage]) -> str | None:

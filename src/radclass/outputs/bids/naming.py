@@ -66,15 +66,19 @@ ENTITY_ORDER: tuple[Entity, ...] = tuple(Entity)
 
 # Entities each suffix accepts (BIDS 1.11 "Magnetic Resonance Imaging": the file-name templates).
 ALLOWED: dict[Suffix, frozenset[Entity]] = {
-    **{s: frozenset({Entity.SUB, Entity.SES, Entity.TASK, Entity.ACQ, Entity.CE, Entity.RUN, Entity.ECHO,
-                     Entity.PART})
-       for s in (Suffix.T1W, Suffix.T2W, Suffix.FLAIR, Suffix.PDW, Suffix.T2STARW, Suffix.ANGIO)},
+    **{
+        s: frozenset({Entity.SUB, Entity.SES, Entity.TASK, Entity.ACQ, Entity.CE, Entity.RUN, Entity.ECHO, Entity.PART})
+        for s in (Suffix.T1W, Suffix.T2W, Suffix.FLAIR, Suffix.PDW, Suffix.T2STARW, Suffix.ANGIO)
+    },
     Suffix.DWI: frozenset({Entity.SUB, Entity.SES, Entity.ACQ, Entity.DIR, Entity.RUN, Entity.PART}),
-    Suffix.BOLD: frozenset({Entity.SUB, Entity.SES, Entity.TASK, Entity.ACQ, Entity.CE, Entity.DIR,
-                            Entity.RUN, Entity.ECHO, Entity.PART}),
+    Suffix.BOLD: frozenset(
+        {Entity.SUB, Entity.SES, Entity.TASK, Entity.ACQ, Entity.CE, Entity.DIR, Entity.RUN, Entity.ECHO, Entity.PART}
+    ),
     Suffix.ASL: frozenset({Entity.SUB, Entity.SES, Entity.ACQ, Entity.DIR, Entity.RUN}),
-    **{s: frozenset({Entity.SUB, Entity.SES, Entity.ACQ, Entity.RUN})
-       for s in (Suffix.PHASEDIFF, Suffix.MAGNITUDE1, Suffix.MAGNITUDE2, Suffix.FIELDMAP)},
+    **{
+        s: frozenset({Entity.SUB, Entity.SES, Entity.ACQ, Entity.RUN})
+        for s in (Suffix.PHASEDIFF, Suffix.MAGNITUDE1, Suffix.MAGNITUDE2, Suffix.FIELDMAP)
+    },
 }
 
 # Why a sequence label has no raw BIDS place (the series is listed as skipped with this reason).

@@ -40,8 +40,20 @@ from radclass.outputs.bids.naming import (
 from radclass.values import as_number, as_text, is_missing
 
 LEDGER = Path("code") / "radclass" / "conversion.tsv"
-LEDGER_COLUMNS = ("key", "unit", "status", "bids_path", "reason", "sequence", "series_uid", "sub_series", "study_uid",
-                  "participant", "session", "source")
+LEDGER_COLUMNS = (
+    "key",
+    "unit",
+    "status",
+    "bids_path",
+    "reason",
+    "sequence",
+    "series_uid",
+    "sub_series",
+    "study_uid",
+    "participant",
+    "session",
+    "source",
+)
 
 
 class EntryStatus(StrEnum):
@@ -139,8 +151,15 @@ def build_units(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Unit], list[Ski
         if status not in ("ok", "unknown") or not files:
             what = "file" if not uid else "series"
             reason = as_text(row.get("reason")) or f"annotation status {status or 'missing'}"
-            skipped.append(Skip(uid or as_text(row.get("path")), as_text(row.get("path")),
-                                f"{what} not annotated as MR: {reason}", [row], as_text(row.get("sequence"))))
+            skipped.append(
+                Skip(
+                    uid or as_text(row.get("path")),
+                    as_text(row.get("path")),
+                    f"{what} not annotated as MR: {reason}",
+                    [row],
+                    as_text(row.get("sequence")),
+                )
+            )
             continue
         if as_text(row.get("format")) == "nifti":
             images = [f for f in files if not f.endswith(".json")]
@@ -156,8 +175,15 @@ def build_units(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Unit], list[Ski
         source = as_text(lead.get("path"))
         sequence = as_text(lead.get("sequence"))
         if dirs and key in seen_uid:
-            skipped.append(Skip(f"{key}@{source}", source, f"a second copy of series {key}, already converted "
-                                f"from {seen_uid[key]}", members, sequence))
+            skipped.append(
+                Skip(
+                    f"{key}@{source}",
+                    source,
+                    f"a second copy of series {key}, already converted from {seen_uid[key]}",
+                    members,
+                    sequence,
+                )
+            )
             continue
         if dirs:
             seen_uid[key] = source
@@ -193,12 +219,14 @@ def read_identity(unit: Unit) -> Identity:
     import pydicom
 
     try:
-        ds = pydicom.dcmread(unit.files[0], stop_before_pixels=True,
-                             specific_tags=["PatientID", "StudyDate", "StudyTime"])
+        ds = pydicom.dcmread(
+            unit.files[0], stop_before_pixels=True, specific_tags=["PatientID", "StudyDate", "StudyTime"]
+        )
     except Exception:  # the scan read this file; a failure here only loses the identity, never the series
         return Identity()
-    return Identity(as_text(ds.get("PatientID")).strip(), as_text(ds.get("StudyDate")).strip(),
-                    as_text(ds.get("StudyTime")).strip())
+    return Identity(
+        as_text(ds.get("PatientID")).strip(), as_text(ds.get("StudyDate")).strip(), as_text(ds.get("StudyTime")).strip()
+    )
 
 
 @dataclass
@@ -223,18 +251,25 @@ class ParticipantMap:
             reader = csv.DictReader(fh, dialect=dialect)
             missing = {"patient_id", "participant_id"} - set(reader.fieldnames or ())
             if missing:
-                raise ValueError(f"The participants file {path} needs the columns patient_id and participant_id; "
-                                 f"it lacks {', '.join(sorted(missing))}.")
+                raise ValueError(
+                    f"The participants file {path} needs the columns patient_id and participant_id; "
+                    f"it lacks {', '.join(sorted(missing))}."
+                )
             for i, row in enumerate(reader, start=2):
                 label = clean_label(row["participant_id"].removeprefix("sub-"), "")
                 if not label:
-                    raise ValueError(f"{path} line {i}: participant_id {row['participant_id']!r} has no letters or "
-                                     "digits, so it cannot be a BIDS label.")
+                    raise ValueError(
+                        f"{path} line {i}: participant_id {row['participant_id']!r} has no letters or "
+                        "digits, so it cannot be a BIDS label."
+                    )
                 out.participants[row["patient_id"].strip()] = label
                 if row.get("study_uid") and row.get("session_id"):
                     out.sessions[row["study_uid"].strip()] = clean_label(row["session_id"].removeprefix("ses-"))
-                extra = {k: v for k, v in row.items()
-                         if k not in ("patient_id", "participant_id", "study_uid", "session_id") and k}
+                extra = {
+                    k: v
+                    for k, v in row.items()
+                    if k not in ("patient_id", "participant_id", "study_uid", "session_id") and k
+                }
                 out.columns.setdefault(label, {}).update({k: v for k, v in extra.items() if v})
         return out
 
@@ -307,8 +342,10 @@ def name_images(images: list[Image], taken: set[str]) -> None:
     the suffix allows it), ``acq-`` from the plane and then 2D/3D when those differ, and ``run-`` numbers
     (ordered by SeriesNumber) for what still collides.
     """
-    ents: dict[int, dict[Entity, str]] = {id(im): {Entity.SUB: im.unit.participant, Entity.SES: im.unit.session,
-                                                   **im.unit.target.entities, **im.entities} for im in images}
+    ents: dict[int, dict[Entity, str]] = {
+        id(im): {Entity.SUB: im.unit.participant, Entity.SES: im.unit.session, **im.unit.target.entities, **im.entities}
+        for im in images
+    }
 
     def groups() -> list[list[Image]]:
         by: dict[str, list[Image]] = defaultdict(list)
@@ -362,11 +399,14 @@ def write_ledger(root: Path, rows: list[dict[str, Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=LEDGER_COLUMNS, delimiter="\t", extrasaction="ignore",
-                           lineterminator="\n")
+        w = csv.DictWriter(fh, fieldnames=LEDGER_COLUMNS, delimiter="\t", extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         for r in rows:
-            w.writerow({k: ("" if is_missing(r.get(k)) else str(r.get(k)).replace("\t", " ").replace("\n", " "))
-                        for k in LEDGER_COLUMNS})
+            w.writerow(
+                {
+                    k: ("" if is_missing(r.get(k)) else str(r.get(k)).replace("\t", " ").replace("\n", " "))
+                    for k in LEDGER_COLUMNS
+                }
+            )
     tmp.replace(path)
     return path

@@ -38,8 +38,11 @@ class TaskRules:
     @classmethod
     def load(cls, path: str | Path | None = None) -> TaskRules:
         """Rules from a TOML file (``[[task]]`` tables with ``task`` and ``description``), or the packaged ones."""
-        text = (resources.files("radclass.rules").joinpath("tasks.toml").read_text() if path is None
-                else Path(path).read_text())
+        text = (
+            resources.files("radclass.rules").joinpath("tasks.toml").read_text()
+            if path is None
+            else Path(path).read_text()
+        )
         rules = []
         for i, r in enumerate(tomllib.loads(text).get("task", []), start=1):
             if "task" not in r or "description" not in r:

@@ -42,17 +42,20 @@ class ValidationReport:
 
 def find_validator() -> Path:
     """``bids-validator-deno`` beside this Python first, else on PATH."""
-    return find_program("bids-validator-deno", "`pip install bids-validator-deno` (pinned in radclass's test extra)",
-                        ValidatorMissing)
+    return find_program(
+        "bids-validator-deno", "`pip install bids-validator-deno` (pinned in radclass's test extra)", ValidatorMissing
+    )
 
 
 def validate(root: Path) -> ValidationReport:
     """Validate the dataset at ``root``; raises RuntimeError when the validator gives no report."""
-    done = subprocess.run([str(find_validator()), "--format", "json", str(root)], capture_output=True, text=True,
-                          timeout=_TIMEOUT_S)
+    done = subprocess.run(
+        [str(find_validator()), "--format", "json", str(root)], capture_output=True, text=True, timeout=_TIMEOUT_S
+    )
     try:
         report = json.loads(done.stdout)
     except json.JSONDecodeError:
-        raise RuntimeError(f"bids-validator-deno gave no JSON report (exit {done.returncode}): "
-                           f"{(done.stderr or done.stdout)[-500:]}") from None
+        raise RuntimeError(
+            f"bids-validator-deno gave no JSON report (exit {done.returncode}): {(done.stderr or done.stdout)[-500:]}"
+        ) from None
     return ValidationReport(report.get("issues", {}).get("issues", []))

@@ -296,9 +296,10 @@ def _keep_base_preprocessing(config: MriBundleConfig, base: ModelBundle) -> MriB
     """The recipe with the base bundle's network, input size and slices per series (its preprocessing)."""
     if "torch_weights" not in base.meta or not (base.folder / base.meta["torch_weights"]).exists():
         raise ValueError(f"The bundle {base.folder} has no torch weights (cnn.pt) to fine-tune from.")
-    if list(base.meta.get("feature_names", feature_names())) != feature_names():
-        raise ValueError(f"The bundle {base.folder} was trained on other header features than this radclass "
-                         "computes; it cannot be fine-tuned, train from scratch instead.")
+    missing = sorted(set(feature_names()) - set(base.feature_names or feature_names()))
+    if missing:  # its stored rows could not be given the features this version computes
+        raise ValueError(f"The bundle {base.folder} lacks header features this radclass computes ({missing[:5]}); "
+                         "it cannot be fine-tuned, train from scratch instead.")
     cnn = {**config.cnn, "network": base.meta.get("network", config.cnn.get("network", "multitask"))}
     return replace(config, input_size=base.input_size, cnn=cnn,
                    slices_per_series=int(base.meta.get("slices_per_series", config.slices_per_series)))
@@ -311,7 +312,9 @@ def _extra_forest_rows(config: MriBundleConfig, base: ModelBundle | None) -> tup
 
     if base is not None and (base.folder / base.meta.get("forest_rows", FOREST_ROWS)).exists():
         data = np.load(base.folder / base.meta.get("forest_rows", FOREST_ROWS))
-        return data["X"], data["y"].astype(object), f"the training rows of {base.version}"
+        stored = base.feature_names or feature_names()
+        columns = [stored.index(n) for n in feature_names()]  # the base's columns, by name, in today's order
+        return data["X"][:, columns], data["y"].astype(object), f"the training rows of {base.version}"
     # A bundle built before forest_rows.npz existed does not ship its real rows (they are the pool's headers,
     # not redistributable with the model); its synthetic rows are regenerated from its own recipe.
     n, seed = config.synthetic_headers_per_class, config.seed

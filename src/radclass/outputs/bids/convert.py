@@ -156,7 +156,7 @@ def _nifti_tr(path: Path) -> float | None:
     """The volume repetition time (s) of a 4D NIfTI header, when it states one."""
     import nibabel as nib
 
-    img = nib.load(str(path))
+    img: Any = nib.load(str(path))  # a NIfTI SpatialImage; nibabel types load() as FileBasedImage
     if len(img.shape) < 4:
         return None
     tr = float(img.header.get_zooms()[3])
@@ -169,7 +169,8 @@ def _volumes(path: Path) -> int:
     """Number of volumes (4th dimension) of a NIfTI file; 1 for a 3D image."""
     import nibabel as nib
 
-    shape = nib.load(str(path)).shape
+    img: Any = nib.load(str(path))  # a NIfTI SpatialImage
+    shape = img.shape
     return int(shape[3]) if len(shape) > 3 else 1
 
 
@@ -183,7 +184,8 @@ def phase_direction(output: Output) -> str:
     import numpy as np
 
     axis = "ijk".index(ped[0])
-    vec = np.asarray(nib.load(str(output.files[".nii.gz"])).affine)[:3, axis]
+    img: Any = nib.load(str(output.files[".nii.gz"]))  # a NIfTI SpatialImage
+    vec = np.asarray(img.affine)[:3, axis]
     if ped.endswith("-"):
         vec = -vec
     world = int(np.argmax(np.abs(vec)))

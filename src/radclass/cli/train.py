@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -18,23 +18,45 @@ from radclass.cli.app import app
 
 @app.command()
 def train(
-    config_arg: Annotated[Optional[Path], typer.Argument(
-        metavar="[CONFIG]", help="TOML recipe (e.g. configs/mri-series.toml); same as --config.",
-        exists=True, dir_okay=False)] = None,
+    config_arg: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[CONFIG]",
+            help="TOML recipe (e.g. configs/mri-series.toml); same as --config.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Bundle folder to write.")] = Path("bundle"),
-    config: Annotated[Optional[Path], typer.Option(
-        "--config", help="TOML recipe (default: the built-in defaults).", exists=True, dir_okay=False)] = None,
-    labels: Annotated[Optional[list[Path]], typer.Option(
-        "--labels", help="Labels table (path and/or series_uid, sequence, optional orientation/contrast/group); "
-                         "repeat it to let a later table (review corrections) override an earlier one (rules).",
-        exists=True, dir_okay=False)] = None,
-    data: Annotated[Optional[list[Path]], typer.Option(
-        "--data", help="Folders to scan for the labelled series (default: the paths the labels name).",
-        exists=True)] = None,
-    init: Annotated[Optional[str], typer.Option(
-        "--init", help="Bundle (name or folder) to fine-tune from, e.g. mri-series.")] = None,
-    max_minutes: Annotated[Optional[float], typer.Option(
-        "--max-minutes", min=0, help="Time box of the CNN training (the model as trained so far is exported).")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML recipe (default: the built-in defaults).", exists=True, dir_okay=False),
+    ] = None,
+    labels: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--labels",
+            help="Labels table (path and/or series_uid, sequence, optional orientation/contrast/group); "
+            "repeat it to let a later table (review corrections) override an earlier one (rules).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data", help="Folders to scan for the labelled series (default: the paths the labels name).", exists=True
+        ),
+    ] = None,
+    init: Annotated[
+        str | None, typer.Option("--init", help="Bundle (name or folder) to fine-tune from, e.g. mri-series.")
+    ] = None,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--max-minutes", min=0, help="Time box of the CNN training (the model as trained so far is exported)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train, validate (group-wise; held-out test split) and export a model bundle (needs the `train` extra)."""
@@ -75,7 +97,7 @@ class _EpochBar:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = None
+        self.bar: Any = None  # a rich Progress while training
 
     def __enter__(self):
         from rich.console import Console
@@ -85,16 +107,27 @@ class _EpochBar:
             return (lambda msg: None), None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), console=console)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
         self.bar.__enter__()
         task = self.bar.add_task("training", total=None, stats="")
 
         def on_epoch(stage: str, epoch: int, epochs: int, record: dict) -> None:
             acc = f" held-out acc {record['monitor_acc']:.3f}" if "monitor_acc" in record else ""
             acc += f" val acc {record['val_acc']:.3f}" if "val_acc" in record else ""
-            self.bar.update(task, description=f"{stage} epoch", completed=epoch, total=epochs,
-                            stats=f"loss {record['loss']:.3f}{acc}")
+            self.bar.update(
+                task,
+                description=f"{stage} epoch",
+                completed=epoch,
+                total=epochs,
+                stats=f"loss {record['loss']:.3f}{acc}",
+            )
 
         return (lambda msg: self.bar.console.log(msg, markup=False, _stack_offset=2)), on_epoch
 

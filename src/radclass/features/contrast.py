@@ -62,18 +62,46 @@ def _names() -> tuple[str, ...]:
     for band in ("outer", "middle", "core"):
         names += [f"{band}_median", f"{band}_q10", f"{band}_q90", f"{band}_dark", f"{band}_bright"]
     names += ["core_over_outer", "middle_over_outer", "core_over_middle"]
-    names += ["deep_q05", "deep_q25", "deep_q75", "deep_q95", "deep_skew", "deep_mode_position",
-              "deep_w_dark", "deep_w_mid", "deep_w_bright", "deep_mu_dark", "deep_mu_mid", "deep_mu_bright"]
+    names += [
+        "deep_q05",
+        "deep_q25",
+        "deep_q75",
+        "deep_q95",
+        "deep_skew",
+        "deep_mode_position",
+        "deep_w_dark",
+        "deep_w_mid",
+        "deep_w_bright",
+        "deep_mu_dark",
+        "deep_mu_mid",
+        "deep_mu_bright",
+    ]
     names += [f"profile{i}" for i in range(len(_PROFILE) - 1)]
     names += ["wm_above_1.05", "wm_above_1.3", "wm_above_1.6", "wm_below_0.8", "wm_percentile"]
-    names += ["mask_fraction", "background_level", "background_noise", "edge_strength", "fine_texture",
-              "negative_fraction", "zero_fraction_in_mask", "integer_valued", "log10_median_value", "n_levels"]
+    names += [
+        "mask_fraction",
+        "background_level",
+        "background_noise",
+        "edge_strength",
+        "fine_texture",
+        "negative_fraction",
+        "zero_fraction_in_mask",
+        "integer_valued",
+        "log10_median_value",
+        "n_levels",
+    ]
     names += GEOMETRY_NAMES
     return tuple(names)
 
 
-GEOMETRY_NAMES: tuple[str, ...] = ("log_inplane_mm", "log_thickness_mm", "anisotropy", "log_slices", "log_volumes",
-                                   "has_geometry")
+GEOMETRY_NAMES: tuple[str, ...] = (
+    "log_inplane_mm",
+    "log_thickness_mm",
+    "anisotropy",
+    "log_slices",
+    "log_volumes",
+    "has_geometry",
+)
 FEATURE_NAMES: tuple[str, ...] = _names()
 INTENSITY_NAMES: tuple[str, ...] = tuple(n for n in FEATURE_NAMES if n not in GEOMETRY_NAMES)
 
@@ -163,8 +191,15 @@ def contrast_features(slices: Sequence[np.ndarray], geometry: PixelGeometry | No
     f += list(hist / max(len(x), 1))
     q25, q75 = np.quantile(x, [0.25, 0.75])
     sd = float(np.std(x)) + _EPS
-    f += [float(np.mean(x < 0.25)), float(np.mean(x < 0.5)), float(np.mean(x > 1.5)), float(np.mean(x > 2.0)),
-          float(np.mean(x > 3.0)), float(np.mean((x - x.mean()) ** 3) / sd**3), float(q75 - q25)]
+    f += [
+        float(np.mean(x < 0.25)),
+        float(np.mean(x < 0.5)),
+        float(np.mean(x > 1.5)),
+        float(np.mean(x > 2.0)),
+        float(np.mean(x > 3.0)),
+        float(np.mean((x - x.mean()) ** 3) / sd**3),
+        float(q75 - q25),
+    ]
     band_medians = []
     for lo, hi in _BANDS:
         b = x[(depth >= lo) & (depth < hi)]
@@ -172,13 +207,20 @@ def contrast_features(slices: Sequence[np.ndarray], geometry: PixelGeometry | No
             b = x
         m = float(np.median(b))
         band_medians.append(m)
-        f += [m, float(np.quantile(b, 0.1)), float(np.quantile(b, 0.9)), float(np.mean(b < 0.5)),
-              float(np.mean(b > 1.5))]
+        f += [
+            m,
+            float(np.quantile(b, 0.1)),
+            float(np.quantile(b, 0.9)),
+            float(np.mean(b < 0.5)),
+            float(np.mean(b > 1.5)),
+        ]
     outer, middle, core = (max(m, 1e-3) for m in band_medians)
     f += [np.log(core / outer), np.log(middle / outer), np.log(core / middle)]
     f += _deep_features(logx[depth >= _DEEP] if np.sum(depth >= _DEEP) >= 50 else logx)
-    profile = [float(np.median(logx[(depth >= lo) & (depth < hi)])) if np.sum((depth >= lo) & (depth < hi)) else 0.0
-               for lo, hi in zip(_PROFILE[:-1], _PROFILE[1:])]
+    profile = [
+        float(np.median(logx[(depth >= lo) & (depth < hi)])) if np.sum((depth >= lo) & (depth < hi)) else 0.0
+        for lo, hi in zip(_PROFILE[:-1], _PROFILE[1:])
+    ]
     f += [p - profile[-1] for p in profile]  # relative to the deepest bin
     f += _white_matter_reference(x, depth, np.concatenate(variation))
     bg = np.concatenate(background) / scale if background else np.zeros(1)
@@ -216,8 +258,13 @@ def _white_matter_reference(x: np.ndarray, depth: np.ndarray, variation: np.ndar
     homogeneous = deep & (variation <= np.quantile(variation[deep], 0.2))
     wm = float(np.median(x[homogeneous])) if homogeneous.any() else float(np.median(x[deep]))
     p = x[tissue]
-    return [float(np.mean(p > 1.05 * wm)), float(np.mean(p > 1.3 * wm)), float(np.mean(p > 1.6 * wm)),
-            float(np.mean(p < 0.8 * wm)), float(np.mean(p < wm))]
+    return [
+        float(np.mean(p > 1.05 * wm)),
+        float(np.mean(p > 1.3 * wm)),
+        float(np.mean(p > 1.6 * wm)),
+        float(np.mean(p < 0.8 * wm)),
+        float(np.mean(p < wm)),
+    ]
 
 
 def _deep_features(logx: np.ndarray) -> list[float]:
@@ -256,14 +303,17 @@ def geometry_features(geometry: PixelGeometry | None) -> np.ndarray:
     spacing = [s for s in (g.row_spacing, g.col_spacing) if s and s > 0]
     inplane = float(np.mean(spacing)) if spacing else None
     thick = g.slice_thickness if g.slice_thickness and g.slice_thickness > 0 else None
-    return np.asarray([
-        np.log(inplane) if inplane else -1.0,
-        np.log(thick) if thick else -1.0,
-        np.log(thick / inplane) if thick and inplane else -1.0,
-        np.log(g.n_slices) if g.n_slices and g.n_slices > 0 else -1.0,
-        np.log(g.n_volumes) if g.n_volumes and g.n_volumes > 0 else -1.0,
-        1.0 if inplane else 0.0,
-    ], np.float32)
+    return np.asarray(
+        [
+            np.log(inplane) if inplane else -1.0,
+            np.log(thick) if thick else -1.0,
+            np.log(thick / inplane) if thick and inplane else -1.0,
+            np.log(g.n_slices) if g.n_slices and g.n_slices > 0 else -1.0,
+            np.log(g.n_volumes) if g.n_volumes and g.n_volumes > 0 else -1.0,
+            1.0 if inplane else 0.0,
+        ],
+        np.float32,
+    )
 
 
 def series_geometry(header: dict, n_frames: int, fmt: str) -> PixelGeometry:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-
 #: Fill modes of the area an affine moves in from outside: Keras names -> ``grid_sample`` padding modes.
 FILL_MODES = {"constant": "zeros", "zeros": "zeros", "nearest": "border", "reflect": "reflection"}
 

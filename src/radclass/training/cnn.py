@@ -49,9 +49,13 @@ def _outputs(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return (out[0], out[1]) if isinstance(out, tuple) else (out, None)
 
 
-def train_cnn(train: SliceSet, val: SliceSet | None, config: CnnConfig,
-              progress: Callable[[int, int, dict], None] | None = None,
-              monitor: SliceSet | None = None) -> tuple[nn.Module, list[dict]]:
+def train_cnn(
+    train: SliceSet,
+    val: SliceSet | None,
+    config: CnnConfig,
+    progress: Callable[[int, int, dict], None] | None = None,
+    monitor: SliceSet | None = None,
+) -> tuple[nn.Module, list[dict]]:
     """Class-balanced sampling, sequence CE + masked orientation CE, Adam, lr/10 on plateau, early stop.
 
     Parameters
@@ -79,8 +83,15 @@ def train_cnn(train: SliceSet, val: SliceSet | None, config: CnnConfig,
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.1, patience=config.patience)
     probs = _balanced_weights(train.seq, len(SEQUENCES)) if config.balanced_sampling else None
     counts = np.bincount(train.seq, minlength=len(SEQUENCES)).astype(np.float32)
-    loss_w = torch.from_numpy(np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max((counts > 0).sum(), 1),
-                                       0.0).astype(np.float32)) if config.class_weighted_loss else None
+    loss_w = (
+        torch.from_numpy(
+            np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max((counts > 0).sum(), 1), 0.0).astype(
+                np.float32
+            )
+        )
+        if config.class_weighted_loss
+        else None
+    )
     steps = config.steps_per_epoch or max(1, len(train.x) // config.batch_size)
     history: list[dict] = []
     best, best_state, stale = -1.0, None, 0
@@ -148,7 +159,7 @@ def predict_proba(model: nn.Module, x: np.ndarray, batch: int = 128) -> tuple[np
     model.eval()
     seqs, orients = [], []
     for i in range(0, len(x), batch):
-        s, o = _outputs(model, torch.from_numpy(x[i:i + batch]))
+        s, o = _outputs(model, torch.from_numpy(x[i : i + batch]))
         seqs.append(F.softmax(s, 1).numpy())
         if o is not None:
             orients.append(F.softmax(o, 1).numpy())
@@ -173,6 +184,13 @@ def export_cnn_onnx(model: nn.Module, size: int, path: Path) -> None:
     """ONNX with input ``slices`` (n,1,size,size) and outputs ``sequence`` and ``orientation`` probabilities."""
     model.eval()
     dummy = torch.zeros(2, 1, size, size)
-    torch.onnx.export(_Softmaxed(model), (dummy,), str(path), input_names=["slices"],
-                      output_names=["sequence", "orientation"], opset_version=17, dynamo=False,
-                      dynamic_axes={"slices": {0: "n"}, "sequence": {0: "n"}, "orientation": {0: "n"}})
+    torch.onnx.export(
+        _Softmaxed(model),
+        (dummy,),
+        str(path),
+        input_names=["slices"],
+        output_names=["sequence", "orientation"],
+        opset_version=17,
+        dynamo=False,
+        dynamic_axes={"slices": {0: "n"}, "sequence": {0: "n"}, "orientation": {0: "n"}},
+    )

@@ -11,8 +11,13 @@ import numpy as np
 
 from radclass.taxonomy import SEQUENCES
 
-DEFAULT_PARAMS: dict = {"n_estimators": 100, "max_depth": None, "min_samples_leaf": 1, "max_features": "sqrt",
-                        "class_weight": "balanced"}
+DEFAULT_PARAMS: dict = {
+    "n_estimators": 100,
+    "max_depth": None,
+    "min_samples_leaf": 1,
+    "max_features": "sqrt",
+    "class_weight": "balanced",
+}
 TUNING_GRID: dict[str, list] = {"max_depth": [None, 10], "min_samples_leaf": [1, 3], "max_features": ["sqrt", 0.3]}
 
 
@@ -48,8 +53,9 @@ def full_proba(model, X: np.ndarray, classes: Sequence[str] = SEQUENCES) -> np.n
     return out
 
 
-def lodo_proba(data: ForestData, params: dict | None = None, *, use_extra: bool = True,
-               seed: int = 0, max_folds: int = 10) -> np.ndarray:
+def lodo_proba(
+    data: ForestData, params: dict | None = None, *, use_extra: bool = True, seed: int = 0, max_folds: int = 10
+) -> np.ndarray:
     """Out-of-fold probabilities: each group predicted by a forest trained on the others (leave-one-group-out;
     with more than ``max_folds`` groups, whole groups are dealt into ``max_folds`` folds). Rows of a fold with
     nothing to train on (the other groups have no rows) stay NaN."""
@@ -73,12 +79,19 @@ def balanced_accuracy(y: np.ndarray, proba: np.ndarray) -> float:
     """Balanced accuracy of the rows that have probabilities (NaN rows, never predicted, count as wrong)."""
     from sklearn.metrics import balanced_accuracy_score
 
-    return float(balanced_accuracy_score(y, np.asarray(SEQUENCES + ("",))[
-        np.where(np.isnan(proba).any(1), len(SEQUENCES), np.nan_to_num(proba).argmax(1))]))
+    return float(
+        balanced_accuracy_score(
+            y,
+            np.asarray(SEQUENCES + ("",))[
+                np.where(np.isnan(proba).any(1), len(SEQUENCES), np.nan_to_num(proba).argmax(1))
+            ],
+        )
+    )
 
 
-def tune_forest(data: ForestData, grid: dict[str, list] | None = None,
-                seed: int = 0) -> tuple[dict, list[tuple[dict, float]]]:
+def tune_forest(
+    data: ForestData, grid: dict[str, list] | None = None, seed: int = 0
+) -> tuple[dict, list[tuple[dict, float]]]:
     """Pick forest hyper-parameters by leave-one-group-out balanced accuracy."""
     grid = grid or TUNING_GRID
     results = []
@@ -94,6 +107,10 @@ def export_forest_onnx(model, n_features: int, path: Path) -> None:
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType
 
-    onx = to_onnx(model, initial_types=[("features", FloatTensorType([None, n_features]))],
-                  options={id(model): {"zipmap": False}}, target_opset={"": 17, "ai.onnx.ml": 3})
+    onx = to_onnx(
+        model,
+        initial_types=[("features", FloatTensorType([None, n_features]))],
+        options={id(model): {"zipmap": False}},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
     Path(path).write_bytes(onx.SerializeToString())

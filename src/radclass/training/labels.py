@@ -58,8 +58,10 @@ def read_label_rows(paths: Sequence[Path]) -> list[_Row]:
             reader = csv.DictReader(fh)
             cols = set(reader.fieldnames or ())
             if "sequence" not in cols or not cols & {"path", "series_uid"}:
-                raise LabelsError(f"The labels table {table} needs a 'sequence' column and a 'path' or "
-                                  f"'series_uid' column; it has {sorted(cols)}.")
+                raise LabelsError(
+                    f"The labels table {table} needs a 'sequence' column and a 'path' or "
+                    f"'series_uid' column; it has {sorted(cols)}."
+                )
             for line, raw in enumerate(reader, start=2):
                 row = _Row(f"{table}:{line}", **{c: (raw.get(c) or "").strip() for c in LABEL_COLUMNS})
                 if row.path:
@@ -129,8 +131,16 @@ def labelled_from_tables(tables: Sequence[Path], scan_roots: Sequence[Path] = ()
             excluded.append(Excluded(row.source, row.name, "names a series another row already labelled"))
             continue
         seen.add(ident)
-        items.append(LabelledSeries(found, row.sequence, row.orientation or "", row.contrast or "",
-                                    row.group or _default_group(found), pixels_usable=True))
+        items.append(
+            LabelledSeries(
+                found,
+                row.sequence,
+                row.orientation or "",
+                row.contrast or "",
+                row.group or _default_group(found),
+                pixels_usable=True,
+            )
+        )
     return LabelledSet(items, ", ".join(str(t) for t in tables), excluded)
 
 
@@ -168,8 +178,10 @@ def _find(row: _Row, by_path: dict[str, list[Series]], by_uid: dict[str, list[Se
     if len(candidates) > 1:
         candidates = [s for s in candidates if s.sub_series == row.sub_series] or candidates
     if len(candidates) > 1:
-        return (f"{len(candidates)} series match ({', '.join(s.key for s in candidates[:4])}); give series_uid "
-                "and sub_series")
+        return (
+            f"{len(candidates)} series match ({', '.join(s.key for s in candidates[:4])}); give series_uid "
+            "and sub_series"
+        )
     return candidates[0]
 
 

@@ -26,8 +26,13 @@ def _counts(counter: Counter) -> str:
     return ", ".join(f"{k or 'unknown'} {v}" for k, v in sorted(counter.items(), key=lambda kv: str(kv[0])))
 
 
-def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any], items: list[LabelledSeries],
-                     test: list[LabelledSeries] | None = None) -> Path:
+def write_model_card(
+    out_dir: Path,
+    meta: dict[str, Any],
+    report: dict[str, Any],
+    items: list[LabelledSeries],
+    test: list[LabelledSeries] | None = None,
+) -> Path:
     """Write ``model_card.md``: what the training data was, the cross-validated figures, the test split's
     figures (and the base bundle's on the same series when fine-tuned), kept apart."""
     test = test or []
@@ -43,7 +48,8 @@ def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any]
         "Annotates an MRI series with its pulse-sequence class (16 classes of `shared/docs/taxonomy.md`) and",
         "orientation. Two models, fused per series: a random forest over acquisition-header features",
         "(`forest.onnx`, never reads SeriesDescription/ProtocolName) and a multi-task 2D CNN over",
-        f"{meta['slices_per_series']} sampled slices per series (`cnn.onnx`, {meta['input_size']}x{meta['input_size']} input,",
+        f"{meta['slices_per_series']} sampled slices per series (`cnn.onnx`, "
+        f"{meta['input_size']}x{meta['input_size']} input,",
         "sequence + orientation heads). Orientation comes from the header geometry when present, else from the",
         "CNN's orientation head.",
         "",
@@ -55,12 +61,24 @@ def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any]
         "- Development series per group (dataset, subject or site): " + _counts(datasets) + ".",
         "- Per class: " + _counts(classes) + ".",
         "- Per vendor (DICOM Manufacturer; unknown for NIfTI/PNG): " + _counts(vendors) + ".",
-        *([f"- Fine-tuned from `{meta['fine_tuned_from']}`: CNN started from its weights, its preprocessing kept "
-           f"(network {meta['network']}, {meta['input_size']} px, {meta['slices_per_series']} slices); forest on "
-           f"the local rows plus {report.get('forest_extra_rows')}."] if meta.get("fine_tuned_from") else []),
-        *([] if meta.get("fine_tuned_from") else [
-            f"- Synthetic header rows: {meta['config']['synthetic_headers_per_class']} per class from the physics-based",
-            "  protocol sampler (`radclass.simulate.protocols`), optional fields randomly blanked."]),
+        *(
+            [
+                f"- Fine-tuned from `{meta['fine_tuned_from']}`: CNN started from its weights, its preprocessing kept "
+                f"(network {meta['network']}, {meta['input_size']} px, {meta['slices_per_series']} slices); forest on "
+                f"the local rows plus {report.get('forest_extra_rows')}."
+            ]
+            if meta.get("fine_tuned_from")
+            else []
+        ),
+        *(
+            []
+            if meta.get("fine_tuned_from")
+            else [
+                f"- Synthetic header rows: {meta['config']['synthetic_headers_per_class']} per class from the "
+                "physics-based",
+                "  protocol sampler (`radclass.simulate.protocols`), optional fields randomly blanked.",
+            ]
+        ),
         f"- Simulated slices: {meta['config']['simulated_series_per_class']} series per class x "
         f"{meta['config']['simulated_slices_per_series']} slices from the MR simulator (`radclass.simulate`),"
         f" used in the final CNN: {report.get('use_simulation')}.",
@@ -82,23 +100,28 @@ def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any]
         "| model | series | accuracy | balanced accuracy |",
         "|---|---|---|---|",
     ]
-    for key, label in (("forest_real_only", "forest, real headers only"),
-                       ("forest_with_synthetic", "forest, real + synthetic headers"),
-                       ("cnn_without_simulation", "CNN, real slices only"),
-                       ("cnn_with_simulation", "CNN, real + simulated slices")):
+    for key, label in (
+        ("forest_real_only", "forest, real headers only"),
+        ("forest_with_synthetic", "forest, real + synthetic headers"),
+        ("cnn_without_simulation", "CNN, real slices only"),
+        ("cnn_with_simulation", "CNN, real + simulated slices"),
+    ):
         r = report.get(key)
         if r and r.get("n"):
             lines.append(f"| {label} | {r['n']} | {_pct(r['accuracy'])} | {_pct(r['balanced_accuracy'])} |")
     for key, label in (("majority_vote", "majority vote (published rule)"), ("fusion", "probability fusion (bundled)")):
         r = report.get(key, {})
-        lines.append(f"| {label} | {report.get('n_series')} | {_pct(r.get('accuracy'))} | {_pct(r.get('balanced_accuracy'))} |")
+        lines.append(
+            f"| {label} | {report.get('n_series')} | {_pct(r.get('accuracy'))} | {_pct(r.get('balanced_accuracy'))} |"
+        )
     ab = report.get("abstention", {})
     lines += [
         "",
         f"Abstention (UNKNOWN below a threshold chosen for at most {_pct(meta['fusion'].get('max_error_rate'))}"
         f" validation error): header-informed series {ab.get('threshold_header', 1):.3f}, pixel-only series"
-        f" {ab.get('threshold_pixels', 1):.3f}; coverage {_pct(ab.get('coverage'))} (header {_pct(ab.get('coverage_header'))},"
-        f" pixels only {_pct(ab.get('coverage_pixels'))}), accuracy on accepted series {_pct(ab.get('accepted_accuracy'))}.",
+        f" {ab.get('threshold_pixels', 1):.3f}; coverage {_pct(ab.get('coverage'))}"
+        f" (header {_pct(ab.get('coverage_header'))}, pixels only {_pct(ab.get('coverage_pixels'))}),"
+        f" accuracy on accepted series {_pct(ab.get('accepted_accuracy'))}.",
         f"Fusion: log-linear pool with CNN share {meta['fusion'].get('w_cnn')} and forest share"
         f" {meta['fusion'].get('w_forest')} (chosen by balanced accuracy; a lone input is used alone).",
         "",
@@ -123,26 +146,38 @@ def write_model_card(out_dir: Path, meta: dict[str, Any], report: dict[str, Any]
     lines += ["", "### CNN vs forest vs fusion across the cross-validation groups (Friedman + Nemenyi)", ""]
     if "p_value" in mc:
         ranks = ", ".join(f"{k} {v:.2f}" for k, v in mc["average_ranks"].items())
-        pairs = "; ".join(f"{a}-{b} p = {mc['nemenyi_p'][a][b]:.3g}" for i, a in enumerate(mc["names"])
-                          for b in mc["names"][i + 1:])
-        lines.append(f"{len(mc['blocks'])} groups; average ranks (1 = best) {ranks}; Friedman p = {mc['p_value']:.3g};"
-                     f" Nemenyi {pairs}.")
+        pairs = "; ".join(
+            f"{a}-{b} p = {mc['nemenyi_p'][a][b]:.3g}" for i, a in enumerate(mc["names"]) for b in mc["names"][i + 1 :]
+        )
+        lines.append(
+            f"{len(mc['blocks'])} groups; average ranks (1 = best) {ranks}; Friedman p = {mc['p_value']:.3g};"
+            f" Nemenyi {pairs}."
+        )
     else:
         lines.append(f"Not computed: {mc.get('skipped', 'no groups with both inputs')}.")
     lines += _test_section(report, meta)
     lines += [
         "",
         "## Limits",
-        *(["- Brain MRI only; the pool has no clinical T1C/T2/PD DICOM with pixels, so those classes lean on the",
-            "  header physics and on simulation. Expect UNKNOWN rather than a guess where evidence is thin."]
-          if str(meta.get("labels", "MANIFEST.csv")).endswith("MANIFEST.csv") else
-          ["- Trained on the labelled series above only: classes, sites and vendors it has not seen are not",
-           "  covered by these figures. Expect UNKNOWN rather than a guess where evidence is thin."]),
+        *(
+            [
+                "- Brain MRI only; the pool has no clinical T1C/T2/PD DICOM with pixels, so those classes lean on the",
+                "  header physics and on simulation. Expect UNKNOWN rather than a guess where evidence is thin.",
+            ]
+            if str(meta.get("labels", "MANIFEST.csv")).endswith("MANIFEST.csv")
+            else [
+                "- Trained on the labelled series above only: classes, sites and vendors it has not seen are not",
+                "  covered by these figures. Expect UNKNOWN rather than a guess where evidence is thin.",
+            ]
+        ),
         "- PNG/JPEG inputs are assumed to be MR slices already windowed for display.",
         "",
         "## Rebuild",
-        (f"`radclass train --labels {' --labels '.join(str(meta.get('labels')).split(', '))} --out DIR`" if not str(meta.get("labels", "")).endswith(
-            "MANIFEST.csv") else "`radclass train configs/mri-series.toml --out src/radclass/bundled/mri-series`")
+        (
+            f"`radclass train --labels {' --labels '.join(str(meta.get('labels')).split(', '))} --out DIR`"
+            if not str(meta.get("labels", "")).endswith("MANIFEST.csv")
+            else "`radclass train configs/mri-series.toml --out src/radclass/bundled/mri-series`"
+        )
         + f" (took {meta.get('trained_seconds')} s).",
     ]
     path = out_dir / "model_card.md"
@@ -156,40 +191,61 @@ def _test_section(report: dict[str, Any], meta: dict[str, Any]) -> list[str]:
     t = report.get("test")
     lines = ["", "## Test split (held-out groups, measured once)", ""]
     if not t:
-        return lines + ["No test split: too few groups to hold any out (or `test_fraction = 0`); the figures above",
-                        "are cross-validated only."]
+        return lines + [
+            "No test split: too few groups to hold any out (or `test_fraction = 0`); the figures above",
+            "are cross-validated only.",
+        ]
     lo, hi = t["accuracy_ci"]
-    lines += [f"{t['n']} series of the groups {meta.get('test_groups')}. Accuracy {_pct(t['accuracy'])}"
-              f" (95% CI {_pct(lo)}-{_pct(hi)}), balanced accuracy {_pct(t['balanced_accuracy'])};"
-              f" CNN alone {_pct(t['cnn_only'].get('accuracy'))}, forest alone {_pct(t['forest_only'].get('accuracy'))}"
-              " (on the series each could read).", ""]
+    lines += [
+        f"{t['n']} series of the groups {meta.get('test_groups')}. Accuracy {_pct(t['accuracy'])}"
+        f" (95% CI {_pct(lo)}-{_pct(hi)}), balanced accuracy {_pct(t['balanced_accuracy'])};"
+        f" CNN alone {_pct(t['cnn_only'].get('accuracy'))}, forest alone {_pct(t['forest_only'].get('accuracy'))}"
+        " (on the series each could read).",
+        "",
+    ]
     base = report.get("base_test")
     head = "| class | series | recall | 95% CI | precision |" + (" base recall | base 95% CI |" if base else "")
     lines += [head, "|---|---|---|---|---|" + ("---|---|" if base else "")]
     for c, v in t["per_class"].items():
-        row = (f"| {c} | {v['n']} | {_pct(v['recall'])} | {_clopper_pearson(v['correct'], v['n'])} |"
-               f" {_pct(v['precision'])} |")
+        row = (
+            f"| {c} | {v['n']} | {_pct(v['recall'])} | {_clopper_pearson(v['correct'], v['n'])} |"
+            f" {_pct(v['precision'])} |"
+        )
         if base:
             b = base["per_class"].get(c, {"correct": 0, "n": 0, "recall": None})
             row += f" {_pct(b['recall'])} | {_clopper_pearson(b['correct'], b['n'])} |"
         lines.append(row)
     labels = sorted({q for row in t["confusion"].values() for q in row})
-    lines += ["", "Confusion matrix (rows truth, columns prediction; '' = no evidence):", "",
-              "| truth | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    lines += [
+        "",
+        "Confusion matrix (rows truth, columns prediction; '' = no evidence):",
+        "",
+        "| truth | " + " | ".join(labels) + " |",
+        "|---|" + "---|" * len(labels),
+    ]
     lines += [f"| {r} | " + " | ".join(str(t["confusion"][r].get(q, 0)) for q in labels) + " |" for r in t["confusion"]]
     ab = t["abstention"]
-    lines += ["", f"Abstention rule (the bundle's thresholds): coverage {_pct(ab['coverage'])} ({ab['n_accepted']} of"
-              f" {t['n']}), accuracy on accepted series {_pct(ab['accepted_accuracy'])}.", "",
-              "| confidence threshold | coverage | accuracy on accepted |", "|---|---|---|"]
+    lines += [
+        "",
+        f"Abstention rule (the bundle's thresholds): coverage {_pct(ab['coverage'])} ({ab['n_accepted']} of"
+        f" {t['n']}), accuracy on accepted series {_pct(ab['accepted_accuracy'])}.",
+        "",
+        "| confidence threshold | coverage | accuracy on accepted |",
+        "|---|---|---|",
+    ]
     lines += [f"| {r['threshold']:.2f} | {_pct(r['coverage'])} | {_pct(r['accuracy'])} |" for r in t["tradeoff"]]
     if base:
         blo, bhi = base["accuracy_ci"]
         cmp = report.get("test_vs_base", {})
-        lines += ["", f"### Base bundle `{base.get('bundle')}` on the same test series", "",
-                  f"Accuracy {_pct(base['accuracy'])} (95% CI {_pct(blo)}-{_pct(bhi)}), balanced accuracy"
-                  f" {_pct(base['balanced_accuracy'])}; abstention coverage {_pct(base['abstention']['coverage'])},"
-                  f" accuracy on accepted {_pct(base['abstention']['accepted_accuracy'])}.",
-                  f"Fine-tuned vs base, McNemar ({cmp.get('method')}): p = {cmp.get('p_value', float('nan')):.3g};"
-                  f" {cmp.get('only_new_correct')} series right only after fine-tuning,"
-                  f" {cmp.get('only_base_correct')} right only with the base."]
+        lines += [
+            "",
+            f"### Base bundle `{base.get('bundle')}` on the same test series",
+            "",
+            f"Accuracy {_pct(base['accuracy'])} (95% CI {_pct(blo)}-{_pct(bhi)}), balanced accuracy"
+            f" {_pct(base['balanced_accuracy'])}; abstention coverage {_pct(base['abstention']['coverage'])},"
+            f" accuracy on accepted {_pct(base['abstention']['accepted_accuracy'])}.",
+            f"Fine-tuned vs base, McNemar ({cmp.get('method')}): p = {cmp.get('p_value', float('nan')):.3g};"
+            f" {cmp.get('only_new_correct')} series right only after fine-tuning,"
+            f" {cmp.get('only_base_correct')} right only with the base.",
+        ]
     return lines

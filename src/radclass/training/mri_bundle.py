@@ -27,15 +27,15 @@ from typing import Any
 import numpy as np
 
 from radclass.features.header import feature_names, header_matrix
+from radclass.models.bundle import ModelBundle
 from radclass.models.ensemble import fuse, majority_vote, threshold_for_error_rate
 from radclass.taxonomy import SEQUENCES
+from radclass.training.augment import Augment
 from radclass.training.cnn import CnnConfig, export_cnn_onnx, predict_proba, train_cnn
 from radclass.training.forest import ForestData, export_forest_onnx, fit_forest, full_proba, lodo_proba, tune_forest
-from radclass.models.bundle import ModelBundle
-from radclass.training.augment import Augment
 from radclass.training.pool import Excluded, LabelledSeries, LabelledSet, manifest_set
-from radclass.training.split import group_folds, held_out_groups
 from radclass.training.slice_data import ORIENT_HEAD, SliceSet, pool_slices, simulated_slices
+from radclass.training.split import group_folds, held_out_groups
 
 
 @dataclass
@@ -53,8 +53,9 @@ class MriBundleConfig:
     tune_forest: bool = True
     cnn_folds: int = 4
     cnn_fold_epochs: int = 6
-    cnn: dict[str, Any] = field(default_factory=lambda: {"network": "multitask", "epochs": 10, "batch_size": 32,
-                                                         "lr": 1e-3})
+    cnn: dict[str, Any] = field(
+        default_factory=lambda: {"network": "multitask", "epochs": 10, "batch_size": 32, "lr": 1e-3}
+    )
     compare_simulation: bool = True  # also train the validation CNNs without simulated slices
     max_error_rate: float = 0.10  # abstention threshold: accepted predictions' error on validation
     alpha_grid: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # CNN share
@@ -82,12 +83,14 @@ class MriBundleConfig:
         for table, cls, taken in (("cnn", CnnConfig, own), ("augment", Augment, set())):
             unknown = sorted(set(getattr(self, table)) - ({f.name for f in fields(cls)} - taken))
             if unknown:
-                raise ValueError(f"unknown setting(s) {unknown} in [mri_series.{table}]; the settings are the fields"
-                                 f" of {cls.__module__}.{cls.__name__}.")
+                raise ValueError(
+                    f"unknown setting(s) {unknown} in [mri_series.{table}]; the settings are the fields"
+                    f" of {cls.__module__}.{cls.__name__}."
+                )
         Augment(**self.augment)  # validates the values
 
     @classmethod
-    def from_toml(cls, path: Path) -> "MriBundleConfig":
+    def from_toml(cls, path: Path) -> MriBundleConfig:
         data = tomllib.loads(Path(path).read_text())
         data = data.get("mri_series", data)
         if "datasets" in data:
@@ -120,9 +123,15 @@ def _simulator():
 Progress = Callable[[str, int, int, dict], None]  # (stage, epoch, epochs, record)
 
 
-def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print, *,
-                     labelled: LabelledSet | None = None, init: str | Path | None = None,
-                     on_epoch: Progress | None = None) -> dict[str, Any]:
+def build_mri_bundle(
+    config: MriBundleConfig,
+    out_dir: Path,
+    log: Log = print,
+    *,
+    labelled: LabelledSet | None = None,
+    init: str | Path | None = None,
+    on_epoch: Progress | None = None,
+) -> dict[str, Any]:
     """Train, validate and write the bundle to ``out_dir``; returns the validation report.
 
     Parameters
@@ -135,7 +144,8 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print, *
         Receives one line per step.
     labelled
         The labelled series (default: the shared pool, labels from its MANIFEST, restricted to
-        ``config.datasets``); a user's LABELS.csv gives one through :func:`radclass.training.labels.labelled_from_tables`.
+        ``config.datasets``); a user's LABELS.csv gives one through
+        :func:`radclass.training.labels.labelled_from_tables`.
     init
         A bundle (name or folder) to fine-tune: its CNN weights start the training, its preprocessing (network,
         input size, slices per series) is kept, its forest training rows join the local rows, and its figures on
@@ -152,16 +162,22 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print, *
     labelled = labelled if labelled is not None else manifest_set(datasets=config.datasets)
     if config.classes:
         outside = [p for p in labelled.items if p.sequence not in config.classes]
-        labelled = replace(labelled, items=[p for p in labelled.items if p.sequence in config.classes],
-                           excluded=labelled.excluded + [
-                               Excluded(labelled.source, p.id, f"class {p.sequence} is outside this recipe's classes")
-                               for p in outside])
+        labelled = replace(
+            labelled,
+            items=[p for p in labelled.items if p.sequence in config.classes],
+            excluded=labelled.excluded
+            + [
+                Excluded(labelled.source, p.id, f"class {p.sequence} is outside this recipe's classes") for p in outside
+            ],
+        )
     for e in labelled.excluded:
         log(f"left out {e.source} ({e.name}): {e.reason}")
     items = labelled.items
     if len({p.sequence for p in items}) < 2:
-        raise ValueError(f"Training needs series of at least two classes; {labelled.source} gives "
-                         f"{len(items)} usable series of {sorted({p.sequence for p in items})}.")
+        raise ValueError(
+            f"Training needs series of at least two classes; {labelled.source} gives "
+            f"{len(items)} usable series of {sorted({p.sequence for p in items})}."
+        )
     all_groups = np.array([p.dataset for p in items])
     held = held_out_groups(all_groups, config.test_fraction, rng_seed)
     is_test = np.isin(all_groups, held)
@@ -169,11 +185,15 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print, *
     test = [p for p, t in zip(items, is_test) if t]
     n_groups = len({p.dataset for p in pool})
     if n_groups < 2:
-        raise ValueError(f"Cross-validation needs at least two groups (datasets, subjects or sites); the series of "
-                         f"{labelled.source} fall into {n_groups} outside the test split. Give a 'group' column.")
-    log(f"labelled: {len(items)} series from {labelled.source}; {len(labelled.excluded)} rows left out; "
+        raise ValueError(
+            f"Cross-validation needs at least two groups (datasets, subjects or sites); the series of "
+            f"{labelled.source} fall into {n_groups} outside the test split. Give a 'group' column."
+        )
+    log(
+        f"labelled: {len(items)} series from {labelled.source}; {len(labelled.excluded)} rows left out; "
         f"test split: {len(test)} series of {len(held)} held-out groups {held}; "
-        f"development: {len(pool)} series of {n_groups} groups")
+        f"development: {len(pool)} series of {n_groups} groups"
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     y = np.array([p.sequence for p in pool])
     groups = np.array([p.dataset for p in pool])
@@ -197,16 +217,25 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print, *
     log(f"forest cross-validation done ({time.monotonic() - t0:.0f}s)")
 
     # --- CNN -----------------------------------------------------------------------------------------
-    real = pool_slices(pool, k=config.train_slices_per_series, size=config.input_size,
-                       central=config.central_fraction)
+    real = pool_slices(pool, k=config.train_slices_per_series, size=config.input_size, central=config.central_fraction)
     make = _simulator()
     sim = SliceSet.empty(config.input_size)
     if make is not None and config.simulated_series_per_class > 0:
-        sim = simulated_slices(make, config.simulated_series_per_class, k=config.simulated_slices_per_series,
-                               size=config.input_size, seed=rng_seed, classes=config.classes or SEQUENCES)
+        sim = simulated_slices(
+            make,
+            config.simulated_series_per_class,
+            k=config.simulated_slices_per_series,
+            size=config.input_size,
+            seed=rng_seed,
+            classes=config.classes or SEQUENCES,
+        )
     log(f"slices: {len(real.x)} real, {len(sim.x)} simulated ({time.monotonic() - t0:.0f}s)")
-    cnn_cfg = CnnConfig(seed=rng_seed, augment=Augment(**config.augment), **config.cnn,
-                        init_weights=str(base.folder / base.meta["torch_weights"]) if base is not None else None)
+    cnn_cfg = CnnConfig(
+        seed=rng_seed,
+        augment=Augment(**config.augment),
+        **config.cnn,
+        init_weights=str(base.folder / base.meta["torch_weights"]) if base is not None else None,
+    )
     cv_deadline = None if deadline is None else time.monotonic() + 0.5 * max(deadline - time.monotonic(), 0)
     cnn_oof, cnn_oof_nosim = _cnn_out_of_fold(pool, real, sim, cnn_cfg, config, log, cv_deadline, on_epoch)
     log(f"CNN cross-validation done ({time.monotonic() - t0:.0f}s)")
@@ -223,21 +252,28 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print, *
     report["cnn_with_simulation"] = _series_metrics(y, _aligned(cnn_oof, paths))
     report["use_simulation"] = cnn_oof_nosim is None or (
         report["cnn_with_simulation"].get("balanced_accuracy", 0)
-        >= report["cnn_without_simulation"].get("balanced_accuracy", 0))
+        >= report["cnn_without_simulation"].get("balanced_accuracy", 0)
+    )
     report["model_comparison"] = _compare_models_per_group(y, groups, forest_oof, _aligned(cnn_oof, paths), report)
-    report["labels"] = {"source": labelled.source,
-                        "excluded": [{"source": e.source, "name": e.name, "reason": e.reason} for e in labelled.excluded]}
+    report["labels"] = {
+        "source": labelled.source,
+        "excluded": [{"source": e.source, "name": e.name, "reason": e.reason} for e in labelled.excluded],
+    }
     log(f"fusion: {fusion}")
 
     # --- final models (development groups only: the test groups stay unseen) ---------------------------
-    final_forest = fit_forest(np.concatenate([fdata.X, fdata.X_extra]), np.concatenate([fdata.y, fdata.y_extra]),
-                              params, rng_seed)
+    final_forest = fit_forest(
+        np.concatenate([fdata.X, fdata.X_extra]), np.concatenate([fdata.y, fdata.y_extra]), params, rng_seed
+    )
     export_forest_onnx(final_forest, X.shape[1], out_dir / "forest.onnx")
     import joblib
 
     joblib.dump(final_forest, out_dir / "forest.joblib", compress=3)  # for SHAP (radclass explain)
-    np.savez_compressed(out_dir / FOREST_ROWS, X=np.concatenate([fdata.X, fdata.X_extra]).astype(np.float32),
-                        y=np.concatenate([fdata.y, fdata.y_extra]).astype(str))  # what a fine-tune trains on
+    np.savez_compressed(
+        out_dir / FOREST_ROWS,
+        X=np.concatenate([fdata.X, fdata.X_extra]).astype(np.float32),
+        y=np.concatenate([fdata.y, fdata.y_extra]).astype(str),
+    )  # what a fine-tune trains on
     final_real, final_val, val_groups = real, None, []
     if config.final_val_fraction > 0:
         # an inner validation fold of whole development groups drives the plateau schedule, early stopping and
@@ -259,23 +295,42 @@ def build_mri_bundle(config: MriBundleConfig, out_dir: Path, log: Log = print, *
     # --- the held-out test split, measured once --------------------------------------------------------
     if test:
         evidence = _test_evidence(test, config.slices_per_series, config.input_size)
-        report["test"] = _test_report(test, evidence, fusion,
-                                      lambda xs: full_proba(final_forest, xs), lambda b: predict_proba(model, b)[0])
+        # The base forest's inputs, by name, from today's feature columns (an older list named so_PFF twice).
+        base_columns = [feature_names().index(n) for n in (base.feature_names or feature_names())] if base else []
+        report["test"] = _test_report(
+            test, evidence, fusion, lambda xs: full_proba(final_forest, xs), lambda b: predict_proba(model, b)[0]
+        )
         log(f"test split: accuracy {report['test']['accuracy']:.3f} on {report['test']['n']} series")
         if base is not None:
-            report["base_test"] = _test_report(test, evidence, base.fusion, base.forest_proba,
-                                               lambda b: base.cnn_proba(b)[0])
+            report["base_test"] = _test_report(
+                test,
+                evidence,
+                base.fusion,
+                lambda xs: base.forest_proba(xs[:, base_columns]),
+                lambda b: base.cnn_proba(b)[0],
+            )
             report["base_test"]["bundle"] = base.version
             report["test_vs_base"] = _mcnemar(report["test"], report["base_test"])
     meta = {
-        "name": config.name, "version": config.version, "classes": list(SEQUENCES),
-        "forest_classes": list(final_forest.classes_), "orient_classes": list(ORIENT_HEAD),
-        "input_size": config.input_size, "slices_per_series": config.slices_per_series,
-        "network": cnn_cfg.network, "cnn": "cnn.onnx", "forest": "forest.onnx", "torch_weights": "cnn.pt",
-        "sklearn_forest": "forest.joblib", "forest_rows": FOREST_ROWS,
-        "feature_names": feature_names(), "forest_params": params, "fusion": fusion,
-        "config": {k: v for k, v in asdict(config).items()},
-        "labels": labelled.source, "test_groups": held,
+        "name": config.name,
+        "version": config.version,
+        "classes": list(SEQUENCES),
+        "forest_classes": list(final_forest.classes_),
+        "orient_classes": list(ORIENT_HEAD),
+        "input_size": config.input_size,
+        "slices_per_series": config.slices_per_series,
+        "network": cnn_cfg.network,
+        "cnn": "cnn.onnx",
+        "forest": "forest.onnx",
+        "torch_weights": "cnn.pt",
+        "sklearn_forest": "forest.joblib",
+        "forest_rows": FOREST_ROWS,
+        "feature_names": feature_names(),
+        "forest_params": params,
+        "fusion": fusion,
+        "config": dict(asdict(config)),
+        "labels": labelled.source,
+        "test_groups": held,
         "fine_tuned_from": base.version if base is not None else None,
         "trained_seconds": round(time.monotonic() - t0, 1),
     }
@@ -298,11 +353,17 @@ def _keep_base_preprocessing(config: MriBundleConfig, base: ModelBundle) -> MriB
         raise ValueError(f"The bundle {base.folder} has no torch weights (cnn.pt) to fine-tune from.")
     missing = sorted(set(feature_names()) - set(base.feature_names or feature_names()))
     if missing:  # its stored rows could not be given the features this version computes
-        raise ValueError(f"The bundle {base.folder} lacks header features this radclass computes ({missing[:5]}); "
-                         "it cannot be fine-tuned, train from scratch instead.")
+        raise ValueError(
+            f"The bundle {base.folder} lacks header features this radclass computes ({missing[:5]}); "
+            "it cannot be fine-tuned, train from scratch instead."
+        )
     cnn = {**config.cnn, "network": base.meta.get("network", config.cnn.get("network", "multitask"))}
-    return replace(config, input_size=base.input_size, cnn=cnn,
-                   slices_per_series=int(base.meta.get("slices_per_series", config.slices_per_series)))
+    return replace(
+        config,
+        input_size=base.input_size,
+        cnn=cnn,
+        slices_per_series=int(base.meta.get("slices_per_series", config.slices_per_series)),
+    )
 
 
 def _extra_forest_rows(config: MriBundleConfig, base: ModelBundle | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -322,8 +383,10 @@ def _extra_forest_rows(config: MriBundleConfig, base: ModelBundle | None) -> tup
     if base is not None:
         n = int(base.meta.get("config", {}).get("synthetic_headers_per_class", n))
         seed = int(base.meta.get("config", {}).get("seed", seed))
-        source = (f"{n} synthetic rows per class regenerated from {base.version}'s recipe (it does not ship "
-                  "its real training rows)")
+        source = (
+            f"{n} synthetic rows per class regenerated from {base.version}'s recipe (it does not ship "
+            "its real training rows)"
+        )
     syn_rows, syn_y = synthetic_rows(n, seed=seed, classes=config.classes or SEQUENCES)
     return header_matrix(syn_rows), np.array(syn_y, dtype=object), source
 
@@ -347,8 +410,13 @@ def _test_evidence(test: list[LabelledSeries], k: int, size: int) -> dict[str, A
     return {"slices": slices, "rows": rows, "informative": np.array([_informative(r) for r in rows], dtype=bool)}
 
 
-def _test_report(test: list[LabelledSeries], ev: dict[str, Any], fusion: dict[str, Any],
-                 forest: Callable[[np.ndarray], np.ndarray], cnn: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
+def _test_report(
+    test: list[LabelledSeries],
+    ev: dict[str, Any],
+    fusion: dict[str, Any],
+    forest: Callable[[np.ndarray], np.ndarray],
+    cnn: Callable[[np.ndarray], np.ndarray],
+) -> dict[str, Any]:
     """Fused predictions of one model on the test series, and their figures (see :func:`split_metrics`)."""
     from radclass.pipeline.annotate import abstention_threshold
 
@@ -364,12 +432,16 @@ def _test_report(test: list[LabelledSeries], ev: dict[str, Any], fusion: dict[st
     pred, conf = _fused(slice_p, forest_p, float(fusion.get("w_cnn", 1.0)), float(fusion.get("w_forest", 1.0)))
     threshold = np.array([abstention_threshold(fusion, f is not None) for f in forest_p])
     out = split_metrics(y, pred, conf, threshold)
-    out["cnn_only"] = _series_metrics(y, _aligned({p.id: s for p, s in zip(test, slice_p) if s is not None},
-                                                  [p.id for p in test]))
-    out["forest_only"] = _series_metrics(y, np.array([f if f is not None else np.full(len(SEQUENCES), np.nan)
-                                                      for f in forest_p], np.float32))
-    out["predictions"] = [{"path": p.id, "group": p.dataset, "truth": t, "pred": q, "confidence": float(c)}
-                          for p, t, q, c in zip(test, y, pred, conf)]
+    out["cnn_only"] = _series_metrics(
+        y, _aligned({p.id: s for p, s in zip(test, slice_p) if s is not None}, [p.id for p in test])
+    )
+    out["forest_only"] = _series_metrics(
+        y, np.array([f if f is not None else np.full(len(SEQUENCES), np.nan) for f in forest_p], np.float32)
+    )
+    out["predictions"] = [
+        {"path": p.id, "group": p.dataset, "truth": t, "pred": q, "confidence": float(c)}
+        for p, t, q, c in zip(test, y, pred, conf)
+    ]
     return out
 
 
@@ -386,8 +458,14 @@ def split_metrics(y: np.ndarray, pred: np.ndarray, conf: np.ndarray, threshold: 
     for c in sorted(set(y)):
         k, n = int(correct[y == c].sum()), int((y == c).sum())
         lo, hi = clopper_pearson(k, n)
-        per_class[c] = {"n": n, "correct": k, "recall": k / n, "ci_low": lo, "ci_high": hi,
-                        "precision": float((y[pred == c] == c).mean()) if (pred == c).any() else None}
+        per_class[c] = {
+            "n": n,
+            "correct": k,
+            "recall": k / n,
+            "ci_low": lo,
+            "ci_high": hi,
+            "precision": float((y[pred == c] == c).mean()) if (pred == c).any() else None,
+        }
     labels = sorted(set(y) | (set(pred) - {""}))
     confusion = {t: {q: int(((y == t) & (pred == q)).sum()) for q in labels} for t in sorted(set(y))}
     k_all = int(correct.sum())
@@ -396,20 +474,32 @@ def split_metrics(y: np.ndarray, pred: np.ndarray, conf: np.ndarray, threshold: 
     tradeoff = []
     for t in (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95):
         acc_t = (pred != "") & (conf >= t)
-        tradeoff.append({"threshold": t, "coverage": float(acc_t.mean()),
-                         "accuracy": float(correct[acc_t].mean()) if acc_t.any() else None})
+        tradeoff.append(
+            {
+                "threshold": t,
+                "coverage": float(acc_t.mean()),
+                "accuracy": float(correct[acc_t].mean()) if acc_t.any() else None,
+            }
+        )
     return {
-        "n": int(len(y)), "accuracy": k_all / max(len(y), 1), "accuracy_ci": [lo, hi],
+        "n": int(len(y)),
+        "accuracy": k_all / max(len(y), 1),
+        "accuracy_ci": [lo, hi],
         "balanced_accuracy": float(np.mean([v["recall"] for v in per_class.values()])) if per_class else 0.0,
-        "per_class": per_class, "confusion": confusion,
-        "abstention": {"coverage": float(accepted.mean()) if len(y) else 0.0, "n_accepted": int(accepted.sum()),
-                       "accepted_accuracy": float(correct[accepted].mean()) if accepted.any() else None},
+        "per_class": per_class,
+        "confusion": confusion,
+        "abstention": {
+            "coverage": float(accepted.mean()) if len(y) else 0.0,
+            "n_accepted": int(accepted.sum()),
+            "accepted_accuracy": float(correct[accepted].mean()) if accepted.any() else None,
+        },
         "tradeoff": tradeoff,
     }
 
 
-def _compare_models_per_group(y: np.ndarray, groups: np.ndarray, forest_oof: np.ndarray, cnn_oof: np.ndarray,
-                              report: dict[str, Any]) -> dict[str, Any]:
+def _compare_models_per_group(
+    y: np.ndarray, groups: np.ndarray, forest_oof: np.ndarray, cnn_oof: np.ndarray, report: dict[str, Any]
+) -> dict[str, Any]:
     """Friedman + Nemenyi over CNN vs forest vs fusion, blocks = the held-out groups of the cross-validation
     (accuracy on each group's series that both models could read), as Kasmanoff et al. compare their models."""
     from radclass.evaluate.compare import friedman_nemenyi
@@ -417,9 +507,11 @@ def _compare_models_per_group(y: np.ndarray, groups: np.ndarray, forest_oof: np.
     fused = {p["path"]: p["pred"] for p in report["predictions"]}
     both = ~np.isnan(forest_oof).any(1) & ~np.isnan(cnn_oof).any(1)
     names = ["CNN", "forest", "fusion"]
-    preds = [np.asarray(SEQUENCES)[np.nan_to_num(cnn_oof).argmax(1)],
-             np.asarray(SEQUENCES)[np.nan_to_num(forest_oof).argmax(1)],
-             np.array([fused[p["path"]] for p in report["predictions"]])]
+    preds = [
+        np.asarray(SEQUENCES)[np.nan_to_num(cnn_oof).argmax(1)],
+        np.asarray(SEQUENCES)[np.nan_to_num(forest_oof).argmax(1)],
+        np.array([fused[p["path"]] for p in report["predictions"]]),
+    ]
     rows, blocks = [], []
     for g in np.unique(groups):
         m = both & (groups == g)
@@ -432,8 +524,13 @@ def _compare_models_per_group(y: np.ndarray, groups: np.ndarray, forest_oof: np.
     except ValueError as err:
         out["skipped"] = str(err)
         return out
-    out.update({"average_ranks": fn.average_ranks.to_dict(), "p_value": fn.p_value,
-                "nemenyi_p": fn.pairwise_p.to_dict(orient="index")})
+    out.update(
+        {
+            "average_ranks": fn.average_ranks.to_dict(),
+            "p_value": fn.p_value,
+            "nemenyi_p": fn.pairwise_p.to_dict(orient="index"),
+        }
+    )
     return out
 
 
@@ -444,8 +541,13 @@ def _mcnemar(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     a = np.array([p["truth"] == p["pred"] for p in new["predictions"]])
     b = np.array([p["truth"] == p["pred"] for p in old["predictions"]])
     res = mcnemar_test(a, b)
-    return {"method": res.method, "statistic": res.statistic, "p_value": res.p_value,
-            "only_new_correct": int((a & ~b).sum()), "only_base_correct": int((~a & b).sum())}
+    return {
+        "method": res.method,
+        "statistic": res.statistic,
+        "p_value": res.p_value,
+        "only_new_correct": int((a & ~b).sum()),
+        "only_base_correct": int((~a & b).sum()),
+    }
 
 
 def _informative(row: dict[str, Any]) -> bool:
@@ -454,9 +556,16 @@ def _informative(row: dict[str, Any]) -> bool:
     return header_is_informative(row)
 
 
-def _cnn_out_of_fold(pool: list[LabelledSeries], real: SliceSet, sim: SliceSet, cfg: CnnConfig,
-                     config: MriBundleConfig, log: Log, deadline: float | None = None,
-                     on_epoch: Progress | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+def _cnn_out_of_fold(
+    pool: list[LabelledSeries],
+    real: SliceSet,
+    sim: SliceSet,
+    cfg: CnnConfig,
+    config: MriBundleConfig,
+    log: Log,
+    deadline: float | None = None,
+    on_epoch: Progress | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
     """Per-series slice probabilities from CNNs trained without the series' group fold (with and without
     simulated slices in training). With a ``deadline`` the folds share the time left equally."""
     groups = np.array(sorted({p.dataset for p in pool if p.pixels_usable}))
@@ -477,13 +586,16 @@ def _cnn_out_of_fold(pool: list[LabelledSeries], real: SliceSet, sim: SliceSet, 
         for name, train_set, store in variants:
             run_cfg = fold_cfg
             if deadline is not None:
-                run_cfg = replace(fold_cfg, deadline=time.monotonic() + max(deadline - time.monotonic(), 0) / (runs - run))
+                run_cfg = replace(
+                    fold_cfg, deadline=time.monotonic() + max(deadline - time.monotonic(), 0) / (runs - run)
+                )
             run += 1
             if not len(train_set.x):
                 continue
             stage = f"CNN fold {i + 1}/{k} ({name})"
-            model, _ = train_cnn(train_set, None, run_cfg, progress=_epoch_logger(stage, log, on_epoch),
-                                 monitor=real.subset(test))
+            model, _ = train_cnn(
+                train_set, None, run_cfg, progress=_epoch_logger(stage, log, on_epoch), monitor=real.subset(test)
+            )
             proba, _ = predict_proba(model, real.x[test])
             for path in np.unique(real.series[test]):
                 store[path] = proba[real.series[test] == path]
@@ -508,12 +620,17 @@ def _series_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
     pred = np.asarray(SEQUENCES)[np.nan_to_num(proba[ok]).argmax(1)]
     yy = y[ok]
     per_class = {c: {"n": int((yy == c).sum()), "recall": float((pred[yy == c] == c).mean())} for c in np.unique(yy)}
-    return {"n": int(ok.sum()), "accuracy": float((pred == yy).mean()),
-            "balanced_accuracy": float(np.mean([v["recall"] for v in per_class.values()])), "per_class": per_class}
+    return {
+        "n": int(ok.sum()),
+        "accuracy": float((pred == yy).mean()),
+        "balanced_accuracy": float(np.mean([v["recall"] for v in per_class.values()])),
+        "per_class": per_class,
+    }
 
 
-def _choose_fusion(y: np.ndarray, paths: list[str], forest_oof: np.ndarray, cnn_oof: dict[str, np.ndarray],
-                   config: MriBundleConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+def _choose_fusion(
+    y: np.ndarray, paths: list[str], forest_oof: np.ndarray, cnn_oof: dict[str, np.ndarray], config: MriBundleConfig
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Grid-search the CNN share of the log-linear pool for balanced accuracy, then one abstention threshold
     per kind of evidence (series with an informative header / pixels only) for the stated error rate."""
     slice_p = [cnn_oof.get(p) for p in paths]
@@ -529,29 +646,53 @@ def _choose_fusion(y: np.ndarray, paths: list[str], forest_oof: np.ndarray, cnn_
     has_header = np.array([f is not None for f in forest_p])
     thresholds = {}
     for name, group in (("threshold_header", ok & has_header), ("threshold_pixels", ok & ~has_header)):
-        thresholds[name] = (threshold_for_error_rate(conf[group], pred[group] == y[group], config.max_error_rate)
-                            if group.any() else 1.0)
+        thresholds[name] = (
+            threshold_for_error_rate(conf[group], pred[group] == y[group], config.max_error_rate)
+            if group.any()
+            else 1.0
+        )
     threshold = np.where(has_header, thresholds["threshold_header"], thresholds["threshold_pixels"])
-    vote = np.array([SEQUENCES[int(np.argmax(majority_vote(s, f)))] if s is not None else
-                     (SEQUENCES[int(np.argmax(f))] if f is not None else "") for s, f in zip(slice_p, forest_p)])
+    vote = np.array(
+        [
+            SEQUENCES[int(np.argmax(majority_vote(s, f)))]
+            if s is not None
+            else (SEQUENCES[int(np.argmax(f))] if f is not None else "")
+            for s, f in zip(slice_p, forest_p)
+        ]
+    )
     accepted = ok & (conf >= threshold)
     report = {
         "n_series": int(len(y)),
         "alpha_scores": [{"cnn_share": a, "balanced_accuracy": b} for b, a in scores],
         "fusion": {"accuracy": float((pred[ok] == y[ok]).mean()), "balanced_accuracy": _bal(y[ok], pred[ok])},
         "majority_vote": {"accuracy": float((vote[ok] == y[ok]).mean()), "balanced_accuracy": _bal(y[ok], vote[ok])},
-        "abstention": {**thresholds, "coverage": float(accepted.sum() / max(ok.sum(), 1)),
-                       "accepted_accuracy": float((pred[accepted] == y[accepted]).mean()) if accepted.any() else None,
-                       "coverage_header": float(accepted[has_header].mean()) if has_header.any() else None,
-                       "coverage_pixels": float(accepted[~has_header & ok].mean()) if (~has_header & ok).any() else None},
-        "per_class": {c: {"n": int((y[ok] == c).sum()), "recall": float((pred[ok][y[ok] == c] == c).mean()),
-                          "precision": float((y[ok][pred[ok] == c] == c).mean()) if (pred[ok] == c).any() else None}
-                      for c in np.unique(y[ok])},
-        "predictions": [{"path": p, "truth": t, "pred": q, "confidence": float(c), "header": bool(h)}
-                        for p, t, q, c, h in zip(paths, y, pred, conf, has_header)],
+        "abstention": {
+            **thresholds,
+            "coverage": float(accepted.sum() / max(ok.sum(), 1)),
+            "accepted_accuracy": float((pred[accepted] == y[accepted]).mean()) if accepted.any() else None,
+            "coverage_header": float(accepted[has_header].mean()) if has_header.any() else None,
+            "coverage_pixels": float(accepted[~has_header & ok].mean()) if (~has_header & ok).any() else None,
+        },
+        "per_class": {
+            c: {
+                "n": int((y[ok] == c).sum()),
+                "recall": float((pred[ok][y[ok] == c] == c).mean()),
+                "precision": float((y[ok][pred[ok] == c] == c).mean()) if (pred[ok] == c).any() else None,
+            }
+            for c in np.unique(y[ok])
+        },
+        "predictions": [
+            {"path": p, "truth": t, "pred": q, "confidence": float(c), "header": bool(h)}
+            for p, t, q, c, h in zip(paths, y, pred, conf, has_header)
+        ],
     }
-    return {"w_cnn": alpha, "w_forest": 1 - alpha, "temperature": 1.0, **thresholds,
-            "max_error_rate": config.max_error_rate}, report
+    return {
+        "w_cnn": alpha,
+        "w_forest": 1 - alpha,
+        "temperature": 1.0,
+        **thresholds,
+        "max_error_rate": config.max_error_rate,
+    }, report
 
 
 def _fused(slice_p: list, forest_p: list, w_cnn: float, w_forest: float) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,9 @@ Log = Callable[[str], None]
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "all": FEATURE_NAMES,
     "intensity": tuple(n for n in FEATURE_NAMES if n not in GEOMETRY_NAMES),
-    "deep+geometry": tuple(n for n in FEATURE_NAMES if n.startswith(("deep_", "profile", "core")) or n in GEOMETRY_NAMES),
+    "deep+geometry": tuple(
+        n for n in FEATURE_NAMES if n.startswith(("deep_", "profile", "core")) or n in GEOMETRY_NAMES
+    ),
     "deep+wm": tuple(n for n in FEATURE_NAMES if n.startswith(("deep_", "wm_"))),
 }
 
@@ -86,12 +88,11 @@ class PixelExamples:
     paths: list[str] = field(default_factory=list)
 
     @staticmethod
-    def empty() -> "PixelExamples":
+    def empty() -> PixelExamples:
         return PixelExamples(np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros(0, object), np.zeros(0, object))
 
-    def subset(self, mask: np.ndarray) -> "PixelExamples":
-        return PixelExamples(self.X[mask], self.y[mask], self.groups[mask],
-                             [p for p, m in zip(self.paths, mask) if m])
+    def subset(self, mask: np.ndarray) -> PixelExamples:
+        return PixelExamples(self.X[mask], self.y[mask], self.groups[mask], [p for p, m in zip(self.paths, mask) if m])
 
 
 def pool_examples(pool: Sequence[Any], slices: int = DEFAULT_SLICES, log: Log = print) -> PixelExamples:
@@ -115,8 +116,9 @@ def pool_examples(pool: Sequence[Any], slices: int = DEFAULT_SLICES, log: Log = 
     return PixelExamples(np.stack(X), np.array(y, object), np.array(groups, object), paths)
 
 
-def simulated_examples(n_per_class: int, slices: int = DEFAULT_SLICES, seed: int = 0,
-                       classes: Sequence[str] = SEQUENCES) -> PixelExamples:
+def simulated_examples(
+    n_per_class: int, slices: int = DEFAULT_SLICES, seed: int = 0, classes: Sequence[str] = SEQUENCES
+) -> PixelExamples:
     """Signatures of ``n_per_class`` simulated series per class (random plane; a third of them sagittal or
     coronal)."""
     if n_per_class <= 0:
@@ -141,8 +143,14 @@ def fit_pixel_model(X: np.ndarray, y: np.ndarray, n_estimators: int = 200, seed:
     """An ExtraTreesClassifier on signatures (class-balanced)."""
     from sklearn.ensemble import ExtraTreesClassifier
 
-    model = ExtraTreesClassifier(n_estimators=n_estimators, min_samples_leaf=2, max_features="sqrt",
-                                 class_weight="balanced", random_state=seed, n_jobs=-1)
+    model = ExtraTreesClassifier(
+        n_estimators=n_estimators,
+        min_samples_leaf=2,
+        max_features="sqrt",
+        class_weight="balanced",
+        random_state=seed,
+        n_jobs=-1,
+    )
     return model.fit(X, y)
 
 
@@ -165,8 +173,9 @@ def _proba(model, X: np.ndarray) -> np.ndarray:
     return full_proba(model, X)
 
 
-def _train_predict(train: PixelExamples, sim: PixelExamples, test_X: np.ndarray, choice: Choice,
-                   config: PixelModelConfig) -> np.ndarray:
+def _train_predict(
+    train: PixelExamples, sim: PixelExamples, test_X: np.ndarray, choice: Choice, config: PixelModelConfig
+) -> np.ndarray:
     cols = columns(choice.feature_set)
     X, y = train.X, train.y
     if choice.simulation and len(sim.y):
@@ -184,8 +193,9 @@ def _group_folds(groups: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
     return [np.isin(groups, names[i::k]) for i in range(k)]
 
 
-def out_of_fold(data: PixelExamples, sim: PixelExamples, choice: Choice, config: PixelModelConfig,
-                folds: list[np.ndarray]) -> np.ndarray:
+def out_of_fold(
+    data: PixelExamples, sim: PixelExamples, choice: Choice, config: PixelModelConfig, folds: list[np.ndarray]
+) -> np.ndarray:
     """Probabilities of every example from models trained without its fold."""
     proba = np.zeros((len(data.y), len(SEQUENCES)), np.float32)
     for test in folds:
@@ -214,8 +224,11 @@ def choose(data: PixelExamples, sim: PixelExamples, config: PixelModelConfig) ->
     best_score, best, proba = max(scored, key=lambda s: s[0])
     correct = np.asarray(SEQUENCES, object)[proba.argmax(1)] == data.y
     threshold = threshold_for_error_rate(proba.max(1), correct, config.max_error_rate)
-    return best, threshold, [{"feature_set": c.feature_set, "simulation": c.simulation, "balanced_accuracy": s}
-                             for s, c, _ in scored]
+    return (
+        best,
+        threshold,
+        [{"feature_set": c.feature_set, "simulation": c.simulation, "balanced_accuracy": s} for s, c, _ in scored],
+    )
 
 
 @dataclass
@@ -244,8 +257,7 @@ def nested_lodo(data: PixelExamples, sim: PixelExamples, config: PixelModelConfi
         choice, threshold, _ = choose(inner, sim, config)
         proba[test] = _train_predict(inner, sim, data.X[test], choice, config)
         thresholds[test] = threshold
-        choices[name] = {"feature_set": choice.feature_set, "simulation": choice.simulation,
-                         "threshold": threshold}
+        choices[name] = {"feature_set": choice.feature_set, "simulation": choice.simulation, "threshold": threshold}
         log(f"pixel model outer fold {name}: {choice} threshold {threshold:.2f}")
     return NestedResult(proba, thresholds, choices)
 

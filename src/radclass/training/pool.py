@@ -72,8 +72,17 @@ def labelled_pool(root: Path | None = None, *, modality: str = "MR") -> list[Lab
             continue
         if row["series_description"].startswith("MASK:"):
             continue
-        pool.append(LabelledSeries(s, row["sequence"], row["orientation"], row["contrast"], row["dataset"],
-                                   row["pixels_usable"] == "1", row.get("anatomy") or "brain"))
+        pool.append(
+            LabelledSeries(
+                s,
+                row["sequence"],
+                row["orientation"],
+                row["contrast"],
+                row["dataset"],
+                row["pixels_usable"] == "1",
+                row.get("anatomy") or "brain",
+            )
+        )
     return pool
 
 

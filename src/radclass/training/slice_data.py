@@ -26,18 +26,25 @@ class SliceSet:
     series: np.ndarray
 
     @staticmethod
-    def concat(sets: Sequence["SliceSet"]) -> "SliceSet":
+    def concat(sets: Sequence[SliceSet]) -> SliceSet:
         sets = [s for s in sets if len(s.x)]
         if not sets:
             return SliceSet.empty()
-        return SliceSet(*(np.concatenate([getattr(s, f) for s in sets]) for f in ("x", "seq", "orient", "group", "series")))
+        return SliceSet(
+            *(np.concatenate([getattr(s, f) for s in sets]) for f in ("x", "seq", "orient", "group", "series"))
+        )
 
     @staticmethod
-    def empty(size: int = DEFAULT_SIZE) -> "SliceSet":
-        return SliceSet(np.zeros((0, 1, size, size), np.float32), np.zeros(0, int), np.zeros(0, int),
-                        np.zeros(0, object), np.zeros(0, object))
+    def empty(size: int = DEFAULT_SIZE) -> SliceSet:
+        return SliceSet(
+            np.zeros((0, 1, size, size), np.float32),
+            np.zeros(0, int),
+            np.zeros(0, int),
+            np.zeros(0, object),
+            np.zeros(0, object),
+        )
 
-    def subset(self, mask: np.ndarray) -> "SliceSet":
+    def subset(self, mask: np.ndarray) -> SliceSet:
         return SliceSet(self.x[mask], self.seq[mask], self.orient[mask], self.group[mask], self.series[mask])
 
 
@@ -45,8 +52,13 @@ def orient_index(plane: str) -> int:
     return ORIENT_HEAD.index(plane) if plane in ORIENT_HEAD else -1
 
 
-def pool_slices(pool: Sequence[LabelledSeries], k: int = 8, size: int = DEFAULT_SIZE,
-                reslice_isotropic: bool = True, central: float = 1.0) -> SliceSet:
+def pool_slices(
+    pool: Sequence[LabelledSeries],
+    k: int = 8,
+    size: int = DEFAULT_SIZE,
+    reslice_isotropic: bool = True,
+    central: float = 1.0,
+) -> SliceSet:
     """Slices of every pixel-usable pool series; isotropic NIfTI volumes also resliced in AX/COR/SAG.
 
     ``central`` < 1 takes the ``k`` slices from the central part of the volume (Ranjbar et al.: 4 slices of
@@ -74,13 +86,18 @@ def pool_slices(pool: Sequence[LabelledSeries], k: int = 8, size: int = DEFAULT_
 def _central(slices: list[np.ndarray], k: int) -> list[np.ndarray]:
     """The middle ``k`` of evenly spaced slices (all when there are no more than ``k``)."""
     start = max((len(slices) - k) // 2, 0)
-    return slices[start:start + k]
+    return slices[start : start + k]
 
 
 def _make(slices: list[np.ndarray], item: LabelledSeries, orient: int, size: int) -> SliceSet:
     n = len(slices)
-    return SliceSet(prepare_batch(slices, size), np.full(n, SEQUENCES.index(item.sequence)), np.full(n, orient),
-                    np.full(n, item.dataset, object), np.full(n, item.id, object))
+    return SliceSet(
+        prepare_batch(slices, size),
+        np.full(n, SEQUENCES.index(item.sequence)),
+        np.full(n, orient),
+        np.full(n, item.dataset, object),
+        np.full(n, item.id, object),
+    )
 
 
 def _three_planes(path: str, k: int) -> dict[str, list[np.ndarray]]:
@@ -100,9 +117,14 @@ def _three_planes(path: str, k: int) -> dict[str, list[np.ndarray]]:
     return out
 
 
-def simulated_slices(make: Callable[[str, str, np.random.Generator, int], np.ndarray], n_series_per_class: int,
-                     k: int = 4, size: int = DEFAULT_SIZE, seed: int = 0,
-                     classes: Sequence[str] = SEQUENCES) -> SliceSet:
+def simulated_slices(
+    make: Callable[[str, str, np.random.Generator, int], np.ndarray],
+    n_series_per_class: int,
+    k: int = 4,
+    size: int = DEFAULT_SIZE,
+    seed: int = 0,
+    classes: Sequence[str] = SEQUENCES,
+) -> SliceSet:
     """Slices from a simulator ``make(sequence, plane, rng, n_slices) -> (n, h, w)``, group ``sim``."""
     rng = np.random.default_rng(seed)
     sets: list[SliceSet] = []
@@ -111,7 +133,13 @@ def simulated_slices(make: Callable[[str, str, np.random.Generator, int], np.nda
             plane = ORIENT_HEAD[rng.integers(3)] if rng.random() > 0.1 else "OBL"
             vol = make(seq, plane, rng, k)
             n = len(vol)
-            sets.append(SliceSet(prepare_batch(list(vol), size), np.full(n, SEQUENCES.index(seq)),
-                                 np.full(n, orient_index(plane)), np.full(n, "sim", object),
-                                 np.full(n, f"sim:{seq}:{i}", object)))
+            sets.append(
+                SliceSet(
+                    prepare_batch(list(vol), size),
+                    np.full(n, SEQUENCES.index(seq)),
+                    np.full(n, orient_index(plane)),
+                    np.full(n, "sim", object),
+                    np.full(n, f"sim:{seq}:{i}", object),
+                )
+            )
     return SliceSet.concat(sets)

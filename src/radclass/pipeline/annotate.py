@@ -1,7 +1,9 @@
 """``radclass annotate``: scan -> header forest + slice CNN -> fused, abstaining decision per series.
 
 Every input file ends up in the output: series rows (``ok``/``unknown``/``skipped`` for non-MR/``error``) and
-the scan's skipped-file rows. Inference uses onnxruntime only.
+the scan's skipped-file rows. Inference uses onnxruntime only. Pixels are decoded only for the series
+:func:`radclass.pipeline.pixel_policy.pixel_need` names (``--pixels auto``), or for every series
+(``--pixels all``).
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ from radclass.io.pixels import PixelReadError, load_slices
 from radclass.io.series import Series
 from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle
 from radclass.models.ensemble import decide, fuse, majority_vote
+from radclass.pipeline.pixel_policy import PIXELS_SKIPPED_FLAG, PixelMode, header_is_informative, pixel_need
 from radclass.pipeline.scan import ScanResult, scan, scan_columns
 from radclass.rules import LabelRules
 from radclass.taxonomy import DEFAULT_CONTRAST, UNKNOWN, bids_suffix
 from radclass.values import is_missing
 
 _ANATOMICAL = {"T1", "T1C", "T2", "FLAIR", "PD", "T2STAR", "SWI", "MRA"}
-_HEADER_EVIDENCE = ("repetition_time", "echo_time", "image_type", "scanning_sequence")
 
 _CNN_BATCH = 64  # slices per ONNX Runtime call (at least)
 _SERIES_CHUNK = 4  # series per slice-decoding task
@@ -48,6 +50,7 @@ class SeriesEvidence:
     orient_proba: np.ndarray | None = None  # (k, 3)
     forest_proba: np.ndarray | None = None  # (n_classes,)
     pixel_error: str = ""
+    pixels_skipped: bool = False  # --pixels auto: the pixels could change nothing published (pixel_policy)
 
 
 def is_mr_candidate(s: Series) -> bool:
@@ -58,18 +61,14 @@ def is_mr_candidate(s: Series) -> bool:
     return modality in ("", "MR")
 
 
-def header_is_informative(row: dict[str, Any]) -> bool:
-    """True when the header carries acquisition physics (not just geometry)."""
-    return any(not is_missing(row.get(k)) for k in _HEADER_EVIDENCE)
-
-
 def annotate_scan(result: ScanResult, bundle: ModelBundle, *, slices: int = 5, rules: LabelRules | None = None,
                   threshold: float | None = None, workers: int = 2,
                   progress: Callable[[int, int], None] | None = None,
-                  anatomy: AnatomyGate | None = None) -> list[dict[str, Any]]:
-    """Rows for every series and skipped file of ``result``."""
+                  anatomy: AnatomyGate | None = None, pixels: PixelMode | str = PixelMode.AUTO) -> list[dict[str, Any]]:
+    """Rows for every series and skipped file of ``result``; ``pixels`` chooses the series whose slices are
+    decoded for the CNN (:mod:`radclass.pipeline.pixel_policy`)."""
     candidates = [s for s in result.series if is_mr_candidate(s)]
-    evidence = _gather_evidence(candidates, bundle, slices, workers, progress)
+    evidence = _gather_evidence(candidates, bundle, slices, workers, progress, PixelMode.parse(pixels))
     return rows_from_evidence(result, bundle, evidence, rules=rules, threshold=threshold, anatomy=anatomy)
 
 
@@ -102,13 +101,26 @@ def rows_from_evidence(result: ScanResult, bundle: ModelBundle, evidence: dict[s
     return rows
 
 
-def _gather_evidence(candidates: list[Series], bundle: ModelBundle, k: int, workers: int,
-                     progress: Callable[[int, int], None] | None) -> dict[str, SeriesEvidence]:
+def initial_evidence(candidates: list[Series], bundle: ModelBundle,
+                     mode: PixelMode) -> tuple[dict[str, SeriesEvidence], list[Series]]:
+    """(empty evidence per candidate, the candidates whose pixels are to be decoded): series without pixel data
+    get their reason, and under ``--pixels auto`` the series whose pixels could change nothing are marked
+    skipped (:func:`radclass.pipeline.pixel_policy.pixel_need`). Shared by the local and the Ray engine."""
     evidence = {s.key: SeriesEvidence() for s in candidates}
-    with_pixels = [s for s in candidates if "no_pixels" not in s.flags]
+    with_pixels = []
     for s in candidates:
         if "no_pixels" in s.flags:
             evidence[s.key].pixel_error = "no pixel data"
+        elif bundle.has("cnn") and not pixel_need(s.header, bundle.fusion, mode):
+            evidence[s.key].pixels_skipped = True
+        else:
+            with_pixels.append(s)
+    return evidence, with_pixels
+
+
+def _gather_evidence(candidates: list[Series], bundle: ModelBundle, k: int, workers: int,
+                     progress: Callable[[int, int], None] | None, mode: PixelMode) -> dict[str, SeriesEvidence]:
+    evidence, with_pixels = initial_evidence(candidates, bundle, mode)
     size = bundle.input_size
     done = len(candidates) - len(with_pixels)
     total = len(candidates)
@@ -228,9 +240,10 @@ def _decide_series(s: Series, row: dict[str, Any], ev: SeriesEvidence, bundle: M
                 "orientation_source": "header" if row.get("orientation") not in (None, "", "NA") else ""}
     if not have_header:
         flags.append("header_uninformative")
-    if not have_pixels:
-        if "no_pixels" not in flags:
-            flags.append("no_usable_pixels")
+    if ev.pixels_skipped:
+        flags.append(PIXELS_SKIPPED_FLAG)
+    elif not have_pixels and "no_pixels" not in flags:
+        flags.append("no_usable_pixels")
     threshold = abstention_threshold(fusion, have_header, threshold_override)
     proba = fuse(ev.slice_proba, ev.forest_proba, w_cnn=float(fusion.get("w_cnn", 1.0)),
                  w_forest=float(fusion.get("w_forest", 1.0)), temperature=float(fusion.get("temperature", 1.0)))
@@ -304,8 +317,11 @@ def annotation_columns(classes: Sequence[str]) -> list[str]:
 
 
 def annotate_paths(paths: Sequence[Path], *, slices: int = 5, progress: bool = True, bundle: str | Path = DEFAULT_BUNDLE,
-                   rules: Path | None = None, threshold: float | None = None, workers: int | None = None):
-    """Scan and annotate ``paths``; one DataFrame row per series and per skipped file."""
+                   rules: Path | None = None, threshold: float | None = None, workers: int | None = None,
+                   pixels: PixelMode | str = PixelMode.AUTO):
+    """Scan and annotate ``paths``; one DataFrame row per series and per skipped file. ``pixels``: ``auto``
+    decodes only the series whose published columns the pixels can change, ``all`` every series with pixels
+    (:mod:`radclass.pipeline.pixel_policy`)."""
     import pandas as pd
 
     from radclass.cli.progress import progress_bar
@@ -318,5 +334,5 @@ def annotate_paths(paths: Sequence[Path], *, slices: int = 5, progress: bool = T
         result = scan([Path(p) for p in paths], workers=workers, progress=update)
     with progress_bar("Annotating series", enabled=progress) as update:
         rows = annotate_scan(result, model, slices=slices, rules=label_rules, threshold=threshold,
-                             workers=decode_workers, progress=update)
+                             workers=decode_workers, progress=update, pixels=pixels)
     return pd.DataFrame(rows, columns=annotation_columns(model.classes))

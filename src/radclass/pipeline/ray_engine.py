@@ -5,8 +5,9 @@ Stages (each a Ray Data ``map_batches``):
 1. **series discovery** - header reading: the walked files in blocks of ``files_per_task``, each file read by
    :func:`radclass.pipeline.scan.read_one` (tasks of ``read_cpus`` CPU each); the headers come back to the
    driver, which groups them into series exactly as :func:`radclass.pipeline.scan.scan` does;
-2. **slice decoding** - the MR series that have pixels, ``series_per_task`` at a time: K slices decoded and
-   prepared for the CNN (:func:`radclass.pipeline.annotate.load_prepared`, tasks of ``decode_cpus`` CPU);
+2. **slice decoding** - the MR series whose pixels are needed (:mod:`radclass.pipeline.pixel_policy`, the
+   local engine's policy), ``series_per_task`` at a time: K slices decoded and prepared for the CNN
+   (:func:`radclass.pipeline.annotate.load_prepared`, tasks of ``decode_cpus`` CPU);
 3. **inference** - a pool of ``actors`` actors (``infer_cpus`` CPU each) holding the bundle's CNN in ONNX
    Runtime (one intra-op thread per actor), ``infer_series`` series per call.
 
@@ -176,13 +177,17 @@ def ray_reader(options: RayOptions):
 
 def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | Path = DEFAULT_BUNDLE,
                        rules: Path | None = None, threshold: float | None = None,
-                       options: RayOptions | None = None, timings: dict[str, float] | None = None):
+                       options: RayOptions | None = None, timings: dict[str, float] | None = None,
+                       pixels: str = "auto"):
     """:func:`radclass.pipeline.annotate.annotate_paths` on Ray Data; one DataFrame row per series and per
-    skipped file, the same rows as the local engine. ``timings`` (if given) receives seconds per stage."""
+    skipped file, the same rows as the local engine. ``timings`` (if given) receives seconds per stage;
+    ``pixels`` (``auto``/``all``) chooses the series decoded, as on the local engine
+    (:func:`radclass.pipeline.pixel_policy.pixel_need`)."""
     import pandas as pd
 
-    from radclass.pipeline.annotate import (SeriesEvidence, add_forest_evidence, annotation_columns,
+    from radclass.pipeline.annotate import (add_forest_evidence, annotation_columns, initial_evidence,
                                             is_mr_candidate, rows_from_evidence)
+    from radclass.pipeline.pixel_policy import PixelMode
     from radclass.pipeline.scan import scan
     from radclass.rules import LabelRules
 
@@ -197,11 +202,7 @@ def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | 
         result = scan([Path(p) for p in paths], reader=ray_reader(options))
         t["discovery"] = time.perf_counter() - t0
         candidates = [s for s in result.series if is_mr_candidate(s)]
-        evidence = {s.key: SeriesEvidence() for s in candidates}
-        with_pixels = [s for s in candidates if "no_pixels" not in s.flags]
-        for s in candidates:
-            if "no_pixels" in s.flags:
-                evidence[s.key].pixel_error = "no pixel data"
+        evidence, with_pixels = initial_evidence(candidates, model, PixelMode.parse(pixels))
         t0 = time.perf_counter()
         add_forest_evidence(candidates, model, evidence)
         t["forest"] = time.perf_counter() - t0

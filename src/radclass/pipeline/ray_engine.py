@@ -117,11 +117,18 @@ def init_ray(options: RayOptions) -> bool:
 # --- stage functions (run in Ray workers) --------------------------------------------------------------------
 
 
+def _node_column(n: int) -> np.ndarray:
+    """The id of the Ray node running this task, once per row (the driver counts the nodes that worked)."""
+    import ray
+
+    return np.array([ray.get_runtime_context().get_node_id()] * n, dtype=object)
+
+
 def _read_headers(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     from radclass.pipeline.scan import read_one
 
     out = [pickle.dumps(read_one(Path(p))) for p in batch["path"]]
-    return {"i": batch["i"], "outcome": np.array(out, dtype=object)}
+    return {"i": batch["i"], "outcome": np.array(out, dtype=object), "node": _node_column(len(out))}
 
 
 def _decode(batch: dict[str, np.ndarray], k: int, size: int) -> dict[str, np.ndarray]:
@@ -132,7 +139,8 @@ def _decode(batch: dict[str, np.ndarray], k: int, size: int) -> dict[str, np.nda
         arr, err = load_prepared(pickle.loads(blob), k, size)
         slices.append(pickle.dumps(arr))
         errors.append(err)
-    return {"i": batch["i"], "slices": np.array(slices, dtype=object), "error": np.array(errors, dtype=object)}
+    return {"i": batch["i"], "slices": np.array(slices, dtype=object), "error": np.array(errors, dtype=object),
+            "node": _node_column(len(slices))}
 
 
 class _Infer:
@@ -150,14 +158,15 @@ class _Infer:
         seq = [pickle.dumps(by_row[j][0]) if j in by_row else pickle.dumps(None) for j in range(len(arrays))]
         orient = [pickle.dumps(by_row[j][1]) if j in by_row else pickle.dumps(None) for j in range(len(arrays))]
         return {"i": batch["i"], "seq": np.array(seq, dtype=object), "orient": np.array(orient, dtype=object),
-                "error": batch["error"]}
+                "error": batch["error"], "node": batch["node"]}
 
 
 # --- driver ------------------------------------------------------------------------------------------------
 
 
-def ray_reader(options: RayOptions):
-    """A ``scan(reader=...)`` that reads the headers in Ray tasks (stage 1)."""
+def ray_reader(options: RayOptions, nodes: set[str] | None = None):
+    """A ``scan(reader=...)`` that reads the headers in Ray tasks (stage 1); ``nodes`` (if given) receives the
+    ids of the Ray nodes that read them."""
 
     def read(paths: list[Path]) -> list[tuple[Path, str, Any]]:
         if not paths:
@@ -170,6 +179,8 @@ def ray_reader(options: RayOptions):
         outcomes: list[Any] = [None] * len(paths)
         for row in ds.iter_rows():
             outcomes[int(row["i"])] = pickle.loads(row["outcome"])
+            if nodes is not None:
+                nodes.add(str(row["node"]))
         return outcomes
 
     return read
@@ -180,7 +191,8 @@ def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | 
                        options: RayOptions | None = None, timings: dict[str, float] | None = None,
                        pixels: str = "auto"):
     """:func:`radclass.pipeline.annotate.annotate_paths` on Ray Data; one DataFrame row per series and per
-    skipped file, the same rows as the local engine. ``timings`` (if given) receives seconds per stage;
+    skipped file, the same rows as the local engine. ``timings`` (if given) receives seconds per stage and the
+    number of Ray nodes that read headers (``read_nodes``) and decoded slices (``decode_nodes``);
     ``pixels`` (``auto``/``all``) chooses the series decoded, as on the local engine
     (:func:`radclass.pipeline.pixel_policy.pixel_need`)."""
     import pandas as pd
@@ -199,8 +211,11 @@ def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | 
     t: dict[str, float] = timings if timings is not None else {}
     try:
         t0 = time.perf_counter()
-        result = scan([Path(p) for p in paths], reader=ray_reader(options))
+        read_nodes: set[str] = set()
+        decode_nodes: set[str] = set()
+        result = scan([Path(p) for p in paths], reader=ray_reader(options, read_nodes))
         t["discovery"] = time.perf_counter() - t0
+        t["read_nodes"] = float(len(read_nodes))
         candidates = [s for s in result.series if is_mr_candidate(s)]
         evidence, with_pixels = initial_evidence(candidates, model, PixelMode.parse(pixels))
         t0 = time.perf_counter()
@@ -219,12 +234,14 @@ def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | 
                                 fn_constructor_kwargs={"bundle": str(model.folder)}, batch_format="numpy")
             for row in ds.iter_rows():
                 s = with_pixels[int(row["i"])]
+                decode_nodes.add(str(row["node"]))
                 seq, orient = pickle.loads(row["seq"]), pickle.loads(row["orient"])
                 if seq is None:
                     evidence[s.key].pixel_error = row["error"] or "no slices"
                 else:
                     evidence[s.key].slice_proba, evidence[s.key].orient_proba = seq, orient
         t["slices_and_cnn"] = time.perf_counter() - t0
+        t["decode_nodes"] = float(len(decode_nodes))
         rows = rows_from_evidence(result, model, evidence, rules=label_rules, threshold=threshold)
     finally:
         if started:

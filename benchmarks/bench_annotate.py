@@ -351,7 +351,9 @@ def main(argv: list[str] | None = None) -> int:
             runs = interleaved_rounds(tools, args.repeat)
             d2n_runs = runs.get(DCM2NIIX_NAME)
             for name, _, kind in tools:
-                good = [r for r in runs[name] if r["rc"] == 0]
+                # dcm2niix exits non-zero when it leaves files out (e.g. several series of one name in one
+                # folder); its conversion still counts, with the exit status reported below the table.
+                good = [r for r in runs[name] if r["rc"] == 0 or (kind == "dcm2niix" and any(r["out"].rglob("*.nii")))]
                 if not good:
                     print(f"{name} failed: {runs[name][-1]['stderr'][-2000:]}", file=sys.stderr)
                     continue
@@ -379,13 +381,17 @@ def main(argv: list[str] | None = None) -> int:
                 or_s = f"{acc['or_acc']:.3f} ({acc['n_or']})" if acc else ""
                 ratio = ""
                 if d2n_runs and name in runs:  # median over rounds of (this tool's wall / dcm2niix's, same round)
-                    pairs = [a["wall"] / b["wall"] for a, b in zip(runs[name], d2n_runs) if a["rc"] == 0]
+                    pairs = [a["wall"] / b["wall"] for a, b in zip(runs[name], d2n_runs)
+                             if a["rc"] == 0 or name == DCM2NIIX_NAME]
                     ratio = f"{statistics.median(pairs):.2f}" if pairs else ""
                 print(f"| {name} | {r['wall']:.2f} | {len(files) / r['wall']:.0f} | {n_series} | "
                       f"{n_series / r['wall']:.1f} | {r['cpu']:.1f} | {_gb(r['peak'])} | {acc_s} | {or_s} | {ratio} |")
             print("\nwall seconds per round (tools alternate order every round):")
             for name, _, _ in tools:
-                print(f"  {name}: " + " ".join(f"{r['wall']:.2f}" for r in runs[name]))
+                print(f"  {name}: " + " ".join(f"{r['wall']:.2f}" for r in runs[name])
+                      + f" (exit status {sorted({r['rc'] for r in runs[name]})})")
+            if d2n_runs and d2n_runs[0]["rc"]:
+                print(f"  dcm2niix's last message: {d2n_runs[0]['stderr'].strip().splitlines()[-1:]}")
         secs, n = header_scan_rate(tree, args.workers, max(1, args.repeat))
         print(f"\nheader scan, in-process scan(workers={args.workers}): {n} files in {secs:.2f} s = {n / secs:.0f} files/s")
         sys.stdout.flush()

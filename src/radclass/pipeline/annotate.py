@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from radclass.anatomy.gate import ANATOMY_COLUMNS, AnatomyGate, finish_row
+from radclass.anatomy.vocabulary import AnatomyDecision
 from radclass.features.header import header_matrix
 from radclass.features.slices import prepare_batch
 from radclass.io.pixels import PixelReadError, load_slices
@@ -51,6 +52,7 @@ class SeriesEvidence:
     forest_proba: np.ndarray | None = None  # (n_classes,)
     pixel_error: str = ""
     pixels_skipped: bool = False  # --pixels auto: the pixels could change nothing published (pixel_policy)
+    anatomy: AnatomyDecision | None = None  # the anatomy gate's decision, when a worker process measured pixels
 
 
 def is_mr_candidate(s: Series) -> bool:
@@ -68,7 +70,8 @@ def annotate_scan(result: ScanResult, bundle: ModelBundle, *, slices: int = 5, r
     """Rows for every series and skipped file of ``result``; ``pixels`` chooses the series whose slices are
     decoded for the CNN (:mod:`radclass.pipeline.pixel_policy`)."""
     candidates = [s for s in result.series if is_mr_candidate(s)]
-    evidence = _gather_evidence(candidates, bundle, slices, workers, progress, PixelMode.parse(pixels))
+    anatomy = anatomy or AnatomyGate()
+    evidence = _gather_evidence(candidates, bundle, slices, workers, progress, PixelMode.parse(pixels), anatomy)
     return rows_from_evidence(result, bundle, evidence, rules=rules, threshold=threshold, anatomy=anatomy)
 
 
@@ -84,8 +87,8 @@ def rows_from_evidence(result: ScanResult, bundle: ModelBundle, evidence: dict[s
         row = s.row()
         if s.key in evidence:
             # Anatomy gate (radclass.anatomy.gate): a non-brain series loses the pixel model's vote.
-            region = anatomy.decide(s)
             ev = evidence[s.key]
+            region = ev.anatomy if ev.anatomy is not None else anatomy.decide(s)
             if region.non_brain:
                 ev = replace(ev, slice_proba=None, orient_proba=None,
                              pixel_error="non-brain series, no pixel-model vote")
@@ -119,33 +122,41 @@ def initial_evidence(candidates: list[Series], bundle: ModelBundle,
 
 
 def _gather_evidence(candidates: list[Series], bundle: ModelBundle, k: int, workers: int,
-                     progress: Callable[[int, int], None] | None, mode: PixelMode) -> dict[str, SeriesEvidence]:
+                     progress: Callable[[int, int], None] | None, mode: PixelMode,
+                     gate: AnatomyGate) -> dict[str, SeriesEvidence]:
     evidence, with_pixels = initial_evidence(candidates, bundle, mode)
     size = bundle.input_size
-    done = len(candidates) - len(with_pixels)
+    use_cnn = bundle.has("cnn") and bool(with_pixels)
+    cnn_keys = {s.key for s in with_pixels} if use_cnn else set()
+    # The anatomy gate's pixel stage (series whose header and rules name no region) runs beside the decoding,
+    # in the worker processes, rather than one series after the other in rows_from_evidence.
+    anatomy_keys = {s.key for s in candidates
+                    if gate.pixels and "no_pixels" not in s.flags and gate.from_header(s.header) is None}
+    work = [(s, s.key in cnn_keys, s.key in anatomy_keys) for s in candidates
+            if s.key in cnn_keys or s.key in anatomy_keys]
+    done = len(candidates) - len(work)
     total = len(candidates)
     if progress:
         progress(done, total)
-    use_cnn = bundle.has("cnn") and bool(with_pixels)
     # Slices are decoded in worker processes (pydicom and the slice preparation hold the GIL), started before
     # any ONNX Runtime session of this call exists; the forest and the CNN run here meanwhile.
     pool = None
-    if use_cnn and workers > 1 and len(with_pixels) >= _PARALLEL_SERIES_MIN:
+    if workers > 1 and len(work) >= _PARALLEL_SERIES_MIN:
         pool = ProcessPoolExecutor(max_workers=workers)
-        chunks = [with_pixels[i:i + _SERIES_CHUNK] for i in range(0, len(with_pixels), _SERIES_CHUNK)]
-        loaded = _bounded_map(pool, chunks, k, size, window=4 * workers)
-    elif use_cnn:
-        loaded = (load_prepared(s, k, size) for s in with_pixels)
+        chunks = [work[i:i + _SERIES_CHUNK] for i in range(0, len(work), _SERIES_CHUNK)]
+        loaded = _bounded_map(pool, chunks, k, size, gate, window=4 * workers)
     else:
-        loaded = iter(())
+        loaded = (load_series_work(item, k, size, gate) for item in work)
     try:
         # Header forest: one batched call.
         add_forest_evidence(candidates, bundle, evidence)
         pending: list[tuple[Series, np.ndarray]] = []
-        for s, (batch, err) in zip(with_pixels, loaded):
-            if batch is None or len(batch) == 0:
+        for (s, need_cnn, _), (batch, err, region) in zip(work, loaded):
+            if region is not None:
+                evidence[s.key].anatomy = region
+            if need_cnn and (batch is None or len(batch) == 0):
                 evidence[s.key].pixel_error = err or "no slices"
-            else:
+            elif need_cnn:
                 pending.append((s, batch))
             if sum(len(b) for _, b in pending) >= _CNN_BATCH:
                 _run_cnn(pending, bundle, evidence)
@@ -160,18 +171,42 @@ def _gather_evidence(candidates: list[Series], bundle: ModelBundle, k: int, work
     return evidence
 
 
-def _bounded_map(pool: ProcessPoolExecutor, chunks: list[list[Series]], k: int, size: int, window: int):
-    """Prepared batches of every series of ``chunks``, in order, with at most ``window`` chunks in flight (the
-    decoded slices wait for the CNN in memory)."""
+_WorkItem = tuple[Series, bool, bool]  # (series, decode for the CNN, run the anatomy gate's pixel stage)
+_WorkResult = tuple[np.ndarray | None, str, AnatomyDecision | None]
+
+
+def _bounded_map(pool: ProcessPoolExecutor, chunks: list[list[_WorkItem]], k: int, size: int, gate: AnatomyGate,
+                 window: int):
+    """:func:`load_series_work` of every item of ``chunks``, in order, with at most ``window`` chunks in
+    flight (the decoded slices wait for the CNN in memory)."""
     pending: deque = deque()
     todo = iter(chunks)
     for chunk in itertools.islice(todo, window):
-        pending.append(pool.submit(load_prepared_chunk, chunk, k, size))
+        pending.append(pool.submit(load_series_chunk, chunk, k, size, gate))
     while pending:
         part = pending.popleft().result()
         for chunk in itertools.islice(todo, 1):
-            pending.append(pool.submit(load_prepared_chunk, chunk, k, size))
+            pending.append(pool.submit(load_series_chunk, chunk, k, size, gate))
         yield from part
+
+
+def load_series_work(item: _WorkItem, k: int, size: int, gate: AnatomyGate) -> _WorkResult:
+    """(CNN input batch or None, reason the pixels could not be used, anatomy decision or None) of one series:
+    the batch only when the CNN needs it, the decision only when the gate's pixel stage has to run (None
+    also when the gate failed: the caller then decides as before)."""
+    s, need_cnn, need_anatomy = item
+    batch, err = load_prepared(s, k, size) if need_cnn else (None, "")
+    region = None
+    if need_anatomy:
+        try:
+            region = gate.decide(s)
+        except Exception:  # rows_from_evidence decides again, in the main process, as without workers
+            region = None
+    return batch, err, region
+
+
+def load_series_chunk(items: list[_WorkItem], k: int, size: int, gate: AnatomyGate) -> list[_WorkResult]:
+    return [load_series_work(item, k, size, gate) for item in items]
 
 
 def add_forest_evidence(candidates: list[Series], bundle: ModelBundle, evidence: dict[str, SeriesEvidence]) -> None:
@@ -191,10 +226,6 @@ def load_prepared(s: Series, k: int, size: int) -> tuple[np.ndarray | None, str]
         return None, str(err)
     except Exception as err:  # a decoder failure must not stop the run
         return None, f"pixel decoding failed ({type(err).__name__}: {err})"
-
-
-def load_prepared_chunk(series: list[Series], k: int, size: int) -> list[tuple[np.ndarray | None, str]]:
-    return [load_prepared(s, k, size) for s in series]
 
 
 def _run_cnn(pending: list[tuple[Series, np.ndarray]], bundle: ModelBundle,

@@ -48,7 +48,7 @@ class LocalRayCluster:
     Parameters
     ----------
     workers
-        Worker nodes besides the head (at least 1: a multi-node cluster).
+        Worker nodes besides the head (0: a single-node cluster, the baseline of a scaling measurement).
     cpus_per_node
         Ray CPUs each node offers.
     env
@@ -59,8 +59,8 @@ class LocalRayCluster:
 
     def __init__(self, workers: int = 1, cpus_per_node: int = 1, *, env: dict[str, str] | None = None,
                  start_timeout: float = 90.0) -> None:
-        if workers < 1:
-            raise ValueError(f"A multi-node cluster needs at least one worker node, not {workers}.")
+        if workers < 0:
+            raise ValueError(f"The number of worker nodes cannot be negative ({workers}).")
         if cpus_per_node < 1:
             raise ValueError(f"Each node needs at least one CPU, not {cpus_per_node}.")
         self.workers = workers

@@ -7,6 +7,7 @@ The cluster is stopped (its process groups ended) even when a check fails. Skips
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -40,29 +41,33 @@ def _as_written(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False)
 
 
-def test_cluster_has_two_nodes_and_gives_the_local_table_with_every_series_decoded(cluster, data_root, tmp_path):
-    import ray
+# The driver runs in a process of its own: a Ray driver started after another Ray session of the same process
+# (e.g. the local-Ray tests' in-process command line) can lose its objects.
+DRIVER = """
+import json, sys
+from pathlib import Path
+from radclass.pipeline.ray_engine import RayOptions, annotate_paths_ray
+timings = {}
+# small blocks, so that the tasks outnumber one node's CPU and spill onto the worker node
+options = RayOptions(address=sys.argv[1], files_per_task=32, series_per_task=4, infer_series=4)
+df = annotate_paths_ray([Path(p) for p in sys.argv[3:]], pixels="all", options=options, timings=timings)
+df.to_csv(sys.argv[2], index=False)
+print(json.dumps(timings))
+"""
 
+
+def test_cluster_has_two_nodes_and_gives_the_local_table_with_every_series_decoded(cluster, data_root, tmp_path):
     from radclass.pipeline.annotate import annotate_paths
-    from radclass.pipeline.ray_engine import RayOptions, annotate_paths_ray
 
     paths = [data_root / p for p in SUBSET]
     local = _as_written(annotate_paths(paths, progress=False, workers=2, pixels="all"), tmp_path / "local.csv")
-    timings: dict[str, float] = {}
-    # small blocks, so that the tasks outnumber one node's CPU and spill onto the worker node
-    options = RayOptions(address=cluster.address, files_per_task=32, series_per_task=4, infer_series=4)
-    env_before = os.environ.get("RAY_AUTH_MODE")
-    os.environ["RAY_AUTH_MODE"] = cluster.driver_env["RAY_AUTH_MODE"]
-    try:
-        remote = annotate_paths_ray(paths, pixels="all", options=options, timings=timings)
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        if env_before is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = env_before
-    remote = _as_written(remote, tmp_path / "remote.csv")
+    out = tmp_path / "remote.csv"
+    env = {**cluster.driver_env, "PYTHONPATH": cluster.env["PYTHONPATH"]}
+    proc = subprocess.run([sys.executable, "-c", DRIVER, cluster.address, str(out), *map(str, paths)],
+                          capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    timings = json.loads(proc.stdout.strip().splitlines()[-1])
+    remote = pd.read_csv(out, keep_default_na=False)
     assert timings["read_nodes"] + timings["decode_nodes"] >= 3, timings  # work ran on both nodes
     assert len(remote) == len(local) and int(remote["n_files"].sum()) == int(local["n_files"].sum())
     assert (remote["cnn_sequence"] != "").sum() >= 20  # the CNN ran on the cluster

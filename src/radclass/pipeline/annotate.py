@@ -126,14 +126,7 @@ def _gather_evidence(candidates: list[Series], bundle: ModelBundle, k: int, work
                      gate: AnatomyGate) -> dict[str, SeriesEvidence]:
     evidence, with_pixels = initial_evidence(candidates, bundle, mode)
     size = bundle.input_size
-    use_cnn = bundle.has("cnn") and bool(with_pixels)
-    cnn_keys = {s.key for s in with_pixels} if use_cnn else set()
-    # The anatomy gate's pixel stage (series whose header and rules name no region) runs beside the decoding,
-    # in the worker processes, rather than one series after the other in rows_from_evidence.
-    anatomy_keys = {s.key for s in candidates
-                    if gate.pixels and "no_pixels" not in s.flags and gate.from_header(s.header) is None}
-    work = [(s, s.key in cnn_keys, s.key in anatomy_keys) for s in candidates
-            if s.key in cnn_keys or s.key in anatomy_keys]
+    work = pixel_work(candidates, with_pixels, bundle, gate)
     done = len(candidates) - len(work)
     total = len(candidates)
     if progress:
@@ -171,11 +164,23 @@ def _gather_evidence(candidates: list[Series], bundle: ModelBundle, k: int, work
     return evidence
 
 
-_WorkItem = tuple[Series, bool, bool]  # (series, decode for the CNN, run the anatomy gate's pixel stage)
-_WorkResult = tuple[np.ndarray | None, str, AnatomyDecision | None]
+WorkItem = tuple[Series, bool, bool]  # (series, decode for the CNN, run the anatomy gate's pixel stage)
+WorkResult = tuple[np.ndarray | None, str, AnatomyDecision | None]
 
 
-def _bounded_map(pool: ProcessPoolExecutor, chunks: list[list[_WorkItem]], k: int, size: int, gate: AnatomyGate,
+def pixel_work(candidates: list[Series], with_pixels: list[Series], bundle: ModelBundle,
+               gate: AnatomyGate) -> list[WorkItem]:
+    """The pixel work of the candidates, in order: CNN slices for ``with_pixels`` (when the bundle has a CNN),
+    and the anatomy gate's pixel stage for the series whose header and rules name no region, so that both run
+    in the decoding workers (local processes or Ray tasks) rather than one after the other in the driver."""
+    cnn_keys = {s.key for s in with_pixels} if bundle.has("cnn") else set()
+    anatomy_keys = {s.key for s in candidates
+                    if gate.pixels and "no_pixels" not in s.flags and gate.from_header(s.header) is None}
+    return [(s, s.key in cnn_keys, s.key in anatomy_keys) for s in candidates
+            if s.key in cnn_keys or s.key in anatomy_keys]
+
+
+def _bounded_map(pool: ProcessPoolExecutor, chunks: list[list[WorkItem]], k: int, size: int, gate: AnatomyGate,
                  window: int):
     """:func:`load_series_work` of every item of ``chunks``, in order, with at most ``window`` chunks in
     flight (the decoded slices wait for the CNN in memory)."""
@@ -190,7 +195,7 @@ def _bounded_map(pool: ProcessPoolExecutor, chunks: list[list[_WorkItem]], k: in
         yield from part
 
 
-def load_series_work(item: _WorkItem, k: int, size: int, gate: AnatomyGate) -> _WorkResult:
+def load_series_work(item: WorkItem, k: int, size: int, gate: AnatomyGate) -> WorkResult:
     """(CNN input batch or None, reason the pixels could not be used, anatomy decision or None) of one series:
     the batch only when the CNN needs it, the decision only when the gate's pixel stage has to run (None
     also when the gate failed: the caller then decides as before)."""
@@ -205,7 +210,7 @@ def load_series_work(item: _WorkItem, k: int, size: int, gate: AnatomyGate) -> _
     return batch, err, region
 
 
-def load_series_chunk(items: list[_WorkItem], k: int, size: int, gate: AnatomyGate) -> list[_WorkResult]:
+def load_series_chunk(items: list[WorkItem], k: int, size: int, gate: AnatomyGate) -> list[WorkResult]:
     return [load_series_work(item, k, size, gate) for item in items]
 
 

@@ -6,8 +6,9 @@ Stages (each a Ray Data ``map_batches``):
    :func:`radclass.pipeline.scan.read_one` (tasks of ``read_cpus`` CPU each); the headers come back to the
    driver, which groups them into series exactly as :func:`radclass.pipeline.scan.scan` does;
 2. **slice decoding** - the MR series whose pixels are needed (:mod:`radclass.pipeline.pixel_policy`, the
-   local engine's policy), ``series_per_task`` at a time: K slices decoded and prepared for the CNN
-   (:func:`radclass.pipeline.annotate.load_prepared`, tasks of ``decode_cpus`` CPU);
+   local engine's policy), ``series_per_task`` at a time: K slices decoded and prepared for the CNN, and the
+   anatomy gate's pixel stage where the header names no region (:func:`radclass.pipeline.annotate.
+   load_series_work`, as the local engine's worker processes; tasks of ``decode_cpus`` CPU);
 3. **inference** - a pool of ``actors`` actors (``infer_cpus`` CPU each) holding the bundle's CNN in ONNX
    Runtime (one intra-op thread per actor), ``infer_series`` series per call.
 
@@ -131,16 +132,18 @@ def _read_headers(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {"i": batch["i"], "outcome": np.array(out, dtype=object), "node": _node_column(len(out))}
 
 
-def _decode(batch: dict[str, np.ndarray], k: int, size: int) -> dict[str, np.ndarray]:
-    from radclass.pipeline.annotate import load_prepared
+def _decode(batch: dict[str, np.ndarray], k: int, size: int, gate: bytes) -> dict[str, np.ndarray]:
+    from radclass.pipeline.annotate import load_series_work
 
-    slices, errors = [], []
+    anatomy_gate = pickle.loads(gate)
+    slices, errors, regions = [], [], []
     for blob in batch["series"]:
-        arr, err = load_prepared(pickle.loads(blob), k, size)
+        arr, err, region = load_series_work(pickle.loads(blob), k, size, anatomy_gate)
         slices.append(pickle.dumps(arr))
         errors.append(err)
+        regions.append(pickle.dumps(region))
     return {"i": batch["i"], "slices": np.array(slices, dtype=object), "error": np.array(errors, dtype=object),
-            "node": _node_column(len(slices))}
+            "anatomy": np.array(regions, dtype=object), "node": _node_column(len(slices))}
 
 
 class _Infer:
@@ -158,7 +161,7 @@ class _Infer:
         seq = [pickle.dumps(by_row[j][0]) if j in by_row else pickle.dumps(None) for j in range(len(arrays))]
         orient = [pickle.dumps(by_row[j][1]) if j in by_row else pickle.dumps(None) for j in range(len(arrays))]
         return {"i": batch["i"], "seq": np.array(seq, dtype=object), "orient": np.array(orient, dtype=object),
-                "error": batch["error"], "node": batch["node"]}
+                "error": batch["error"], "anatomy": batch["anatomy"], "node": batch["node"]}
 
 
 # --- driver ------------------------------------------------------------------------------------------------
@@ -197,8 +200,9 @@ def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | 
     (:func:`radclass.pipeline.pixel_policy.pixel_need`)."""
     import pandas as pd
 
+    from radclass.anatomy.gate import AnatomyGate
     from radclass.pipeline.annotate import (add_forest_evidence, annotation_columns, initial_evidence,
-                                            is_mr_candidate, rows_from_evidence)
+                                            is_mr_candidate, pixel_work, rows_from_evidence)
     from radclass.pipeline.pixel_policy import PixelMode
     from radclass.pipeline.scan import scan
     from radclass.rules import LabelRules
@@ -218,31 +222,37 @@ def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | 
         t["read_nodes"] = float(len(read_nodes))
         candidates = [s for s in result.series if is_mr_candidate(s)]
         evidence, with_pixels = initial_evidence(candidates, model, PixelMode.parse(pixels))
+        gate = AnatomyGate()
+        work = pixel_work(candidates, with_pixels, model, gate)
         t0 = time.perf_counter()
         add_forest_evidence(candidates, model, evidence)
         t["forest"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        if with_pixels and model.has("cnn"):
+        if work:
             decode_cpus = decode_request(options, float(ray.cluster_resources().get("CPU", 1)))
             t["decode_cpus"] = decode_cpus
-            items = [{"i": i, "series": pickle.dumps(s)} for i, s in enumerate(with_pixels)]
+            items = [{"i": i, "series": pickle.dumps(item)} for i, item in enumerate(work)]
             ds = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // options.series_per_task)))
             ds = ds.map_batches(_decode, batch_size=options.series_per_task, num_cpus=decode_cpus,
-                                fn_kwargs={"k": slices, "size": model.input_size}, batch_format="numpy")
+                                fn_kwargs={"k": slices, "size": model.input_size, "gate": pickle.dumps(gate)},
+                                batch_format="numpy")
             ds = ds.map_batches(_Infer, batch_size=options.infer_series, num_cpus=options.infer_cpus,
                                 compute=ray.data.ActorPoolStrategy(size=options.actors),
                                 fn_constructor_kwargs={"bundle": str(model.folder)}, batch_format="numpy")
             for row in ds.iter_rows():
-                s = with_pixels[int(row["i"])]
+                s, need_cnn, _ = work[int(row["i"])]
                 decode_nodes.add(str(row["node"]))
+                region = pickle.loads(row["anatomy"])
+                if region is not None:
+                    evidence[s.key].anatomy = region
                 seq, orient = pickle.loads(row["seq"]), pickle.loads(row["orient"])
-                if seq is None:
+                if need_cnn and seq is None:
                     evidence[s.key].pixel_error = row["error"] or "no slices"
-                else:
+                elif need_cnn:
                     evidence[s.key].slice_proba, evidence[s.key].orient_proba = seq, orient
         t["slices_and_cnn"] = time.perf_counter() - t0
         t["decode_nodes"] = float(len(decode_nodes))
-        rows = rows_from_evidence(result, model, evidence, rules=label_rules, threshold=threshold)
+        rows = rows_from_evidence(result, model, evidence, rules=label_rules, threshold=threshold, anatomy=gate)
     finally:
         if started:
             ray.shutdown()

@@ -11,12 +11,18 @@ docs/performance.md are for the 20-copy tree that
 ``python /work/shared/tools/replicate_dicom_tree.py <pool>/mri/dicom /tmp/bench20 20`` builds (9,320 files, 1.5 GB,
 fresh UIDs per copy; build it outside the repository).
 
-Each tool runs as a subprocess on a warm page cache (every file read once first), best of ``--repeat``:
+Each tool runs as a subprocess on a warm page cache (every file read once first). The machine is shared, so
+the tools run in ``--repeat`` interleaved rounds (every tool once per round, the order reversed every other
+round) and each figure is the median run; the ``x dcm2niix time`` column is the median over rounds of the
+tool's wall time over dcm2niix's in the same round (alternating pairs):
 
-* ``radclass annotate TREE --out T.csv -q --workers W --slices K`` (the local engine; ``--ray`` adds
-  ``--engine ray`` runs, one per ``--ray-cpus`` value: a local Ray with that many CPUs);
-* ``dcm2niix -z n -o OUT TREE`` (conversion of every series to NIfTI: reads every pixel, writes every voxel);
-* ``dcm-classifier`` (PyPI ``dcm-classifier``, the ``bench`` extra): its study API
+* ``radclass annotate TREE --out T.csv -q --workers W --slices K`` (the local engine, default
+  ``--pixels auto``: slices decoded only where they can change a published column), and the same with
+  ``--pixels all`` (every series decoded and inferred); ``--ray`` adds ``--engine ray`` runs, one per
+  ``--ray-cpus`` value: a local Ray with that many CPUs;
+* ``dcm2niix -z n -b y -o OUT TREE`` (conversion of every series to NIfTI + BIDS sidecar: reads every pixel,
+  writes every voxel);
+* ``dcm-classifier`` (PyPI ``dcm-classifier``, the ``bench`` extra; one run, after the rounds): its study API
   (``ProcessOneDicomStudyToVolumesMappingBase`` + ``ImageTypeClassifierBase``, the header-only random forest
   in ONNX Runtime) run on every folder that holds files (one folder = one series in these trees; a folder with
   several series numbers is reported per series).
@@ -39,6 +45,7 @@ import io
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -112,9 +119,49 @@ def run_measured(cmd: list[str], **kwargs) -> dict:
     return {"wall": wall, "cpu": cpu, "peak": peak, "rc": proc.returncode, "stderr": err.decode(errors="replace")}
 
 
-def best_of(repeat: int, make_cmd, **kwargs) -> dict:
-    runs = [run_measured(make_cmd(), **kwargs) for _ in range(repeat)]
-    return min(runs, key=lambda r: r["wall"])
+DCM2NIIX_NAME = "dcm2niix -z n -b y"
+
+
+def interleaved_rounds(tools: list[tuple[str, object, str]], rounds: int) -> dict[str, list[dict]]:
+    """Run every tool once per round, in alternating order (forward, then backward), so that a change of the
+    shared machine's load hits every tool alike; the runs of each tool, round by round."""
+    runs: dict[str, list[dict]] = {name: [] for name, _, _ in tools}
+    for k in range(max(1, rounds)):
+        order = tools if k % 2 == 0 else tools[::-1]
+        for name, make, _ in order:
+            cmd, out = make()
+            r = run_measured(cmd)
+            r["out"] = out
+            runs[name].append(r)
+    return runs
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run of median wall time (its CPU, memory and output go with it)."""
+    return sorted(runs, key=lambda r: r["wall"])[(len(runs) - 1) // 2]
+
+
+def _tools(args: argparse.Namespace, tree: Path, tmp: Path, dcm2niix: str | None) -> list[tuple[str, object, str]]:
+    """(name, () -> (command, output path), kind) of every tool of the interleaved rounds."""
+    tools: list[tuple[str, object, str]] = []
+    configs = [("radclass annotate (default: --pixels auto)", ["--workers", str(args.workers)]),
+               ("radclass annotate --pixels all", ["--workers", str(args.workers), "--pixels", "all"])]
+    if args.ray:
+        configs += [(f"radclass annotate --engine ray ({c} CPU)", ["--engine", "ray", "--workers", str(c)])
+                    for c in args.ray_cpus]
+    for i, (name, extra) in enumerate(configs):
+        def make(i=i, extra=extra):
+            out = tmp / f"radclass{i}_{time.monotonic_ns()}.csv"
+            return ([sys.executable, "-m", "radclass", "annotate", str(tree), "--out", str(out), "-q", "--model",
+                     args.model, "--slices", str(args.slices), *extra], out)
+        tools.append((name, make, "radclass"))
+    if dcm2niix:
+        def make_d2n():
+            outdir = tmp / f"nii{time.monotonic_ns()}"
+            outdir.mkdir()
+            return [dcm2niix, "-z", "n", "-b", "y", "-o", str(outdir), str(tree)], outdir
+        tools.append((DCM2NIIX_NAME, make_d2n, "dcm2niix"))
+    return tools
 
 
 # --- the tree ----------------------------------------------------------------------------------------------
@@ -287,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; python "
-          f"{sys.version.split()[0]}; warm page cache; best of {args.repeat}; load average at start "
+          f"{sys.version.split()[0]}; warm page cache; median of {args.repeat} interleaved rounds; load average at start "
           f"{os.getloadavg()[0]:.2f}")
     for tree in trees:
         files = tree_files(tree)
@@ -300,51 +347,51 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         with tempfile.TemporaryDirectory() as tmp_s:
             tmp = Path(tmp_s)
-            configs = [("radclass annotate (local)", [])]
-            if args.ray:
-                configs += [(f"radclass annotate --engine ray ({c} CPU)", ["--engine", "ray", "--workers", str(c)])
-                            for c in args.ray_cpus]
-            for name, extra in configs:
-                out = tmp / f"radclass{len(rows)}.csv"
-                workers = [] if extra else ["--workers", str(args.workers)]
-                r = best_of(args.repeat, lambda: [sys.executable, "-m", "radclass", "annotate", str(tree), "--out",
-                                                  str(out), "-q", "--model", args.model, "--slices",
-                                                  str(args.slices), *workers, *extra])
-                if r["rc"] != 0:
-                    print(f"{name} failed: {r['stderr'][-2000:]}", file=sys.stderr)
+            tools = _tools(args, tree, tmp, dcm2niix)
+            runs = interleaved_rounds(tools, args.repeat)
+            d2n_runs = runs.get(DCM2NIIX_NAME)
+            for name, _, kind in tools:
+                # dcm2niix exits non-zero when it leaves files out (e.g. several series of one name in one
+                # folder); its conversion still counts, with the exit status reported below the table.
+                good = [r for r in runs[name] if r["rc"] == 0 or (kind == "dcm2niix" and any(r["out"].rglob("*.nii")))]
+                if not good:
+                    print(f"{name} failed: {runs[name][-1]['stderr'][-2000:]}", file=sys.stderr)
                     continue
-                pred, n_series = radclass_predictions(out)
+                r = median_run(good)
+                if kind == "dcm2niix":
+                    n_nii = sum(1 for _ in r["out"].rglob("*.nii"))
+                    rows.append((name, r, n_nii, None))
+                    continue
+                pred, n_series = radclass_predictions(r["out"])
                 rows.append((name, r, n_series, accuracy(pred, truth, PEER_CLASSES)))
                 if keep:
-                    shutil.copy(out, keep / f"{name.split('(')[0].strip().replace(' ', '_')}_{len(rows)}.csv")
-            if dcm2niix:
-                def d2n_cmd():
-                    outdir = tmp / f"nii{time.monotonic_ns()}"
-                    outdir.mkdir()
-                    return [dcm2niix, "-z", "n", "-o", str(outdir), str(tree)]
-
-                r = best_of(args.repeat, d2n_cmd)
-                n_nii = sum(1 for p in tmp.rglob("*.nii")) // max(1, args.repeat)
-                rows.append(("dcm2niix -z n", r, n_nii, None))
-                for p in tmp.glob("nii*"):
-                    shutil.rmtree(p, ignore_errors=True)
+                    shutil.copy(r["out"], keep / f"{name.split('(')[0].strip().replace(' ', '_')}_{len(rows)}.csv")
             if has_peer:
                 out = tmp / "peer.csv"
-                r = best_of(args.repeat, lambda: [sys.executable, __file__, "--peer-run", str(tree), str(out)])
+                r = run_measured([sys.executable, __file__, "--peer-run", str(tree), str(out)])
                 if r["rc"] != 0:
                     print(f"dcm-classifier failed: {r['stderr'][-2000:]}", file=sys.stderr)
                 else:
                     pred, n_series = peer_predictions(out)
-                    rows.append(("dcm-classifier 0.9.9", r, n_series, accuracy(pred, truth, PEER_CLASSES)))
+                    rows.append(("dcm-classifier 0.9.9 (one run)", r, n_series, accuracy(pred, truth, PEER_CLASSES)))
                     if keep:
                         shutil.copy(out, keep / "dcm_classifier.csv")
-        d2n_wall = next((r["wall"] for name, r, _, _ in rows if name.startswith("dcm2niix")), None)
-        for name, r, n_series, acc in rows:
-            acc_s = (f"{acc['acc']:.3f} ({acc['n']}, {acc['coverage']:.2f})" if acc else "n/a (converter)")
-            or_s = f"{acc['or_acc']:.3f} ({acc['n_or']})" if acc else ""
-            ratio = f"{r['wall'] / d2n_wall:.2f}" if d2n_wall else ""
-            print(f"| {name} | {r['wall']:.2f} | {len(files) / r['wall']:.0f} | {n_series} | "
-                  f"{n_series / r['wall']:.1f} | {r['cpu']:.1f} | {_gb(r['peak'])} | {acc_s} | {or_s} | {ratio} |")
+            for name, r, n_series, acc in rows:
+                acc_s = (f"{acc['acc']:.3f} ({acc['n']}, {acc['coverage']:.2f})" if acc else "n/a (converter)")
+                or_s = f"{acc['or_acc']:.3f} ({acc['n_or']})" if acc else ""
+                ratio = ""
+                if d2n_runs and name in runs:  # median over rounds of (this tool's wall / dcm2niix's, same round)
+                    pairs = [a["wall"] / b["wall"] for a, b in zip(runs[name], d2n_runs)
+                             if a["rc"] == 0 or name == DCM2NIIX_NAME]
+                    ratio = f"{statistics.median(pairs):.2f}" if pairs else ""
+                print(f"| {name} | {r['wall']:.2f} | {len(files) / r['wall']:.0f} | {n_series} | "
+                      f"{n_series / r['wall']:.1f} | {r['cpu']:.1f} | {_gb(r['peak'])} | {acc_s} | {or_s} | {ratio} |")
+            print("\nwall seconds per round (tools alternate order every round):")
+            for name, _, _ in tools:
+                print(f"  {name}: " + " ".join(f"{r['wall']:.2f}" for r in runs[name])
+                      + f" (exit status {sorted({r['rc'] for r in runs[name]})})")
+            if d2n_runs and d2n_runs[0]["rc"]:
+                print(f"  dcm2niix's last message: {d2n_runs[0]['stderr'].strip().splitlines()[-1:]}")
         secs, n = header_scan_rate(tree, args.workers, max(1, args.repeat))
         print(f"\nheader scan, in-process scan(workers={args.workers}): {n} files in {secs:.2f} s = {n / secs:.0f} files/s")
         sys.stdout.flush()

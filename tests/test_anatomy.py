@@ -152,7 +152,7 @@ def test_annotate_gates_non_brain_series(data_root, tmp_path):
     paths = [knee, data_root / "mri/dicom/dcm_qa_canon_61/3000_DTI_PA-ortho", data_root / "mri/nifti/body",
              data_root / "liver/totalseg/example_mr_sm.nii.gz",
              data_root / "mri/dicom/dicom2nifti/hitachi_anatomical_001"]
-    table = annotate_paths(paths, progress=False)
+    table = annotate_paths(paths, progress=False, pixels="all")  # the CNN votes wherever it may
     flagged = table[table["flags"].fillna("").str.contains("non_brain")]
     knee_rows = table[table["path"].str.startswith(str(knee))]
     assert len(knee_rows) == 2 and set(knee_rows["anatomy"]) == {"LOWER_LIMB"}

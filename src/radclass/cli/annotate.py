@@ -25,15 +25,22 @@ def annotate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     engine: Annotated[str, typer.Option(help="local (worker processes) or ray (Ray Data stages; needs the ray extra).")] = "local",
     address: Annotated[Optional[str], typer.Option(help="Ray cluster address for --engine ray (default: a local Ray).")] = None,
+    pixels: Annotated[str, typer.Option(help="auto: decode slices only for the series whose label, confidence, orientation or flags the pixel model can change (the others are flagged pixels_skipped); all: every series, for a full audit of the CNN.")] = "auto",
 ) -> None:
     """Annotate every series with the bundled header forest + slice CNN (onnxruntime only)."""
     from radclass.models.bundle import BundleError
     from radclass.outputs.tables import OutputFormatError, check_output_path, write_table
     from radclass.pipeline.annotate import annotate_paths
+    from radclass.pipeline.pixel_policy import PixelMode
 
     if engine not in ("local", "ray"):
         typer.echo(f"error: --engine must be local or ray, not {engine!r}", err=True)
         raise typer.Exit(2)
+    try:
+        pixel_mode = PixelMode.parse(pixels)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
     try:
         check_output_path(out)
         if engine == "ray":
@@ -41,13 +48,14 @@ def annotate(
 
             try:
                 df = annotate_paths_ray(paths, slices=slices, bundle=model, rules=rules, threshold=threshold,
-                                        options=RayOptions(address=address, num_cpus=workers or None))
+                                        options=RayOptions(address=address, num_cpus=workers or None),
+                                        pixels=pixel_mode)
             except RayUnavailable as err:
                 typer.echo(f"error: {err}", err=True)
                 raise typer.Exit(2) from None
         else:
             df = annotate_paths(paths, slices=slices, progress=not quiet, bundle=model, rules=rules,
-                                threshold=threshold, workers=workers or None)
+                                threshold=threshold, workers=workers or None, pixels=pixel_mode)
     except (OutputFormatError, BundleError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

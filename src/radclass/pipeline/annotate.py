@@ -1,7 +1,9 @@
 """``radclass annotate``: scan -> header forest + slice CNN -> fused, abstaining decision per series.
 
 Every input file ends up in the output: series rows (``ok``/``unknown``/``skipped`` for non-MR/``error``) and
-the scan's skipped-file rows. Inference uses onnxruntime only.
+the scan's skipped-file rows. Inference uses onnxruntime only. Pixels are decoded only for the series
+:func:`radclass.pipeline.pixel_policy.pixel_need` names (``--pixels auto``), or for every series
+(``--pixels all``).
 """
 
 from __future__ import annotations
@@ -17,19 +19,20 @@ from typing import Any
 import numpy as np
 
 from radclass.anatomy.gate import ANATOMY_COLUMNS, AnatomyGate, finish_row
+from radclass.anatomy.vocabulary import AnatomyDecision
 from radclass.features.header import header_matrix
 from radclass.features.slices import prepare_batch
 from radclass.io.pixels import PixelReadError, load_slices
 from radclass.io.series import Series
 from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle
 from radclass.models.ensemble import decide, fuse, majority_vote
+from radclass.pipeline.pixel_policy import PIXELS_SKIPPED_FLAG, PixelMode, header_is_informative, pixel_need
 from radclass.pipeline.scan import ScanResult, scan, scan_columns
 from radclass.rules import LabelRules
 from radclass.taxonomy import DEFAULT_CONTRAST, UNKNOWN, bids_suffix
 from radclass.values import is_missing
 
 _ANATOMICAL = {"T1", "T1C", "T2", "FLAIR", "PD", "T2STAR", "SWI", "MRA"}
-_HEADER_EVIDENCE = ("repetition_time", "echo_time", "image_type", "scanning_sequence")
 
 _CNN_BATCH = 64  # slices per ONNX Runtime call (at least)
 _SERIES_CHUNK = 4  # series per slice-decoding task
@@ -48,6 +51,8 @@ class SeriesEvidence:
     orient_proba: np.ndarray | None = None  # (k, 3)
     forest_proba: np.ndarray | None = None  # (n_classes,)
     pixel_error: str = ""
+    pixels_skipped: bool = False  # --pixels auto: the pixels could change nothing published (pixel_policy)
+    anatomy: AnatomyDecision | None = None  # the anatomy gate's decision, when a worker process measured pixels
 
 
 def is_mr_candidate(s: Series) -> bool:
@@ -58,18 +63,15 @@ def is_mr_candidate(s: Series) -> bool:
     return modality in ("", "MR")
 
 
-def header_is_informative(row: dict[str, Any]) -> bool:
-    """True when the header carries acquisition physics (not just geometry)."""
-    return any(not is_missing(row.get(k)) for k in _HEADER_EVIDENCE)
-
-
 def annotate_scan(result: ScanResult, bundle: ModelBundle, *, slices: int = 5, rules: LabelRules | None = None,
                   threshold: float | None = None, workers: int = 2,
                   progress: Callable[[int, int], None] | None = None,
-                  anatomy: AnatomyGate | None = None) -> list[dict[str, Any]]:
-    """Rows for every series and skipped file of ``result``."""
+                  anatomy: AnatomyGate | None = None, pixels: PixelMode | str = PixelMode.AUTO) -> list[dict[str, Any]]:
+    """Rows for every series and skipped file of ``result``; ``pixels`` chooses the series whose slices are
+    decoded for the CNN (:mod:`radclass.pipeline.pixel_policy`)."""
     candidates = [s for s in result.series if is_mr_candidate(s)]
-    evidence = _gather_evidence(candidates, bundle, slices, workers, progress)
+    anatomy = anatomy or AnatomyGate()
+    evidence = _gather_evidence(candidates, bundle, slices, workers, progress, PixelMode.parse(pixels), anatomy)
     return rows_from_evidence(result, bundle, evidence, rules=rules, threshold=threshold, anatomy=anatomy)
 
 
@@ -85,8 +87,8 @@ def rows_from_evidence(result: ScanResult, bundle: ModelBundle, evidence: dict[s
         row = s.row()
         if s.key in evidence:
             # Anatomy gate (radclass.anatomy.gate): a non-brain series loses the pixel model's vote.
-            region = anatomy.decide(s)
             ev = evidence[s.key]
+            region = ev.anatomy if ev.anatomy is not None else anatomy.decide(s)
             if region.non_brain:
                 ev = replace(ev, slice_proba=None, orient_proba=None,
                              pixel_error="non-brain series, no pixel-model vote")
@@ -102,38 +104,52 @@ def rows_from_evidence(result: ScanResult, bundle: ModelBundle, evidence: dict[s
     return rows
 
 
-def _gather_evidence(candidates: list[Series], bundle: ModelBundle, k: int, workers: int,
-                     progress: Callable[[int, int], None] | None) -> dict[str, SeriesEvidence]:
+def initial_evidence(candidates: list[Series], bundle: ModelBundle,
+                     mode: PixelMode) -> tuple[dict[str, SeriesEvidence], list[Series]]:
+    """(empty evidence per candidate, the candidates whose pixels are to be decoded): series without pixel data
+    get their reason, and under ``--pixels auto`` the series whose pixels could change nothing are marked
+    skipped (:func:`radclass.pipeline.pixel_policy.pixel_need`). Shared by the local and the Ray engine."""
     evidence = {s.key: SeriesEvidence() for s in candidates}
-    with_pixels = [s for s in candidates if "no_pixels" not in s.flags]
+    with_pixels = []
     for s in candidates:
         if "no_pixels" in s.flags:
             evidence[s.key].pixel_error = "no pixel data"
+        elif bundle.has("cnn") and not pixel_need(s.header, bundle.fusion, mode):
+            evidence[s.key].pixels_skipped = True
+        else:
+            with_pixels.append(s)
+    return evidence, with_pixels
+
+
+def _gather_evidence(candidates: list[Series], bundle: ModelBundle, k: int, workers: int,
+                     progress: Callable[[int, int], None] | None, mode: PixelMode,
+                     gate: AnatomyGate) -> dict[str, SeriesEvidence]:
+    evidence, with_pixels = initial_evidence(candidates, bundle, mode)
     size = bundle.input_size
-    done = len(candidates) - len(with_pixels)
+    work = pixel_work(candidates, with_pixels, bundle, gate)
+    done = len(candidates) - len(work)
     total = len(candidates)
     if progress:
         progress(done, total)
-    use_cnn = bundle.has("cnn") and bool(with_pixels)
     # Slices are decoded in worker processes (pydicom and the slice preparation hold the GIL), started before
     # any ONNX Runtime session of this call exists; the forest and the CNN run here meanwhile.
     pool = None
-    if use_cnn and workers > 1 and len(with_pixels) >= _PARALLEL_SERIES_MIN:
+    if workers > 1 and len(work) >= _PARALLEL_SERIES_MIN:
         pool = ProcessPoolExecutor(max_workers=workers)
-        chunks = [with_pixels[i:i + _SERIES_CHUNK] for i in range(0, len(with_pixels), _SERIES_CHUNK)]
-        loaded = _bounded_map(pool, chunks, k, size, window=4 * workers)
-    elif use_cnn:
-        loaded = (load_prepared(s, k, size) for s in with_pixels)
+        chunks = [work[i:i + _SERIES_CHUNK] for i in range(0, len(work), _SERIES_CHUNK)]
+        loaded = _bounded_map(pool, chunks, k, size, gate, window=4 * workers)
     else:
-        loaded = iter(())
+        loaded = (load_series_work(item, k, size, gate) for item in work)
     try:
         # Header forest: one batched call.
         add_forest_evidence(candidates, bundle, evidence)
         pending: list[tuple[Series, np.ndarray]] = []
-        for s, (batch, err) in zip(with_pixels, loaded):
-            if batch is None or len(batch) == 0:
+        for (s, need_cnn, _), (batch, err, region) in zip(work, loaded):
+            if region is not None:
+                evidence[s.key].anatomy = region
+            if need_cnn and (batch is None or len(batch) == 0):
                 evidence[s.key].pixel_error = err or "no slices"
-            else:
+            elif need_cnn:
                 pending.append((s, batch))
             if sum(len(b) for _, b in pending) >= _CNN_BATCH:
                 _run_cnn(pending, bundle, evidence)
@@ -148,18 +164,54 @@ def _gather_evidence(candidates: list[Series], bundle: ModelBundle, k: int, work
     return evidence
 
 
-def _bounded_map(pool: ProcessPoolExecutor, chunks: list[list[Series]], k: int, size: int, window: int):
-    """Prepared batches of every series of ``chunks``, in order, with at most ``window`` chunks in flight (the
-    decoded slices wait for the CNN in memory)."""
+WorkItem = tuple[Series, bool, bool]  # (series, decode for the CNN, run the anatomy gate's pixel stage)
+WorkResult = tuple[np.ndarray | None, str, AnatomyDecision | None]
+
+
+def pixel_work(candidates: list[Series], with_pixels: list[Series], bundle: ModelBundle,
+               gate: AnatomyGate) -> list[WorkItem]:
+    """The pixel work of the candidates, in order: CNN slices for ``with_pixels`` (when the bundle has a CNN),
+    and the anatomy gate's pixel stage for the series whose header and rules name no region, so that both run
+    in the decoding workers (local processes or Ray tasks) rather than one after the other in the driver."""
+    cnn_keys = {s.key for s in with_pixels} if bundle.has("cnn") else set()
+    anatomy_keys = {s.key for s in candidates
+                    if gate.pixels and "no_pixels" not in s.flags and gate.from_header(s.header) is None}
+    return [(s, s.key in cnn_keys, s.key in anatomy_keys) for s in candidates
+            if s.key in cnn_keys or s.key in anatomy_keys]
+
+
+def _bounded_map(pool: ProcessPoolExecutor, chunks: list[list[WorkItem]], k: int, size: int, gate: AnatomyGate,
+                 window: int):
+    """:func:`load_series_work` of every item of ``chunks``, in order, with at most ``window`` chunks in
+    flight (the decoded slices wait for the CNN in memory)."""
     pending: deque = deque()
     todo = iter(chunks)
     for chunk in itertools.islice(todo, window):
-        pending.append(pool.submit(load_prepared_chunk, chunk, k, size))
+        pending.append(pool.submit(load_series_chunk, chunk, k, size, gate))
     while pending:
         part = pending.popleft().result()
         for chunk in itertools.islice(todo, 1):
-            pending.append(pool.submit(load_prepared_chunk, chunk, k, size))
+            pending.append(pool.submit(load_series_chunk, chunk, k, size, gate))
         yield from part
+
+
+def load_series_work(item: WorkItem, k: int, size: int, gate: AnatomyGate) -> WorkResult:
+    """(CNN input batch or None, reason the pixels could not be used, anatomy decision or None) of one series:
+    the batch only when the CNN needs it, the decision only when the gate's pixel stage has to run (None
+    also when the gate failed: the caller then decides as before)."""
+    s, need_cnn, need_anatomy = item
+    batch, err = load_prepared(s, k, size) if need_cnn else (None, "")
+    region = None
+    if need_anatomy:
+        try:
+            region = gate.decide(s)
+        except Exception:  # rows_from_evidence decides again, in the main process, as without workers
+            region = None
+    return batch, err, region
+
+
+def load_series_chunk(items: list[WorkItem], k: int, size: int, gate: AnatomyGate) -> list[WorkResult]:
+    return [load_series_work(item, k, size, gate) for item in items]
 
 
 def add_forest_evidence(candidates: list[Series], bundle: ModelBundle, evidence: dict[str, SeriesEvidence]) -> None:
@@ -179,10 +231,6 @@ def load_prepared(s: Series, k: int, size: int) -> tuple[np.ndarray | None, str]
         return None, str(err)
     except Exception as err:  # a decoder failure must not stop the run
         return None, f"pixel decoding failed ({type(err).__name__}: {err})"
-
-
-def load_prepared_chunk(series: list[Series], k: int, size: int) -> list[tuple[np.ndarray | None, str]]:
-    return [load_prepared(s, k, size) for s in series]
 
 
 def _run_cnn(pending: list[tuple[Series, np.ndarray]], bundle: ModelBundle,
@@ -228,9 +276,10 @@ def _decide_series(s: Series, row: dict[str, Any], ev: SeriesEvidence, bundle: M
                 "orientation_source": "header" if row.get("orientation") not in (None, "", "NA") else ""}
     if not have_header:
         flags.append("header_uninformative")
-    if not have_pixels:
-        if "no_pixels" not in flags:
-            flags.append("no_usable_pixels")
+    if ev.pixels_skipped:
+        flags.append(PIXELS_SKIPPED_FLAG)
+    elif not have_pixels and "no_pixels" not in flags:
+        flags.append("no_usable_pixels")
     threshold = abstention_threshold(fusion, have_header, threshold_override)
     proba = fuse(ev.slice_proba, ev.forest_proba, w_cnn=float(fusion.get("w_cnn", 1.0)),
                  w_forest=float(fusion.get("w_forest", 1.0)), temperature=float(fusion.get("temperature", 1.0)))
@@ -304,8 +353,11 @@ def annotation_columns(classes: Sequence[str]) -> list[str]:
 
 
 def annotate_paths(paths: Sequence[Path], *, slices: int = 5, progress: bool = True, bundle: str | Path = DEFAULT_BUNDLE,
-                   rules: Path | None = None, threshold: float | None = None, workers: int | None = None):
-    """Scan and annotate ``paths``; one DataFrame row per series and per skipped file."""
+                   rules: Path | None = None, threshold: float | None = None, workers: int | None = None,
+                   pixels: PixelMode | str = PixelMode.AUTO):
+    """Scan and annotate ``paths``; one DataFrame row per series and per skipped file. ``pixels``: ``auto``
+    decodes only the series whose published columns the pixels can change, ``all`` every series with pixels
+    (:mod:`radclass.pipeline.pixel_policy`)."""
     import pandas as pd
 
     from radclass.cli.progress import progress_bar
@@ -318,5 +370,5 @@ def annotate_paths(paths: Sequence[Path], *, slices: int = 5, progress: bool = T
         result = scan([Path(p) for p in paths], workers=workers, progress=update)
     with progress_bar("Annotating series", enabled=progress) as update:
         rows = annotate_scan(result, model, slices=slices, rules=label_rules, threshold=threshold,
-                             workers=decode_workers, progress=update)
+                             workers=decode_workers, progress=update, pixels=pixels)
     return pd.DataFrame(rows, columns=annotation_columns(model.classes))

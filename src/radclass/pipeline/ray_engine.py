@@ -5,8 +5,10 @@ Stages (each a Ray Data ``map_batches``):
 1. **series discovery** - header reading: the walked files in blocks of ``files_per_task``, each file read by
    :func:`radclass.pipeline.scan.read_one` (tasks of ``read_cpus`` CPU each); the headers come back to the
    driver, which groups them into series exactly as :func:`radclass.pipeline.scan.scan` does;
-2. **slice decoding** - the MR series that have pixels, ``series_per_task`` at a time: K slices decoded and
-   prepared for the CNN (:func:`radclass.pipeline.annotate.load_prepared`, tasks of ``decode_cpus`` CPU);
+2. **slice decoding** - the MR series whose pixels are needed (:mod:`radclass.pipeline.pixel_policy`, the
+   local engine's policy), ``series_per_task`` at a time: K slices decoded and prepared for the CNN, and the
+   anatomy gate's pixel stage where the header names no region (:func:`radclass.pipeline.annotate.
+   load_series_work`, as the local engine's worker processes; tasks of ``decode_cpus`` CPU);
 3. **inference** - a pool of ``actors`` actors (``infer_cpus`` CPU each) holding the bundle's CNN in ONNX
    Runtime (one intra-op thread per actor), ``infer_series`` series per call.
 
@@ -116,22 +118,32 @@ def init_ray(options: RayOptions) -> bool:
 # --- stage functions (run in Ray workers) --------------------------------------------------------------------
 
 
+def _node_column(n: int) -> np.ndarray:
+    """The id of the Ray node running this task, once per row (the driver counts the nodes that worked)."""
+    import ray
+
+    return np.array([ray.get_runtime_context().get_node_id()] * n, dtype=object)
+
+
 def _read_headers(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     from radclass.pipeline.scan import read_one
 
     out = [pickle.dumps(read_one(Path(p))) for p in batch["path"]]
-    return {"i": batch["i"], "outcome": np.array(out, dtype=object)}
+    return {"i": batch["i"], "outcome": np.array(out, dtype=object), "node": _node_column(len(out))}
 
 
-def _decode(batch: dict[str, np.ndarray], k: int, size: int) -> dict[str, np.ndarray]:
-    from radclass.pipeline.annotate import load_prepared
+def _decode(batch: dict[str, np.ndarray], k: int, size: int, gate: bytes) -> dict[str, np.ndarray]:
+    from radclass.pipeline.annotate import load_series_work
 
-    slices, errors = [], []
+    anatomy_gate = pickle.loads(gate)
+    slices, errors, regions = [], [], []
     for blob in batch["series"]:
-        arr, err = load_prepared(pickle.loads(blob), k, size)
+        arr, err, region = load_series_work(pickle.loads(blob), k, size, anatomy_gate)
         slices.append(pickle.dumps(arr))
         errors.append(err)
-    return {"i": batch["i"], "slices": np.array(slices, dtype=object), "error": np.array(errors, dtype=object)}
+        regions.append(pickle.dumps(region))
+    return {"i": batch["i"], "slices": np.array(slices, dtype=object), "error": np.array(errors, dtype=object),
+            "anatomy": np.array(regions, dtype=object), "node": _node_column(len(slices))}
 
 
 class _Infer:
@@ -149,14 +161,15 @@ class _Infer:
         seq = [pickle.dumps(by_row[j][0]) if j in by_row else pickle.dumps(None) for j in range(len(arrays))]
         orient = [pickle.dumps(by_row[j][1]) if j in by_row else pickle.dumps(None) for j in range(len(arrays))]
         return {"i": batch["i"], "seq": np.array(seq, dtype=object), "orient": np.array(orient, dtype=object),
-                "error": batch["error"]}
+                "error": batch["error"], "anatomy": batch["anatomy"], "node": batch["node"]}
 
 
 # --- driver ------------------------------------------------------------------------------------------------
 
 
-def ray_reader(options: RayOptions):
-    """A ``scan(reader=...)`` that reads the headers in Ray tasks (stage 1)."""
+def ray_reader(options: RayOptions, nodes: set[str] | None = None):
+    """A ``scan(reader=...)`` that reads the headers in Ray tasks (stage 1); ``nodes`` (if given) receives the
+    ids of the Ray nodes that read them."""
 
     def read(paths: list[Path]) -> list[tuple[Path, str, Any]]:
         if not paths:
@@ -169,6 +182,8 @@ def ray_reader(options: RayOptions):
         outcomes: list[Any] = [None] * len(paths)
         for row in ds.iter_rows():
             outcomes[int(row["i"])] = pickle.loads(row["outcome"])
+            if nodes is not None:
+                nodes.add(str(row["node"]))
         return outcomes
 
     return read
@@ -176,13 +191,19 @@ def ray_reader(options: RayOptions):
 
 def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | Path = DEFAULT_BUNDLE,
                        rules: Path | None = None, threshold: float | None = None,
-                       options: RayOptions | None = None, timings: dict[str, float] | None = None):
+                       options: RayOptions | None = None, timings: dict[str, float] | None = None,
+                       pixels: str = "auto"):
     """:func:`radclass.pipeline.annotate.annotate_paths` on Ray Data; one DataFrame row per series and per
-    skipped file, the same rows as the local engine. ``timings`` (if given) receives seconds per stage."""
+    skipped file, the same rows as the local engine. ``timings`` (if given) receives seconds per stage and the
+    number of Ray nodes that read headers (``read_nodes``) and decoded slices (``decode_nodes``);
+    ``pixels`` (``auto``/``all``) chooses the series decoded, as on the local engine
+    (:func:`radclass.pipeline.pixel_policy.pixel_need`)."""
     import pandas as pd
 
-    from radclass.pipeline.annotate import (SeriesEvidence, add_forest_evidence, annotation_columns,
-                                            is_mr_candidate, rows_from_evidence)
+    from radclass.anatomy.gate import AnatomyGate
+    from radclass.pipeline.annotate import (add_forest_evidence, annotation_columns, initial_evidence,
+                                            is_mr_candidate, pixel_work, rows_from_evidence)
+    from radclass.pipeline.pixel_policy import PixelMode
     from radclass.pipeline.scan import scan
     from radclass.rules import LabelRules
 
@@ -194,37 +215,44 @@ def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | 
     t: dict[str, float] = timings if timings is not None else {}
     try:
         t0 = time.perf_counter()
-        result = scan([Path(p) for p in paths], reader=ray_reader(options))
+        read_nodes: set[str] = set()
+        decode_nodes: set[str] = set()
+        result = scan([Path(p) for p in paths], reader=ray_reader(options, read_nodes))
         t["discovery"] = time.perf_counter() - t0
+        t["read_nodes"] = float(len(read_nodes))
         candidates = [s for s in result.series if is_mr_candidate(s)]
-        evidence = {s.key: SeriesEvidence() for s in candidates}
-        with_pixels = [s for s in candidates if "no_pixels" not in s.flags]
-        for s in candidates:
-            if "no_pixels" in s.flags:
-                evidence[s.key].pixel_error = "no pixel data"
+        evidence, with_pixels = initial_evidence(candidates, model, PixelMode.parse(pixels))
+        gate = AnatomyGate()
+        work = pixel_work(candidates, with_pixels, model, gate)
         t0 = time.perf_counter()
         add_forest_evidence(candidates, model, evidence)
         t["forest"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        if with_pixels and model.has("cnn"):
+        if work:
             decode_cpus = decode_request(options, float(ray.cluster_resources().get("CPU", 1)))
             t["decode_cpus"] = decode_cpus
-            items = [{"i": i, "series": pickle.dumps(s)} for i, s in enumerate(with_pixels)]
+            items = [{"i": i, "series": pickle.dumps(item)} for i, item in enumerate(work)]
             ds = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // options.series_per_task)))
             ds = ds.map_batches(_decode, batch_size=options.series_per_task, num_cpus=decode_cpus,
-                                fn_kwargs={"k": slices, "size": model.input_size}, batch_format="numpy")
+                                fn_kwargs={"k": slices, "size": model.input_size, "gate": pickle.dumps(gate)},
+                                batch_format="numpy")
             ds = ds.map_batches(_Infer, batch_size=options.infer_series, num_cpus=options.infer_cpus,
                                 compute=ray.data.ActorPoolStrategy(size=options.actors),
                                 fn_constructor_kwargs={"bundle": str(model.folder)}, batch_format="numpy")
             for row in ds.iter_rows():
-                s = with_pixels[int(row["i"])]
+                s, need_cnn, _ = work[int(row["i"])]
+                decode_nodes.add(str(row["node"]))
+                region = pickle.loads(row["anatomy"])
+                if region is not None:
+                    evidence[s.key].anatomy = region
                 seq, orient = pickle.loads(row["seq"]), pickle.loads(row["orient"])
-                if seq is None:
+                if need_cnn and seq is None:
                     evidence[s.key].pixel_error = row["error"] or "no slices"
-                else:
+                elif need_cnn:
                     evidence[s.key].slice_proba, evidence[s.key].orient_proba = seq, orient
         t["slices_and_cnn"] = time.perf_counter() - t0
-        rows = rows_from_evidence(result, model, evidence, rules=label_rules, threshold=threshold)
+        t["decode_nodes"] = float(len(decode_nodes))
+        rows = rows_from_evidence(result, model, evidence, rules=label_rules, threshold=threshold, anatomy=gate)
     finally:
         if started:
             ray.shutdown()

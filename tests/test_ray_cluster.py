@@ -16,9 +16,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import in_loopback_netns, rerun_in_loopback_netns
 from radclass.config import BUNDLED_DIR
 
 pytest.importorskip("ray", reason="ray not installed: pip install 'radclass[ray]' to test --engine ray")
+
+
+# Ray binds the machine's interface address even when told 127.0.0.1: these tests run inside a loopback-only
+# network namespace (conftest.rerun_in_loopback_netns), never on the host's network.
+needs_netns = pytest.mark.skipif(not in_loopback_netns(), reason="runs inside the loopback-only namespace "
+                                   "(test_in_loopback_netns)")
+
+
+@pytest.mark.skipif(in_loopback_netns(), reason="already inside the namespace")
+def test_in_loopback_netns():
+    rerun_in_loopback_netns(__file__)
 pytestmark = pytest.mark.skipif(not (BUNDLED_DIR / "mri-series" / "bundle.json").exists(),
                                 reason="bundled mri-series model not built")
 
@@ -56,6 +68,7 @@ print(json.dumps(timings))
 """
 
 
+@needs_netns
 def test_cluster_has_two_nodes_and_gives_the_local_table_with_every_series_decoded(cluster, data_root, tmp_path):
     from radclass.pipeline.annotate import annotate_paths
 
@@ -74,6 +87,7 @@ def test_cluster_has_two_nodes_and_gives_the_local_table_with_every_series_decod
     pd.testing.assert_frame_equal(remote.astype(str), local.astype(str))
 
 
+@needs_netns
 def test_cluster_cli_gives_the_local_table_by_default(cluster, data_root, tmp_path):
     from radclass.pipeline.annotate import annotate_paths
 

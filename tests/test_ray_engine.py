@@ -15,9 +15,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import in_loopback_netns, rerun_in_loopback_netns
 from radclass.config import BUNDLED_DIR
 
 ray = pytest.importorskip("ray", reason="ray not installed: pip install 'radclass[ray]' to test --engine ray")
+
+
+# Ray binds the machine's interface address even when told 127.0.0.1: these tests run inside a loopback-only
+# network namespace (conftest.rerun_in_loopback_netns), never on the host's network.
+needs_netns = pytest.mark.skipif(not in_loopback_netns(), reason="runs inside the loopback-only namespace "
+                                   "(test_in_loopback_netns)")
+
+
+@pytest.mark.skipif(in_loopback_netns(), reason="already inside the namespace")
+def test_in_loopback_netns():
+    rerun_in_loopback_netns(__file__)
 
 # A real subset: enhanced multi-frame (XA30), Siemens mosaics, Philips classic, NIfTI, plus non-MR and non-image
 # DICOM objects (skipped rows) and PNG slices of unknown modality.
@@ -49,6 +61,7 @@ def _key(df: pd.DataFrame) -> pd.DataFrame:
     return df.astype(str).reset_index(drop=True)
 
 
+@needs_netns
 def test_ray_engine_matches_local_engine(data_root, bundle, tmp_path, run_cli):
     from radclass.pipeline.annotate import annotate_paths
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,18 +14,37 @@ from radclass.cli.app import app
 def annotate(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (DICOM, NIfTI, PNG/JPEG) to annotate.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output table: .csv, .json or .parquet.")],
-    db: Annotated[Optional[Path], typer.Option(help="Also upsert into this SQLite index (table `series`).")] = None,
-    bids: Annotated[Optional[Path], typer.Option(help="Also convert the series into a BIDS dataset here (as `radclass bids`).")] = None,
+    db: Annotated[Path | None, typer.Option(help="Also upsert into this SQLite index (table `series`).")] = None,
+    bids: Annotated[
+        Path | None, typer.Option(help="Also convert the series into a BIDS dataset here (as `radclass bids`).")
+    ] = None,
     slices: Annotated[int, typer.Option(help="Slices decoded per series.")] = 5,
     model: Annotated[str, typer.Option(help="Bundled model name or bundle folder.")] = "mri-series",
-    rules: Annotated[Optional[Path], typer.Option(help="Label-rules TOML (default: the packaged rules).")] = None,
-    threshold: Annotated[Optional[float], typer.Option(help="Abstention threshold (default: the bundle's).")] = None,
-    workers: Annotated[int, typer.Option(help="Header-reading and slice-decoding processes (0 = one per core); with --engine ray and no --address, the CPUs of the local Ray.")] = 0,
+    rules: Annotated[Path | None, typer.Option(help="Label-rules TOML (default: the packaged rules).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Abstention threshold (default: the bundle's).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Header-reading and slice-decoding processes (0 = one per core); "
+            "with --engine ray and no --address, the CPUs of the local Ray."
+        ),
+    ] = 0,
     strict: Annotated[bool, typer.Option(help="Exit with status 3 when any file was skipped.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    engine: Annotated[str, typer.Option(help="local (worker processes) or ray (Ray Data stages; needs the ray extra).")] = "local",
-    address: Annotated[Optional[str], typer.Option(help="Ray cluster address for --engine ray (default: a local Ray).")] = None,
-    pixels: Annotated[str, typer.Option(help="auto: decode slices only for the series whose label, confidence, orientation or flags the pixel model can change (the others are flagged pixels_skipped); all: every series, for a full audit of the CNN.")] = "auto",
+    engine: Annotated[
+        str, typer.Option(help="local (worker processes) or ray (Ray Data stages; needs the ray extra).")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address for --engine ray (default: a local Ray).")
+    ] = None,
+    pixels: Annotated[
+        str,
+        typer.Option(
+            help="auto: decode slices only for the series whose label, confidence, orientation or flags the "
+            "pixel model can change (the others are flagged pixels_skipped); all: every series, for a full audit "
+            "of the CNN."
+        ),
+    ] = "auto",
 ) -> None:
     """Annotate every series with the bundled header forest + slice CNN (onnxruntime only)."""
     from radclass.models.bundle import BundleError
@@ -47,15 +66,29 @@ def annotate(
             from radclass.pipeline.ray_engine import RayOptions, RayUnavailable, annotate_paths_ray
 
             try:
-                df = annotate_paths_ray(paths, slices=slices, bundle=model, rules=rules, threshold=threshold,
-                                        options=RayOptions(address=address, num_cpus=workers or None),
-                                        pixels=pixel_mode)
+                df = annotate_paths_ray(
+                    paths,
+                    slices=slices,
+                    bundle=model,
+                    rules=rules,
+                    threshold=threshold,
+                    options=RayOptions(address=address, num_cpus=workers or None),
+                    pixels=pixel_mode,
+                )
             except RayUnavailable as err:
                 typer.echo(f"error: {err}", err=True)
                 raise typer.Exit(2) from None
         else:
-            df = annotate_paths(paths, slices=slices, progress=not quiet, bundle=model, rules=rules,
-                                threshold=threshold, workers=workers or None, pixels=pixel_mode)
+            df = annotate_paths(
+                paths,
+                slices=slices,
+                progress=not quiet,
+                bundle=model,
+                rules=rules,
+                threshold=threshold,
+                workers=workers or None,
+                pixels=pixel_mode,
+            )
     except (OutputFormatError, BundleError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -73,8 +106,10 @@ def annotate(
         except (ConverterMissing, ValueError, OSError) as err:
             typer.echo(f"error: BIDS conversion failed (the table {out} is written): {err}", err=True)
             raise typer.Exit(2) from None
-        typer.echo(f"BIDS: {len(converted.converted)} images, {len(converted.skipped)} skipped -> {bids} "
-                   "(see `radclass bids --help` for participants, task rules and dry runs)")
+        typer.echo(
+            f"BIDS: {len(converted.converted)} images, {len(converted.skipped)} skipped -> {bids} "
+            "(see `radclass bids --help` for participants, task rules and dry runs)"
+        )
     series = df[df["series_uid"].astype(str) != ""]
     n_unknown = int((series["status"] == "unknown").sum())
     n_skipped_files = int((df["series_uid"].astype(str) == "").sum())

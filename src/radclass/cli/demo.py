@@ -85,7 +85,7 @@ def demo(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Write a synthetic 11-series brain study, annotate it with the bundled models and print the agreement."""
-    from radclass.cli.progress import progress_bar
+    from radclass.progress import progress_bar
     from radclass.simulate.dicom import write_study
 
     out.mkdir(parents=True, exist_ok=True)

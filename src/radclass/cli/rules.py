@@ -21,9 +21,9 @@ def rules(
     series: `path,series_uid,sub_series,series_description,sequence,rule` (sequence empty when no rule matched)."""
     import pandas as pd
 
-    from radclass.cli.progress import progress_bar
     from radclass.outputs.tables import OutputFormatError, check_output_path, write_table
     from radclass.pipeline.scan import scan
+    from radclass.progress import progress_bar
     from radclass.rules import LabelRules
 
     try:

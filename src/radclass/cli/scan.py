@@ -19,9 +19,9 @@ def scan(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Read headers (never pixels) of DICOM, NIfTI and PNG/JPEG files into one row per series."""
-    from radclass.cli.progress import progress_bar
     from radclass.outputs.tables import OutputFormatError, check_output_path, write_table
     from radclass.pipeline.scan import scan as run_scan
+    from radclass.progress import progress_bar
 
     try:
         check_output_path(out)

@@ -30,7 +30,7 @@ def simulate(
     """Simulate MR series from tissue physics (MNI152 anatomy) with vendor-realistic DICOM headers."""
     import numpy as np
 
-    from radclass.cli.progress import progress_bar
+    from radclass.progress import progress_bar
     from radclass.simulate.dicom import sample_specs, write_study
     from radclass.taxonomy import ORIENTATIONS, SEQUENCES
 

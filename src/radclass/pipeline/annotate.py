@@ -38,9 +38,20 @@ _CNN_BATCH = 64  # slices per ONNX Runtime call (at least)
 _SERIES_CHUNK = 4  # series per slice-decoding task
 _PARALLEL_SERIES_MIN = 8  # below this many series, decoding in-process is faster than starting workers
 
-ANNOTATION_COLUMNS = ["sequence", "orientation", "contrast", "confidence", "bids_suffix", "model_version",
-                      "cnn_sequence", "forest_sequence", "vote_sequence", "rule_sequence", "orientation_source",
-                      *ANATOMY_COLUMNS]
+ANNOTATION_COLUMNS = [
+    "sequence",
+    "orientation",
+    "contrast",
+    "confidence",
+    "bids_suffix",
+    "model_version",
+    "cnn_sequence",
+    "forest_sequence",
+    "vote_sequence",
+    "rule_sequence",
+    "orientation_source",
+    *ANATOMY_COLUMNS,
+]
 
 
 @dataclass
@@ -63,10 +74,18 @@ def is_mr_candidate(s: Series) -> bool:
     return modality in ("", "MR")
 
 
-def annotate_scan(result: ScanResult, bundle: ModelBundle, *, slices: int = 5, rules: LabelRules | None = None,
-                  threshold: float | None = None, workers: int = 2,
-                  progress: Callable[[int, int], None] | None = None,
-                  anatomy: AnatomyGate | None = None, pixels: PixelMode | str = PixelMode.AUTO) -> list[dict[str, Any]]:
+def annotate_scan(
+    result: ScanResult,
+    bundle: ModelBundle,
+    *,
+    slices: int = 5,
+    rules: LabelRules | None = None,
+    threshold: float | None = None,
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+    anatomy: AnatomyGate | None = None,
+    pixels: PixelMode | str = PixelMode.AUTO,
+) -> list[dict[str, Any]]:
     """Rows for every series and skipped file of ``result``; ``pixels`` chooses the series whose slices are
     decoded for the CNN (:mod:`radclass.pipeline.pixel_policy`)."""
     candidates = [s for s in result.series if is_mr_candidate(s)]
@@ -75,9 +94,15 @@ def annotate_scan(result: ScanResult, bundle: ModelBundle, *, slices: int = 5, r
     return rows_from_evidence(result, bundle, evidence, rules=rules, threshold=threshold, anatomy=anatomy)
 
 
-def rows_from_evidence(result: ScanResult, bundle: ModelBundle, evidence: dict[str, SeriesEvidence], *,
-                       rules: LabelRules | None = None, threshold: float | None = None,
-                       anatomy: AnatomyGate | None = None) -> list[dict[str, Any]]:
+def rows_from_evidence(
+    result: ScanResult,
+    bundle: ModelBundle,
+    evidence: dict[str, SeriesEvidence],
+    *,
+    rules: LabelRules | None = None,
+    threshold: float | None = None,
+    anatomy: AnatomyGate | None = None,
+) -> list[dict[str, Any]]:
     """Rows for every series and skipped file of ``result``, given the models' evidence per MR series key
     (shared by the local engine and the Ray engine, :mod:`radclass.pipeline.ray_engine`)."""
     rules = rules or LabelRules.load()
@@ -90,22 +115,31 @@ def rows_from_evidence(result: ScanResult, bundle: ModelBundle, evidence: dict[s
             ev = evidence[s.key]
             region = ev.anatomy if ev.anatomy is not None else anatomy.decide(s)
             if region.non_brain:
-                ev = replace(ev, slice_proba=None, orient_proba=None,
-                             pixel_error="non-brain series, no pixel-model vote")
+                ev = replace(
+                    ev, slice_proba=None, orient_proba=None, pixel_error="non-brain series, no pixel-model vote"
+                )
             row.update(finish_row(region, _decide_series(s, row, ev, bundle, rules, threshold)))
         else:
             modality = row.get("modality") or "unknown"
-            row.update(status="skipped", reason=f"modality {modality}: not an MR series",
-                       sequence="", orientation=row.get("orientation"), contrast="na", confidence=None,
-                       bids_suffix="", model_version=bundle.version)
+            row.update(
+                status="skipped",
+                reason=f"modality {modality}: not an MR series",
+                sequence="",
+                orientation=row.get("orientation"),
+                contrast="na",
+                confidence=None,
+                bids_suffix="",
+                model_version=bundle.version,
+            )
         rows.append(row)
     for skipped in result.skipped:
         rows.append({**skipped.row(), "model_version": bundle.version})
     return rows
 
 
-def initial_evidence(candidates: list[Series], bundle: ModelBundle,
-                     mode: PixelMode) -> tuple[dict[str, SeriesEvidence], list[Series]]:
+def initial_evidence(
+    candidates: list[Series], bundle: ModelBundle, mode: PixelMode
+) -> tuple[dict[str, SeriesEvidence], list[Series]]:
     """(empty evidence per candidate, the candidates whose pixels are to be decoded): series without pixel data
     get their reason, and under ``--pixels auto`` the series whose pixels could change nothing are marked
     skipped (:func:`radclass.pipeline.pixel_policy.pixel_need`). Shared by the local and the Ray engine."""
@@ -121,9 +155,15 @@ def initial_evidence(candidates: list[Series], bundle: ModelBundle,
     return evidence, with_pixels
 
 
-def _gather_evidence(candidates: list[Series], bundle: ModelBundle, k: int, workers: int,
-                     progress: Callable[[int, int], None] | None, mode: PixelMode,
-                     gate: AnatomyGate) -> dict[str, SeriesEvidence]:
+def _gather_evidence(
+    candidates: list[Series],
+    bundle: ModelBundle,
+    k: int,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+    mode: PixelMode,
+    gate: AnatomyGate,
+) -> dict[str, SeriesEvidence]:
     evidence, with_pixels = initial_evidence(candidates, bundle, mode)
     size = bundle.input_size
     work = pixel_work(candidates, with_pixels, bundle, gate)
@@ -136,7 +176,7 @@ def _gather_evidence(candidates: list[Series], bundle: ModelBundle, k: int, work
     pool = None
     if workers > 1 and len(work) >= _PARALLEL_SERIES_MIN:
         pool = ProcessPoolExecutor(max_workers=workers)
-        chunks = [work[i:i + _SERIES_CHUNK] for i in range(0, len(work), _SERIES_CHUNK)]
+        chunks = [work[i : i + _SERIES_CHUNK] for i in range(0, len(work), _SERIES_CHUNK)]
         loaded = _bounded_map(pool, chunks, k, size, gate, window=4 * workers)
     else:
         loaded = (load_series_work(item, k, size, gate) for item in work)
@@ -168,20 +208,24 @@ WorkItem = tuple[Series, bool, bool]  # (series, decode for the CNN, run the ana
 WorkResult = tuple[np.ndarray | None, str, AnatomyDecision | None]
 
 
-def pixel_work(candidates: list[Series], with_pixels: list[Series], bundle: ModelBundle,
-               gate: AnatomyGate) -> list[WorkItem]:
+def pixel_work(
+    candidates: list[Series], with_pixels: list[Series], bundle: ModelBundle, gate: AnatomyGate
+) -> list[WorkItem]:
     """The pixel work of the candidates, in order: CNN slices for ``with_pixels`` (when the bundle has a CNN),
     and the anatomy gate's pixel stage for the series whose header and rules name no region, so that both run
     in the decoding workers (local processes or Ray tasks) rather than one after the other in the driver."""
     cnn_keys = {s.key for s in with_pixels} if bundle.has("cnn") else set()
-    anatomy_keys = {s.key for s in candidates
-                    if gate.pixels and "no_pixels" not in s.flags and gate.from_header(s.header) is None}
-    return [(s, s.key in cnn_keys, s.key in anatomy_keys) for s in candidates
-            if s.key in cnn_keys or s.key in anatomy_keys]
+    anatomy_keys = {
+        s.key for s in candidates if gate.pixels and "no_pixels" not in s.flags and gate.from_header(s.header) is None
+    }
+    return [
+        (s, s.key in cnn_keys, s.key in anatomy_keys) for s in candidates if s.key in cnn_keys or s.key in anatomy_keys
+    ]
 
 
-def _bounded_map(pool: ProcessPoolExecutor, chunks: list[list[WorkItem]], k: int, size: int, gate: AnatomyGate,
-                 window: int):
+def _bounded_map(
+    pool: ProcessPoolExecutor, chunks: list[list[WorkItem]], k: int, size: int, gate: AnatomyGate, window: int
+):
     """:func:`load_series_work` of every item of ``chunks``, in order, with at most ``window`` chunks in
     flight (the decoded slices wait for the CNN in memory)."""
     pending: deque = deque()
@@ -233,13 +277,16 @@ def load_prepared(s: Series, k: int, size: int) -> tuple[np.ndarray | None, str]
         return None, f"pixel decoding failed ({type(err).__name__}: {err})"
 
 
-def _run_cnn(pending: list[tuple[Series, np.ndarray]], bundle: ModelBundle,
-             evidence: dict[str, SeriesEvidence]) -> None:
+def _run_cnn(
+    pending: list[tuple[Series, np.ndarray]], bundle: ModelBundle, evidence: dict[str, SeriesEvidence]
+) -> None:
     for key, seq, orient in cnn_evidence([(s.key, b) for s, b in pending], bundle):
         evidence[key].slice_proba, evidence[key].orient_proba = seq, orient
 
 
-def cnn_evidence(pending: list[tuple[str, np.ndarray]], bundle: ModelBundle) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def cnn_evidence(
+    pending: list[tuple[str, np.ndarray]], bundle: ModelBundle
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(key, per-slice sequence probabilities, per-slice orientation probabilities) of each (key, batch), with
     one ONNX Runtime call over all the slices."""
     if not pending:
@@ -248,7 +295,7 @@ def cnn_evidence(pending: list[tuple[str, np.ndarray]], bundle: ModelBundle) -> 
     out = []
     start = 0
     for key, b in pending:
-        out.append((key, seq[start:start + len(b)], orient[start:start + len(b)]))
+        out.append((key, seq[start : start + len(b)], orient[start : start + len(b)]))
         start += len(b)
     return out
 
@@ -261,8 +308,14 @@ def abstention_threshold(fusion: dict[str, Any], has_header: bool, override: flo
     return float(fusion.get(key, fusion.get("threshold", 0.5)))
 
 
-def _decide_series(s: Series, row: dict[str, Any], ev: SeriesEvidence, bundle: ModelBundle,
-                   rules: LabelRules, threshold_override: float | None) -> dict[str, Any]:
+def _decide_series(
+    s: Series,
+    row: dict[str, Any],
+    ev: SeriesEvidence,
+    bundle: ModelBundle,
+    rules: LabelRules,
+    threshold_override: float | None,
+) -> dict[str, Any]:
     classes = bundle.classes
     fusion = bundle.fusion
     flags = [f for f in str(row.get("flags") or "").split(";") if f]
@@ -271,9 +324,16 @@ def _decide_series(s: Series, row: dict[str, Any], ev: SeriesEvidence, bundle: M
     have_header = ev.forest_proba is not None
     if not have_pixels and not have_header:
         reason = ev.pixel_error or "no pixels"
-        return {**out, "status": "error", "reason": f"nothing to classify: {reason} and no acquisition header",
-                "sequence": UNKNOWN, "contrast": "na", "confidence": 0.0, "bids_suffix": "",
-                "orientation_source": "header" if row.get("orientation") not in (None, "", "NA") else ""}
+        return {
+            **out,
+            "status": "error",
+            "reason": f"nothing to classify: {reason} and no acquisition header",
+            "sequence": UNKNOWN,
+            "contrast": "na",
+            "confidence": 0.0,
+            "bids_suffix": "",
+            "orientation_source": "header" if row.get("orientation") not in (None, "", "NA") else "",
+        }
     if not have_header:
         flags.append("header_uninformative")
     if ev.pixels_skipped:
@@ -281,13 +341,19 @@ def _decide_series(s: Series, row: dict[str, Any], ev: SeriesEvidence, bundle: M
     elif not have_pixels and "no_pixels" not in flags:
         flags.append("no_usable_pixels")
     threshold = abstention_threshold(fusion, have_header, threshold_override)
-    proba = fuse(ev.slice_proba, ev.forest_proba, w_cnn=float(fusion.get("w_cnn", 1.0)),
-                 w_forest=float(fusion.get("w_forest", 1.0)), temperature=float(fusion.get("temperature", 1.0)))
+    proba = fuse(
+        ev.slice_proba,
+        ev.forest_proba,
+        w_cnn=float(fusion.get("w_cnn", 1.0)),
+        w_forest=float(fusion.get("w_forest", 1.0)),
+        temperature=float(fusion.get("temperature", 1.0)),
+    )
     decision = decide(proba, classes, threshold)
-    cnn_label = classes[int(np.argmax(ev.slice_proba.mean(0)))] if have_pixels else ""
-    forest_label = classes[int(np.argmax(ev.forest_proba))] if have_header else ""
-    if have_pixels:
-        vote = majority_vote(ev.slice_proba, ev.forest_proba)
+    slices = ev.slice_proba if have_pixels else None
+    cnn_label = classes[int(np.argmax(slices.mean(0)))] if slices is not None else ""
+    forest_label = classes[int(np.argmax(ev.forest_proba))] if ev.forest_proba is not None else ""
+    if slices is not None:
+        vote = majority_vote(slices, ev.forest_proba)
         out["vote_sequence"] = classes[int(np.argmax(vote))]
     if forest_label and cnn_label != forest_label and _pixels_confident(ev.slice_proba, fusion):
         flags.append("pixels_header_disagree")
@@ -301,11 +367,17 @@ def _decide_series(s: Series, row: dict[str, Any], ev: SeriesEvidence, bundle: M
     contrast = _contrast(sequence if sequence != UNKNOWN else decision.top, row)
     out.update(
         status="ok" if sequence != UNKNOWN else "unknown",
-        reason="" if sequence != UNKNOWN else f"confidence {decision.confidence:.2f} below {threshold:.2f} (best: {decision.top})",
-        sequence=sequence, orientation=orientation, orientation_source=source,
+        reason=""
+        if sequence != UNKNOWN
+        else f"confidence {decision.confidence:.2f} below {threshold:.2f} (best: {decision.top})",
+        sequence=sequence,
+        orientation=orientation,
+        orientation_source=source,
         contrast=contrast if sequence != UNKNOWN else "na",
-        confidence=round(decision.confidence, 4), bids_suffix=bids_suffix(sequence),
-        cnn_sequence=cnn_label, forest_sequence=forest_label,
+        confidence=round(decision.confidence, 4),
+        bids_suffix=bids_suffix(sequence),
+        cnn_sequence=cnn_label,
+        forest_sequence=forest_label,
         flags=";".join(f for f in dict.fromkeys(flags) if f),
     )
     out.update({f"p_{c}": round(float(p), 4) for c, p in zip(classes, proba)})
@@ -322,8 +394,9 @@ def _pixels_confident(slice_proba: np.ndarray | None, fusion: dict[str, Any]) ->
     return float(slice_proba.mean(0).max()) >= float(level)
 
 
-def _orientation(header_plane: Any, orient_proba: np.ndarray | None, orient_classes: list[str],
-                 flags: list[str]) -> tuple[str, str]:
+def _orientation(
+    header_plane: Any, orient_proba: np.ndarray | None, orient_classes: list[str], flags: list[str]
+) -> tuple[str, str]:
     plane = str(header_plane or "")
     pixel_plane = ""
     if orient_proba is not None and len(orient_proba):
@@ -352,15 +425,23 @@ def annotation_columns(classes: Sequence[str]) -> list[str]:
     return cols[:i] + ANNOTATION_COLUMNS + cols[i:] + [f"p_{c}" for c in classes]
 
 
-def annotate_paths(paths: Sequence[Path], *, slices: int = 5, progress: bool = True, bundle: str | Path = DEFAULT_BUNDLE,
-                   rules: Path | None = None, threshold: float | None = None, workers: int | None = None,
-                   pixels: PixelMode | str = PixelMode.AUTO):
+def annotate_paths(
+    paths: Sequence[Path],
+    *,
+    slices: int = 5,
+    progress: bool = True,
+    bundle: str | Path = DEFAULT_BUNDLE,
+    rules: Path | None = None,
+    threshold: float | None = None,
+    workers: int | None = None,
+    pixels: PixelMode | str = PixelMode.AUTO,
+):
     """Scan and annotate ``paths``; one DataFrame row per series and per skipped file. ``pixels``: ``auto``
     decodes only the series whose published columns the pixels can change, ``all`` every series with pixels
     (:mod:`radclass.pipeline.pixel_policy`)."""
     import pandas as pd
 
-    from radclass.cli.progress import progress_bar
+    from radclass.progress import progress_bar
 
     decode_workers = workers or 2
     # While worker processes decode slices, one ONNX Runtime thread (two would fight them for the cores).
@@ -369,6 +450,14 @@ def annotate_paths(paths: Sequence[Path], *, slices: int = 5, progress: bool = T
     with progress_bar("Reading headers", enabled=progress) as update:
         result = scan([Path(p) for p in paths], workers=workers, progress=update)
     with progress_bar("Annotating series", enabled=progress) as update:
-        rows = annotate_scan(result, model, slices=slices, rules=label_rules, threshold=threshold,
-                             workers=decode_workers, progress=update, pixels=pixels)
+        rows = annotate_scan(
+            result,
+            model,
+            slices=slices,
+            rules=label_rules,
+            threshold=threshold,
+            workers=decode_workers,
+            progress=update,
+            pixels=pixels,
+        )
     return pd.DataFrame(rows, columns=annotation_columns(model.classes))

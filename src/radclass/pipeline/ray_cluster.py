@@ -57,8 +57,14 @@ class LocalRayCluster:
         Seconds a node may take to join.
     """
 
-    def __init__(self, workers: int = 1, cpus_per_node: int = 1, *, env: dict[str, str] | None = None,
-                 start_timeout: float = 90.0) -> None:
+    def __init__(
+        self,
+        workers: int = 1,
+        cpus_per_node: int = 1,
+        *,
+        env: dict[str, str] | None = None,
+        start_timeout: float = 90.0,
+    ) -> None:
         if workers < 0:
             raise ValueError(f"The number of worker nodes cannot be negative ({workers}).")
         if cpus_per_node < 1:
@@ -92,11 +98,24 @@ class LocalRayCluster:
         assert self.temp_dir is not None
         log = self.temp_dir.parent / f"{name}.log"
         with open(log, "wb") as fh:
-            proc = subprocess.Popen([*_ray_cli(), "start", "--block", "--num-cpus", str(self.cpus_per_node),
-                                     "--node-ip-address=127.0.0.1", "--disable-usage-stats",
-                                     f"--dashboard-agent-listen-port={free_port()}",
-                                     f"--metrics-export-port={free_port()}", *args],
-                                    stdout=fh, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+            proc = subprocess.Popen(
+                [
+                    *_ray_cli(),
+                    "start",
+                    "--block",
+                    "--num-cpus",
+                    str(self.cpus_per_node),
+                    "--node-ip-address=127.0.0.1",
+                    "--disable-usage-stats",
+                    f"--dashboard-agent-listen-port={free_port()}",
+                    f"--metrics-export-port={free_port()}",
+                    *args,
+                ],
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
+            )
         self._nodes.append((proc, log))
 
     def start(self) -> LocalRayCluster:
@@ -106,8 +125,9 @@ class LocalRayCluster:
         self.temp_dir = root / "t"
         self.port = free_port()
         try:
-            self._start_node(["--head", f"--port={self.port}", "--include-dashboard=false",
-                              f"--temp-dir={self.temp_dir}"], "head")
+            self._start_node(
+                ["--head", f"--port={self.port}", "--include-dashboard=false", f"--temp-dir={self.temp_dir}"], "head"
+            )
             self._wait_for_port()
             for i in range(self.workers):
                 self._start_node([f"--address={self.address}"], f"worker{i}")
@@ -135,19 +155,28 @@ class LocalRayCluster:
 
     def _wait_for_nodes(self) -> None:
         """Poll the cluster from a short-lived driver process until every node is alive."""
-        code = ("import sys, time, ray\n"
-                "ray.init(address=sys.argv[1], log_to_driver=False, logging_level='ERROR')\n"
-                "deadline = time.monotonic() + float(sys.argv[3])\n"
-                "while sum(n['Alive'] for n in ray.nodes()) < int(sys.argv[2]) and time.monotonic() < deadline:\n"
-                "    time.sleep(0.5)\n"
-                "print(sum(n['Alive'] for n in ray.nodes()))\n")
-        proc = subprocess.run([sys.executable, "-c", code, self.address, str(self.nodes), str(self.start_timeout)],
-                              capture_output=True, text=True, env=self.env, timeout=self.start_timeout + 60)
+        code = (
+            "import sys, time, ray\n"
+            "ray.init(address=sys.argv[1], log_to_driver=False, logging_level='ERROR')\n"
+            "deadline = time.monotonic() + float(sys.argv[3])\n"
+            "while sum(n['Alive'] for n in ray.nodes()) < int(sys.argv[2]) and time.monotonic() < deadline:\n"
+            "    time.sleep(0.5)\n"
+            "print(sum(n['Alive'] for n in ray.nodes()))\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, self.address, str(self.nodes), str(self.start_timeout)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=self.start_timeout + 60,
+        )
         self._check_alive()
         alive = proc.stdout.strip().splitlines()[-1:] if proc.returncode == 0 else []
         if not alive or int(alive[0]) < self.nodes:
-            raise ClusterStartError(f"{alive[0] if alive else 'no'} of {self.nodes} nodes joined the cluster at "
-                                    f"{self.address}: {proc.stderr[-2000:]}")
+            raise ClusterStartError(
+                f"{alive[0] if alive else 'no'} of {self.nodes} nodes joined the cluster at "
+                f"{self.address}: {proc.stderr[-2000:]}"
+            )
 
     def stop(self) -> None:
         """End every process the nodes started (their process groups), workers first, and remove the logs."""

@@ -68,8 +68,10 @@ def decode_request(options: RayOptions, total_cpus: float) -> float:
         return options.decode_cpus
     free = total_cpus - options.infer_cpus * options.actors
     if free <= 0:
-        raise ValueError(f"{options.actors} inference actor(s) of {options.infer_cpus} CPU leave no CPU for "
-                         f"decoding on {total_cpus:g} CPUs")
+        raise ValueError(
+            f"{options.actors} inference actor(s) of {options.infer_cpus} CPU leave no CPU for "
+            f"decoding on {total_cpus:g} CPUs"
+        )
     request = max(0.05, free / max(1.0, round(total_cpus)))
     # Ray Data fuses a task stage into the next actor stage when both ask for the same resources (the actors
     # would then decode): keep the requests different.
@@ -101,8 +103,12 @@ def init_ray(options: RayOptions) -> bool:
         return False
     import logging
 
-    kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False, "include_dashboard": False,
-                              "logging_level": logging.WARNING}
+    kwargs: dict[str, Any] = {
+        "ignore_reinit_error": True,
+        "log_to_driver": False,
+        "include_dashboard": False,
+        "logging_level": logging.WARNING,
+    }
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     if options.address:
         ray.init(address=options.address, **{k: v for k, v in kwargs.items() if k != "include_dashboard"})
@@ -142,8 +148,13 @@ def _decode(batch: dict[str, np.ndarray], k: int, size: int, gate: bytes) -> dic
         slices.append(pickle.dumps(arr))
         errors.append(err)
         regions.append(pickle.dumps(region))
-    return {"i": batch["i"], "slices": np.array(slices, dtype=object), "error": np.array(errors, dtype=object),
-            "anatomy": np.array(regions, dtype=object), "node": _node_column(len(slices))}
+    return {
+        "i": batch["i"],
+        "slices": np.array(slices, dtype=object),
+        "error": np.array(errors, dtype=object),
+        "anatomy": np.array(regions, dtype=object),
+        "node": _node_column(len(slices)),
+    }
 
 
 class _Infer:
@@ -160,8 +171,14 @@ class _Infer:
         by_row = {int(key): (seq, orient) for key, seq, orient in cnn_evidence(pending, self.bundle)}
         seq = [pickle.dumps(by_row[j][0]) if j in by_row else pickle.dumps(None) for j in range(len(arrays))]
         orient = [pickle.dumps(by_row[j][1]) if j in by_row else pickle.dumps(None) for j in range(len(arrays))]
-        return {"i": batch["i"], "seq": np.array(seq, dtype=object), "orient": np.array(orient, dtype=object),
-                "error": batch["error"], "anatomy": batch["anatomy"], "node": batch["node"]}
+        return {
+            "i": batch["i"],
+            "seq": np.array(seq, dtype=object),
+            "orient": np.array(orient, dtype=object),
+            "error": batch["error"],
+            "anatomy": batch["anatomy"],
+            "node": batch["node"],
+        }
 
 
 # --- driver ------------------------------------------------------------------------------------------------
@@ -175,10 +192,13 @@ def ray_reader(options: RayOptions, nodes: set[str] | None = None):
         if not paths:
             return []
         ray = _ray()
-        ds = ray.data.from_items([{"i": i, "path": str(p)} for i, p in enumerate(paths)],
-                                 override_num_blocks=max(1, -(-len(paths) // options.files_per_task)))
-        ds = ds.map_batches(_read_headers, batch_size=options.files_per_task, num_cpus=options.read_cpus,
-                            batch_format="numpy")
+        ds = ray.data.from_items(
+            [{"i": i, "path": str(p)} for i, p in enumerate(paths)],
+            override_num_blocks=max(1, -(-len(paths) // options.files_per_task)),
+        )
+        ds = ds.map_batches(
+            _read_headers, batch_size=options.files_per_task, num_cpus=options.read_cpus, batch_format="numpy"
+        )
         outcomes: list[Any] = [None] * len(paths)
         for row in ds.iter_rows():
             outcomes[int(row["i"])] = pickle.loads(row["outcome"])
@@ -189,10 +209,17 @@ def ray_reader(options: RayOptions, nodes: set[str] | None = None):
     return read
 
 
-def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | Path = DEFAULT_BUNDLE,
-                       rules: Path | None = None, threshold: float | None = None,
-                       options: RayOptions | None = None, timings: dict[str, float] | None = None,
-                       pixels: str = "auto"):
+def annotate_paths_ray(
+    paths: Sequence[Path],
+    *,
+    slices: int = 5,
+    bundle: str | Path = DEFAULT_BUNDLE,
+    rules: Path | None = None,
+    threshold: float | None = None,
+    options: RayOptions | None = None,
+    timings: dict[str, float] | None = None,
+    pixels: str = "auto",
+):
     """:func:`radclass.pipeline.annotate.annotate_paths` on Ray Data; one DataFrame row per series and per
     skipped file, the same rows as the local engine. ``timings`` (if given) receives seconds per stage and the
     number of Ray nodes that read headers (``read_nodes``) and decoded slices (``decode_nodes``);
@@ -201,8 +228,14 @@ def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | 
     import pandas as pd
 
     from radclass.anatomy.gate import AnatomyGate
-    from radclass.pipeline.annotate import (add_forest_evidence, annotation_columns, initial_evidence,
-                                            is_mr_candidate, pixel_work, rows_from_evidence)
+    from radclass.pipeline.annotate import (
+        add_forest_evidence,
+        annotation_columns,
+        initial_evidence,
+        is_mr_candidate,
+        pixel_work,
+        rows_from_evidence,
+    )
     from radclass.pipeline.pixel_policy import PixelMode
     from radclass.pipeline.scan import scan
     from radclass.rules import LabelRules
@@ -233,12 +266,21 @@ def annotate_paths_ray(paths: Sequence[Path], *, slices: int = 5, bundle: str | 
             t["decode_cpus"] = decode_cpus
             items = [{"i": i, "series": pickle.dumps(item)} for i, item in enumerate(work)]
             ds = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // options.series_per_task)))
-            ds = ds.map_batches(_decode, batch_size=options.series_per_task, num_cpus=decode_cpus,
-                                fn_kwargs={"k": slices, "size": model.input_size, "gate": pickle.dumps(gate)},
-                                batch_format="numpy")
-            ds = ds.map_batches(_Infer, batch_size=options.infer_series, num_cpus=options.infer_cpus,
-                                compute=ray.data.ActorPoolStrategy(size=options.actors),
-                                fn_constructor_kwargs={"bundle": str(model.folder)}, batch_format="numpy")
+            ds = ds.map_batches(
+                _decode,
+                batch_size=options.series_per_task,
+                num_cpus=decode_cpus,
+                fn_kwargs={"k": slices, "size": model.input_size, "gate": pickle.dumps(gate)},
+                batch_format="numpy",
+            )
+            ds = ds.map_batches(
+                _Infer,
+                batch_size=options.infer_series,
+                num_cpus=options.infer_cpus,
+                compute=ray.data.ActorPoolStrategy(size=options.actors),
+                fn_constructor_kwargs={"bundle": str(model.folder)},
+                batch_format="numpy",
+            )
             for row in ds.iter_rows():
                 s, need_cnn, _ = work[int(row["i"])]
                 decode_nodes.add(str(row["node"]))

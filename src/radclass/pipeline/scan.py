@@ -27,9 +27,19 @@ class SkippedFile:
     status: str = "skipped"  # skipped | error
 
     def row(self) -> dict[str, Any]:
-        return {"path": self.path, "series_uid": "", "sub_series": "", "status": self.status,
-                "reason": self.reason, "flags": "", "format": "", "n_files": 1, "n_frames": 0,
-                **{c: None for c in HEADER_COLUMNS}, "files": self.path}
+        return {
+            "path": self.path,
+            "series_uid": "",
+            "sub_series": "",
+            "status": self.status,
+            "reason": self.reason,
+            "flags": "",
+            "format": "",
+            "n_files": 1,
+            "n_frames": 0,
+            **dict.fromkeys(HEADER_COLUMNS),
+            "files": self.path,
+        }
 
 
 @dataclass
@@ -53,18 +63,32 @@ class ScanResult:
         return sum(len(s.files) for s in self.series) + len(self.skipped)
 
     def summary(self) -> str:
-        return (f"{len(self.series)} series from {self.n_walked} files; "
-                f"{len(self.skipped)} files skipped")
+        return f"{len(self.series)} series from {self.n_walked} files; {len(self.skipped)} files skipped"
 
 
 def scan_columns() -> list[str]:
-    return ["path", "series_uid", "sub_series", "status", "reason", "flags", "format", "n_files", "n_frames",
-            *HEADER_COLUMNS, "files"]
+    return [
+        "path",
+        "series_uid",
+        "sub_series",
+        "status",
+        "reason",
+        "flags",
+        "format",
+        "n_files",
+        "n_frames",
+        *HEADER_COLUMNS,
+        "files",
+    ]
 
 
-def scan(inputs: Sequence[Path], *, workers: int | None = None,
-         progress: Callable[[int, int], None] | None = None,
-         reader: Callable[[list[Path]], list[tuple[Path, str, Any]]] | None = None) -> ScanResult:
+def scan(
+    inputs: Sequence[Path],
+    *,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    reader: Callable[[list[Path]], list[tuple[Path, str, Any]]] | None = None,
+) -> ScanResult:
     """Scan files and folders into series; ``progress(done, total)`` is called as files are read.
 
     ``reader`` replaces the local header reading (worker processes): given the readable files it returns
@@ -89,7 +113,7 @@ def scan(inputs: Sequence[Path], *, workers: int | None = None,
         elif kind == "sidecar":
             sidecars.add(path)
         elif kind == "image":
-            _add_volume(result, path, lambda: image_series(path))
+            _add_volume(result, path, lambda: image_series(path))  # noqa: B023 (called at once)
         else:
             result.skipped.append(SkippedFile(str(path), str(payload), "error" if kind == "error" else "skipped"))
     result.series.extend(group_instances(instances))
@@ -97,7 +121,7 @@ def scan(inputs: Sequence[Path], *, workers: int | None = None,
         sc = sidecar_of(nii)
         used = sc if sc in sidecars else None
         sidecars.discard(sc)
-        _add_volume(result, nii, lambda: nifti_series(nii, used))
+        _add_volume(result, nii, lambda: nifti_series(nii, used))  # noqa: B023 (called at once)
     result.skipped.extend(SkippedFile(str(p), "JSON file with no NIfTI beside it") for p in sorted(sidecars))
     result.series.sort(key=lambda s: (s.path, s.series_uid, s.sub_series))
     return result
@@ -132,8 +156,9 @@ def _read_chunk(paths: list[Path]) -> list[tuple[Path, str, Any]]:
     return [_read_one(p) for p in paths]
 
 
-def _read_all(paths: list[Path], workers: int | None,
-              progress: Callable[[int, int], None] | None) -> list[tuple[Path, str, Any]]:
+def _read_all(
+    paths: list[Path], workers: int | None, progress: Callable[[int, int], None] | None
+) -> list[tuple[Path, str, Any]]:
     total = len(paths)
     workers = workers or os.cpu_count() or 1
     if workers <= 1 or total < _PARALLEL_MIN:
@@ -143,7 +168,7 @@ def _read_all(paths: list[Path], workers: int | None,
             if progress and (i % 50 == 0 or i == total - 1):
                 progress(i + 1, total)
         return out
-    chunks = [paths[i:i + _CHUNK] for i in range(0, total, _CHUNK)]
+    chunks = [paths[i : i + _CHUNK] for i in range(0, total, _CHUNK)]
     out = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for chunk_result in pool.map(_read_chunk, chunks):

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from loopback_netns import netns_prefix
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_listen_helpers import fake_annotate, free_port, need_binary, series_files, storescu  # noqa: E402
 
@@ -39,12 +41,7 @@ def test_example_config_matches_helpers():
 
 def _netns_prefix() -> list[str]:
     """Command prefix running a child in a fresh network namespace with loopback up, or [] if impossible."""
-    if not (shutil.which("unshare") and shutil.which("ip")):
-        return []
-    probe = subprocess.run(["unshare", "-n", "sh", "-c", "ip link set lo up"], capture_output=True)
-    if probe.returncode != 0:
-        return []
-    return ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"']
+    return netns_prefix()
 
 
 @pytest.mark.slow

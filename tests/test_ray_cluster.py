@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import in_loopback_netns, rerun_in_loopback_netns
+from loopback_netns import in_loopback_netns, rerun_in_loopback_netns
 from radclass.config import BUNDLED_DIR
 
 pytest.importorskip("ray", reason="ray not installed: pip install 'radclass[ray]' to test --engine ray")

@@ -66,6 +66,23 @@ class PlanRow:
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
+    @classmethod
+    def converted(cls, ledger: dict[str, Any]) -> PlanRow:
+        """The row of a series a previous run converted, from its ledger line (its name is kept)."""
+        names = (
+            "key",
+            "unit",
+            "source",
+            "sequence",
+            "bids_path",
+            "series_uid",
+            "sub_series",
+            "study_uid",
+            "participant",
+            "session",
+        )
+        return cls(status=EntryStatus.CONVERTED, reason="", **{k: ledger[k] for k in names})
+
 
 @dataclass
 class BidsResult:
@@ -150,23 +167,7 @@ def build_bids(
         for unit in units:
             mine = by_unit.get(unit.key, [])
             if mine and all(_present(root, r["bids_path"]) for r in mine):
-                kept.extend(
-                    PlanRow(
-                        r["key"],
-                        r["unit"],
-                        EntryStatus.CONVERTED,
-                        r["source"],
-                        r["sequence"],
-                        r["bids_path"],
-                        "",
-                        r["series_uid"],
-                        r["sub_series"],
-                        r["study_uid"],
-                        r["participant"],
-                        r["session"],
-                    )
-                    for r in mine
-                )
+                kept.extend(PlanRow.converted(r) for r in mine)
                 continue
             try:
                 outputs: list[Output] = (
@@ -198,24 +199,7 @@ def build_bids(
     fixed_units = {r["unit"] for r in fixed.values()}
     result.rows = [r for r in result.rows if r.status is EntryStatus.CONVERTED or r.unit not in fixed_units]
     listed = {r.key for r in result.rows}
-    carried = [
-        PlanRow(
-            r["key"],
-            r["unit"],
-            EntryStatus.CONVERTED,
-            r["source"],
-            r["sequence"],
-            r["bids_path"],
-            "",
-            r["series_uid"],
-            r["sub_series"],
-            r["study_uid"],
-            r["participant"],
-            r["session"],
-        )
-        for r in fixed.values()
-        if r["key"] not in listed
-    ]
+    carried = [PlanRow.converted(r) for r in fixed.values() if r["key"] not in listed]
     if not dry_run:
         everything = carried + result.rows
         write_ledger(root, [r.as_dict() for r in everything])

@@ -105,7 +105,7 @@ def test_corrections_and_export(tmp_path, table):
         rows = list(csv.DictReader(fh))
     assert tuple(rows[0]) == EXPORT_COLUMNS
     assert rows[0] == {
-        "path": "/data/1.2.3.5", "series_uid": "1.2.3.5", "sequence": "T2", "orientation": "AX",
+        "path": "/data/1.2.3.5", "series_uid": "1.2.3.5", "sub_series": "2", "sequence": "T2", "orientation": "AX",
         "contrast": "pre", "group": "1.2.3",
     }
 

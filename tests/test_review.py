@@ -213,8 +213,8 @@ def test_bulk_accept_and_export_round_trip(client, review_db, tmp_path):
     with out.open(newline="") as fh:
         reader = csv.DictReader(fh)
         rows = list(reader)
-    assert tuple(reader.fieldnames) == EXPORT_COLUMNS == ("path", "series_uid", "sequence", "orientation",
-                                                          "contrast", "group")
+    assert tuple(reader.fieldnames) == EXPORT_COLUMNS == ("path", "series_uid", "sub_series", "sequence",
+                                                          "orientation", "contrast", "group")
     assert len(rows) == 5
     contrasts = set(DEFAULT_CONTRAST.values())
     for r in rows:  # what `radclass train --labels` reads parses against the taxonomy

@@ -83,7 +83,8 @@ def test_rules_review_train_annotate_evaluate_and_fine_tune(archive, tmp_path, r
     pytest.importorskip("torch")
     rules_csv, corrections = _labels_loop(archive, tmp_path, run_cli)
     exported = pd.read_csv(corrections, keep_default_na=False)
-    assert list(exported.columns) == ["path", "series_uid", "sequence", "orientation", "contrast", "group"]
+    assert list(exported.columns) == ["path", "series_uid", "sub_series", "sequence", "orientation", "contrast",
+                                      "group"]
     assert len(exported) == 4
     # a row naming a series that is not there and one outside the vocabulary: reported by name, not dropped
     extra = tmp_path / "extra.csv"

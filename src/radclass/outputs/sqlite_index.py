@@ -74,7 +74,7 @@ CORRECTABLE: dict[str, tuple[str, ...]] = {
     "contrast": ("pre", "post", "none", "na"),
 }
 #: Columns of ``radclass review --export``: the training-label CSV ``radclass train --labels`` reads.
-EXPORT_COLUMNS: tuple[str, ...] = ("path", "series_uid", "sequence", "orientation", "contrast", "group")
+EXPORT_COLUMNS: tuple[str, ...] = ("path", "series_uid", "sub_series", "sequence", "orientation", "contrast", "group")
 #: Series columns that get an SQL index (the review page filters and sorts on them).
 INDEXED_COLUMNS: tuple[str, ...] = ("status", "sequence", "manufacturer", "study_uid", "confidence")
 
@@ -668,7 +668,8 @@ def export_corrections(db_path: Path, out_csv: Path) -> int:
     """Write the reviewed series as training labels; return the number of rows.
 
     One row per reviewed series (corrected or accepted), with exactly :data:`EXPORT_COLUMNS`, the CSV that
-    ``radclass train --labels`` reads: ``path,series_uid,sequence,orientation,contrast,group``. A field the
+    ``radclass train --labels`` reads: ``path,series_uid,sub_series,sequence,orientation,contrast,group``
+    (``sub_series`` names one part of a split UID, empty otherwise). A field the
     reviewer did not touch keeps its prediction (the reviewer saw it and let it stand). ``orientation`` is
     left empty unless it is an acquisition plane of :data:`radclass.taxonomy.ORIENTATIONS`, ``contrast``
     unless it is one of the taxonomy's contrast values; ``group`` (for grouped cross-validation) is the
@@ -693,6 +694,7 @@ def export_corrections(db_path: Path, out_csv: Path) -> int:
                     "id": series["id"],
                     "path": series["path"],
                     "series_uid": series["series_uid"],
+                    "sub_series": series["sub_series"] or "",
                     "sequence": labels["sequence"],
                     "orientation": labels["orientation"] if labels["orientation"] in ORIENTATIONS else "",
                     "contrast": labels["contrast"] if labels["contrast"] in contrasts else "",

@@ -20,9 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import ndimage
+
+if TYPE_CHECKING:
+    from radclass.io.series import Series
 
 _QUANTILES = (0.01, 0.05, 0.10, 0.25, 0.75, 0.90, 0.95, 0.99, 0.999)
 _LOG_BINS = np.linspace(-3.0, 2.0, 11)  # log(intensity / mask median): 10 bins
@@ -316,7 +320,7 @@ def geometry_features(geometry: PixelGeometry | None) -> np.ndarray:
     )
 
 
-def series_geometry(header: dict, n_frames: int, fmt: str) -> PixelGeometry:
+def series_geometry(header: dict[str, Any], n_frames: int, fmt: str) -> PixelGeometry:
     """The :class:`PixelGeometry` of a series from its scan header (``Series.header``) and frame count.
 
     The largest of the three spacings is taken as the slice thickness, so the figures do not depend on the
@@ -337,7 +341,7 @@ def series_geometry(header: dict, n_frames: int, fmt: str) -> PixelGeometry:
 DEFAULT_SLICES = 12  # slices per series read for the signature
 
 
-def series_signature(series, slices: int = DEFAULT_SLICES) -> np.ndarray:
+def series_signature(series: Series, slices: int = DEFAULT_SLICES) -> np.ndarray:
     """The signature of a :class:`radclass.io.series.Series` (reads ``slices`` evenly spaced slices).
 
     Raises
@@ -352,6 +356,6 @@ def series_signature(series, slices: int = DEFAULT_SLICES) -> np.ndarray:
     return signature_of_slices(load_slices(series, slices), series)
 
 
-def signature_of_slices(slices: Sequence[np.ndarray], series) -> np.ndarray:
+def signature_of_slices(slices: Sequence[np.ndarray], series: Series) -> np.ndarray:
     """The signature of already decoded slices of ``series`` (its header gives the geometry)."""
     return contrast_features(slices, series_geometry(series.header, series.n_frames, series.format))

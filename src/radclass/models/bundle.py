@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -103,11 +102,6 @@ class ModelBundle:
         sess = self.session("cnn")
         seq, orient = sess.run(None, {"slices": batch.astype(np.float32)})
         return np.asarray(seq, np.float32), np.asarray(orient, np.float32)
-
-    @cached_property
-    def card(self) -> str:
-        path = self.folder / "model_card.md"
-        return path.read_text() if path.exists() else ""
 
 
 def _align(proba: np.ndarray, model_classes: list[str], classes: list[str]) -> np.ndarray:

@@ -134,7 +134,7 @@ def _add_volume(result: ScanResult, path: Path, make: Callable[[], Series]) -> N
         result.skipped.append(SkippedFile(str(path), str(err)))
 
 
-def _read_one(path: Path) -> tuple[Path, str, Any]:
+def read_one(path: Path) -> tuple[Path, str, Any]:
     """(path, kind, payload): payload is an InstanceInfo for DICOM, else a reason or None."""
     kind, error = sniff_kind(path)
     if error:
@@ -149,11 +149,8 @@ def _read_one(path: Path) -> tuple[Path, str, Any]:
         return path, "error", f"unexpected error reading DICOM ({type(err).__name__}: {err})"
 
 
-read_one = _read_one
-
-
 def _read_chunk(paths: list[Path]) -> list[tuple[Path, str, Any]]:
-    return [_read_one(p) for p in paths]
+    return [read_one(p) for p in paths]
 
 
 def _read_all(
@@ -164,7 +161,7 @@ def _read_all(
     if workers <= 1 or total < _PARALLEL_MIN:
         out = []
         for i, p in enumerate(paths):
-            out.append(_read_one(p))
+            out.append(read_one(p))
             if progress and (i % 50 == 0 or i == total - 1):
                 progress(i + 1, total)
         return out

@@ -6,11 +6,3 @@ into an output folder and returns a summary dict; ``radclass recipe NAME`` is th
 """
 
 from __future__ import annotations
-
-RECIPES: dict[str, str] = {
-    "ct-hemorrhage": "radclass.diagnostic.recipes.ct_hemorrhage",
-    "liver-seg-first": "radclass.diagnostic.recipes.liver_seg_first",
-    "image-classifier": "radclass.diagnostic.recipes.image_classifier",
-}
-
-__all__ = ["RECIPES"]

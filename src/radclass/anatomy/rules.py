@@ -8,12 +8,12 @@ See the packaged file for the format; :class:`AnatomyRules` reports every proble
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from radclass.anatomy.vocabulary import Anatomy
+from radclass.config import parse_toml
 
 _NOT_A_RULE_REGION = (Anatomy.BODY, Anatomy.UNKNOWN)
 
@@ -62,10 +62,7 @@ class AnatomyRules:
     @classmethod
     def from_toml(cls, text: str, source: str = "anatomy rules") -> AnatomyRules:
         """Parse and check the TOML form."""
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise AnatomyRulesError(f"{source} is not valid TOML: {exc}.") from None
+        doc = parse_toml(text, source, AnatomyRulesError)
         body_parts: dict[str, Anatomy] = {}
         for region, values in (doc.get("body_part") or {}).items():
             anatomy = _region(region, source)

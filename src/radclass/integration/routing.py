@@ -40,13 +40,13 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from radclass.anatomy.vocabulary import Anatomy
+from radclass.config import parse_toml
 from radclass.integration.forward import Destination
 from radclass.taxonomy import CONTRASTS, ORIENTATIONS, SEQUENCES, UNKNOWN
 from radclass.values import as_number, as_text
@@ -250,10 +250,7 @@ class RoutingTable:
     @classmethod
     def from_toml(cls, text: str, source: str = "routing rules") -> RoutingTable:
         """Parse the TOML form (see the module documentation)."""
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise RoutingError(f"{source} is not valid TOML: {exc}.") from None
+        doc = parse_toml(text, source, RoutingError)
         extra = sorted(set(doc) - {"default", "destination", "route", "retry"})
         if extra:
             raise RoutingError(

@@ -45,7 +45,7 @@ def main() -> None:
           f"({time.time() - t0:.0f} s)")
     result = nested_lodo(data, sim, config, log=lambda _: None)
     pred, conf, y = result.predictions(), result.confidence(), data.y
-    accepted = conf >= result.thresholds
+    accepted = result.accepted()
     print(f"nested LODO done in {time.time() - t0:.0f} s\n")
     print("| class | recall (95% CI) | accepted | accepted correct |")
     print("|---|---|---|---|")
@@ -60,14 +60,18 @@ def main() -> None:
     print(f"T1C sensitivity: {_ci(int((pred[t1c] == 'T1C').sum()), int(t1c.sum()))}")
     print(f"abstention (inner-chosen thresholds): coverage {accepted.mean():.1%}, accepted accuracy "
           f"{_ci(int((pred[accepted] == y[accepted]).sum()), int(accepted.sum()))}")
-    print("inner choices:", dict(Counter((c["feature_set"], c["simulation"]) for c in result.choices.values())))
+    print("inner choices:", dict(Counter((c["feature_set"], c["simulation"], c["classifier"])
+                                         for c in result.choices.values())))
+    for c in sorted(set(pred[accepted])):
+        m = accepted & (pred == c)
+        print(f"  accepted as {c}: {_ci(int((y[m] == c).sum()), int(m.sum()))} right")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"choices": result.choices,
                        "predictions": [{"path": p, "dataset": g, "truth": t, "pred": q, "confidence": float(c),
-                                        "threshold": float(h)}
-                                       for p, g, t, q, c, h in zip(data.paths, data.groups, y, pred, conf,
-                                                                   result.thresholds)]}, fh, indent=1)
+                                        "accepted": bool(a)}
+                                       for p, g, t, q, c, a in zip(data.paths, data.groups, y, pred, conf,
+                                                                   accepted)]}, fh, indent=1)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ def test_nested_lodo_predicts_every_example_with_inner_choices():
     result = nested_lodo(data, PixelExamples.empty(), CONFIG, log=lambda _: None)
     assert result.proba.shape == (60, len(SEQUENCES))
     assert set(result.choices) == set(data.groups)
-    assert np.all((result.thresholds > 0) & (result.thresholds <= 1))
+    assert result.thresholds.shape == (60, len(SEQUENCES))
+    assert np.all((result.thresholds > 0) & (result.thresholds <= 1.01))
+    assert result.accepted().dtype == bool
     assert (result.predictions() == data.y).mean() > 0.6
 
 
@@ -47,3 +49,24 @@ def test_an_outer_fold_labels_never_change_its_own_predictions():
 def test_config_is_validated_with_a_sentence():
     with pytest.raises(ValueError, match="Unknown pixel feature sets"):
         PixelModelConfig(feature_sets=("pixels",)).validate()
+
+
+def test_class_thresholds_abstain_for_an_unreliable_class_only():
+    from radclass.models.ensemble import class_thresholds
+
+    classes = ("T1", "T2")
+    # T1 predictions: all right; T2 predictions: half wrong at every confidence
+    proba = np.array([[0.9, 0.1]] * 10 + [[0.2, 0.8]] * 10, np.float32)
+    y = np.array(["T1"] * 10 + ["T2", "T1"] * 5, object)
+    t = class_thresholds(proba, y, classes, max_error=0.1)
+    assert t[0] <= 0.9  # T1 accepted
+    assert t[1] > 1.0  # T2 never accepted
+
+
+def test_logistic_classifier_candidate_runs():
+    data = _examples()
+    config = PixelModelConfig(n_estimators=10, feature_sets=("all",), simulation_choices=(False,),
+                              classifiers=("logistic",), inner_folds=3)
+    result = nested_lodo(data, PixelExamples.empty(), config, log=lambda _: None)
+    assert {c["classifier"] for c in result.choices.values()} == {"logistic"}
+    assert (result.predictions() == data.y).mean() > 0.6

@@ -11,6 +11,7 @@ reconstruction change it little:
   dark but grey matter and lesions bright) and PD (flat);
 * image-formation traits: background noise and ghosting relative to the signal (EPI), edge sharpness, signed
   or integer-coded values (phase and parametric maps), the physical scale of the values (ADC in 10^-6 mm^2/s);
+* tissue ratios inside a rough brain mask and profiles across inner edges (:mod:`radclass.features.tissue`);
 * optionally the geometry (voxel size, slice count, time points), which is acquisition physics too.
 
 Pure numpy/scipy: it runs at inference without torch. :data:`FEATURE_NAMES` is the column order.
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import ndimage
+
+from radclass.features.tissue import TISSUE_NAMES, tissue_features
 
 if TYPE_CHECKING:
     from radclass.io.series import Series
@@ -94,6 +97,7 @@ def _names() -> tuple[str, ...]:
         "log10_median_value",
         "n_levels",
     ]
+    names += TISSUE_NAMES
     names += GEOMETRY_NAMES
     return tuple(names)
 
@@ -165,6 +169,7 @@ def contrast_features(slices: Sequence[np.ndarray], geometry: PixelGeometry | No
         When no slice has a foreground to describe.
     """
     values, depths, background, edges, fine, raw, variation = [], [], [], [], [], [], []
+    normalised, heads, thresholds = [], [], []
     for s in slices:
         a = np.nan_to_num(np.asarray(s, np.float64))
         if a.ndim != 2 or min(a.shape) < 8:
@@ -182,6 +187,12 @@ def contrast_features(slices: Sequence[np.ndarray], geometry: PixelGeometry | No
         local_sd = np.sqrt(np.clip(ndimage.uniform_filter(a * a, size=5) - local * local, 0.0, None))
         variation.append((local_sd / np.maximum(np.abs(local), _EPS))[mask])
         raw.append(a.size)
+        level = float(np.median(a[mask]))
+        n = a / level if level > _EPS else a
+        normalised.append(n)
+        heads.append(mask)
+        inside = ndimage.gaussian_filter(n, 0.7)[mask]
+        thresholds.append(_otsu(np.clip(inside, 0.0, np.quantile(inside, 0.99))))
     if not values:
         raise ValueError("no slice has a foreground to describe (blank or too small images)")
     v = np.concatenate(values)
@@ -244,8 +255,15 @@ def contrast_features(slices: Sequence[np.ndarray], geometry: PixelGeometry | No
         float(np.log10(abs(median) + 1.0)),
         float(np.log10(len(np.unique(v[:20000])) + 1.0)),
     ]
+    f += list(tissue_features(normalised, heads, thresholds, _inplane_mm(geometry)))
     f += list(geometry_features(geometry))
     return np.asarray(f, np.float32)
+
+
+def _inplane_mm(geometry: PixelGeometry | None) -> float:
+    """Mean in-plane spacing, 1 mm where unknown (PNG)."""
+    spacing = [s for s in (geometry.row_spacing, geometry.col_spacing) if s and s > 0] if geometry else []
+    return float(np.mean(spacing)) if spacing else 1.0
 
 
 def _white_matter_reference(x: np.ndarray, depth: np.ndarray, variation: np.ndarray) -> list[float]:

@@ -84,3 +84,30 @@ def threshold_for_error_rate(confidence: np.ndarray, correct: np.ndarray, max_er
     if len(feasible) == 0:
         return 1.0
     return float(conf[feasible[-1]])
+
+
+def class_thresholds(
+    proba: np.ndarray, y: np.ndarray, classes: Sequence[str], max_error: float, min_accepted: int = 5
+) -> np.ndarray:
+    """Per-class confidence thresholds from validation predictions: for each class, the smallest threshold at
+    which the series *predicted* as that class are wrong at most ``max_error`` of the time, with at least
+    ``min_accepted`` of them accepted; above 1 (never accepted) where no threshold achieves that.
+
+    A class whose predictions are unreliable then abstains, while a class the evidence names well is kept: an
+    overall threshold would trade one for the other.
+    """
+    pred = np.asarray(proba).argmax(1)
+    conf = np.asarray(proba).max(1)
+    truth = np.asarray(y, object)
+    out = np.full(len(classes), 1.01, np.float32)
+    for j, c in enumerate(classes):
+        mine = pred == j
+        if mine.sum() < min_accepted:
+            continue
+        order = np.argsort(-conf[mine])
+        ok = (truth[mine] == c)[order].astype(float)
+        errors = np.cumsum(1 - ok) / np.arange(1, len(ok) + 1)
+        feasible = np.flatnonzero((errors <= max_error) & (np.arange(1, len(ok) + 1) >= min_accepted))
+        if len(feasible):
+            out[j] = float(conf[mine][order][feasible[-1]])
+    return out

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from radclass.features.contrast import DEFAULT_SLICES, FEATURE_NAMES, GEOMETRY_NAMES, contrast_features
-from radclass.models.ensemble import threshold_for_error_rate
+from radclass.features.tissue import BRAIN_NAMES, EDGE_NAMES, TISSUE_NAMES
+from radclass.models.ensemble import class_thresholds
 from radclass.taxonomy import SEQUENCES
 
 Log = Callable[[str], None]
@@ -32,7 +33,14 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
         n for n in FEATURE_NAMES if n.startswith(("deep_", "profile", "core")) or n in GEOMETRY_NAMES
     ),
     "deep+wm": tuple(n for n in FEATURE_NAMES if n.startswith(("deep_", "wm_"))),
+    # inside the rough brain mask and across inner edges only: no skull, scalp, background or value scale
+    "tissue": TISSUE_NAMES,
+    "tissue+geometry": TISSUE_NAMES + GEOMETRY_NAMES,
+    "tissue+deep": TISSUE_NAMES + tuple(n for n in FEATURE_NAMES if n.startswith(("deep_", "wm_"))),
+    "brain": BRAIN_NAMES,
+    "edge": EDGE_NAMES,
 }
+CLASSIFIERS: tuple[str, ...] = ("trees", "logistic")
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,9 @@ class PixelModelConfig:
         Candidate feature sets (keys of :data:`FEATURE_SETS`), chosen on inner folds.
     simulation_choices
         Candidate settings for adding the simulated series, chosen on inner folds.
+    classifiers
+        Candidate classifiers (:data:`CLASSIFIERS`: class-balanced extremely randomised trees, or a standardised,
+        class-balanced, L2-regularised logistic regression), chosen on inner folds.
     inner_folds
         Group folds (of datasets) of the inner validation.
     max_error_rate
@@ -62,8 +73,9 @@ class PixelModelConfig:
     slices: int = DEFAULT_SLICES
     simulated_per_class: int = 24
     n_estimators: int = 200
-    feature_sets: tuple[str, ...] = ("all", "intensity", "deep+geometry", "deep+wm")
+    feature_sets: tuple[str, ...] = ("all", "intensity", "tissue", "tissue+geometry")
     simulation_choices: tuple[bool, ...] = (True, False)
+    classifiers: tuple[str, ...] = CLASSIFIERS
     inner_folds: int = 5
     max_error_rate: float = 0.10
     seed: int = 0
@@ -72,8 +84,11 @@ class PixelModelConfig:
         unknown = [f for f in self.feature_sets if f not in FEATURE_SETS]
         if unknown:
             raise ValueError(f"Unknown pixel feature sets {unknown}; choose from {sorted(FEATURE_SETS)}.")
-        if not self.feature_sets or not self.simulation_choices:
-            raise ValueError("The pixel model needs at least one feature set and one simulation choice.")
+        if not self.feature_sets or not self.simulation_choices or not self.classifiers:
+            raise ValueError("The pixel model needs at least one feature set, simulation choice and classifier.")
+        wrong = [c for c in self.classifiers if c not in CLASSIFIERS]
+        if wrong:
+            raise ValueError(f"Unknown pixel classifiers {wrong}; choose from {list(CLASSIFIERS)}.")
         if self.slices < 1 or self.inner_folds < 2 or not 0 < self.max_error_rate < 1:
             raise ValueError("slices must be >= 1, inner_folds >= 2 and max_error_rate within (0, 1).")
 
@@ -139,8 +154,16 @@ def simulated_examples(
     return PixelExamples(np.stack(X), np.array(y, object), np.array(["simulated"] * len(y), object))
 
 
-def fit_pixel_model(X: np.ndarray, y: np.ndarray, n_estimators: int = 200, seed: int = 0):
-    """An ExtraTreesClassifier on signatures (class-balanced)."""
+def fit_pixel_model(X: np.ndarray, y: np.ndarray, n_estimators: int = 200, seed: int = 0, classifier: str = "trees"):
+    """A class-balanced classifier on signatures: extremely randomised trees, or a standardised logistic
+    regression (``classifier="logistic"``; fewer degrees of freedom to learn a site by)."""
+    if classifier == "logistic":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        logistic = LogisticRegression(C=0.1, class_weight="balanced", max_iter=3000)
+        return make_pipeline(StandardScaler(), logistic).fit(X, y)
     from sklearn.ensemble import ExtraTreesClassifier
 
     model = ExtraTreesClassifier(
@@ -165,6 +188,7 @@ class Choice:
 
     feature_set: str
     simulation: bool
+    classifier: str = "trees"
 
 
 def _proba(model, X: np.ndarray) -> np.ndarray:
@@ -180,7 +204,7 @@ def _train_predict(
     X, y = train.X, train.y
     if choice.simulation and len(sim.y):
         X, y = np.concatenate([X, sim.X]), np.concatenate([y, sim.y])
-    model = fit_pixel_model(X[:, cols], y, config.n_estimators, config.seed)
+    model = fit_pixel_model(X[:, cols], y, config.n_estimators, config.seed, choice.classifier)
     return _proba(model, test_X[:, cols])
 
 
@@ -211,23 +235,32 @@ def balanced_accuracy(y: np.ndarray, proba: np.ndarray) -> float:
     return float(balanced_accuracy_score(list(y), list(pred)))
 
 
-def choose(data: PixelExamples, sim: PixelExamples, config: PixelModelConfig) -> tuple[Choice, float, list]:
-    """The candidate with the best inner-fold balanced accuracy, its abstention threshold (inner-fold
-    predictions, ``max_error_rate``) and the score of every candidate."""
+def choose(data: PixelExamples, sim: PixelExamples, config: PixelModelConfig) -> tuple[Choice, np.ndarray, list]:
+    """The candidate with the best inner-fold balanced accuracy, its per-class abstention thresholds
+    (:func:`radclass.models.ensemble.class_thresholds` on the inner-fold predictions, ``max_error_rate``) and the
+    score of every candidate."""
     folds = _group_folds(data.groups, config.inner_folds, config.seed)
     scored = []
     for fs in config.feature_sets:
         for use_sim in config.simulation_choices:
-            choice = Choice(fs, use_sim)
-            proba = out_of_fold(data, sim, choice, config, folds)
-            scored.append((balanced_accuracy(data.y, proba), choice, proba))
+            for classifier in config.classifiers:
+                choice = Choice(fs, use_sim, classifier)
+                proba = out_of_fold(data, sim, choice, config, folds)
+                scored.append((balanced_accuracy(data.y, proba), choice, proba))
     best_score, best, proba = max(scored, key=lambda s: s[0])
-    correct = np.asarray(SEQUENCES, object)[proba.argmax(1)] == data.y
-    threshold = threshold_for_error_rate(proba.max(1), correct, config.max_error_rate)
+    threshold = class_thresholds(proba, data.y, SEQUENCES, config.max_error_rate)
     return (
         best,
         threshold,
-        [{"feature_set": c.feature_set, "simulation": c.simulation, "balanced_accuracy": s} for s, c, _ in scored],
+        [
+            {
+                "feature_set": c.feature_set,
+                "simulation": c.simulation,
+                "classifier": c.classifier,
+                "balanced_accuracy": s,
+            }
+            for s, c, _ in scored
+        ],
     )
 
 
@@ -236,7 +269,7 @@ class NestedResult:
     """Outer-fold predictions of nested leave-one-dataset-out validation."""
 
     proba: np.ndarray  # (n, len(SEQUENCES)) outer-fold probabilities
-    thresholds: np.ndarray  # (n,) abstention threshold chosen on the inner folds of each example's outer fold
+    thresholds: np.ndarray  # (n, len(SEQUENCES)) per-class thresholds chosen on the inner folds of each outer fold
     choices: dict[str, dict[str, Any]]  # outer dataset -> inner choice
 
     def predictions(self) -> np.ndarray:
@@ -245,11 +278,15 @@ class NestedResult:
     def confidence(self) -> np.ndarray:
         return self.proba.max(1)
 
+    def accepted(self) -> np.ndarray:
+        """Whether each prediction clears its class's inner-chosen threshold (otherwise: UNKNOWN)."""
+        return self.confidence() >= self.thresholds[np.arange(len(self.proba)), self.proba.argmax(1)]
+
 
 def nested_lodo(data: PixelExamples, sim: PixelExamples, config: PixelModelConfig, log: Log = print) -> NestedResult:
     """Each dataset predicted by a model whose every choice was made on the other datasets' inner folds."""
     proba = np.zeros((len(data.y), len(SEQUENCES)), np.float32)
-    thresholds = np.ones(len(data.y), np.float32)
+    thresholds = np.ones((len(data.y), len(SEQUENCES)), np.float32)
     choices: dict[str, dict[str, Any]] = {}
     for name in sorted(set(data.groups)):
         test = data.groups == name
@@ -257,8 +294,13 @@ def nested_lodo(data: PixelExamples, sim: PixelExamples, config: PixelModelConfi
         choice, threshold, _ = choose(inner, sim, config)
         proba[test] = _train_predict(inner, sim, data.X[test], choice, config)
         thresholds[test] = threshold
-        choices[name] = {"feature_set": choice.feature_set, "simulation": choice.simulation, "threshold": threshold}
-        log(f"pixel model outer fold {name}: {choice} threshold {threshold:.2f}")
+        choices[name] = {
+            "feature_set": choice.feature_set,
+            "simulation": choice.simulation,
+            "classifier": choice.classifier,
+            "thresholds": {c: float(t) for c, t in zip(SEQUENCES, threshold) if t <= 1},
+        }
+        log(f"pixel model outer fold {name}: {choice}")
     return NestedResult(proba, thresholds, choices)
 
 

@@ -485,7 +485,7 @@ def split_metrics(y: np.ndarray, pred: np.ndarray, conf: np.ndarray, threshold: 
         "n": int(len(y)),
         "accuracy": k_all / max(len(y), 1),
         "accuracy_ci": [lo, hi],
-        "balanced_accuracy": float(np.mean([v["recall"] for v in per_class.values()])) if per_class else 0.0,
+        "balanced_accuracy": _bal(y, pred),
         "per_class": per_class,
         "confusion": confusion,
         "abstention": {
@@ -623,7 +623,7 @@ def _series_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
     return {
         "n": int(ok.sum()),
         "accuracy": float((pred == yy).mean()),
-        "balanced_accuracy": float(np.mean([v["recall"] for v in per_class.values()])),
+        "balanced_accuracy": _bal(yy, pred),
         "per_class": per_class,
     }
 
@@ -710,4 +710,6 @@ def _fused(slice_p: list, forest_p: list, w_cnn: float, w_forest: float) -> tupl
 
 
 def _bal(y: np.ndarray, pred: np.ndarray) -> float:
-    return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)])) if len(y) else 0.0
+    from radclass.evaluate.metrics import balanced_accuracy
+
+    return balanced_accuracy(y, pred, empty=0.0)

@@ -95,3 +95,32 @@ def test_fast_bootstrap_statistics_equal_sklearn() -> None:
     assert stats["macro_f1"](t, p) == pytest.approx(per_class_metrics(y_true, y_pred, labels)["f1"].mean())
     cm = confusion_matrix(y_true, y_pred, labels=vocab)[:3, :3]
     assert stats["balanced_accuracy"](t, p) == pytest.approx(np.mean(np.diag(cm) / (y_true[:, None] == labels).sum(0)))
+
+
+def test_balanced_accuracy_is_sklearns() -> None:
+    from radclass.evaluate.metrics import balanced_accuracy, balanced_accuracy_from_counts
+
+    expected = balanced_accuracy_score(Y_TRUE, Y_PRED)  # UNKNOWN: a miss of the true class
+    assert balanced_accuracy(Y_TRUE, Y_PRED) == pytest.approx(expected)
+    assert balanced_accuracy(Y_TRUE, Y_PRED) == pytest.approx((2 / 4 + 2 / 3 + 2 / 3) / 3)
+    rng = np.random.default_rng(5)
+    codes_true, codes_pred = rng.integers(0, 4, 200), rng.integers(0, 5, 200)  # integer codes, a class never true
+    assert balanced_accuracy(codes_true, codes_pred) == pytest.approx(balanced_accuracy_score(codes_true, codes_pred))
+    counts = confusion_matrix(Y_TRUE, Y_PRED, labels=["A", "B", "C", "UNKNOWN"])[:3]
+    assert balanced_accuracy_from_counts(counts) == pytest.approx(expected)
+    assert np.isnan(balanced_accuracy([], [])) and balanced_accuracy([], [], empty=0.0) == 0.0
+    with pytest.raises(ValueError, match="differ in length"):
+        balanced_accuracy(["A"], ["A", "B"])
+
+
+def test_training_scores_use_the_metrics_home() -> None:
+    """The forest tuning's score of probabilities (NaN rows never predicted) is the one balanced accuracy."""
+    from radclass.taxonomy import SEQUENCES
+    from radclass.training.forest import balanced_accuracy as forest_score
+
+    y = np.array([SEQUENCES[0], SEQUENCES[0], SEQUENCES[1], SEQUENCES[1]])
+    proba = np.zeros((4, len(SEQUENCES)))
+    proba[0, 0] = proba[2, 1] = proba[3, 0] = 1.0
+    proba[1] = np.nan  # no prediction: wrong
+    pred = [SEQUENCES[0], "", SEQUENCES[1], SEQUENCES[0]]
+    assert forest_score(y, proba) == pytest.approx(balanced_accuracy_score(y, pred)) == pytest.approx(0.5)

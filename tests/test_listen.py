@@ -330,3 +330,26 @@ def test_cli_real_annotation_with_restart(tmp_path):
         assert labels["algorithm_version"] == str(row["model_version"])
         if shutil.which("dciodvfy"):
             assert dciodvfy_errors(path) == [], path
+
+
+def test_real_annotator_loads_the_bundle_once(data_root, tmp_path, monkeypatch):
+    """The listener's real annotator loads the model bundle on the first series and reuses it afterwards."""
+    from radclass.integration.listener import PipelineAnnotator
+    from radclass.models.bundle import ModelBundle
+
+    loads: list[tuple] = []
+    real_load = ModelBundle.load
+
+    def counted(*args, **kwargs):
+        loads.append(args)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(ModelBundle, "load", counted)  # the real loader, its calls counted
+    annotator = Listener(ListenerConfig(store=tmp_path / "store", slices=3)).annotator
+    assert isinstance(annotator, PipelineAnnotator) and annotator.slices == 3
+    first = annotator([data_root / "mri/dicom/dcm_qa_asl/Siemens_Prisma_T1_mprage_ns_sag"])
+    second = annotator([data_root / "mri/dicom/dcm_qa_canon_61/14000_DTI_PA-ortho-HT"])
+    assert len(loads) == 1 and annotator.bundle.version == "mri-series-2"
+    assert set(first["status"]) | set(second["status"]) <= {"ok", "unknown"}
+    with pytest.raises(ValueError, match="at least one slice per series"):
+        PipelineAnnotator(slices=0)

@@ -326,3 +326,69 @@ def test_png_and_jpeg_are_read_as_grey(tmp_path: Path):
     Image.fromarray(g).save(tmp_path / "grey.jpg", quality=95)
     (out,) = slices_of(tmp_path / "grey.jpg")
     assert out.shape == (30, 40) and np.abs(out - g).mean() < 3
+
+
+# --- One slice of one file (radclass.io.pixels.read_file_slice: the diagnostic models' reader) ----------
+
+
+def test_file_slice_of_ct_dicom_is_in_hounsfield_units():
+    from radclass.io.pixels import read_file_slice
+
+    image = read_file_slice(get_testdata_file("CT_small.dcm"))
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    expected = ds.pixel_array.astype(np.float32) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    assert (image.format, image.modality, image.full_scale) == ("dicom", "CT", None)
+    np.testing.assert_allclose(image.pixels, expected)
+
+
+def test_file_slice_of_enhanced_mr_frame_by_index(data_root):
+    from radclass.io.pixels import read_file_slice
+
+    (path,) = sorted((data_root / "mri/dicom/dcm_qa_xa30/9_gre_field_mapping").iterdir())
+    ds = pydicom.dcmread(path)
+    n = int(ds.NumberOfFrames)
+    for index in (None, 3):
+        frame = n // 2 if index is None else index
+        pvt = ds.PerFrameFunctionalGroupsSequence[frame].PixelValueTransformationSequence[0]
+        got = read_file_slice(path, index=index).pixels
+        np.testing.assert_allclose(got, ds.pixel_array[frame] * float(pvt.RescaleSlope) + float(pvt.RescaleIntercept))
+    with pytest.raises(IndexError, match=f"outside this image \\({n} slices\\)"):
+        read_file_slice(path, index=n)
+
+
+def test_file_slice_of_real_nifti_is_axial_radiological(data_root):
+    import nibabel as nib
+
+    from radclass.io.pixels import nifti_axial_slices, read_file_slice
+
+    path = data_root / "liver/totalseg/example_ct_sm.nii.gz"
+    data = np.asarray(nib.as_closest_canonical(nib.load(path)).dataobj, np.float32)
+    volume = nifti_axial_slices(path)
+    assert volume.shape == (data.shape[2], data.shape[1], data.shape[0])
+    middle = read_file_slice(path)
+    assert (middle.format, middle.modality) == ("nifti", "")
+    # anterior (high y) on top, the patient's right (high x: RAS+) on the image's left
+    np.testing.assert_array_equal(middle.pixels, data[:, :, data.shape[2] // 2].T[::-1, ::-1])
+    np.testing.assert_array_equal(read_file_slice(path, index=0).pixels, volume[0])
+    assert middle.pixels.min() < -500  # CT in HU
+
+
+def test_file_slice_of_png_keeps_16_bits(data_root, tmp_path: Path):
+    from PIL import Image
+
+    from radclass.io.pixels import read_file_slice
+
+    (png,) = sorted((data_root / "mri/png").glob("*/*.png"))[:1]
+    image = read_file_slice(png)
+    with Image.open(png) as im:
+        assert im.mode == "I;16"
+        np.testing.assert_array_equal(image.pixels, np.asarray(im, np.float32))
+    assert (image.format, image.full_scale) == ("image", 65535.0) and image.pixels.max() > 255
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    with pytest.raises(PixelReadError, match="image unreadable"):
+        read_file_slice(broken)
+    bad_dicom = tmp_path / "bad.dcm"
+    bad_dicom.write_bytes(b"\0" * 200)
+    with pytest.raises(PixelReadError, match="DICOM pixels unreadable"):
+        read_file_slice(bad_dicom)

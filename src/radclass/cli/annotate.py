@@ -18,7 +18,10 @@ def annotate(
     bids: Annotated[
         Path | None, typer.Option(help="Also convert the series into a BIDS dataset here (as `radclass bids`).")
     ] = None,
-    slices: Annotated[int, typer.Option(help="Slices decoded per series.")] = 5,
+    slices: Annotated[
+        int | None,
+        typer.Option(min=1, help="Slices decoded per series (default: the bundle's slices_per_series, 5 bundled)."),
+    ] = None,
     model: Annotated[str, typer.Option(help="Bundled model name or bundle folder.")] = "mri-series",
     rules: Annotated[Path | None, typer.Option(help="Label-rules TOML (default: the packaged rules).")] = None,
     threshold: Annotated[float | None, typer.Option(help="Abstention threshold (default: the bundle's).")] = None,

@@ -107,7 +107,7 @@ def demo(
         typer.echo(f"error: annotation pipeline not available ({err})", err=True)
         raise typer.Exit(1) from None
     try:
-        annotations = annotate_paths([out / "dicom"], slices=5, progress=not quiet)
+        annotations = annotate_paths([out / "dicom"], progress=not quiet)
     except Exception as err:  # e.g. the bundled model is missing: say so rather than print a traceback
         typer.echo(f"error: annotation failed: {type(err).__name__}: {err}", err=True)
         raise typer.Exit(1) from None

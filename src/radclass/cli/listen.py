@@ -42,7 +42,10 @@ def listen(
     host: Annotated[
         str, typer.Option("--host", help="Address to bind (loopback unless told otherwise).")
     ] = "127.0.0.1",
-    slices: Annotated[int, typer.Option("--slices", help="Slices sampled per series by the annotator.")] = 5,
+    slices: Annotated[
+        int | None,
+        typer.Option("--slices", min=1, help="Slices sampled per series (default: the bundle's slices_per_series)."),
+    ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
     status: Annotated[bool, typer.Option("--status/--no-status", help="Show the status line.")] = True,
 ) -> None:

@@ -26,8 +26,8 @@ def predict(
     ] = None,
 ) -> None:
     """One row per image: path, label (e.g. HEMORRHAGE or NORMAL), probability of the positive class."""
-    from radclass.diagnostic.bundle import BundleError
     from radclass.diagnostic.predict import predict_paths
+    from radclass.models.bundle import BundleError
     from radclass.outputs.tables import OutputFormatError, check_output_path, write_table
 
     try:

@@ -3,7 +3,7 @@
 Numpy-only modules (usable with the inference install, no torch): :mod:`~radclass.diagnostic.hounsfield`
 (HU, window presets), :mod:`~radclass.diagnostic.images` (PNG/DICOM/NIfTI slices),
 :mod:`~radclass.diagnostic.preprocess`, :mod:`~radclass.diagnostic.datasets`, :mod:`~radclass.diagnostic.liver`,
-:mod:`~radclass.diagnostic.bundle` and :mod:`~radclass.diagnostic.predict` (onnxruntime).
+:mod:`~radclass.diagnostic.predict` (onnxruntime; bundles are :class:`radclass.models.bundle.ModelBundle`).
 
 Torch modules (``train`` extra): :mod:`~radclass.diagnostic.architectures` (AlexNet, GoogLeNet, ResNet18/34/50,
 the project's CNNs), :mod:`~radclass.diagnostic.weights` (local weights files), :mod:`~radclass.diagnostic.transforms`

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from radclass.models.bundle import onnx_session
+
 __all__ = ["export_onnx", "onnx_matches_torch"]
 
 
@@ -43,12 +45,10 @@ def export_onnx(model: nn.Module, input_size: int, path: Path | str, *, channels
 
 def onnx_matches_torch(model: nn.Module, path: Path | str, x: np.ndarray, atol: float = 1e-4) -> float:
     """Largest absolute difference of probabilities between torch and onnxruntime on ``x``; raises above ``atol``."""
-    import onnxruntime as ort
-
     model.eval()
     with torch.no_grad():
         expected = F.softmax(model(torch.from_numpy(x)), 1).numpy()
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnx_session(path, threads=2)
     got = session.run(["probability"], {"image": x.astype(np.float32)})[0]
     diff = float(np.abs(got - expected).max())
     if diff > atol:

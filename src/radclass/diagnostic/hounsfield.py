@@ -1,4 +1,5 @@
-"""CT intensities: Hounsfield units from DICOM (RescaleSlope/Intercept) and display windows (numpy only).
+"""CT intensities: Hounsfield units from DICOM (RescaleSlope/Intercept, read by :mod:`radclass.io.pixels`) and
+display windows (numpy only).
 
 A window is given as **width/level** (W/L, in HU): values from ``level - width/2`` to ``level + width/2`` are
 mapped linearly to [0, 1] and clipped outside. The presets are those of issue #5 as written (width first):
@@ -74,29 +75,13 @@ def multi_window(hu: np.ndarray, windows: tuple[str, ...] = MULTI_WINDOW) -> np.
 
 
 def dicom_hounsfield(path: Path | str) -> tuple[np.ndarray, bool]:
-    """Read one DICOM slice and return ``(values, is_ct)``.
+    """One DICOM slice as ``(values, is_ct)``, read by the project's pixel reader
+    (:func:`radclass.io.pixels.read_file_slice`: the modality LUT, i.e. HU for CT (Modality ``CT``); other
+    modalities in their modality units; MONOCHROME1 inverted, colour as luminance; multi-frame objects give their
+    middle frame)."""
+    from radclass.io.pixels import read_file_slice
 
-    For CT (Modality ``CT``) the values are HU from RescaleSlope/RescaleIntercept (defaults 1 and 0 when the
-    tags are absent). Other modalities are returned in their modality units (same rescale), MONOCHROME1
-    inverted, colour converted to luminance. Multi-frame objects give their middle frame.
-    """
-    import pydicom
-
-    from radclass.io.codecs import register
-
-    register()
-    ds = pydicom.dcmread(str(path), force=True)
-    arr = np.asarray(ds.pixel_array)
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    spp = int(ds.get("SamplesPerPixel", 1) or 1)
-    if frames > 1:
-        arr = arr[frames // 2]
-    if spp > 1:
-        arr = arr[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        return arr.astype(np.float32), False
-    slope = float(ds.get("RescaleSlope", 1) or 1)
-    intercept = float(ds.get("RescaleIntercept", 0) or 0)
-    values = to_hounsfield(arr, slope, intercept)
-    if str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
-        values = values.max() - values
-    return values, str(ds.get("Modality", "")).upper() == "CT"
+    image = read_file_slice(path)
+    if image.format != "dicom":
+        raise ValueError(f"{Path(path).name} is not a DICOM file")
+    return image.pixels, image.modality == "CT"

@@ -1,5 +1,8 @@
 """Read one 2D image (PNG/JPEG, DICOM or NIfTI) as a float array and say what its values are (numpy only).
 
+The pixels come from the project's pixel reader (:func:`radclass.io.pixels.read_file_slice`); this module
+decides what the diagnostic preprocessing may do with them.
+
 ``kind`` tells the preprocessing what can be done with the values:
 
 * ``"hu"``: CT Hounsfield units (DICOM with Modality CT; a NIfTI whose values reach below -500, i.e. air at
@@ -16,13 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from radclass.diagnostic.hounsfield import dicom_hounsfield
+from radclass.io.pixels import (
+    NIFTI_SUFFIXES,
+    RASTER_SUFFIXES,
+    FileSlice,
+    PixelReadError,
+    file_suffix,
+    read_file_slice,
+)
 
 __all__ = ["IMAGE_SUFFIXES", "ImageReadError", "SliceImage", "find_images", "is_image_file", "read_image"]
 
-#: File name endings read as 2D raster images (anything else that is not NIfTI is tried as DICOM).
-RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
+#: File name endings read as images (anything else is tried as DICOM when it starts with a DICOM preamble).
 IMAGE_SUFFIXES = RASTER_SUFFIXES + NIFTI_SUFFIXES + (".dcm", ".dicom", ".ima")
 
 
@@ -38,34 +46,14 @@ class SliceImage:
     kind: str
 
 
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
-
-
-def _raster(path: Path) -> SliceImage:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        grey = im.convert("I;16" if im.mode.startswith("I;16") else "L")
-        arr = np.asarray(grey, dtype=np.float32)
-    top = 65535.0 if grey.mode.startswith("I") else 255.0
-    return SliceImage(arr / top, "display")
-
-
-def _nifti(path: Path, index: int | None) -> SliceImage:
-    import nibabel as nib
-
-    img = nib.as_closest_canonical(nib.load(str(path)))
-    data = np.asarray(img.dataobj, dtype=np.float32)
-    data = data.reshape(data.shape[:3]) if data.ndim > 3 and int(np.prod(data.shape[3:])) == 1 else data
-    if data.ndim == 4:
-        data = data[..., 0]
-    if data.ndim == 3:
-        k = data.shape[2] // 2 if index is None else index
-        data = data[:, :, k]
-    pixels = np.rot90(data)[:, ::-1].copy()  # radiological display: anterior up, patient right on the left
-    return SliceImage(pixels, "hu" if float(pixels.min(initial=0)) < -500 else "intensity")
+def _kind(image: FileSlice) -> SliceImage:
+    """What the values of a slice are: display levels in [0, 1], HU (CT DICOM; a NIfTI reaching below -500,
+    i.e. air at about -1000 HU), or other intensities."""
+    if image.full_scale is not None:
+        return SliceImage(image.pixels / np.float32(image.full_scale), "display")
+    if image.format == "dicom":
+        return SliceImage(image.pixels, "hu" if image.modality == "CT" else "intensity")
+    return SliceImage(image.pixels, "hu" if float(image.pixels.min(initial=0)) < -500 else "intensity")
 
 
 def _percentile_unit(pixels: np.ndarray) -> np.ndarray:
@@ -84,16 +72,13 @@ def read_image(path: Path | str, *, slice_index: int | None = None) -> SliceImag
     if not is_image_file(path):
         raise ImageReadError(f"{path.name}: not an image file (PNG/JPEG, DICOM or NIfTI expected)")
     try:
-        suffix = _suffix(path)
-        if suffix in RASTER_SUFFIXES:
-            return _raster(path)
-        if suffix in NIFTI_SUFFIXES:
-            image = _nifti(path, slice_index)
-        else:
-            values, is_ct = dicom_hounsfield(path)
-            image = SliceImage(values, "hu" if is_ct else "intensity")
+        image = _kind(read_file_slice(path, index=slice_index))
+    except PixelReadError as err:
+        raise ImageReadError(f"{path.name}: unreadable image ({err})") from None
     except Exception as err:  # noqa: BLE001 - any decoder failure becomes a reason
         raise ImageReadError(f"{path.name}: unreadable image ({type(err).__name__}: {err})") from None
+    if image.kind == "display":
+        return image
     if image.pixels.ndim != 2 or min(image.pixels.shape) < 2:
         raise ImageReadError(f"{path.name}: not a 2D image (shape {image.pixels.shape})")
     if image.kind == "intensity":
@@ -103,7 +88,7 @@ def read_image(path: Path | str, *, slice_index: int | None = None) -> SliceImag
 
 def is_image_file(path: Path) -> bool:
     """True for files with an image suffix, and for other files starting with a DICOM preamble."""
-    if _suffix(path) in IMAGE_SUFFIXES:
+    if file_suffix(path) in IMAGE_SUFFIXES:
         return True
     try:
         with open(path, "rb") as fh:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from radclass.diagnostic.hounsfield import apply_window
+from radclass.io.pixels import nifti_axial_slices
 
 __all__ = ["LIVER_SOURCES", "LiverVolume", "block_split", "half_labels", "load_liver_volumes", "resize_slices"]
 
@@ -45,14 +46,6 @@ class LiverVolume:
     mask: np.ndarray
 
 
-def _axial(path: Path) -> np.ndarray:
-    import nibabel as nib
-
-    data = np.asarray(nib.as_closest_canonical(nib.load(str(path))).dataobj, dtype=np.float32)
-    # radiological display: anterior up, patient right on the image's left
-    return np.stack([np.rot90(data[:, :, z])[:, ::-1] for z in range(data.shape[2])])
-
-
 def _display(volume: np.ndarray, modality: str) -> np.ndarray:
     if modality == "CT":
         return apply_window(volume, "abdomen")
@@ -66,7 +59,7 @@ def load_liver_volumes(root: Path | str, names: tuple[str, ...] | None = None) -
     out = []
     for name in names or tuple(LIVER_SOURCES):
         image, seg, value, modality = LIVER_SOURCES[name]
-        img, lab = _axial(base / image), _axial(base / seg)
+        img, lab = nifti_axial_slices(base / image), nifti_axial_slices(base / seg)
         if img.shape != lab.shape:
             raise ValueError(f"{name}: image {img.shape} and segmentation {lab.shape} differ")
         out.append(LiverVolume(name, f"liver/{image}", modality, _display(img, modality), lab == value))

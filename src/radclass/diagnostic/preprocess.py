@@ -14,7 +14,8 @@ Channels (always 3, as torchvision's ImageNet architectures expect):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from radclass.diagnostic.hounsfield import MULTI_WINDOW, WINDOWS, apply_window
 from radclass.diagnostic.images import SliceImage, read_image
+from radclass.models.bundle import Preprocessing
 
 __all__ = [
     "AIR_HU",
@@ -41,33 +43,40 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
-class Preprocess:
-    """How a slice becomes a (3, input_size, input_size) float32 input."""
+class Preprocess(Preprocessing):
+    """How a slice becomes a (3, input_size, input_size) float32 input: the bundle's
+    :class:`~radclass.models.bundle.Preprocessing` with the diagnostic defaults (ImageNet normalisation) and
+    the CT window checked against :data:`~radclass.diagnostic.hounsfield.WINDOWS`."""
 
     input_size: int = 112
-    load_size: int = 128
-    channels: str = "grey"  # "grey" or "multiwindow"
-    window: str = "brain"  # window of a HU slice in "grey" mode
-    mean: tuple[float, float, float] = field(default=IMAGENET_MEAN)
-    std: tuple[float, float, float] = field(default=IMAGENET_STD)
+    load_size: int | None = 128
+    mean: tuple[float, ...] = field(default=IMAGENET_MEAN)
+    std: tuple[float, ...] = field(default=IMAGENET_STD)
 
     def __post_init__(self) -> None:
-        if self.channels not in ("grey", "multiwindow"):
-            raise ValueError(f"channels must be 'grey' or 'multiwindow', got {self.channels!r}")
+        super().__post_init__()
         if self.window not in WINDOWS:
             raise ValueError(f"unknown window {self.window!r}: use one of {sorted(WINDOWS)}")
-        if not 0 < self.input_size <= self.load_size:
-            raise ValueError("need 0 < input_size <= load_size")
+        if len(self.mean) != 3:
+            raise ValueError(f"a diagnostic input has 3 channels, so it needs 3 means and deviations, not {self.mean}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """``bundle.json``'s ``preprocess`` table (no ``slices_per_series``: one image is one input)."""
+        table = super().to_dict()
+        del table["slices_per_series"]
+        return table
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Preprocess:
+    def from_dict(cls, d: Mapping[str, Any]) -> Preprocess:
         known: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in cls.__dataclass_fields__
         }
         return cls(**known)
+
+    @classmethod
+    def of(cls, spec: Preprocessing) -> Preprocess:
+        """The diagnostic form of a bundle's preprocessing (validated as such)."""
+        return cls.from_dict(spec.to_dict())
 
 
 def square_resize(pixels: np.ndarray, size: int, fill: float = 0.0) -> np.ndarray:
@@ -120,5 +129,5 @@ def normalize(x: np.ndarray, spec: Preprocess) -> np.ndarray:
 def prepare(path: Path | str, spec: Preprocess) -> np.ndarray:
     """The network input (3, input_size, input_size) float32 of one image file, as at prediction time."""
     image = read_image(path)
-    raw = center_crop(base_array(image, spec.load_size), spec.input_size)
+    raw = center_crop(base_array(image, spec.load_side), spec.input_size)
     return normalize(to_channels(raw, image.kind, spec), spec)

@@ -21,6 +21,7 @@ from radclass.diagnostic.finetune import FitConfig, fit
 from radclass.diagnostic.images import SliceImage
 from radclass.diagnostic.preprocess import Preprocess, base_array
 from radclass.diagnostic.transforms import DesaiAugment, TrainTransform
+from radclass.io.pixels import nifti_axial_slices
 
 __all__ = ["pool_pretraining_images", "rotation_pretrain"]
 
@@ -37,8 +38,6 @@ def pool_pretraining_images(
     usable pixels, masks excluded, head CT excluded): ``per_volume`` evenly spaced axial slices holding tissue."""
     import csv
 
-    import nibabel as nib
-
     root = Path(root)
     with open(root / "MANIFEST.csv", newline="") as fh:
         rows = [
@@ -51,16 +50,12 @@ def pool_pretraining_images(
         ]
     out: list[np.ndarray] = []
     for r in rows:
-        data = np.asarray(nib.as_closest_canonical(nib.load(str(root / r["relpath"]))).dataobj, np.float32)
-        while data.ndim > 3:
-            data = data[..., 0]
-        if data.ndim != 3:
-            continue
-        energy = (data > np.percentile(data, 50)).mean(axis=(0, 1))
-        keep = np.flatnonzero(energy > 0.3 * energy.max()) if energy.max() > 0 else np.arange(data.shape[2])
+        slices = nifti_axial_slices(root / r["relpath"])  # (z, H, W), first volume, radiological display
+        energy = (slices > np.percentile(slices, 50)).mean(axis=(1, 2))
+        keep = np.flatnonzero(energy > 0.3 * energy.max()) if energy.max() > 0 else np.arange(len(slices))
         picks = keep[np.linspace(0, len(keep) - 1, min(per_volume, len(keep))).round().astype(int)]
         for z in picks:
-            out.append(base_array(SliceImage(_unit(np.rot90(data[:, :, z])), "display"), load_size))
+            out.append(base_array(SliceImage(_unit(slices[z]), "display"), load_size))
         if limit and len(out) >= limit:
             break
     if not out:

@@ -26,7 +26,15 @@ from radclass.evaluate.curves import PRCurve, ROCCurve, one_vs_rest, pr_curve, r
 from radclass.evaluate.delong import DeLongTest, delong_auc_ci, delong_covariance, delong_roc_variance, delong_test
 from radclass.evaluate.evaluation import Evaluation, choose_positive, compare_evaluations, evaluate_predictions
 from radclass.evaluate.inputs import Match, Predictions, match_paths, read_predictions, read_truth
-from radclass.evaluate.metrics import class_labels, clopper_pearson, confusion, overall_metrics, per_class_metrics
+from radclass.evaluate.metrics import (
+    balanced_accuracy,
+    balanced_accuracy_from_counts,
+    class_labels,
+    clopper_pearson,
+    confusion,
+    overall_metrics,
+    per_class_metrics,
+)
 from radclass.evaluate.report import comparison_json, evaluation_json, run_evaluation, write_report
 
 __all__ = [
@@ -44,6 +52,8 @@ __all__ = [
     "chi2_test",
     "choose_positive",
     "class_labels",
+    "balanced_accuracy",
+    "balanced_accuracy_from_counts",
     "clopper_pearson",
     "compare_evaluations",
     "comparison_json",

@@ -25,7 +25,13 @@ from radclass.evaluate.compare import chi2_test, friedman_nemenyi, mcnemar_test
 from radclass.evaluate.curves import PRCurve, ROCCurve, one_vs_rest, pr_curve, roc_curve_ci
 from radclass.evaluate.delong import delong_test
 from radclass.evaluate.inputs import Predictions, match_paths
-from radclass.evaluate.metrics import class_labels, confusion, overall_metrics, per_class_metrics
+from radclass.evaluate.metrics import (
+    balanced_accuracy_from_counts,
+    class_labels,
+    confusion,
+    overall_metrics,
+    per_class_metrics,
+)
 from radclass.taxonomy import UNKNOWN
 
 __all__ = ["Evaluation", "compare_evaluations", "evaluate_predictions", "choose_positive"]
@@ -98,9 +104,7 @@ def _confusion_statistics(n_labels: int, k: int):
         return np.bincount(t * k + p, minlength=k * k).reshape(k, k).astype(float)
 
     def balanced_accuracy(t: np.ndarray, p: np.ndarray) -> float:
-        cm = matrix(t, p)[:n_labels]
-        support = cm.sum(axis=1)
-        return float(np.mean(np.diag(cm[:, :n_labels])[support > 0] / support[support > 0]))
+        return balanced_accuracy_from_counts(matrix(t, p)[:n_labels])
 
     def macro_f1(t: np.ndarray, p: np.ndarray) -> float:
         cm = matrix(t, p)

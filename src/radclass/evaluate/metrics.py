@@ -1,5 +1,9 @@
 """Classification metrics from label vectors: confusion matrices, per-class and overall summaries.
 
+The project's one home of its metrics (MONAI-style, a pure function per metric): :func:`balanced_accuracy`
+(also from confusion counts, :func:`balanced_accuracy_from_counts`), :func:`clopper_pearson`, and the tables
+:func:`per_class_metrics` / :func:`overall_metrics`. Training, the model cards and the evaluation import them.
+
 Every proportion comes with its exact (Clopper–Pearson) 95% interval. Predictions equal to
 :data:`radclass.taxonomy.UNKNOWN` are abstentions: they count as misses for the true class (so overall
 accuracy is "intention to classify") and never as false positives.
@@ -18,6 +22,8 @@ from statsmodels.stats.proportion import proportion_confint
 from radclass.taxonomy import UNKNOWN
 
 __all__ = [
+    "balanced_accuracy",
+    "balanced_accuracy_from_counts",
     "class_labels",
     "clopper_pearson",
     "confusion",
@@ -32,6 +38,57 @@ def clopper_pearson(successes: int, total: int, confidence: float = 0.95) -> tup
         return (float("nan"), float("nan"))
     low, high = proportion_confint(successes, total, alpha=1.0 - confidence, method="beta")
     return (float(low), float(high))
+
+
+def balanced_accuracy_from_counts(counts: np.ndarray) -> float:
+    """Balanced accuracy of a confusion matrix: the mean recall over the classes with support.
+
+    Parameters
+    ----------
+    counts
+        (n_classes, n_columns) counts, rows = truth, columns = prediction, with column ``i`` the prediction of
+        row ``i``'s class for ``i < n_classes``; further columns (abstentions, classes never true) count as misses.
+
+    Returns
+    -------
+    float
+        ``nan`` when no class has support.
+    """
+    counts = np.asarray(counts, dtype=float)
+    n = counts.shape[0]
+    support = counts.sum(axis=1)
+    present = support > 0
+    if not present.any():
+        return float("nan")
+    return float(np.mean(np.diag(counts[:, :n])[present] / support[present]))
+
+
+def balanced_accuracy(
+    y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | np.ndarray, *, empty: float = float("nan")
+) -> float:
+    """Mean recall over the classes present in ``y_true`` (as scikit-learn's ``balanced_accuracy_score``).
+
+    Predictions of any other value (an abstention, ``""`` for no prediction, a class never true) are misses.
+
+    Parameters
+    ----------
+    y_true, y_pred
+        Labels of equal length (strings or integer codes).
+    empty
+        The value when there is no case (default ``nan``).
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"Truth and predictions differ in length ({len(y_true)} and {len(y_pred)}).")
+    if not len(y_true):
+        return empty
+    classes = np.unique(y_true)
+    counts = np.zeros((len(classes), len(classes) + 1))
+    for i, c in enumerate(classes):
+        is_true = y_true == c
+        counts[i, i] = np.sum(is_true & (y_pred == c))
+        counts[i, -1] = np.sum(is_true) - counts[i, i]
+    return balanced_accuracy_from_counts(counts)
 
 
 def class_labels(y_true: Sequence[str] | np.ndarray, y_pred: Sequence[str] | np.ndarray) -> list[str]:

@@ -1,10 +1,10 @@
 """``radclass explain``: heat maps of a bundled CNN's decision on every series of a target path.
 
-A model bundle is a folder ``<bundle root>/<model>/`` (default root: :data:`radclass.config.BUNDLED_DIR`) with
-``bundle.json`` and a torch state dict: ``model.pt``, or the file named by ``bundle.json``'s ``torch_weights``
-(as ``radclass train`` writes, beside the ONNX models). ``bundle.json`` gives ``network``, ``classes`` and
-optionally ``input_size`` (128), ``orient_classes`` and ``network_kwargs``; the module is built by
-``radclass.networks.build_network(network, len(classes), **kwargs)``.
+A model bundle (:class:`radclass.models.bundle.ModelBundle`) is a folder ``<bundle root>/<model>/`` (default root:
+:data:`radclass.config.BUNDLED_DIR`) with ``bundle.json`` and a torch state dict: ``model.pt``, or the file named
+by ``bundle.json``'s ``torch_weights`` (as ``radclass train`` writes, beside the ONNX models). ``bundle.json``
+gives ``network``, ``classes`` and optionally ``input_size`` (128), ``orient_classes`` and ``network_kwargs``;
+the module is built by ``radclass.networks.build_network(network, len(classes), **kwargs)``.
 
 Each series is explained on its middle slice, prepared as for training (``radclass.features.slices``), for
 the sequence head (``classes``) and, for a multi-task network, also the orientation head (``orient_classes``).
@@ -21,73 +21,76 @@ from typing import Any
 import numpy as np
 
 from radclass.config import BUNDLED_DIR
+from radclass.models.bundle import DEFAULT_FILES, BundleError, ModelBundle
 
-__all__ = ["Bundle", "explain_target", "load_bundle"]
+__all__ = ["BundleNetwork", "explain_target", "load_bundle"]
 
 METHODS = ("saliency", "gradcam", "occlusion")
-DEFAULT_WEIGHTS = "model.pt"
+DEFAULT_WEIGHTS = DEFAULT_FILES["torch_weights"]
 
 
 @dataclass
-class Bundle:
-    """A loaded CNN bundle: the network in eval mode, its class lists and ``bundle.json``."""
+class BundleNetwork:
+    """A bundle (:class:`~radclass.models.bundle.ModelBundle`) with its CNN built from the torch weights, in
+    eval mode."""
 
-    name: str
+    bundle: ModelBundle
     network: Any  # torch.nn.Module
-    classes: list[str]
-    input_size: int
-    meta: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.bundle.folder.name
+
+    @property
+    def classes(self) -> list[str]:
+        return self.bundle.classes
+
+    @property
+    def input_size(self) -> int:
+        return self.bundle.input_size
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.bundle.meta
 
     @property
     def heads(self) -> list[tuple[int, str, list[str]]]:
         """(output index, name, classes) of each head to explain."""
         heads = [(0, "sequence", self.classes)]
-        if self.meta.get("orient_classes"):
-            heads.append((1, "orientation", [str(c) for c in self.meta["orient_classes"]]))
+        if self.bundle.metadata.classes.orientation:
+            heads.append((1, "orientation", list(self.bundle.metadata.classes.orientation)))
         return heads
 
 
-def _available(root: Path) -> list[str]:
-    return sorted(p.name for p in root.iterdir() if (p / "bundle.json").exists()) if root.is_dir() else []
-
-
-def _network_kwargs(meta: dict[str, Any]) -> dict[str, Any]:
+def _network_kwargs(bundle: ModelBundle) -> dict[str, Any]:
     """Constructor arguments: ``network_kwargs``, plus those implied by other bundle fields."""
-    kwargs = dict(meta.get("network_kwargs", {}))
-    if meta["network"] == "ranjbar_vgg":  # its dense layer is sized by the input
-        kwargs.setdefault("input_size", int(meta.get("input_size", 128)))
-    if meta["network"] == "multitask" and meta.get("orient_classes"):
-        kwargs.setdefault("n_orientations", len(meta["orient_classes"]))
+    meta = bundle.metadata
+    kwargs = dict(meta.network_kwargs)
+    if meta.network == "ranjbar_vgg":  # its dense layer is sized by the input
+        kwargs.setdefault("input_size", bundle.input_size)
+    if meta.network == "multitask" and meta.classes.orientation:
+        kwargs.setdefault("n_orientations", len(meta.classes.orientation))
     return kwargs
 
 
-def load_bundle(model: str, bundle_root: Path | None = None) -> Bundle:
-    """Load the CNN of ``<bundle_root>/<model>/``; clear errors when the bundle or its parts are missing."""
-    root = Path(bundle_root) if bundle_root is not None else BUNDLED_DIR
-    folder = root / model
-    meta_path = folder / "bundle.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else None
-    weights = folder / str((meta or {}).get("torch_weights", DEFAULT_WEIGHTS))
-    if meta is None or not weights.is_file():
-        lacking = "bundle.json" if meta is None else weights.name
-        raise FileNotFoundError(
-            f"model bundle {model!r} not found: {folder} lacks {lacking} (a bundle needs bundle.json and torch "
-            f"weights, {DEFAULT_WEIGHTS} or the file named by 'torch_weights'); "
-            f"available bundles: {', '.join(_available(root)) or 'none'}"
-        )
-    if "network" not in meta or not meta.get("classes"):
-        raise ValueError(f"{meta_path} must give 'network' and 'classes'")
+def load_bundle(model: str, bundle_root: Path | None = None) -> BundleNetwork:
+    """Load the CNN of ``<bundle_root>/<model>/`` (default root: the bundled models); a
+    :class:`~radclass.models.bundle.BundleNotFoundError` (a FileNotFoundError) names what is missing."""
+    bundle = ModelBundle.load(
+        model, root=bundle_root if bundle_root is not None else BUNDLED_DIR, require=("torch_weights",)
+    )
+    if not bundle.metadata.network:
+        raise BundleError(f"{bundle.folder / 'bundle.json'} must give 'network' (the CNN's architecture).")
     try:
         from radclass.networks import build_network
     except ImportError as exc:
         raise RuntimeError("radclass.networks.build_network is not available in this installation") from exc
     import torch
 
-    classes = [str(c) for c in meta["classes"]]
-    network = build_network(meta["network"], len(classes), **_network_kwargs(meta))
-    network.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    network = build_network(bundle.metadata.network, len(bundle.classes), **_network_kwargs(bundle))
+    network.load_state_dict(torch.load(bundle.path("torch_weights"), map_location="cpu", weights_only=True))
     network.eval()
-    return Bundle(model, network, classes, int(meta.get("input_size", 128)), {**meta, "_folder": str(folder)})
+    return BundleNetwork(bundle, network)
 
 
 def _stem(series_path: str, sub_series: str, target: Path) -> str:
@@ -178,13 +181,11 @@ def explain_target(target: Path, model: str, out_dir: Path, *, bundle_root: Path
 
 
 def _explain_header_forest(
-    bundle: Bundle, series: list[Any], records: list[dict[str, Any]], out_dir: Path, target: Path
+    bundle: BundleNetwork, series: list[Any], records: list[dict[str, Any]], out_dir: Path, target: Path
 ) -> list[Path]:
     """SHAP attributions of the header forest per series (CSV + bar plot) and its global importances (PNG),
     when the bundle ships the scikit-learn forest (``sklearn_forest``) beside its ONNX export."""
-    name = bundle.meta.get("sklearn_forest")
-    folder = bundle.meta.get("_folder")
-    if not name or not folder or not (Path(folder) / name).exists():
+    if not bundle.bundle.has("sklearn_forest"):
         return []
     import joblib
 
@@ -192,8 +193,8 @@ def _explain_header_forest(
     from radclass.explain.forest import decision_attributions, explain_forest, global_importances, importance_png
     from radclass.features.header import feature_names, header_matrix
 
-    forest = joblib.load(Path(folder) / name)
-    names = list(bundle.meta.get("feature_names") or feature_names())
+    forest = joblib.load(bundle.bundle.path("sklearn_forest"))
+    names = bundle.bundle.feature_names or feature_names()
     X = header_matrix([s.row() for s in series], names)
     explanation = explain_forest(forest, X, names)
     written = [importance_png(global_importances(forest, names, explanation), out_dir / "forest_importance.png")]

@@ -36,6 +36,7 @@ from radclass.integration.routing import RoutingTable
 from radclass.integration.scp import StorageHandler, build_ae
 from radclass.integration.storage import InstanceStore
 from radclass.integration.tracker import SeriesTracker
+from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,39 @@ NOT_ANNOTATED = frozenset({"SR", "KO", "PR", "DOC", "REG", "SEG", "RTSTRUCT", "O
 REPORTED = frozenset({"ok", "unknown"})
 
 
-def pipeline_annotator(slices: int = 5) -> Annotator:
-    """The real annotator: :func:`radclass.pipeline.annotate.annotate_paths` (imported on first use)."""
+class PipelineAnnotator:
+    """The real annotator: :func:`radclass.pipeline.annotate.annotate_paths` with the model bundle loaded once,
+    on the first series, and reused for every later one.
 
-    def annotate(paths: Sequence[Path]) -> pd.DataFrame:
+    Parameters
+    ----------
+    slices
+        Slices decoded per series (``None``: the bundle's ``slices_per_series``).
+    bundle
+        Name or folder of the model bundle.
+    """
+
+    def __init__(self, slices: int | None = None, bundle: str | Path = DEFAULT_BUNDLE) -> None:
+        if slices is not None and slices < 1:
+            raise ValueError(f"The annotator needs at least one slice per series, not {slices}.")
+        self.slices = slices
+        self.bundle_name = bundle
+        self._bundle: ModelBundle | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def bundle(self) -> ModelBundle:
+        """The model bundle, loaded on first use (once per annotator)."""
+        with self._lock:
+            if self._bundle is None:
+                # one ONNX Runtime thread: annotate_paths decodes slices in two worker processes
+                self._bundle = ModelBundle.load(self.bundle_name, threads=1)
+            return self._bundle
+
+    def __call__(self, paths: Sequence[Path]) -> pd.DataFrame:
         from radclass.pipeline.annotate import annotate_paths
 
-        return annotate_paths(paths, slices=slices, progress=False)
-
-    return annotate
+        return annotate_paths(paths, slices=self.slices, progress=False, bundle=self.bundle)
 
 
 @dataclass
@@ -72,7 +97,7 @@ class ListenerConfig:
     quiet_seconds: float = 10.0
     forward: Destination | None = None
     allow: Sequence[str] = field(default_factory=tuple)
-    slices: int = 5
+    slices: int | None = None  # slices decoded per series; None: the bundle's slices_per_series
     routes: RoutingTable | None = None
 
 
@@ -116,7 +141,8 @@ class Listener:
         self.db = Path(config.db) if config.db else self.store.root / INDEX_NAME
         self.ledger = AnnotationLedger(self.store.root / LEDGER_NAME)
         self.tracker = SeriesTracker(config.quiet_seconds)
-        self.annotator = annotator or pipeline_annotator(config.slices)
+        # The model bundle is loaded once, by the annotator, on the first series (not per series).
+        self.annotator = annotator or PipelineAnnotator(config.slices)
         self.handler = StorageHandler(self.store, self._on_stored)
         self.counts = ListenerCounts()
         self.queue = (

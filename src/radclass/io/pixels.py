@@ -1,13 +1,17 @@
-"""Pixel access: K evenly spaced slices of a series as float arrays, whatever the storage.
+"""Pixel access, the project's one pixel reader: K evenly spaced slices of a series as float arrays, whatever
+the storage; any slice of any volume of a series (the review page's viewer); one slice of one image file (the
+diagnostic models' inputs, :func:`read_file_slice`).
 
-Handles rescale slope/intercept (modality LUT), MONOCHROME1 inversion, RGB to grey, multi-frame and enhanced
-MR, Siemens mosaics (split into their tiles), 4D series (one volume chosen), compressed transfer syntaxes
-(through pydicom's decoder plugins, GDCM first; :mod:`radclass.io.codecs` lists them), NIfTI volumes sliced
-along their acquisition plane, and PNG/JPEG images read as grey.
+Handles rescale slope/intercept (the modality LUT: Hounsfield units for CT, DICOM PS3.3 C.11.1), MONOCHROME1
+inversion, RGB to grey, multi-frame and enhanced MR, Siemens mosaics (split into their tiles), 4D series (one
+volume chosen), compressed transfer syntaxes (through pydicom's decoder plugins, GDCM first;
+:mod:`radclass.io.codecs` lists them), NIfTI volumes sliced along their acquisition plane (or axially, in
+radiological display, for one file), and PNG/JPEG images read as grey.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -212,15 +216,122 @@ def _nifti_slices(path: Path, k: int, volume: int) -> list[np.ndarray]:
 
 
 def _image_grey(path: Path) -> np.ndarray:
+    return _raster_grey(path)[0]
+
+
+def _raster_grey(path: Path) -> tuple[np.ndarray, float]:
+    """(grey pixels as stored, float32; the value of white: 65535 for 16-bit greyscale, else 255)."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
             if im.mode.startswith("I"):  # 16/32-bit greyscale: keep the full range ("L" would clip at 255)
-                return np.asarray(im, dtype=np.float32)
-            return np.asarray(im.convert("L"), dtype=np.float32)
+                return np.asarray(im, dtype=np.float32), 65535.0
+            return np.asarray(im.convert("L"), dtype=np.float32), 255.0
     except Exception as err:
         raise PixelReadError(f"image unreadable ({type(err).__name__}: {err})") from None
+
+
+# --- One slice of one image file -------------------------------------------------------------------
+
+#: File name endings read as 2D raster images by :func:`read_file_slice` (other files: NIfTI by name, else DICOM).
+RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+@dataclass(frozen=True)
+class FileSlice:
+    """One 2D slice of one image file.
+
+    Parameters
+    ----------
+    pixels
+        (rows, columns) float32: DICOM in modality units (HU for CT), NIfTI as stored, raster images as stored
+        grey levels.
+    format
+        ``dicom``, ``nifti`` or ``image`` (as :attr:`radclass.io.series.Series.format`).
+    modality
+        The DICOM Modality (0008,0060), upper case; empty for NIfTI and raster images.
+    full_scale
+        Raster images: the grey level of white (255, or 65535 for 16-bit), i.e. the pixels are display values
+        already windowed by whoever exported them; ``None`` otherwise.
+    """
+
+    pixels: np.ndarray
+    format: str
+    modality: str = ""
+    full_scale: float | None = None
+
+
+def file_suffix(path: Path | str) -> str:
+    """The lower-case suffix of ``path``, ``.nii.gz`` counted as one."""
+    name = Path(path).name.lower()
+    return ".nii.gz" if name.endswith(".nii.gz") else Path(name).suffix
+
+
+def read_file_slice(path: Path | str, *, index: int | None = None) -> FileSlice:
+    """Slice ``index`` of one image file (default: the middle one), as :class:`FileSlice`.
+
+    Raster images (:data:`RASTER_SUFFIXES`) are one slice. A DICOM file gives frame ``index`` of a multi-frame
+    object, rescaled by its modality LUT (RescaleSlope/Intercept, per frame for enhanced objects: HU for CT),
+    MONOCHROME1 inverted, colour as luminance. A NIfTI volume gives its axial slice ``index`` of the first
+    volume, in radiological display (:func:`nifti_axial_slices`).
+
+    Raises
+    ------
+    PixelReadError
+        The file cannot be decoded (the message says why).
+    IndexError
+        ``index`` lies outside the file's slices.
+    """
+    path = Path(path)
+    suffix = file_suffix(path)
+    if suffix in RASTER_SUFFIXES:
+        pixels, white = _raster_grey(path)
+        return FileSlice(pixels, "image", full_scale=white)
+    if suffix in NIFTI_SUFFIXES:
+        volume = nifti_axial_slices(path)
+        return FileSlice(volume[_slice_index(index, len(volume))], "nifti")
+    return _dicom_file_slice(path, index)
+
+
+def _slice_index(index: int | None, n: int) -> int:
+    chosen = n // 2 if index is None else index
+    if not 0 <= chosen < n:
+        raise IndexError(f"slice {index} is outside this image ({n} slices)")
+    return chosen
+
+
+def _dicom_file_slice(path: Path, index: int | None) -> FileSlice:
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(str(path), force=True)
+        n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+        frame = _slice_index(index, n_frames)
+        pixels = _frames(ds, [frame] if n_frames > 1 else None)[0]
+    except IndexError:
+        raise
+    except Exception as err:  # any decoder failure becomes a reason
+        raise PixelReadError(f"DICOM pixels unreadable ({type(err).__name__}: {err})") from None
+    return FileSlice(pixels, "dicom", str(ds.get("Modality", "") or "").upper())
+
+
+def nifti_axial_slices(path: Path | str, volume: int = 0) -> np.ndarray:
+    """(z, rows, columns) float32: the axial slices of volume ``volume`` of a NIfTI file in RAS (closest
+    canonical orientation), in radiological display (anterior up, the patient's right on the image's left).
+    A 2D image is one slice."""
+    import nibabel as nib
+
+    try:
+        data = np.asarray(nib.as_closest_canonical(nib.load(str(path))).dataobj, dtype=np.float32)
+    except Exception as err:
+        raise PixelReadError(f"NIfTI voxels unreadable ({type(err).__name__}: {err})") from None
+    if data.ndim > 3:
+        data = data.reshape(data.shape[:3] + (-1,))[..., volume]
+    if data.ndim == 2:
+        data = data[:, :, None]
+    return np.stack([np.rot90(data[:, :, z])[:, ::-1] for z in range(data.shape[2])])
 
 
 # --- Every slice of every volume (the review page's viewer) ------------------------------------------

@@ -1,9 +1,29 @@
-"""A model bundle: a folder with ``bundle.json``, the ONNX files it names, and a model card."""
+"""The one model bundle type: a folder with ``bundle.json``, the model files it names, and a model card.
+
+Every consumer loads its models through :class:`ModelBundle`: ``radclass annotate`` (header forest + slice CNN),
+``radclass predict`` (a diagnostic image classifier), ``radclass explain`` and the review page (the CNN's torch
+weights), the DICOM listener and training (fine-tuning from a base bundle). ``bundle.json`` is read into
+:class:`BundleMetadata`, whose parts are validated when they are built:
+
+* :class:`Classes`: the output classes of each head (``classes``, ``orient_classes``, ``forest_classes``) and the
+  ``positive`` class of a diagnostic model;
+* :class:`Preprocessing`: how images become network inputs (``input_size``, ``slices_per_series``; a diagnostic
+  bundle's ``preprocess`` table: ``load_size``, ``channels``, ``window``, ``mean``/``std``);
+* :class:`Fusion` and :class:`Thresholds`: the log-linear pool of the forest and the CNN, and the abstention
+  thresholds (``bundle.json``'s ``fusion`` table);
+* the model files (``cnn``, ``forest``, ``onnx``, ``torch_weights``, ``sklearn_forest``), opened on first use,
+  ONNX ones through :func:`onnx_session`.
+
+Nothing here imports torch: loading the torch weights is left to :mod:`radclass.explain.run`.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -11,16 +31,54 @@ import numpy as np
 
 from radclass.config import BUNDLED_DIR
 
+__all__ = [
+    "DEFAULT_BUNDLE",
+    "BundleError",
+    "BundleMetadata",
+    "BundleNotFoundError",
+    "Channels",
+    "Classes",
+    "Fusion",
+    "ModelBundle",
+    "Preprocessing",
+    "Thresholds",
+    "onnx_session",
+    "write_bundle_json",
+]
+
 DEFAULT_BUNDLE = "mri-series"
+META_NAME = "bundle.json"
+#: bundle.json keys that name a model file of the bundle.
+MODEL_KEYS = ("cnn", "forest", "onnx", "torch_weights", "sklearn_forest")
+#: Default file of a model key that bundle.json may leave out.
+DEFAULT_FILES = {"onnx": "model.onnx", "torch_weights": "model.pt"}
+_ORIENTATIONS = ("AX", "COR", "SAG")
 
 
-class BundleError(Exception):
-    """A bundle folder is missing or incomplete."""
+class BundleError(ValueError):
+    """A model bundle cannot be used: its ``bundle.json`` is invalid (the message says what and where)."""
 
 
-def _session(path: Path, threads: int):
+class BundleNotFoundError(BundleError, FileNotFoundError):
+    """A model bundle, or a file its ``bundle.json`` names, does not exist."""
+
+
+class Channels(StrEnum):
+    """Input channels of a diagnostic image classifier (three, as torchvision's ImageNet networks expect)."""
+
+    GREY = "grey"
+    """The slice replicated three times (a CT slice in HU is windowed first)."""
+    MULTIWINDOW = "multiwindow"
+    """One CT window per channel (brain, blood, stroke); needs values in Hounsfield units (DICOM PS3.3 C.11.1)."""
+
+
+def onnx_session(path: Path | str, threads: int = 1) -> Any:
+    """An ONNX Runtime inference session of ``path`` on the CPU: ``threads`` intra-op threads, one inter-op
+    thread, warnings off. The one factory of the project's ONNX sessions (``onnxruntime.InferenceSession``)."""
     import onnxruntime as ort
 
+    if threads < 1:
+        raise ValueError(f"An ONNX session needs at least one thread, not {threads}.")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -28,72 +86,482 @@ def _session(path: Path, threads: int):
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
+def _names(value: Any, key: str, source: str, *, distinct: bool = True) -> tuple[str, ...]:
+    """A tuple of non-empty names (``distinct``: each once) from a JSON list, or a BundleError naming ``key``."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise BundleError(f"{source}: '{key}' must be a list of names, not {value!r}.")
+    names = tuple(str(v) for v in value)
+    if any(not n for n in names):
+        raise BundleError(f"{source}: '{key}' holds an empty name.")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if distinct and repeated:
+        raise BundleError(f"{source}: '{key}' names {', '.join(repeated)} more than once.")
+    return names
+
+
+def _numbers(value: Any, key: str, source: str) -> tuple[float, ...]:
+    """A tuple of finite numbers from a JSON list, or a BundleError naming ``key``."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise BundleError(f"{source}: '{key}' must be a list of numbers, not {value!r}.")
+    return tuple(_number({key: v}, key, 0.0, source) for v in value)
+
+
+def _number(table: Mapping[str, Any], key: str, default: float, source: str) -> float:
+    value = table.get(key, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise BundleError(f"{source}: '{key}' must be a number, not {value!r}.") from None
+    if not math.isfinite(number):
+        raise BundleError(f"{source}: '{key}' must be a finite number, not {value!r}.")
+    return number
+
+
+def _whole(table: Mapping[str, Any], key: str, default: int | None, source: str) -> int | None:
+    value = table.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise BundleError(f"{source}: '{key}' must be a whole number, not {value!r}.")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Classes:
+    """The output classes of a bundle's heads.
+
+    Parameters
+    ----------
+    sequence
+        The main head's classes in output order (``classes``: MR sequences, or a diagnostic model's labels).
+    orientation
+        The CNN's orientation head (``orient_classes``); empty when the network has none.
+    forest
+        The header forest's classes in its output order (``forest_classes``; empty: as ``sequence``).
+    positive
+        The class whose probability a diagnostic model reports (``positive``; empty for the MRI model).
+    """
+
+    sequence: tuple[str, ...]
+    orientation: tuple[str, ...] = ()
+    forest: tuple[str, ...] = ()
+    positive: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.sequence:
+            raise BundleError("A bundle needs at least one class in 'classes'.")
+        for key, names in (("classes", self.sequence), ("orient_classes", self.orientation)):
+            if len(set(names)) != len(names):
+                raise BundleError(f"The bundle's '{key}' repeat a class name: {list(names)}.")
+        stray = sorted(set(self.forest) - set(self.sequence))
+        if stray:
+            raise BundleError(f"The forest classes {stray} are not among the bundle's classes {list(self.sequence)}.")
+        if self.positive and self.positive not in self.sequence:
+            raise BundleError(
+                f"The positive class {self.positive!r} is not one of the bundle's classes {list(self.sequence)}."
+            )
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How images become network inputs, identical at training and inference time.
+
+    Parameters
+    ----------
+    input_size
+        Side of the square network input, in pixels.
+    slices_per_series
+        Slices decoded per series at inference (the MRI annotator; ``bundle.json``'s ``slices_per_series``).
+    load_size
+        Side an image is resized to before the centre crop to ``input_size`` (diagnostic models; ``None``: none).
+    channels
+        Input channels of a diagnostic model (:class:`Channels`).
+    window
+        CT display window preset applied to slices in HU (diagnostic models, ``grey`` channels).
+    mean, std
+        Per-channel normalisation after scaling to [0, 1]; empty: none (the MRI CNN scales each slice by its
+        foreground percentiles, :func:`radclass.features.slices.normalise`).
+    """
+
+    input_size: int = 128
+    slices_per_series: int = 5
+    load_size: int | None = None
+    channels: Channels | str = Channels.GREY
+    window: str = "brain"
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.input_size < 1:
+            raise BundleError(f"The input size must be a positive number of pixels, not {self.input_size}.")
+        if self.slices_per_series < 1:
+            raise BundleError(f"A series needs at least one slice per series, not {self.slices_per_series}.")
+        if self.load_size is not None and self.load_size < self.input_size:
+            raise BundleError(
+                f"The load size ({self.load_size}) must be at least the input size ({self.input_size}): "
+                "the input is a crop of the loaded image."
+            )
+        try:
+            object.__setattr__(self, "channels", Channels(self.channels))
+        except ValueError:
+            raise BundleError(
+                f"The channels must be one of {[c.value for c in Channels]}, not {self.channels!r}."
+            ) from None
+        if len(self.mean) != len(self.std):
+            raise BundleError(f"The normalisation gives {len(self.mean)} means but {len(self.std)} deviations.")
+        if any(s <= 0 for s in self.std):
+            raise BundleError(f"Every normalisation deviation must be positive, not {list(self.std)}.")
+
+    @property
+    def load_side(self) -> int:
+        """The side an image is resized to before the centre crop (``load_size``, else ``input_size``)."""
+        return self.load_size or self.input_size
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``bundle.json``'s ``preprocess`` table; lists for the tuples)."""
+        return {
+            "input_size": self.input_size,
+            "slices_per_series": self.slices_per_series,
+            "load_size": self.load_size,
+            "channels": str(self.channels),
+            "window": self.window,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any], source: str = "bundle.json") -> Preprocessing:
+        """The preprocessing of a ``bundle.json``: its ``preprocess`` table, else its top-level keys."""
+        table = meta.get("preprocess", meta)
+        if not isinstance(table, Mapping):
+            raise BundleError(f"{source}: 'preprocess' must be a table, not {table!r}.")
+        defaults = cls()
+        return cls(
+            input_size=_whole(table, "input_size", defaults.input_size, source) or 0,
+            slices_per_series=_whole(
+                table if "slices_per_series" in table else meta, "slices_per_series", defaults.slices_per_series, source
+            )
+            or 0,
+            load_size=_whole(table, "load_size", None, source),
+            channels=str(table.get("channels", Channels.GREY)),
+            window=str(table.get("window", defaults.window)),
+            mean=_numbers(table.get("mean", ()), "mean", source),
+            std=_numbers(table.get("std", ()), "std", source),
+        )
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """The log-linear pool of the slice CNN and the header forest (:func:`radclass.models.ensemble.fuse`).
+
+    Parameters
+    ----------
+    w_cnn, w_forest
+        Weights of the CNN's and the forest's log-probabilities (non-negative, not both zero).
+    temperature
+        Divides the pooled log-probabilities before the softmax (positive).
+    disagree_confidence
+        When set, a confidence below which a disagreement of the two models is flagged.
+    """
+
+    w_cnn: float = 1.0
+    w_forest: float = 1.0
+    temperature: float = 1.0
+    disagree_confidence: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.w_cnn < 0 or self.w_forest < 0:
+            raise BundleError(
+                f"The fusion weights must not be negative (w_cnn {self.w_cnn}, w_forest {self.w_forest})."
+            )
+        if self.w_cnn + self.w_forest <= 0:
+            raise BundleError("At least one fusion weight (w_cnn or w_forest) must be positive.")
+        if self.temperature <= 0:
+            raise BundleError(f"The fusion temperature must be positive, not {self.temperature}.")
+        if self.disagree_confidence is not None and not 0 <= self.disagree_confidence <= 1:
+            raise BundleError(f"disagree_confidence must lie in [0, 1], not {self.disagree_confidence}.")
+
+    @classmethod
+    def from_meta(cls, table: Mapping[str, Any], source: str = "bundle.json") -> Fusion:
+        """The fusion parameters of ``bundle.json``'s ``fusion`` table (missing keys: the defaults)."""
+        level = table.get("disagree_confidence")
+        return cls(
+            w_cnn=_number(table, "w_cnn", 1.0, source),
+            w_forest=_number(table, "w_forest", 1.0, source),
+            temperature=_number(table, "temperature", 1.0, source),
+            disagree_confidence=None if level is None else _number(table, "disagree_confidence", 0.0, source),
+        )
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Abstention thresholds on the fused confidence: below them a series is ``unknown``.
+
+    Parameters
+    ----------
+    header
+        For series whose header informed the forest (``threshold_header``).
+    pixels
+        For series classified from pixels alone (``threshold_pixels``).
+    max_error_rate
+        The error rate among accepted series the thresholds were chosen for (training's record; may be absent).
+    """
+
+    header: float = 0.5
+    pixels: float = 0.5
+    max_error_rate: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in (("threshold_header", self.header), ("threshold_pixels", self.pixels)):
+            if not 0 <= value <= 1:
+                raise BundleError(f"The abstention threshold {name} must lie in [0, 1], not {value}.")
+        if self.max_error_rate is not None and not 0 <= self.max_error_rate <= 1:
+            raise BundleError(f"max_error_rate must lie in [0, 1], not {self.max_error_rate}.")
+
+    @classmethod
+    def from_meta(cls, table: Mapping[str, Any], source: str = "bundle.json") -> Thresholds:
+        """The thresholds of a ``fusion`` table; a lone legacy ``threshold`` serves both kinds of evidence."""
+        common = _number(table, "threshold", 0.5, source)
+        rate = table.get("max_error_rate")
+        return cls(
+            header=_number(table, "threshold_header", common, source),
+            pixels=_number(table, "threshold_pixels", common, source),
+            max_error_rate=None if rate is None else _number(table, "max_error_rate", 0.0, source),
+        )
+
+    def for_evidence(self, has_header: bool) -> float:
+        """The threshold of a series with (``has_header``) or without an informative header."""
+        return self.header if has_header else self.pixels
+
+
+@dataclass(frozen=True)
+class BundleMetadata:
+    """``bundle.json``, typed. Unknown keys stay in :attr:`ModelBundle.meta` (training's records).
+
+    Parameters
+    ----------
+    name, version
+        The bundle's name and version (``model_version`` in the outputs is ``name-version``).
+    classes, preprocessing, fusion, thresholds
+        See :class:`Classes`, :class:`Preprocessing`, :class:`Fusion`, :class:`Thresholds`.
+    files
+        Model key (``cnn``, ``forest``, ``onnx``, ``torch_weights``, ``sklearn_forest``) -> file name.
+    network
+        The CNN architecture (:func:`radclass.networks.build_network` name), when the bundle has one.
+    network_kwargs
+        Further constructor arguments of the network.
+    feature_names
+        The header features the forest was trained on, in order (``None``: the current list).
+    task
+        What a diagnostic model decides, in words.
+    """
+
+    name: str
+    version: str
+    classes: Classes
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    fusion: Fusion = field(default_factory=Fusion)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    files: Mapping[str, str] = field(default_factory=dict)
+    network: str = ""
+    network_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    feature_names: tuple[str, ...] | None = None
+    task: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise BundleError("A bundle needs a name.")
+        unknown = sorted(set(self.files) - set(MODEL_KEYS))
+        if unknown:
+            raise BundleError(f"Unknown model keys {unknown}: a bundle's model files are {list(MODEL_KEYS)}.")
+        for key, name in self.files.items():
+            if not name or Path(name).name != name:
+                raise BundleError(f"The {key} model must be a file name inside the bundle folder, not {name!r}.")
+
+    @classmethod
+    def from_json(cls, meta: Mapping[str, Any], source: str = "bundle.json", default_name: str = "") -> BundleMetadata:
+        """Validate a parsed ``bundle.json`` (``source`` names it in the errors)."""
+        if not isinstance(meta, Mapping):
+            raise BundleError(f"{source} must hold a JSON object, not {type(meta).__name__}.")
+        if "classes" not in meta:
+            raise BundleError(f"{source} gives no 'classes' (the output classes, in order).")
+        sequence = _names(meta["classes"], "classes", source)
+        orientation = _names(meta["orient_classes"], "orient_classes", source) if "orient_classes" in meta else ()
+        forest = _names(meta["forest_classes"], "forest_classes", source) if "forest_classes" in meta else ()
+        fusion_table = meta.get("fusion") or {}
+        if not isinstance(fusion_table, Mapping):
+            raise BundleError(f"{source}: 'fusion' must be a table, not {fusion_table!r}.")
+        kwargs = meta.get("network_kwargs") or {}
+        if not isinstance(kwargs, Mapping):
+            raise BundleError(f"{source}: 'network_kwargs' must be a table, not {kwargs!r}.")
+        names = meta.get("feature_names")
+        try:
+            return cls(
+                name=str(meta.get("name") or default_name),
+                version=str(meta.get("version", "0")),
+                classes=Classes(sequence, orientation, forest, str(meta.get("positive") or "")),
+                preprocessing=Preprocessing.from_meta(meta, source),
+                fusion=Fusion.from_meta(fusion_table, source),
+                thresholds=Thresholds.from_meta(fusion_table, source),
+                files={k: str(meta[k]) for k in MODEL_KEYS if meta.get(k)},
+                network=str(meta.get("network") or ""),
+                network_kwargs=dict(kwargs),
+                # a trained forest's columns, as it was trained (repeats included)
+                feature_names=_names(names, "feature_names", source, distinct=False) if names else None,
+                task=str(meta.get("task") or ""),
+            )
+        except BundleError as err:
+            message = str(err)
+            raise BundleError(message if message.startswith(source) else f"{source}: {message}") from None
+
+
+def _available(root: Path) -> list[str]:
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / META_NAME).is_file())
+
+
 @dataclass
 class ModelBundle:
-    """The models and decision parameters of one annotation model (see ``bundle.json``)."""
+    """A loaded bundle: its folder, ``bundle.json`` (raw :attr:`meta` and typed :attr:`metadata`) and the ONNX
+    sessions of its models, each created on first use with ``threads`` intra-op threads.
+
+    Use :meth:`load`; the constructor validates ``meta`` (:class:`BundleError` with a sentence saying what is
+    wrong).
+    """
 
     folder: Path
     meta: dict[str, Any]
     threads: int = 2
+    metadata: BundleMetadata = field(init=False)
     _sessions: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        self.folder = Path(self.folder)
+        if self.threads < 1:
+            raise ValueError(f"A bundle's ONNX sessions need at least one thread, not {self.threads}.")
+        self.metadata = BundleMetadata.from_json(self.meta, str(self.folder / META_NAME), self.folder.name)
+
     @classmethod
-    def load(cls, name_or_path: str | Path = DEFAULT_BUNDLE, threads: int = 2) -> ModelBundle:
-        """Load a bundled model by name (``mri-series``) or a bundle folder by path."""
+    def load(
+        cls,
+        name_or_path: str | Path = DEFAULT_BUNDLE,
+        threads: int = 2,
+        *,
+        root: Path | str | None = None,
+        require: Sequence[str] = (),
+    ) -> ModelBundle:
+        """Load a bundle folder by path, or a bundle by name from ``root`` (default: the bundled models).
+
+        ``require`` names model keys whose file must exist (e.g. ``("onnx",)``); a missing one, like a missing
+        ``bundle.json``, raises :class:`BundleNotFoundError`. An invalid ``bundle.json`` raises
+        :class:`BundleError`.
+        """
+        base = Path(root) if root is not None else BUNDLED_DIR
         folder = Path(name_or_path)
-        if not (folder / "bundle.json").exists():
-            folder = BUNDLED_DIR / str(name_or_path)
-        meta_path = folder / "bundle.json"
-        if not meta_path.exists():
-            raise BundleError(f"no model bundle at {name_or_path!s} (looked for {meta_path})")
-        return cls(folder, json.loads(meta_path.read_text()), threads)
+        if root is not None or not (folder / META_NAME).is_file():
+            folder = base / str(name_or_path)
+        meta_path = folder / META_NAME
+        if not meta_path.is_file():
+            raise BundleNotFoundError(
+                f"model bundle {str(name_or_path)!r} not found: {folder} lacks {META_NAME}, so there is no model "
+                f"bundle at {name_or_path} (a folder with no {META_NAME} is not a bundle); available bundles in "
+                f"{base}: {', '.join(_available(base)) or 'none'}."
+            )
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise BundleError(f"{meta_path} cannot be read as JSON ({type(err).__name__}: {err}).") from None
+        bundle = cls(folder, meta, threads)
+        for key in require:
+            if not bundle.has(key):
+                named = "named by" if key in bundle.metadata.files else "by default, as"
+                raise BundleNotFoundError(
+                    f"model bundle {str(name_or_path)!r} is incomplete: {folder} lacks {bundle.file_name(key)}, "
+                    f"its {key} model ({named} {META_NAME}'s '{key}')."
+                )
+        return bundle
+
+    # -- bundle.json, typed ----------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.metadata.name
 
     @property
     def version(self) -> str:
-        return f"{self.meta.get('name', self.folder.name)}-{self.meta.get('version', '0')}"
+        """``name-version``, the ``model_version`` of the outputs."""
+        return f"{self.metadata.name}-{self.metadata.version}"
 
     @property
     def classes(self) -> list[str]:
-        return list(self.meta["classes"])
+        return list(self.metadata.classes.sequence)
 
     @property
     def orient_classes(self) -> list[str]:
-        return list(self.meta.get("orient_classes", ["AX", "COR", "SAG"]))
+        """The orientation head's classes (AX, COR, SAG when ``bundle.json`` gives none)."""
+        return list(self.metadata.classes.orientation or _ORIENTATIONS)
+
+    @property
+    def positive(self) -> str:
+        """The class whose probability a diagnostic model reports (default: the last class)."""
+        return self.metadata.classes.positive or self.classes[-1]
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return self.metadata.preprocessing
 
     @property
     def input_size(self) -> int:
-        return int(self.meta.get("input_size", 128))
+        return self.metadata.preprocessing.input_size
+
+    @property
+    def slices_per_series(self) -> int:
+        """Slices decoded per series at inference (``bundle.json``'s ``slices_per_series``)."""
+        return self.metadata.preprocessing.slices_per_series
 
     @property
     def feature_names(self) -> list[str] | None:
         """The header features the forest was trained on, in order (None: the current list)."""
-        names = self.meta.get("feature_names")
+        names = self.metadata.feature_names
         return list(names) if names else None
 
     @property
     def fusion(self) -> dict[str, Any]:
-        return dict(self.meta.get("fusion", {}))
+        """``bundle.json``'s ``fusion`` table as written (validated as :attr:`metadata` ``.fusion`` and
+        ``.thresholds``)."""
+        return dict(self.meta.get("fusion") or {})
 
-    def session(self, key: str):
-        """ONNX Runtime session of ``meta[key]`` (``cnn`` or ``forest``), created once."""
-        if key not in self._sessions:
-            name = self.meta.get(key)
-            if not name or not (self.folder / name).exists():
-                raise BundleError(f"bundle {self.folder} has no {key} model")
-            self._sessions[key] = _session(self.folder / name, self.threads)
-        return self._sessions[key]
+    # -- model files -----------------------------------------------------------------------------------
+    def file_name(self, key: str) -> str:
+        """The file name of model ``key`` (its default for ``onnx`` and ``torch_weights``; '' when none)."""
+        return self.metadata.files.get(key) or DEFAULT_FILES.get(key, "")
+
+    def path(self, key: str) -> Path:
+        """The path of model ``key``; :class:`BundleNotFoundError` when the bundle has no such file."""
+        if not self.has(key):
+            raise BundleNotFoundError(f"bundle {self.folder} has no {key} model")
+        return self.folder / self.file_name(key)
 
     def has(self, key: str) -> bool:
-        name = self.meta.get(key)
-        return bool(name) and (self.folder / str(name)).exists()
+        """Whether model ``key`` is named (or defaulted) and its file exists."""
+        name = self.file_name(key)
+        return bool(name) and (self.folder / name).is_file()
 
+    def session(self, key: str) -> Any:
+        """ONNX Runtime session of model ``key`` (``cnn``, ``forest`` or ``onnx``), created once."""
+        if key not in self._sessions:
+            self._sessions[key] = onnx_session(self.path(key), self.threads)
+        return self._sessions[key]
+
+    # -- inference ------------------------------------------------------------------------------------
     def forest_proba(self, features: np.ndarray) -> np.ndarray:
         """(n, n_classes) header-forest probabilities."""
         if len(features) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
         sess = self.session("forest")
         outputs = sess.run(None, {sess.get_inputs()[0].name: features.astype(np.float32)})
-        return _align(np.asarray(outputs[1], np.float32), self.meta.get("forest_classes", self.classes), self.classes)
+        forest_classes = list(self.metadata.classes.forest or self.classes)
+        return _align(np.asarray(outputs[1], np.float32), forest_classes, self.classes)
 
     def cnn_proba(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-slice (sequence, orientation) probabilities of a prepared (n,1,s,s) batch."""
@@ -102,6 +570,25 @@ class ModelBundle:
         sess = self.session("cnn")
         seq, orient = sess.run(None, {"slices": batch.astype(np.float32)})
         return np.asarray(seq, np.float32), np.asarray(orient, np.float32)
+
+    def image_proba(self, images: np.ndarray) -> np.ndarray:
+        """(n, n_classes) softmax probabilities of a diagnostic model (``onnx``) for prepared (n, 3, S, S)
+        images (input ``image``, output ``probability``, as :mod:`radclass.diagnostic.export` writes)."""
+        if len(images) == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        sess = self.session("onnx")
+        return np.asarray(sess.run(["probability"], {"image": np.ascontiguousarray(images, np.float32)})[0])
+
+
+def write_bundle_json(folder: Path | str, meta: Mapping[str, Any]) -> Path:
+    """Validate ``meta`` (:class:`BundleMetadata`) and write it as ``folder/bundle.json``; nothing is written
+    when it is invalid."""
+    folder = Path(folder)
+    BundleMetadata.from_json(meta, str(folder / META_NAME), folder.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / META_NAME
+    path.write_text(json.dumps(dict(meta), indent=1, default=str) + "\n")
+    return path
 
 
 def _align(proba: np.ndarray, model_classes: list[str], classes: list[str]) -> np.ndarray:

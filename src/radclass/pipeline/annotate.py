@@ -78,7 +78,7 @@ def annotate_scan(
     result: ScanResult,
     bundle: ModelBundle,
     *,
-    slices: int = 5,
+    slices: int | None = None,
     rules: LabelRules | None = None,
     threshold: float | None = None,
     workers: int = 2,
@@ -87,10 +87,12 @@ def annotate_scan(
     pixels: PixelMode | str = PixelMode.AUTO,
 ) -> list[dict[str, Any]]:
     """Rows for every series and skipped file of ``result``; ``pixels`` chooses the series whose slices are
-    decoded for the CNN (:mod:`radclass.pipeline.pixel_policy`)."""
+    decoded for the CNN (:mod:`radclass.pipeline.pixel_policy`); ``slices`` per series (default: the bundle's
+    ``slices_per_series``)."""
     candidates = [s for s in result.series if is_mr_candidate(s)]
     anatomy = anatomy or AnatomyGate()
-    evidence = _gather_evidence(candidates, bundle, slices, workers, progress, PixelMode.parse(pixels), anatomy)
+    k = slices or bundle.slices_per_series
+    evidence = _gather_evidence(candidates, bundle, k, workers, progress, PixelMode.parse(pixels), anatomy)
     return rows_from_evidence(result, bundle, evidence, rules=rules, threshold=threshold, anatomy=anatomy)
 
 
@@ -428,9 +430,9 @@ def annotation_columns(classes: Sequence[str]) -> list[str]:
 def annotate_paths(
     paths: Sequence[Path],
     *,
-    slices: int = 5,
+    slices: int | None = None,
     progress: bool = True,
-    bundle: str | Path = DEFAULT_BUNDLE,
+    bundle: str | Path | ModelBundle = DEFAULT_BUNDLE,
     rules: Path | None = None,
     threshold: float | None = None,
     workers: int | None = None,
@@ -438,14 +440,18 @@ def annotate_paths(
 ):
     """Scan and annotate ``paths``; one DataFrame row per series and per skipped file. ``pixels``: ``auto``
     decodes only the series whose published columns the pixels can change, ``all`` every series with pixels
-    (:mod:`radclass.pipeline.pixel_policy`)."""
+    (:mod:`radclass.pipeline.pixel_policy`). ``bundle``: a bundle name or folder, or a loaded bundle (a service
+    loads it once); ``slices`` per series: default the bundle's ``slices_per_series``."""
     import pandas as pd
 
     from radclass.progress import progress_bar
 
     decode_workers = workers or 2
     # While worker processes decode slices, one ONNX Runtime thread (two would fight them for the cores).
-    model = ModelBundle.load(bundle, threads=1 if decode_workers > 1 else 2)
+    if isinstance(bundle, ModelBundle):
+        model = bundle
+    else:
+        model = ModelBundle.load(bundle, threads=1 if decode_workers > 1 else 2)
     label_rules = LabelRules.load(rules)
     with progress_bar("Reading headers", enabled=progress) as update:
         result = scan([Path(p) for p in paths], workers=workers, progress=update)

@@ -212,7 +212,7 @@ def ray_reader(options: RayOptions, nodes: set[str] | None = None):
 def annotate_paths_ray(
     paths: Sequence[Path],
     *,
-    slices: int = 5,
+    slices: int | None = None,
     bundle: str | Path = DEFAULT_BUNDLE,
     rules: Path | None = None,
     threshold: float | None = None,
@@ -224,7 +224,8 @@ def annotate_paths_ray(
     skipped file, the same rows as the local engine. ``timings`` (if given) receives seconds per stage and the
     number of Ray nodes that read headers (``read_nodes``) and decoded slices (``decode_nodes``);
     ``pixels`` (``auto``/``all``) chooses the series decoded, as on the local engine
-    (:func:`radclass.pipeline.pixel_policy.pixel_need`)."""
+    (:func:`radclass.pipeline.pixel_policy.pixel_need`); ``slices`` per series: default the bundle's
+    ``slices_per_series``."""
     import pandas as pd
 
     from radclass.anatomy.gate import AnatomyGate
@@ -270,7 +271,11 @@ def annotate_paths_ray(
                 _decode,
                 batch_size=options.series_per_task,
                 num_cpus=decode_cpus,
-                fn_kwargs={"k": slices, "size": model.input_size, "gate": pickle.dumps(gate)},
+                fn_kwargs={
+                    "k": slices or model.slices_per_series,
+                    "size": model.input_size,
+                    "gate": pickle.dumps(gate),
+                },
                 batch_format="numpy",
             )
             ds = ds.map_batches(

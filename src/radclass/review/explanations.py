@@ -58,12 +58,10 @@ class Explainer:
             from radclass.explain.run import load_bundle
 
             self._bundle = load_bundle(self.model, self.bundle_root)
-            name = self._bundle.meta.get("sklearn_forest")
-            forest = Path(self._bundle.meta["_folder"]) / name if name else None
-            if forest is not None and forest.exists():
+            if self._bundle.bundle.has("sklearn_forest"):
                 import joblib
 
-                self._forest = joblib.load(forest)
+                self._forest = joblib.load(self._bundle.bundle.path("sklearn_forest"))
         return self._bundle
 
     def explain(self, series: Series, index: int, volume: int, method: Method) -> dict[str, Any]:

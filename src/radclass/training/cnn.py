@@ -149,8 +149,9 @@ def _past(deadline: float | None) -> bool:
 
 
 def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
-    recalls = [float((pred[y == c] == c).mean()) for c in np.unique(y)]
-    return float(np.mean(recalls)) if recalls else 0.0
+    from radclass.evaluate.metrics import balanced_accuracy
+
+    return balanced_accuracy(y, pred, empty=0.0)
 
 
 @torch.no_grad()

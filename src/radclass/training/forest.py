@@ -76,17 +76,13 @@ def lodo_proba(
 
 
 def balanced_accuracy(y: np.ndarray, proba: np.ndarray) -> float:
-    """Balanced accuracy of the rows that have probabilities (NaN rows, never predicted, count as wrong)."""
-    from sklearn.metrics import balanced_accuracy_score
+    """Balanced accuracy of the rows' most probable classes (NaN rows, never predicted, count as wrong)."""
+    from radclass.evaluate.metrics import balanced_accuracy as score
 
-    return float(
-        balanced_accuracy_score(
-            y,
-            np.asarray(SEQUENCES + ("",))[
-                np.where(np.isnan(proba).any(1), len(SEQUENCES), np.nan_to_num(proba).argmax(1))
-            ],
-        )
-    )
+    pred = np.asarray(SEQUENCES + ("",))[
+        np.where(np.isnan(proba).any(1), len(SEQUENCES), np.nan_to_num(proba).argmax(1))
+    ]
+    return score(y, pred)
 
 
 def tune_forest(

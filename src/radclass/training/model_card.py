@@ -130,15 +130,17 @@ def write_model_card(
         "| class | series | sensitivity | 95% CI | specificity | F1 |",
         "|---|---|---|---|---|---|",
     ]
-    for c in sorted(report.get("per_class", {})):
-        tp = sum(1 for p in preds if p["truth"] == c and p["pred"] == c)
-        fn = sum(1 for p in preds if p["truth"] == c and p["pred"] != c)
-        fp = sum(1 for p in preds if p["truth"] != c and p["pred"] == c)
-        tn = len(preds) - tp - fn - fp
-        sens = tp / (tp + fn) if tp + fn else 0.0
-        spec = tn / (tn + fp) if tn + fp else 0.0
-        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-        lines.append(f"| {c} | {tp + fn} | {_pct(sens)} | {_clopper_pearson(tp, tp + fn)} | {_pct(spec)} | {f1:.2f} |")
+    from radclass.evaluate.metrics import per_class_metrics
+
+    table = per_class_metrics(
+        [p["truth"] for p in preds], [p["pred"] for p in preds], sorted(report.get("per_class", {}))
+    ).fillna(0.0)  # a proportion without cases is shown as 0
+    for c, r in table.iterrows():
+        tp, support = int(r["tp"]), int(r["support"])
+        lines.append(
+            f"| {c} | {support} | {_pct(r['sensitivity'])} | {_clopper_pearson(tp, support)} "
+            f"| {_pct(r['specificity'])} | {r['f1']:.2f} |"
+        )
     lines += ["", "### Confusion (truth -> predicted, out-of-fold)", ""]
     conf = Counter((p["truth"], p["pred"]) for p in preds if p["truth"] != p["pred"])
     lines += [f"- {t} -> {q}: {n}" for (t, q), n in conf.most_common(20)] or ["- none"]

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from radclass.features.header import feature_names, header_matrix
-from radclass.models.bundle import ModelBundle
+from radclass.models.bundle import ModelBundle, write_bundle_json
 from radclass.models.ensemble import fuse, majority_vote, threshold_for_error_rate
 from radclass.taxonomy import SEQUENCES
 from radclass.training.augment import Augment
@@ -234,7 +234,7 @@ def build_mri_bundle(
         seed=rng_seed,
         augment=Augment(**config.augment),
         **config.cnn,
-        init_weights=str(base.folder / base.meta["torch_weights"]) if base is not None else None,
+        init_weights=str(base.path("torch_weights")) if base is not None else None,
     )
     cv_deadline = None if deadline is None else time.monotonic() + 0.5 * max(deadline - time.monotonic(), 0)
     cnn_oof, cnn_oof_nosim = _cnn_out_of_fold(pool, real, sim, cnn_cfg, config, log, cv_deadline, on_epoch)
@@ -334,7 +334,7 @@ def build_mri_bundle(
         "fine_tuned_from": base.version if base is not None else None,
         "trained_seconds": round(time.monotonic() - t0, 1),
     }
-    (out_dir / "bundle.json").write_text(json.dumps(meta, indent=1, default=str))
+    write_bundle_json(out_dir, meta)
     (out_dir / "validation.json").write_text(json.dumps(report, indent=1, default=str))
     from radclass.training.model_card import write_model_card
 
@@ -349,7 +349,7 @@ _EXPORT_RESERVE_S = 10.0  # seconds of a time box kept for the export and the te
 
 def _keep_base_preprocessing(config: MriBundleConfig, base: ModelBundle) -> MriBundleConfig:
     """The recipe with the base bundle's network, input size and slices per series (its preprocessing)."""
-    if "torch_weights" not in base.meta or not (base.folder / base.meta["torch_weights"]).exists():
+    if "torch_weights" not in base.metadata.files or not base.has("torch_weights"):
         raise ValueError(f"The bundle {base.folder} has no torch weights (cnn.pt) to fine-tune from.")
     missing = sorted(set(feature_names()) - set(base.feature_names or feature_names()))
     if missing:  # its stored rows could not be given the features this version computes
@@ -357,12 +357,12 @@ def _keep_base_preprocessing(config: MriBundleConfig, base: ModelBundle) -> MriB
             f"The bundle {base.folder} lacks header features this radclass computes ({missing[:5]}); "
             "it cannot be fine-tuned, train from scratch instead."
         )
-    cnn = {**config.cnn, "network": base.meta.get("network", config.cnn.get("network", "multitask"))}
+    cnn = {**config.cnn, "network": base.metadata.network or config.cnn.get("network", "multitask")}
     return replace(
         config,
         input_size=base.input_size,
         cnn=cnn,
-        slices_per_series=int(base.meta.get("slices_per_series", config.slices_per_series)),
+        slices_per_series=base.slices_per_series if "slices_per_series" in base.meta else config.slices_per_series,
     )
 
 
@@ -485,7 +485,7 @@ def split_metrics(y: np.ndarray, pred: np.ndarray, conf: np.ndarray, threshold: 
         "n": int(len(y)),
         "accuracy": k_all / max(len(y), 1),
         "accuracy_ci": [lo, hi],
-        "balanced_accuracy": float(np.mean([v["recall"] for v in per_class.values()])) if per_class else 0.0,
+        "balanced_accuracy": _bal(y, pred),
         "per_class": per_class,
         "confusion": confusion,
         "abstention": {
@@ -623,7 +623,7 @@ def _series_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
     return {
         "n": int(ok.sum()),
         "accuracy": float((pred == yy).mean()),
-        "balanced_accuracy": float(np.mean([v["recall"] for v in per_class.values()])),
+        "balanced_accuracy": _bal(yy, pred),
         "per_class": per_class,
     }
 
@@ -710,4 +710,6 @@ def _fused(slice_p: list, forest_p: list, w_cnn: float, w_forest: float) -> tupl
 
 
 def _bal(y: np.ndarray, pred: np.ndarray) -> float:
-    return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)])) if len(y) else 0.0
+    from radclass.evaluate.metrics import balanced_accuracy
+
+    return balanced_accuracy(y, pred, empty=0.0)

@@ -279,11 +279,11 @@ def _build_bundle(
     log: Logger,
 ) -> dict[str, Any]:
     """Retrain ``name`` on every slice, export ONNX, check it, write bundle.json, model card and Grad-CAMs."""
-    from radclass.diagnostic.bundle import write_bundle_json
     from radclass.diagnostic.export import export_onnx, onnx_matches_torch
     from radclass.diagnostic.model_card import write_ct_hemorrhage_card
     from radclass.diagnostic.training import train_classifier
     from radclass.diagnostic.transforms import eval_inputs
+    from radclass.models.bundle import write_bundle_json
 
     r = results[name]
     epochs = max(1, int(np.median(r["best_epochs"]))) if r["best_epochs"] else cfg.fit.epochs

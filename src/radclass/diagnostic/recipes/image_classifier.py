@@ -57,13 +57,13 @@ def run_image_classifier(
     out: Path | str, labels: Path | str, cfg: ImageClassifierConfig | None = None, *, log: Logger | None = None
 ) -> dict[str, Any]:
     """Cross-validate ``cfg.arch`` on the labelled set ``labels``, evaluate, and bundle a model trained on all."""
-    from radclass.diagnostic.bundle import write_bundle_json
     from radclass.diagnostic.crossval import cross_validate
     from radclass.diagnostic.datasets import load_arrays, read_labelled
     from radclass.diagnostic.export import export_onnx, onnx_matches_torch
     from radclass.diagnostic.training import TrainSpec, train_classifier
     from radclass.diagnostic.transforms import eval_inputs
     from radclass.evaluate.report import run_evaluation
+    from radclass.models.bundle import write_bundle_json
 
     cfg = cfg or ImageClassifierConfig()
     log = log or Logger()

@@ -116,7 +116,7 @@ def _brain_features(
     depth = np.concatenate(depths)
     v = v / max(float(np.median(v)), 1e-6)
     deep = depth >= np.quantile(depth, 0.5)
-    outer = depth < np.quantile(depth, 0.3)
+    outer = depth <= np.quantile(depth, 0.3)  # "<=": never empty, even where every depth is the same
     hist, edges = np.histogram(np.log(np.clip(v[deep], 1e-3, None)), bins=60, range=(-1.5, 1.0))
     j = int(np.argmax(ndimage.uniform_filter1d(hist.astype(float), 3)))
     wm = float(np.exp((edges[j] + edges[j + 1]) / 2))
@@ -149,7 +149,7 @@ def edge_profile(slices: Sequence[np.ndarray], heads: Sequence[np.ndarray], spac
         region = ndimage.distance_transform_edt(head) * spacing_mm >= _EDGE_DEPTH_MM
         if region.sum() < 100:
             continue
-        ys, xs = np.nonzero(region & (strength >= np.quantile(strength[region], 0.9)))
+        ys, xs = np.nonzero(region & (strength >= np.quantile(strength[region], 0.9)) & (strength > 0))
         if len(ys) > 3000:  # a deterministic subsample keeps the cost per slice bounded
             pick = np.linspace(0, len(ys) - 1, 3000).astype(int)
             ys, xs = ys[pick], xs[pick]

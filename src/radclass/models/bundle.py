@@ -49,7 +49,7 @@ __all__ = [
 DEFAULT_BUNDLE = "mri-series"
 META_NAME = "bundle.json"
 #: bundle.json keys that name a model file of the bundle.
-MODEL_KEYS = ("cnn", "forest", "onnx", "torch_weights", "sklearn_forest")
+MODEL_KEYS = ("cnn", "forest", "onnx", "torch_weights", "sklearn_forest", "pixel_signature")
 #: Default file of a model key that bundle.json may leave out.
 DEFAULT_FILES = {"onnx": "model.onnx", "torch_weights": "model.pt"}
 _ORIENTATIONS = ("AX", "COR", "SAG")
@@ -335,6 +335,61 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class PixelSignature:
+    """The pixel-signature model of a bundle (``bundle.json``'s ``pixel_signature_model`` table): a classifier
+    over the tissue-contrast signature (:mod:`radclass.features.contrast`), with per-class thresholds chosen on
+    inner folds so that a series labelled from its pixels alone is rarely wrong.
+
+    Parameters
+    ----------
+    features
+        Signature values the model reads, in order (names of :data:`radclass.features.contrast.FEATURE_NAMES`).
+    classes
+        The model's output classes, in order.
+    thresholds
+        Class -> confidence from which a pixel-only answer of that class is given; a class without one abstains.
+    slices
+        Slices per series read for the signature.
+    """
+
+    features: tuple[str, ...]
+    classes: tuple[str, ...]
+    thresholds: Mapping[str, float]
+    slices: int = 12
+
+    def __post_init__(self) -> None:
+        from radclass.features.contrast import FEATURE_NAMES
+
+        unknown = [f for f in self.features if f not in FEATURE_NAMES]
+        if not self.features or unknown:
+            raise BundleError(
+                f"The pixel-signature model reads signature values this version does not compute: {unknown or '[]'}."
+            )
+        stray = sorted(set(self.thresholds) - set(self.classes))
+        if stray:
+            raise BundleError(f"The pixel-signature thresholds name classes the model lacks: {stray}.")
+        bad = {c: t for c, t in self.thresholds.items() if not 0.0 < float(t) <= 1.0}
+        if bad:
+            raise BundleError(f"Pixel-signature thresholds must lie in (0, 1]; these do not: {bad}.")
+        if self.slices < 1:
+            raise BundleError(f"The pixel-signature model needs at least one slice per series, not {self.slices}.")
+
+    @classmethod
+    def from_meta(cls, table: Any, source: str = "bundle.json") -> PixelSignature:
+        if not isinstance(table, Mapping):
+            raise BundleError(f"{source}: 'pixel_signature_model' must be a table, not {table!r}.")
+        thresholds = table.get("thresholds") or {}
+        if not isinstance(thresholds, Mapping):
+            raise BundleError(f"{source}: the pixel-signature 'thresholds' must be a table of class -> number.")
+        return cls(
+            features=_names(table.get("features"), "pixel_signature_model.features", source),
+            classes=_names(table.get("classes"), "pixel_signature_model.classes", source),
+            thresholds={str(k): float(v) for k, v in thresholds.items()},
+            slices=_whole(table, "slices", 12, source) or 12,
+        )
+
+
+@dataclass(frozen=True)
 class BundleMetadata:
     """``bundle.json``, typed. Unknown keys stay in :attr:`ModelBundle.meta` (training's records).
 
@@ -354,6 +409,8 @@ class BundleMetadata:
         The header features the forest was trained on, in order (``None``: the current list).
     task
         What a diagnostic model decides, in words.
+    pixel_signature
+        The pixel-signature model's reading (:class:`PixelSignature`), when the bundle has one.
     """
 
     name: str
@@ -367,6 +424,7 @@ class BundleMetadata:
     network_kwargs: Mapping[str, Any] = field(default_factory=dict)
     feature_names: tuple[str, ...] | None = None
     task: str = ""
+    pixel_signature: PixelSignature | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -409,6 +467,11 @@ class BundleMetadata:
                 # a trained forest's columns, as it was trained (repeats included)
                 feature_names=_names(names, "feature_names", source, distinct=False) if names else None,
                 task=str(meta.get("task") or ""),
+                pixel_signature=(
+                    PixelSignature.from_meta(meta["pixel_signature_model"], source)
+                    if meta.get("pixel_signature_model")
+                    else None
+                ),
             )
         except BundleError as err:
             message = str(err)
@@ -570,6 +633,22 @@ class ModelBundle:
         sess = self.session("cnn")
         seq, orient = sess.run(None, {"slices": batch.astype(np.float32)})
         return np.asarray(seq, np.float32), np.asarray(orient, np.float32)
+
+    def pixel_signature_proba(self, signatures: np.ndarray) -> np.ndarray:
+        """(n, n_classes) probabilities of the pixel-signature model for (n, len(FEATURE_NAMES)) signatures
+        (:func:`radclass.features.contrast.contrast_features`), over :attr:`classes`."""
+        reading = self.metadata.pixel_signature
+        if reading is None:
+            raise BundleNotFoundError(f"bundle {self.folder} has no pixel-signature model")
+        if len(signatures) == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        from radclass.features.contrast import FEATURE_NAMES
+
+        columns = [FEATURE_NAMES.index(f) for f in reading.features]
+        sess = self.session("pixel_signature")
+        x = np.asarray(signatures, np.float32)[:, columns]
+        outputs = sess.run(None, {sess.get_inputs()[0].name: x})
+        return _align(np.asarray(outputs[1], np.float32), list(reading.classes), self.classes)
 
     def image_proba(self, images: np.ndarray) -> np.ndarray:
         """(n, n_classes) softmax probabilities of a diagnostic model (``onnx``) for prepared (n, 3, S, S)

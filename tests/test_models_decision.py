@@ -23,7 +23,10 @@ ORIENT = ("AX", "COR", "SAG")
 FUSION = {"w_cnn": 1.0, "w_forest": 1.0, "threshold_header": 0.5, "threshold_pixels": 0.9}
 
 
-def _decide(evidence: Evidence, facts: SeriesFacts = SeriesFacts(plane="AX"), **fusion) -> Annotation:
+AXIAL = SeriesFacts(plane="AX")
+
+
+def _decide(evidence: Evidence, facts: SeriesFacts = AXIAL, **fusion) -> Annotation:
     return decide_series(evidence, facts, classes=CLASSES, orient_classes=ORIENT, fusion={**FUSION, **fusion})
 
 

@@ -62,7 +62,7 @@ class PlaneSource(StrEnum):
     """Neither: the plane is NA."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: equal only to itself
 class Evidence:
     """What the models saw of one series.
 

@@ -200,7 +200,7 @@ def build_mri_bundle(
     groups = np.array([p.dataset for p in pool])
     rows = [p.series.row() for p in pool]
     X = header_matrix(rows)
-    informative = np.array([_informative(r) for r in rows], dtype=bool)
+    informative = np.array([header_is_informative(r) for r in rows], dtype=bool)
 
     # --- forest --------------------------------------------------------------------------------------
     X_extra, y_extra, extra_source = _extra_forest_rows(config, base)
@@ -408,7 +408,8 @@ def _test_evidence(test: list[LabelledSeries], k: int, size: int) -> dict[str, A
     """Header rows and inference-time slices (``k`` per series, as annotate reads them) of the test series."""
     slices = pool_slices(test, k=k, size=size, reslice_isotropic=False)
     rows = [p.series.row() for p in test]
-    return {"slices": slices, "rows": rows, "informative": np.array([_informative(r) for r in rows], dtype=bool)}
+    informative = np.array([header_is_informative(r) for r in rows], dtype=bool)
+    return {"slices": slices, "rows": rows, "informative": informative}
 
 
 def _test_report(
@@ -548,10 +549,6 @@ def _mcnemar(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
         "only_new_correct": int((a & ~b).sum()),
         "only_base_correct": int((~a & b).sum()),
     }
-
-
-def _informative(row: dict[str, Any]) -> bool:
-    return header_is_informative(row)
 
 
 def _cnn_out_of_fold(

@@ -10,7 +10,9 @@ Stages, first decision wins:
 
 A non-brain series (:attr:`AnatomyDecision.non_brain`) gets the ``non_brain`` flag and no pixel-model vote:
 its sequence comes from the header physics alone (the header forest, under the usual abstention threshold),
-or is UNKNOWN with a reason. :func:`finish_row` applies that to an annotation row.
+or is UNKNOWN with a reason. :func:`non_brain_outcome` applies that to a decision's status, reason and flags
+(``radclass annotate`` calls it on the decision policy's annotation); :func:`finish_row` does the same on a
+table row.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from radclass.anatomy.rules import AnatomyRules
 from radclass.anatomy.shape import measure_series
 from radclass.anatomy.vocabulary import UNDECIDED, Anatomy, AnatomyDecision, AnatomySource
 from radclass.io.series import Series
+from radclass.taxonomy import Flag, Plane, SeriesFlag, Status, join_flags, parse_flags
 from radclass.values import as_text
 
 #: Slices the pixel stage measures.
 PIXEL_SLICES = 5
-NON_BRAIN_FLAG = "non_brain"
-#: Columns :func:`finish_row` adds to an annotation row.
+NON_BRAIN_FLAG = Flag.NON_BRAIN
+#: Columns :func:`anatomy_columns` fills in an annotation row.
 ANATOMY_COLUMNS = ("anatomy", "anatomy_source", "anatomy_reason")
 
 
@@ -103,22 +106,61 @@ def slice_geometry(series: Series) -> tuple[tuple[float, float], bool] | None:
         spacing = [float(v) for v in as_text(series.header.get("pixel_spacing")).split("\\") if v]
         if len(spacing) != 2 or min(spacing) <= 0:
             return None
-        return (spacing[0], spacing[1]), series.header.get("orientation") == "AX"
+        return (spacing[0], spacing[1]), series.header.get("orientation") == Plane.AX
     return None
 
 
+def anatomy_columns(decision: AnatomyDecision) -> dict[str, str]:
+    """The :data:`ANATOMY_COLUMNS` of an annotation row."""
+    return {
+        "anatomy": decision.anatomy.value,
+        "anatomy_source": decision.source.value,
+        "anatomy_reason": decision.reason,
+    }
+
+
+def non_brain_outcome(
+    decision: AnatomyDecision, status: Status, reason: str, flags: tuple[SeriesFlag, ...]
+) -> tuple[Status, str, tuple[SeriesFlag, ...]]:
+    """A decided series' status, reason and flags after the gate.
+
+    Parameters
+    ----------
+    decision
+        The gate's decision on the series.
+    status, reason, flags
+        The decision policy's outcome, made without the pixel model's vote when the series is not brain.
+
+    Returns
+    -------
+    tuple
+        ``(status, reason, flags)`` unchanged for a brain (or undecided) series; for a non-brain series the
+        ``non_brain`` flag (and no ``no_usable_pixels``: the pixels were set aside on purpose), and an UNKNOWN
+        with a reason instead of an error when nothing was left to decide from.
+    """
+    if not decision.non_brain:
+        return status, reason, flags
+    kept = [f for f in flags if f != Flag.NO_USABLE_PIXELS]
+    gated = tuple(dict.fromkeys([*kept, Flag.NON_BRAIN]))
+    why = f"non-brain series ({decision.anatomy}, from {decision.source}): no pixel-model vote"
+    if status == Status.ERROR:  # no header physics either
+        return Status.UNKNOWN, f"{why}, and the header carries no acquisition physics", gated
+    if status == Status.UNKNOWN:
+        return status, f"{why}; header physics: {reason}", gated
+    return status, reason, gated
+
+
 def finish_row(decision: AnatomyDecision, out: dict[str, Any]) -> dict[str, Any]:
-    """Add the anatomy columns to a decided annotation row ``out``; for a non-brain series also the
-    ``non_brain`` flag, and an UNKNOWN with a reason instead of an error when nothing was left to decide from."""
-    out.update(anatomy=decision.anatomy.value, anatomy_source=decision.source.value, anatomy_reason=decision.reason)
+    """:func:`anatomy_columns` and :func:`non_brain_outcome` applied to an annotation row ``out`` (a table
+    row read back, whose ``flags`` are ``;``-joined)."""
+    out.update(anatomy_columns(decision))
     if not decision.non_brain:
         return out
-    # The pixels were set aside on purpose, so "no_usable_pixels" would mislead.
-    flags = [f for f in as_text(out.get("flags")).split(";") if f and f != "no_usable_pixels"]
-    out["flags"] = ";".join(dict.fromkeys([*flags, NON_BRAIN_FLAG]))
-    why = f"non-brain series ({decision.anatomy}, from {decision.source}): no pixel-model vote"
-    if out.get("status") == "error":  # no header physics either
-        out.update(status="unknown", reason=f"{why}, and the header carries no acquisition physics")
-    elif out.get("status") == "unknown":
-        out["reason"] = f"{why}; header physics: {out.get('reason')}"
+    status, reason, flags = non_brain_outcome(
+        decision,
+        Status(as_text(out.get("status")) or Status.OK),
+        as_text(out.get("reason")),
+        parse_flags(as_text(out.get("flags"))),
+    )
+    out.update(status=str(status), reason=reason, flags=join_flags(flags))
     return out

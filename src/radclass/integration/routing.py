@@ -48,13 +48,13 @@ from typing import Any
 from radclass.anatomy.vocabulary import Anatomy
 from radclass.config import parse_toml
 from radclass.integration.forward import Destination
-from radclass.taxonomy import CONTRASTS, ORIENTATIONS, SEQUENCES, UNKNOWN
+from radclass.taxonomy import CONTRASTS, SEQUENCES, UNKNOWN, Plane
 from radclass.values import as_number, as_text
 
 ANY = "*"
 #: Values a route may name, per condition.
 SEQUENCE_CHOICES = frozenset((*SEQUENCES, UNKNOWN, ANY))
-ORIENTATION_CHOICES = frozenset((*ORIENTATIONS, "MIXED", "NA"))
+ORIENTATION_CHOICES = frozenset(Plane)
 CONTRAST_CHOICES = frozenset(CONTRASTS)
 ANATOMY_CHOICES = frozenset(a.value for a in Anatomy)
 _ROUTE_KEYS = {"name", "sequence", "orientation", "contrast", "anatomy", "min_confidence", "to"}

@@ -31,6 +31,8 @@ from pydicom.sr.codedict import codes
 
 import radclass
 from radclass.integration.sanitize import SanitizeReport, sanitize
+from radclass.io.series import series_key
+from radclass.values import as_number, as_text
 
 log = logging.getLogger(__name__)
 SCHEME = "99RADCLASS"
@@ -127,8 +129,8 @@ def contrast_code(label: str) -> hd.sr.CodedConcept:
 
 
 def _text(row: Mapping[str, Any], key: str, default: str = "") -> str:
-    value = row.get(key)
-    return default if value is None or value != value else str(value)  # NaN != NaN
+    """A cell of ``row`` as text, ``default`` when missing (:func:`radclass.values.as_text`)."""
+    return as_text(row.get(key)) or default
 
 
 def _evaluations(row: Mapping[str, Any]) -> list[hd.sr.QualitativeEvaluation]:
@@ -170,7 +172,7 @@ def build_sr(
             "No source instance has valid identifying UIDs, so the report could reference none: "
             + "; ".join(f"{k} {a.value} ({r})" for k, a, r, _, _ in corrections.summary())
         )
-    key = _text(row, "series_uid") + (f"#{_text(row, 'sub_series')}" if _text(row, "sub_series") else "")
+    key = series_key(row.get("series_uid"), row.get("sub_series"))
     algorithm = _algorithm(row)
     group = hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"radclass series {key}"),
@@ -222,11 +224,8 @@ def _report(
 
 
 def _confidence(row: Mapping[str, Any], algorithm: hd.sr.AlgorithmIdentification) -> list[hd.sr.Measurement]:
-    try:
-        value = float(row.get("confidence"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return []
-    if value != value:  # NaN
+    value = as_number(row.get("confidence"))
+    if value is None:
         return []
     return [
         hd.sr.Measurement(

@@ -1,4 +1,4 @@
-"""Acquisition plane from DICOM direction cosines or a NIfTI affine (rules of ``docs/taxonomy.md``)."""
+"""Acquisition plane from DICOM direction cosines or a NIfTI affine (rules of ``shared/docs/taxonomy.md``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-_PLANES = ("SAG", "COR", "AX")  # largest component of the slice normal: x, y, z
+from radclass.taxonomy import Plane
+
+_PLANES = (Plane.SAG, Plane.COR, Plane.AX)  # largest component of the slice normal: x, y, z
 OBLIQUE_LIMIT = 0.8
 
 
@@ -19,23 +21,23 @@ def slice_normal(iop: Sequence[float]) -> np.ndarray:
     return n / norm if norm > 0 else n
 
 
-def plane_of_normal(normal: Sequence[float] | np.ndarray) -> str:
+def plane_of_normal(normal: Sequence[float] | np.ndarray) -> Plane:
     """AX/COR/SAG by the largest absolute component; OBL when it is below 0.8."""
     a = np.abs(np.asarray(normal, dtype=float))
     if not np.isfinite(a).all() or a.max() == 0:
-        return "NA"
+        return Plane.NA
     if a.max() < OBLIQUE_LIMIT:
-        return "OBL"
+        return Plane.OBL
     return _PLANES[int(np.argmax(a))]
 
 
-def plane_of_iops(iops: Iterable[Sequence[float]]) -> str:
+def plane_of_iops(iops: Iterable[Sequence[float]]) -> Plane:
     """Plane of a set of IOPs: their common plane, MIXED when they name several, NA when none."""
     planes = {plane_of_normal(slice_normal(iop)) for iop in iops if len(iop) == 6}
-    planes.discard("NA")
+    planes.discard(Plane.NA)
     if not planes:
-        return "NA"
-    return planes.pop() if len(planes) == 1 else "MIXED"
+        return Plane.NA
+    return planes.pop() if len(planes) == 1 else Plane.MIXED
 
 
 def acquisition_axis(affine: np.ndarray, zooms: Sequence[float], slice_axis: int | None = None) -> int | None:
@@ -47,10 +49,10 @@ def acquisition_axis(affine: np.ndarray, zooms: Sequence[float], slice_axis: int
     return int(np.argmax(z))
 
 
-def plane_of_affine(affine: np.ndarray, zooms: Sequence[float], slice_axis: int | None = None) -> str:
+def plane_of_affine(affine: np.ndarray, zooms: Sequence[float], slice_axis: int | None = None) -> Plane:
     """Plane of a NIfTI volume from the world direction of its acquisition axis; NA when it is unknown."""
     axis = acquisition_axis(affine, zooms, slice_axis)
     if axis is None:
-        return "NA"
+        return Plane.NA
     direction = np.asarray(affine)[:3, axis]
     return plane_of_normal(direction / (np.linalg.norm(direction) or 1.0))

@@ -2,7 +2,8 @@
 
 A DICOM series is the set of instances sharing a SeriesInstanceUID. Real exports sometimes put images of
 different matrices, echoes or b-values under one UID (dual-echo PD/T2, b0 + b1000 diffusion): those are split
-into sub-series, named by what differs (``echo2``, ``b1000``, ``256x256``).
+into sub-series, named by what differs (``echo2``, ``b1000``, ``256x256``). :func:`series_key` names a
+(sub-)series in the SQLite index, structured reports and the review page.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import numpy as np
 
 from radclass.io.dicom_header import InstanceInfo
 from radclass.io.geometry import plane_of_iops, slice_normal
+from radclass.taxonomy import Flag, SeriesFlag, join_flags
+from radclass.values import as_text
 
 # Header columns of a series row, in output order (see README "scan columns").
 HEADER_COLUMNS: tuple[str, ...] = (
@@ -56,6 +59,37 @@ HEADER_COLUMNS: tuple[str, ...] = (
     "photometric",
     "transfer_syntax",
 )
+# Columns of a scan table row (:meth:`Series.row`), in output order.
+SCAN_COLUMNS: tuple[str, ...] = (
+    "path",
+    "series_uid",
+    "sub_series",
+    "status",
+    "reason",
+    "flags",
+    "format",
+    "n_files",
+    "n_frames",
+    *HEADER_COLUMNS,
+    "files",
+)
+
+
+def series_key(series_uid: Any, sub_series: Any = "") -> str:
+    """Identifier of a series in indexes and reports: its UID, plus ``#<sub_series>`` when the UID was split.
+
+    Parameters
+    ----------
+    series_uid, sub_series
+        Table cells (missing values as None, '' or NaN: :func:`radclass.values.as_text`).
+
+    Returns
+    -------
+    str
+        ``"1.2.3"`` or ``"1.2.3#echo2"``; '' for a row without a UID (a skipped file).
+    """
+    uid, sub = as_text(series_uid), as_text(sub_series)
+    return f"{uid}#{sub}" if sub else uid
 
 
 @dataclass
@@ -69,13 +103,13 @@ class Series:
     header: dict[str, Any]
     sub_series: str = ""
     n_frames: int = 1
-    flags: list[str] = field(default_factory=list)
+    flags: tuple[SeriesFlag, ...] = ()
     instances: list[InstanceInfo] = field(default_factory=list)  # DICOM only, in slice order
 
     @property
     def key(self) -> str:
-        """Identifier of the series in indexes: its UID, plus ``#sub`` when the UID was split."""
-        return f"{self.series_uid}#{self.sub_series}" if self.sub_series else self.series_uid
+        """Identifier of the series in indexes (:func:`series_key`)."""
+        return series_key(self.series_uid, self.sub_series)
 
     def row(self) -> dict[str, Any]:
         """The scan table row of this series."""
@@ -85,7 +119,7 @@ class Series:
             "sub_series": self.sub_series,
             "status": "ok",
             "reason": "",
-            "flags": ";".join(self.flags),
+            "flags": join_flags(self.flags),
             "format": self.format,
             "n_files": len(self.files),
             "n_frames": self.n_frames,
@@ -193,16 +227,16 @@ def _make_series(uid: str, sub: str, members: list[InstanceInfo]) -> Series:
         "photometric": first.photometric,
         "transfer_syntax": first.transfer_syntax,
     }
-    flags: list[str] = []
+    flags: list[SeriesFlag] = []
     if not any(m.has_pixels for m in members):
-        flags.append("no_pixels")
+        flags.append(Flag.NO_PIXELS)
     issues = sorted({m.pixel_issue for m in members if m.pixel_issue})
     if issues:
-        flags.append("pixel_issue:" + issues[0])
+        flags.append(Flag.PIXEL_ISSUE.note(issues[0]))
     if len({(m.rows, m.columns) for m in members}) > 1:
-        flags.append("inconsistent_matrix")
+        flags.append(Flag.INCONSISTENT_MATRIX)
     if any(m.mosaic_images or "MOSAIC" in m.image_type for m in members):
-        flags.append("mosaic")
+        flags.append(Flag.MOSAIC)
     n_frames = sum(m.mosaic_images or (m.n_frames if "MOSAIC" not in m.image_type else 1) for m in members)
     return Series(
         path=path,
@@ -212,7 +246,7 @@ def _make_series(uid: str, sub: str, members: list[InstanceInfo]) -> Series:
         header=header,
         sub_series=sub,
         n_frames=n_frames,
-        flags=flags,
+        flags=tuple(flags),
         instances=members,
     )
 

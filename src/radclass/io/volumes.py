@@ -10,6 +10,7 @@ import numpy as np
 
 from radclass.io.geometry import plane_of_affine
 from radclass.io.series import Series
+from radclass.taxonomy import Flag, Plane, SeriesFlag
 
 # dcm2niix/BIDS sidecar key -> (series header column, factor to the DICOM unit)
 _SIDECAR_KEYS: dict[str, tuple[str, float]] = {
@@ -77,7 +78,7 @@ def nifti_series(path: Path, sidecar: Path | None) -> Series:
         acquisition="",
     )
     uid = ""
-    flags: list[str] = []
+    flags: list[SeriesFlag] = []
     files = [str(path)]
     if sidecar is not None:
         files.append(str(sidecar))
@@ -85,7 +86,7 @@ def nifti_series(path: Path, sidecar: Path | None) -> Series:
             meta = json.loads(sidecar.read_text())
             uid = _apply_sidecar(header, meta)
         except (OSError, ValueError) as err:
-            flags.append(f"sidecar_unreadable:{type(err).__name__}")
+            flags.append(Flag.SIDECAR_UNREADABLE.note(type(err).__name__))
     if header.get("mr_acquisition_type") in ("2D", "3D"):
         header["acquisition"] = header["mr_acquisition_type"]
     n_frames = int(np.prod(shape[2:])) if len(shape) > 2 else 1
@@ -96,7 +97,7 @@ def nifti_series(path: Path, sidecar: Path | None) -> Series:
         files=files,
         header=header,
         n_frames=n_frames,
-        flags=flags,
+        flags=tuple(flags),
     )
 
 
@@ -130,7 +131,7 @@ def image_series(path: Path) -> Series:
         raise VolumeReadError(f"unreadable image ({type(err).__name__}: {err})") from None
     header = {
         "modality": "",
-        "orientation": "NA",
+        "orientation": Plane.NA,
         "rows": height,
         "columns": width,
         "photometric": "RGB" if mode.startswith("RGB") else "MONOCHROME2",

@@ -24,7 +24,6 @@ Upserts are idempotent: annotating the same input twice leaves the same rows, on
 from __future__ import annotations
 
 import csv
-import math
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -36,7 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from radclass.taxonomy import DEFAULT_CONTRAST, ORIENTATIONS, SEQUENCES
+from radclass.io.series import series_key
+from radclass.taxonomy import CONTRASTS, DEFAULT_CONTRAST, ORIENTATIONS, SEQUENCES, Plane
+from radclass.values import is_missing
 
 SERIES_TABLE = "series"
 SKIPPED_TABLE = "skipped"
@@ -70,8 +71,8 @@ _BOOKKEEPING = ("id", "series_key", "created_at", "updated_at")
 #: Fields a reviewer may correct and the values each accepts.
 CORRECTABLE: dict[str, tuple[str, ...]] = {
     "sequence": SEQUENCES,
-    "orientation": (*ORIENTATIONS, "MIXED", "NA"),  # NA: no acquisition plane (2D images, template space)
-    "contrast": ("pre", "post", "none", "na"),
+    "orientation": tuple(Plane),  # MIXED and NA (no acquisition plane: 2D images, template space) included
+    "contrast": CONTRASTS,
 }
 #: Columns of ``radclass review --export``: the training-label CSV ``radclass train --labels`` reads.
 EXPORT_COLUMNS: tuple[str, ...] = ("path", "series_uid", "sub_series", "sequence", "orientation", "contrast", "group")
@@ -94,13 +95,11 @@ def _column_type(name: str) -> str:
 
 
 def _sql_value(value: Any) -> Any:
-    """A pandas/numpy cell as something sqlite3 stores (NaN/NA -> NULL)."""
-    if value is None or value is pd.NA or value is pd.NaT:
+    """A pandas/numpy cell as something sqlite3 stores (None/NaN/NA -> NULL; '' stays '')."""
+    if not isinstance(value, str) and is_missing(value):
         return None
     if isinstance(value, np.generic):
         value = value.item()  # numpy scalar -> Python
-    if isinstance(value, float) and math.isnan(value):
-        return None
     if isinstance(value, (list, tuple, set, np.ndarray)):
         return ";".join(str(v) for v in (value.ravel().tolist() if isinstance(value, np.ndarray) else value))
     if isinstance(value, (str, int, float, bytes)):
@@ -197,13 +196,6 @@ def _ensure_columns(con: sqlite3.Connection, table: str, names: list[str]) -> No
     for name in names:
         if name not in present:
             con.execute(f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(name)} {_column_type(name)}".strip())
-
-
-def series_key(series_uid: Any, sub_series: Any = "") -> str:
-    """Key of a series row: the UID, plus ``#<sub_series>`` when the pipeline split the UID."""
-    uid = "" if series_uid is None or (isinstance(series_uid, float) and math.isnan(series_uid)) else str(series_uid)
-    sub = _sql_value(sub_series)
-    return f"{uid}#{sub}" if sub not in (None, "") else uid
 
 
 def _is_skipped(row: Mapping[str, Any]) -> bool:

@@ -1,9 +1,12 @@
 """``radclass annotate``: scan -> header forest + slice CNN -> fused, abstaining decision per series.
 
-Every input file ends up in the output: series rows (``ok``/``unknown``/``skipped`` for non-MR/``error``) and
-the scan's skipped-file rows. Inference uses onnxruntime only. Pixels are decoded only for the series
-:func:`radclass.pipeline.pixel_policy.pixel_need` names (``--pixels auto``), or for every series
-(``--pixels all``).
+This module schedules: it gathers the models' evidence of every MR series (header forest in one batched call,
+slices decoded in worker processes, the CNN in batches), asks the decision policy
+(:func:`radclass.models.decision.decide_series`) and the anatomy gate for each series' annotation, and has
+:mod:`radclass.outputs.annotations` make the rows. Every input file ends up in the output: series rows
+(``ok``/``unknown``/``skipped`` for non-MR/``error``) and the scan's skipped-file rows. Inference uses
+onnxruntime only. Pixels are decoded only for the series :func:`radclass.pipeline.pixel_policy.pixel_need`
+names (``--pixels auto``), or for every series (``--pixels all``).
 """
 
 from __future__ import annotations
@@ -18,45 +21,37 @@ from typing import Any
 
 import numpy as np
 
-from radclass.anatomy.gate import ANATOMY_COLUMNS, AnatomyGate, finish_row
+from radclass.anatomy.gate import AnatomyGate, non_brain_outcome
 from radclass.anatomy.vocabulary import AnatomyDecision
 from radclass.features.header import header_matrix
 from radclass.features.slices import prepare_batch
 from radclass.io.pixels import PixelReadError, load_slices
 from radclass.io.series import Series
 from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle
-from radclass.models.ensemble import decide, fuse, majority_vote
-from radclass.pipeline.pixel_policy import PIXELS_SKIPPED_FLAG, PixelMode, header_is_informative, pixel_need
-from radclass.pipeline.scan import ScanResult, scan, scan_columns
+from radclass.models.decision import (
+    Annotation,
+    Evidence,
+    SeriesFacts,
+    decide_series,
+    header_is_informative,
+    not_classified,
+)
+from radclass.outputs.annotations import annotation_columns, annotation_row
+from radclass.pipeline.pixel_policy import PixelMode, pixel_need
+from radclass.pipeline.scan import ScanResult, scan
 from radclass.rules import LabelRules
-from radclass.taxonomy import DEFAULT_CONTRAST, UNKNOWN, bids_suffix
-from radclass.values import is_missing
-
-_ANATOMICAL = {"T1", "T1C", "T2", "FLAIR", "PD", "T2STAR", "SWI", "MRA"}
+from radclass.taxonomy import Flag
+from radclass.values import as_text, is_missing
 
 _CNN_BATCH = 64  # slices per ONNX Runtime call (at least)
 _SERIES_CHUNK = 4  # series per slice-decoding task
 _PARALLEL_SERIES_MIN = 8  # below this many series, decoding in-process is faster than starting workers
 
-ANNOTATION_COLUMNS = [
-    "sequence",
-    "orientation",
-    "contrast",
-    "confidence",
-    "bids_suffix",
-    "model_version",
-    "cnn_sequence",
-    "forest_sequence",
-    "vote_sequence",
-    "rule_sequence",
-    "orientation_source",
-    *ANATOMY_COLUMNS,
-]
-
 
 @dataclass
 class SeriesEvidence:
-    """What the models saw of one series."""
+    """What the models saw of one series, filled in as the evidence is gathered (:meth:`evidence` is the
+    decision policy's frozen view of it)."""
 
     slice_proba: np.ndarray | None = None  # (k, n_classes)
     orient_proba: np.ndarray | None = None  # (k, 3)
@@ -64,6 +59,10 @@ class SeriesEvidence:
     pixel_error: str = ""
     pixels_skipped: bool = False  # --pixels auto: the pixels could change nothing published (pixel_policy)
     anatomy: AnatomyDecision | None = None  # the anatomy gate's decision, when a worker process measured pixels
+
+    def evidence(self) -> Evidence:
+        """The decision policy's input: the probabilities and the pixel notes."""
+        return Evidence(self.slice_proba, self.orient_proba, self.forest_proba, self.pixel_error, self.pixels_skipped)
 
 
 def is_mr_candidate(s: Series) -> bool:
@@ -113,30 +112,49 @@ def rows_from_evidence(
     for s in result.series:
         row = s.row()
         if s.key in evidence:
-            # Anatomy gate (radclass.anatomy.gate): a non-brain series loses the pixel model's vote.
             ev = evidence[s.key]
             region = ev.anatomy if ev.anatomy is not None else anatomy.decide(s)
-            if region.non_brain:
-                ev = replace(
-                    ev, slice_proba=None, orient_proba=None, pixel_error="non-brain series, no pixel-model vote"
-                )
-            row.update(finish_row(region, _decide_series(s, row, ev, bundle, rules, threshold)))
+            annotation = annotate_series(s, row, ev.evidence(), region, bundle, rules, threshold)
+            rows.append(annotation_row(row, annotation, bundle.version, region))
         else:
-            modality = row.get("modality") or "unknown"
-            row.update(
-                status="skipped",
-                reason=f"modality {modality}: not an MR series",
-                sequence="",
-                orientation=row.get("orientation"),
-                contrast="na",
-                confidence=None,
-                bids_suffix="",
-                model_version=bundle.version,
-            )
-        rows.append(row)
+            reason = f"modality {row.get('modality') or 'unknown'}: not an MR series"
+            annotation = not_classified(reason, as_text(s.header.get("orientation")), s.flags)
+            rows.append(annotation_row(row, annotation, bundle.version))
     for skipped in result.skipped:
         rows.append({**skipped.row(), "model_version": bundle.version})
     return rows
+
+
+def annotate_series(
+    s: Series,
+    row: dict[str, Any],
+    evidence: Evidence,
+    region: AnatomyDecision,
+    bundle: ModelBundle,
+    rules: LabelRules,
+    threshold: float | None = None,
+) -> Annotation:
+    """The annotation of one MR series: the decision policy over its evidence and header facts, the pixel
+    model's vote withheld for a non-brain series (:mod:`radclass.anatomy.gate`)."""
+    if region.non_brain:
+        evidence = evidence.without_pixels("non-brain series, no pixel-model vote")
+    rule = rules.label(row)
+    facts = SeriesFacts(
+        plane=as_text(s.header.get("orientation")),
+        contrast_agent=not is_missing(s.header.get("contrast_agent")),
+        flags=tuple(s.flags),
+        rule_sequence=rule[0] if rule else "",
+    )
+    annotation = decide_series(
+        evidence,
+        facts,
+        classes=bundle.classes,
+        orient_classes=bundle.orient_classes,
+        fusion=bundle.fusion,
+        threshold=threshold,
+    )
+    status, reason, flags = non_brain_outcome(region, annotation.status, annotation.reason, annotation.flags)
+    return replace(annotation, status=status, reason=reason, flags=flags)
 
 
 def initial_evidence(
@@ -148,7 +166,7 @@ def initial_evidence(
     evidence = {s.key: SeriesEvidence() for s in candidates}
     with_pixels = []
     for s in candidates:
-        if "no_pixels" in s.flags:
+        if Flag.NO_PIXELS in s.flags:
             evidence[s.key].pixel_error = "no pixel data"
         elif bundle.has("cnn") and not pixel_need(s.header, bundle.fusion, mode):
             evidence[s.key].pixels_skipped = True
@@ -218,7 +236,9 @@ def pixel_work(
     in the decoding workers (local processes or Ray tasks) rather than one after the other in the driver."""
     cnn_keys = {s.key for s in with_pixels} if bundle.has("cnn") else set()
     anatomy_keys = {
-        s.key for s in candidates if gate.pixels and "no_pixels" not in s.flags and gate.from_header(s.header) is None
+        s.key
+        for s in candidates
+        if gate.pixels and Flag.NO_PIXELS not in s.flags and gate.from_header(s.header) is None
     }
     return [
         (s, s.key in cnn_keys, s.key in anatomy_keys) for s in candidates if s.key in cnn_keys or s.key in anatomy_keys
@@ -300,131 +320,6 @@ def cnn_evidence(
         out.append((key, seq[start : start + len(b)], orient[start : start + len(b)]))
         start += len(b)
     return out
-
-
-def abstention_threshold(fusion: dict[str, Any], has_header: bool, override: float | None = None) -> float:
-    """The bundle's threshold for this kind of evidence (header-informed or pixels only), unless overridden."""
-    if override is not None:
-        return float(override)
-    key = "threshold_header" if has_header else "threshold_pixels"
-    return float(fusion.get(key, fusion.get("threshold", 0.5)))
-
-
-def _decide_series(
-    s: Series,
-    row: dict[str, Any],
-    ev: SeriesEvidence,
-    bundle: ModelBundle,
-    rules: LabelRules,
-    threshold_override: float | None,
-) -> dict[str, Any]:
-    classes = bundle.classes
-    fusion = bundle.fusion
-    flags = [f for f in str(row.get("flags") or "").split(";") if f]
-    out: dict[str, Any] = {"model_version": bundle.version}
-    have_pixels = ev.slice_proba is not None and len(ev.slice_proba) > 0
-    have_header = ev.forest_proba is not None
-    if not have_pixels and not have_header:
-        reason = ev.pixel_error or "no pixels"
-        return {
-            **out,
-            "status": "error",
-            "reason": f"nothing to classify: {reason} and no acquisition header",
-            "sequence": UNKNOWN,
-            "contrast": "na",
-            "confidence": 0.0,
-            "bids_suffix": "",
-            "orientation_source": "header" if row.get("orientation") not in (None, "", "NA") else "",
-        }
-    if not have_header:
-        flags.append("header_uninformative")
-    if ev.pixels_skipped:
-        flags.append(PIXELS_SKIPPED_FLAG)
-    elif not have_pixels and "no_pixels" not in flags:
-        flags.append("no_usable_pixels")
-    threshold = abstention_threshold(fusion, have_header, threshold_override)
-    proba = fuse(
-        ev.slice_proba,
-        ev.forest_proba,
-        w_cnn=float(fusion.get("w_cnn", 1.0)),
-        w_forest=float(fusion.get("w_forest", 1.0)),
-        temperature=float(fusion.get("temperature", 1.0)),
-    )
-    decision = decide(proba, classes, threshold)
-    slices = ev.slice_proba if have_pixels else None
-    cnn_label = classes[int(np.argmax(slices.mean(0)))] if slices is not None else ""
-    forest_label = classes[int(np.argmax(ev.forest_proba))] if ev.forest_proba is not None else ""
-    if slices is not None:
-        vote = majority_vote(slices, ev.forest_proba)
-        out["vote_sequence"] = classes[int(np.argmax(vote))]
-    if forest_label and cnn_label != forest_label and _pixels_confident(ev.slice_proba, fusion):
-        flags.append("pixels_header_disagree")
-    rule = rules.label(row)
-    if rule:
-        out["rule_sequence"] = rule[0]
-        if decision.label not in (UNKNOWN, rule[0]):
-            flags.append("description_disagrees")
-    orientation, source = _orientation(row.get("orientation"), ev.orient_proba, bundle.orient_classes, flags)
-    sequence = decision.label
-    contrast = _contrast(sequence if sequence != UNKNOWN else decision.top, row)
-    out.update(
-        status="ok" if sequence != UNKNOWN else "unknown",
-        reason=""
-        if sequence != UNKNOWN
-        else f"confidence {decision.confidence:.2f} below {threshold:.2f} (best: {decision.top})",
-        sequence=sequence,
-        orientation=orientation,
-        orientation_source=source,
-        contrast=contrast if sequence != UNKNOWN else "na",
-        confidence=round(decision.confidence, 4),
-        bids_suffix=bids_suffix(sequence),
-        cnn_sequence=cnn_label,
-        forest_sequence=forest_label,
-        flags=";".join(f for f in dict.fromkeys(flags) if f),
-    )
-    out.update({f"p_{c}": round(float(p), 4) for c, p in zip(classes, proba)})
-    return out
-
-
-def _pixels_confident(slice_proba: np.ndarray | None, fusion: dict[str, Any]) -> bool:
-    """Whether the pixel model is confident enough to contradict the header: its mean slice probability reaches
-    the bundle's ``disagree_confidence``, a level chosen out of fold so that most flagged series are truly wrong
-    on one side. A bundle without that validated level never raises the flag."""
-    level = fusion.get("disagree_confidence")
-    if level is None or slice_proba is None or len(slice_proba) == 0:
-        return False
-    return float(slice_proba.mean(0).max()) >= float(level)
-
-
-def _orientation(
-    header_plane: Any, orient_proba: np.ndarray | None, orient_classes: list[str], flags: list[str]
-) -> tuple[str, str]:
-    plane = str(header_plane or "")
-    pixel_plane = ""
-    if orient_proba is not None and len(orient_proba):
-        mean = orient_proba.mean(0)
-        if mean.max() > 0:
-            pixel_plane = orient_classes[int(np.argmax(mean))]
-    if plane and plane != "NA":  # geometry is never overridden nor flagged by a pixel guess
-        return plane, "header"
-    if pixel_plane:
-        flags.append("orientation_from_pixels")
-        return pixel_plane, "pixels"
-    return "NA", ""
-
-
-def _contrast(sequence: str, row: dict[str, Any]) -> str:
-    if sequence == "T1C":
-        return "post"
-    if sequence in _ANATOMICAL and not is_missing(row.get("contrast_agent")):
-        return "post"
-    return DEFAULT_CONTRAST.get(sequence, "na")
-
-
-def annotation_columns(classes: Sequence[str]) -> list[str]:
-    cols = [c for c in scan_columns() if c not in ANNOTATION_COLUMNS]
-    i = cols.index("format")
-    return cols[:i] + ANNOTATION_COLUMNS + cols[i:] + [f"p_{c}" for c in classes]
 
 
 def annotate_paths(

@@ -19,12 +19,12 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from radclass.models.decision import header_is_informative
+from radclass.taxonomy import Flag, Plane
 from radclass.values import is_missing
 
 #: Flag of a series whose pixels ``--pixels auto`` did not decode, because they could change nothing published.
-PIXELS_SKIPPED_FLAG = "pixels_skipped"
-#: Header fields carrying acquisition physics: one of them makes a header informative (the forest then votes).
-HEADER_EVIDENCE = ("repetition_time", "echo_time", "image_type", "scanning_sequence")
+PIXELS_SKIPPED_FLAG = Flag.PIXELS_SKIPPED
 
 
 class PixelMode(StrEnum):
@@ -45,15 +45,10 @@ class PixelMode(StrEnum):
             raise ValueError(f"--pixels must be one of {choices}, not {value!r}.") from None
 
 
-def header_is_informative(header: Mapping[str, Any]) -> bool:
-    """True when the header carries acquisition physics (not just geometry)."""
-    return any(not is_missing(header.get(k)) for k in HEADER_EVIDENCE)
-
-
 def header_has_plane(header: Mapping[str, Any]) -> bool:
     """True when the header geometry gives the plane (the CNN's orientation guess is then never used)."""
     plane = header.get("orientation")
-    return not is_missing(plane) and str(plane) not in ("", "NA")
+    return not is_missing(plane) and str(plane) != Plane.NA
 
 
 def pixel_need(header: Mapping[str, Any], fusion: Mapping[str, Any], mode: PixelMode | str = PixelMode.AUTO) -> str:
@@ -79,7 +74,7 @@ def pixel_need(header: Mapping[str, Any], fusion: Mapping[str, Any], mode: Pixel
         return "--pixels all"
     if not header_is_informative(header):
         return "the header carries no acquisition physics: the pixels decide the label"
-    if float(fusion.get("w_cnn", 1.0)) > 0:  # same default as the fusion in pipeline/annotate.py
+    if float(fusion.get("w_cnn", 1.0)) > 0:  # same default as radclass.models.decision.fuse_evidence
         return "the bundle fuses the CNN with the header forest (w_cnn > 0)"
     if fusion.get("disagree_confidence") is not None:
         return "the bundle can flag pixels_header_disagree (fusion.disagree_confidence)"

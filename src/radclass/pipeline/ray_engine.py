@@ -13,7 +13,8 @@ Stages (each a Ray Data ``map_batches``):
    Runtime (one intra-op thread per actor), ``infer_series`` series per call.
 
 The header forest (one call for all series, milliseconds) and the decisions (fusion, abstention, rules) run in
-the driver with the local engine's code (:func:`radclass.pipeline.annotate.rows_from_evidence`), so a series
+the driver with the local engine's code (:func:`radclass.pipeline.annotate.rows_from_evidence`, which asks
+the decision policy :func:`radclass.models.decision.decide_series`), so a series
 gets the same sequence, orientation and confidence on either engine.
 
 Resources: the inference actors take ``infer_cpus`` (0.5) each and every decode task asks for a share of what
@@ -229,9 +230,9 @@ def annotate_paths_ray(
     import pandas as pd
 
     from radclass.anatomy.gate import AnatomyGate
+    from radclass.outputs.annotations import annotation_columns
     from radclass.pipeline.annotate import (
         add_forest_evidence,
-        annotation_columns,
         initial_evidence,
         is_mr_candidate,
         pixel_work,

@@ -11,8 +11,9 @@ from typing import Any
 
 from radclass.io.dicom_header import DicomReadError, InstanceInfo, read_instance
 from radclass.io.files import sniff_kind, walk_files
-from radclass.io.series import HEADER_COLUMNS, Series, group_instances
+from radclass.io.series import HEADER_COLUMNS, SCAN_COLUMNS, Series, group_instances
 from radclass.io.volumes import VolumeReadError, image_series, nifti_series, sidecar_of
+from radclass.taxonomy import Status
 
 _CHUNK = 48  # files per worker task
 _PARALLEL_MIN = 96  # below this many files, reading in-process is faster than starting workers
@@ -24,14 +25,20 @@ class SkippedFile:
 
     path: str
     reason: str
-    status: str = "skipped"  # skipped | error
+    status: Status = Status.SKIPPED  # SKIPPED or ERROR
+
+    def __post_init__(self) -> None:
+        if self.status not in (Status.SKIPPED, Status.ERROR):
+            raise ValueError(f"A skipped file's status is 'skipped' or 'error', not {self.status!r}.")
+        self.status = Status(self.status)
 
     def row(self) -> dict[str, Any]:
+        """The scan table row of this file."""
         return {
             "path": self.path,
             "series_uid": "",
             "sub_series": "",
-            "status": self.status,
+            "status": str(self.status),
             "reason": self.reason,
             "flags": "",
             "format": "",
@@ -67,19 +74,8 @@ class ScanResult:
 
 
 def scan_columns() -> list[str]:
-    return [
-        "path",
-        "series_uid",
-        "sub_series",
-        "status",
-        "reason",
-        "flags",
-        "format",
-        "n_files",
-        "n_frames",
-        *HEADER_COLUMNS,
-        "files",
-    ]
+    """The columns of the scan table (:data:`radclass.io.series.SCAN_COLUMNS`)."""
+    return list(SCAN_COLUMNS)
 
 
 def scan(
@@ -115,7 +111,9 @@ def scan(
         elif kind == "image":
             _add_volume(result, path, lambda: image_series(path))  # noqa: B023 (called at once)
         else:
-            result.skipped.append(SkippedFile(str(path), str(payload), "error" if kind == "error" else "skipped"))
+            result.skipped.append(
+                SkippedFile(str(path), str(payload), Status.ERROR if kind == "error" else Status.SKIPPED)
+            )
     result.series.extend(group_instances(instances))
     for nii in niftis:
         sc = sidecar_of(nii)

@@ -348,7 +348,7 @@ def sample_specs(n: int, rng: np.random.Generator) -> list[tuple[str, str]]:
     from radclass.simulate.protocols import PLANE_WEIGHTS
     from radclass.taxonomy import ORIENTATIONS, SEQUENCES
 
-    specs = []
+    specs: list[tuple[str, str]] = []
     for _ in range(n):
         sequence = SEQUENCES[int(rng.integers(len(SEQUENCES)))]
         weights = np.asarray(PLANE_WEIGHTS[sequence])

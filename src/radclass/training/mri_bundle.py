@@ -28,7 +28,8 @@ import numpy as np
 
 from radclass.features.header import feature_names, header_matrix
 from radclass.models.bundle import ModelBundle, write_bundle_json
-from radclass.models.ensemble import fuse, majority_vote, threshold_for_error_rate
+from radclass.models.decision import abstention_threshold, fuse_evidence, header_is_informative
+from radclass.models.ensemble import majority_vote, threshold_for_error_rate
 from radclass.taxonomy import SEQUENCES
 from radclass.training.augment import Augment
 from radclass.training.cnn import CnnConfig, export_cnn_onnx, predict_proba, train_cnn
@@ -199,7 +200,7 @@ def build_mri_bundle(
     groups = np.array([p.dataset for p in pool])
     rows = [p.series.row() for p in pool]
     X = header_matrix(rows)
-    informative = np.array([_informative(r) for r in rows], dtype=bool)
+    informative = np.array([header_is_informative(r) for r in rows], dtype=bool)
 
     # --- forest --------------------------------------------------------------------------------------
     X_extra, y_extra, extra_source = _extra_forest_rows(config, base)
@@ -407,7 +408,8 @@ def _test_evidence(test: list[LabelledSeries], k: int, size: int) -> dict[str, A
     """Header rows and inference-time slices (``k`` per series, as annotate reads them) of the test series."""
     slices = pool_slices(test, k=k, size=size, reslice_isotropic=False)
     rows = [p.series.row() for p in test]
-    return {"slices": slices, "rows": rows, "informative": np.array([_informative(r) for r in rows], dtype=bool)}
+    informative = np.array([header_is_informative(r) for r in rows], dtype=bool)
+    return {"slices": slices, "rows": rows, "informative": informative}
 
 
 def _test_report(
@@ -417,9 +419,8 @@ def _test_report(
     forest: Callable[[np.ndarray], np.ndarray],
     cnn: Callable[[np.ndarray], np.ndarray],
 ) -> dict[str, Any]:
-    """Fused predictions of one model on the test series, and their figures (see :func:`split_metrics`)."""
-    from radclass.pipeline.annotate import abstention_threshold
-
+    """Fused predictions of one model on the test series, and their figures (see :func:`split_metrics`), by
+    the decision policy inference applies (:mod:`radclass.models.decision`): the bundle's pool and thresholds."""
     y = np.array([p.sequence for p in test])
     forest_p: list[np.ndarray | None] = [None] * len(test)
     if ev["informative"].any():
@@ -429,7 +430,7 @@ def _test_report(
     slices: SliceSet = ev["slices"]
     seq = cnn(slices.x) if len(slices.x) else np.zeros((0, len(SEQUENCES)), np.float32)
     slice_p = [seq[slices.series == p.id] if (slices.series == p.id).any() else None for p in test]
-    pred, conf = _fused(slice_p, forest_p, float(fusion.get("w_cnn", 1.0)), float(fusion.get("w_forest", 1.0)))
+    pred, conf = _fused(slice_p, forest_p, fusion)
     threshold = np.array([abstention_threshold(fusion, f is not None) for f in forest_p])
     out = split_metrics(y, pred, conf, threshold)
     out["cnn_only"] = _series_metrics(
@@ -550,12 +551,6 @@ def _mcnemar(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _informative(row: dict[str, Any]) -> bool:
-    from radclass.pipeline.annotate import header_is_informative
-
-    return header_is_informative(row)
-
-
 def _cnn_out_of_fold(
     pool: list[LabelledSeries],
     real: SliceSet,
@@ -637,11 +632,11 @@ def _choose_fusion(
     forest_p = [None if np.isnan(f).any() else f for f in forest_oof]
     scores = []
     for alpha in config.alpha_grid:
-        pred, _ = _fused(slice_p, forest_p, alpha, 1 - alpha)
+        pred, _ = _fused(slice_p, forest_p, {"w_cnn": alpha, "w_forest": 1 - alpha})
         ok = pred != ""
         scores.append((_bal(y[ok], pred[ok]), alpha))
     alpha = max(scores)[1]
-    pred, conf = _fused(slice_p, forest_p, alpha, 1 - alpha)
+    pred, conf = _fused(slice_p, forest_p, {"w_cnn": alpha, "w_forest": 1 - alpha})
     ok = pred != ""
     has_header = np.array([f is not None for f in forest_p])
     thresholds = {}
@@ -695,15 +690,16 @@ def _choose_fusion(
     }, report
 
 
-def _fused(slice_p: list, forest_p: list, w_cnn: float, w_forest: float) -> tuple[np.ndarray, np.ndarray]:
-    """Fused labels and confidences of the validation series ('' where a series has no evidence)."""
+def _fused(slice_p: list, forest_p: list, fusion: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Fused labels and confidences of the validation series under the ``fusion`` settings, by the decision
+    policy's pool (:func:`radclass.models.decision.fuse_evidence`); '' where a series has no evidence."""
     pred, conf = [], []
     for s, f in zip(slice_p, forest_p):
         if s is None and f is None:
             pred.append("")
             conf.append(0.0)
             continue
-        p = fuse(s, f, w_cnn=w_cnn, w_forest=w_forest)
+        p = fuse_evidence(s, f, fusion)
         pred.append(SEQUENCES[int(np.argmax(p))])
         conf.append(float(p.max()))
     return np.array(pred), np.array(conf)

@@ -37,6 +37,7 @@ from radclass.outputs.bids.naming import (
     file_stem,
     target_for,
 )
+from radclass.taxonomy import Status
 from radclass.values import as_number, as_text, is_missing
 
 LEDGER = Path("code") / "radclass" / "conversion.tsv"
@@ -148,7 +149,7 @@ def build_units(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Unit], list[Ski
         status = as_text(row.get("status"))
         uid = as_text(row.get("series_uid"))
         files = [f for f in as_text(row.get("files")).split(";") if f]
-        if status not in ("ok", "unknown") or not files:
+        if status not in (Status.OK, Status.UNKNOWN) or not files:
             what = "file" if not uid else "series"
             reason = as_text(row.get("reason")) or f"annotation status {status or 'missing'}"
             skipped.append(

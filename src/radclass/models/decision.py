@@ -1,0 +1,394 @@
+"""The decision policy: what the models saw of one series -> its :class:`Annotation` (a pure function).
+
+:func:`decide_series` fuses the header forest's and the slice CNN's probabilities with the bundle's
+log-linear pool (:func:`fuse_evidence`), abstains below the bundle's threshold for the kind of evidence at hand
+(:func:`abstention_threshold`: header-informed or pixels only), and sets the series' flags, plane and contrast.
+``radclass annotate`` calls it for every MR series; training chooses the fusion weights and thresholds with the
+same :func:`fuse_evidence` and scores its test split with the same :func:`abstention_threshold`, so the
+figures of a model card are those of the policy that runs at inference.
+
+Nothing here reads files or builds table rows: the inputs are typed records (:class:`Evidence`,
+:class:`SeriesFacts`), the output an :class:`Annotation` that :mod:`radclass.outputs.annotations` turns into
+a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from radclass.models.ensemble import decide, fuse, majority_vote
+from radclass.taxonomy import (
+    DEFAULT_CONTRAST,
+    UNKNOWN,
+    Contrast,
+    Flag,
+    Plane,
+    SequenceClass,
+    SeriesFlag,
+    Status,
+)
+from radclass.values import as_text, is_missing
+
+#: Header fields carrying acquisition physics: one of them makes a header informative (the forest then votes).
+HEADER_EVIDENCE = ("repetition_time", "echo_time", "image_type", "scanning_sequence")
+#: Sequences whose contrast a Contrast/Bolus Agent in the header makes ``post``.
+ANATOMICAL = frozenset(
+    {
+        SequenceClass.T1,
+        SequenceClass.T1C,
+        SequenceClass.T2,
+        SequenceClass.FLAIR,
+        SequenceClass.PD,
+        SequenceClass.T2STAR,
+        SequenceClass.SWI,
+        SequenceClass.MRA,
+    }
+)
+
+
+class PlaneSource(StrEnum):
+    """Where a series' plane comes from, the ``orientation_source`` column."""
+
+    HEADER = "header"
+    """The header geometry (ImageOrientationPatient, a NIfTI affine); never overridden by a pixel guess."""
+    PIXELS = "pixels"
+    """The CNN's orientation head, when the header gives no plane (flag ``orientation_from_pixels``)."""
+    NONE = ""
+    """Neither: the plane is NA."""
+
+
+@dataclass(frozen=True, eq=False)  # arrays inside: equal only to itself
+class Evidence:
+    """What the models saw of one series.
+
+    Parameters
+    ----------
+    slice_proba
+        The CNN's per-slice sequence probabilities, shape (k, n_classes); None when no slice was classified.
+    orient_proba
+        The CNN's per-slice plane probabilities, shape (k, n_orientations); None like ``slice_proba``.
+    forest_proba
+        The header forest's probabilities, shape (n_classes,); None when the header is uninformative.
+    pixel_error
+        Why the pixels could not be used ('' when they could, or were not needed).
+    pixels_skipped
+        ``--pixels auto`` did not decode the pixels: they could change nothing published.
+    """
+
+    slice_proba: np.ndarray | None = None
+    orient_proba: np.ndarray | None = None
+    forest_proba: np.ndarray | None = None
+    pixel_error: str = ""
+    pixels_skipped: bool = False
+
+    @property
+    def has_pixels(self) -> bool:
+        """Whether the CNN classified at least one slice."""
+        return self.slice_proba is not None and len(self.slice_proba) > 0
+
+    @property
+    def has_header(self) -> bool:
+        """Whether the header forest voted."""
+        return self.forest_proba is not None
+
+    def without_pixels(self, reason: str) -> Evidence:
+        """This evidence with the pixel model's vote withheld for ``reason``."""
+        return Evidence(None, None, self.forest_proba, reason, self.pixels_skipped)
+
+
+@dataclass(frozen=True)
+class SeriesFacts:
+    """What the series' header tells the policy besides the forest's vote.
+
+    Parameters
+    ----------
+    plane
+        The header plane (:class:`~radclass.taxonomy.Plane`; '' or NA when the header has no geometry).
+    contrast_agent
+        Whether the header names a Contrast/Bolus Agent (0018,0010).
+    flags
+        The series' flags from the scan (``no_pixels``, ``mosaic``, ...).
+    rule_sequence
+        The label rules' sequence for the series' descriptions ('' when no rule matches).
+    """
+
+    plane: str = ""
+    contrast_agent: bool = False
+    flags: tuple[SeriesFlag, ...] = ()
+    rule_sequence: str = ""
+
+    @property
+    def header_plane(self) -> bool:
+        """Whether the header gives the plane."""
+        return self.plane not in ("", Plane.NA)
+
+
+@dataclass(frozen=True)
+class Opinions:
+    """The models' and the rules' separate opinions on a decided series (audit columns).
+
+    Parameters
+    ----------
+    cnn_sequence, forest_sequence
+        Each model's most probable class ('' when the model did not vote).
+    vote_sequence
+        The published majority vote (None when no slice was classified).
+    rule_sequence
+        The label rules' sequence (None when no rule matches).
+    proba
+        The fused probabilities, one ``(class, probability)`` pair per class in the bundle's order.
+    """
+
+    cnn_sequence: str
+    forest_sequence: str
+    vote_sequence: str | None
+    rule_sequence: str | None
+    proba: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """The decision on one series.
+
+    Parameters
+    ----------
+    status
+        :class:`~radclass.taxonomy.Status` of the series.
+    reason
+        Why the series is not ``ok`` ('' when it is), for a person.
+    sequence
+        The sequence class: a :class:`~radclass.taxonomy.SequenceClass`, or a plain string for a bundle trained on
+        a class set of its own; UNKNOWN when the policy abstains or nothing could be classified, None for a
+        series that was not classified at all (e.g. a non-MR series).
+    plane
+        The plane (from the header, else the CNN, else NA).
+    plane_source
+        Where the plane comes from (None for a series that was not classified).
+    contrast
+        The contrast state (``na`` unless a sequence was decided).
+    confidence
+        The fused probability of the most probable class (0 with nothing to classify, None when not classified).
+    flags
+        The series' flags, each once, in the order they were raised.
+    opinions
+        The separate model opinions, for a series the models decided on (None otherwise).
+    evidence
+        What the models saw (None for a series that was not classified).
+    """
+
+    status: Status
+    reason: str
+    sequence: SequenceClass | str | None
+    plane: str
+    plane_source: PlaneSource | None
+    contrast: Contrast
+    confidence: float | None
+    flags: tuple[SeriesFlag, ...]
+    opinions: Opinions | None = None
+    evidence: Evidence | None = None
+
+    def __post_init__(self) -> None:
+        if self.status in (Status.OK,) and (self.sequence is None or self.sequence == UNKNOWN):
+            raise ValueError(f"An annotation with status ok needs a sequence class, not {self.sequence!r}.")
+        if self.confidence is not None and not 0.0 <= self.confidence <= 1.0 + 1e-6:
+            raise ValueError(f"A confidence is a probability between 0 and 1, not {self.confidence!r}.")
+
+
+def header_is_informative(header: Mapping[str, Any]) -> bool:
+    """True when the header carries acquisition physics (not just geometry): the header forest then votes."""
+    return any(not is_missing(header.get(k)) for k in HEADER_EVIDENCE)
+
+
+def abstention_threshold(fusion: Mapping[str, Any], has_header: bool, override: float | None = None) -> float:
+    """The bundle's threshold for this kind of evidence (header-informed or pixels only), unless overridden.
+
+    Parameters
+    ----------
+    fusion
+        The bundle's ``fusion`` settings (``threshold_header``, ``threshold_pixels``, or one ``threshold``).
+    has_header
+        Whether the header forest voted on the series.
+    override
+        A threshold replacing the bundle's (``radclass annotate --threshold``).
+
+    Returns
+    -------
+    float
+        The fused confidence below which the policy answers UNKNOWN.
+    """
+    if override is not None:
+        return float(override)
+    key = "threshold_header" if has_header else "threshold_pixels"
+    return float(fusion.get(key, fusion.get("threshold", 0.5)))
+
+
+def fuse_evidence(
+    slice_proba: np.ndarray | None, forest_proba: np.ndarray | None, fusion: Mapping[str, Any]
+) -> np.ndarray:
+    """The fused class probabilities of one series: the bundle's weighted log-linear pool.
+
+    Parameters
+    ----------
+    slice_proba
+        Per-slice CNN probabilities (k, n_classes), or None.
+    forest_proba
+        Header-forest probabilities (n_classes,), or None.
+    fusion
+        The bundle's ``fusion`` settings: ``w_cnn``, ``w_forest``, ``temperature`` (each 1 when absent).
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_classes,) probabilities; ValueError when both inputs are missing.
+    """
+    return fuse(
+        slice_proba,
+        forest_proba,
+        w_cnn=float(fusion.get("w_cnn", 1.0)),
+        w_forest=float(fusion.get("w_forest", 1.0)),
+        temperature=float(fusion.get("temperature", 1.0)),
+    )
+
+
+def pixels_confident(slice_proba: np.ndarray | None, fusion: Mapping[str, Any]) -> bool:
+    """Whether the pixel model is confident enough to contradict the header: its mean slice probability reaches
+    the bundle's ``disagree_confidence``, a level chosen out of fold so that most flagged series are truly wrong
+    on one side. A bundle without that validated level never raises the flag."""
+    level = fusion.get("disagree_confidence")
+    if level is None or slice_proba is None or len(slice_proba) == 0:
+        return False
+    return float(slice_proba.mean(0).max()) >= float(level)
+
+
+def series_contrast(sequence: str, contrast_agent: bool) -> Contrast:
+    """Contrast state of a decided sequence: ``post`` for T1C and for an anatomical sequence whose header names
+    a contrast agent, else the sequence's default (:data:`radclass.taxonomy.DEFAULT_CONTRAST`)."""
+    if sequence == SequenceClass.T1C:
+        return Contrast.POST
+    if sequence in ANATOMICAL and contrast_agent:
+        return Contrast.POST
+    return DEFAULT_CONTRAST.get(sequence, Contrast.NA)
+
+
+def _sequence(label: str) -> SequenceClass | str:
+    """The taxonomy's member for ``label``; a bundle's own class (not in the taxonomy) stays a string."""
+    try:
+        return SequenceClass(label)
+    except ValueError:
+        return label
+
+
+def _plane(
+    facts: SeriesFacts, orient_proba: np.ndarray | None, orient_classes: Sequence[str]
+) -> tuple[str, PlaneSource]:
+    """The plane and its source: the header geometry, never overridden by a pixel guess, else the CNN's."""
+    if facts.header_plane:
+        return facts.plane, PlaneSource.HEADER
+    if orient_proba is not None and len(orient_proba):
+        mean = orient_proba.mean(0)
+        if mean.max() > 0:
+            return orient_classes[int(np.argmax(mean))], PlaneSource.PIXELS
+    return Plane.NA, PlaneSource.NONE
+
+
+def decide_series(
+    evidence: Evidence,
+    facts: SeriesFacts,
+    *,
+    classes: Sequence[str],
+    orient_classes: Sequence[str],
+    fusion: Mapping[str, Any],
+    threshold: float | None = None,
+) -> Annotation:
+    """The annotation of one MR series from what the models saw of it.
+
+    Parameters
+    ----------
+    evidence
+        The models' probabilities (either may be missing).
+    facts
+        The header's plane, contrast agent, flags and the rules' opinion.
+    classes, orient_classes
+        The bundle's sequence and plane classes, in the order of the probabilities.
+    fusion
+        The bundle's ``fusion`` settings (weights, temperature, thresholds, ``disagree_confidence``).
+    threshold
+        An abstention threshold replacing the bundle's.
+
+    Returns
+    -------
+    Annotation
+        ``error`` when there is nothing to classify, else ``ok`` or ``unknown`` (abstained) with the flags.
+    """
+    flags: list[SeriesFlag] = list(facts.flags)
+    if not evidence.has_pixels and not evidence.has_header:
+        return Annotation(
+            status=Status.ERROR,
+            reason=f"nothing to classify: {evidence.pixel_error or 'no pixels'} and no acquisition header",
+            sequence=UNKNOWN,
+            plane=facts.plane,
+            plane_source=PlaneSource.HEADER if facts.header_plane else PlaneSource.NONE,
+            contrast=Contrast.NA,
+            confidence=0.0,
+            flags=tuple(dict.fromkeys(flags)),
+            evidence=evidence,
+        )
+    if not evidence.has_header:
+        flags.append(Flag.HEADER_UNINFORMATIVE)
+    if evidence.pixels_skipped:
+        flags.append(Flag.PIXELS_SKIPPED)
+    elif not evidence.has_pixels and Flag.NO_PIXELS not in flags:
+        flags.append(Flag.NO_USABLE_PIXELS)
+    limit = abstention_threshold(fusion, evidence.has_header, threshold)
+    proba = fuse_evidence(evidence.slice_proba, evidence.forest_proba, fusion)
+    decision = decide(proba, classes, limit)
+    slices = evidence.slice_proba if evidence.has_pixels else None
+    cnn_label = classes[int(np.argmax(slices.mean(0)))] if slices is not None else ""
+    forest = evidence.forest_proba
+    forest_label = classes[int(np.argmax(forest))] if forest is not None else ""
+    vote = classes[int(np.argmax(majority_vote(slices, forest)))] if slices is not None else None
+    if forest_label and cnn_label != forest_label and pixels_confident(evidence.slice_proba, fusion):
+        flags.append(Flag.PIXELS_HEADER_DISAGREE)
+    if facts.rule_sequence and decision.label not in (UNKNOWN, facts.rule_sequence):
+        flags.append(Flag.DESCRIPTION_DISAGREES)
+    plane, source = _plane(facts, evidence.orient_proba, orient_classes)
+    if source is PlaneSource.PIXELS:
+        flags.append(Flag.ORIENTATION_FROM_PIXELS)
+    known = decision.label != UNKNOWN
+    return Annotation(
+        status=Status.OK if known else Status.UNKNOWN,
+        reason="" if known else f"confidence {decision.confidence:.2f} below {limit:.2f} (best: {decision.top})",
+        sequence=_sequence(decision.label),
+        plane=plane,
+        plane_source=source,
+        contrast=series_contrast(decision.label, facts.contrast_agent) if known else Contrast.NA,
+        confidence=decision.confidence,
+        flags=tuple(dict.fromkeys(flags)),
+        opinions=Opinions(
+            cnn_sequence=cnn_label,
+            forest_sequence=forest_label,
+            vote_sequence=vote,
+            rule_sequence=facts.rule_sequence or None,
+            proba=tuple((c, float(p)) for c, p in zip(classes, proba)),
+        ),
+        evidence=evidence,
+    )
+
+
+def not_classified(reason: str, plane: str, flags: tuple[SeriesFlag, ...] = ()) -> Annotation:
+    """The annotation of a series the models are not asked about (e.g. a non-MR series): ``skipped``."""
+    return Annotation(
+        status=Status.SKIPPED,
+        reason=reason,
+        sequence=None,
+        plane=as_text(plane),
+        plane_source=None,
+        contrast=Contrast.NA,
+        confidence=None,
+        flags=flags,
+    )

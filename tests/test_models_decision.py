@@ -1,0 +1,141 @@
+"""The decision policy (radclass.models.decision): hand-computed cases, and one policy for training and inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from radclass.models import decision
+from radclass.models.decision import (
+    Annotation,
+    Evidence,
+    PlaneSource,
+    SeriesFacts,
+    abstention_threshold,
+    decide_series,
+    fuse_evidence,
+    not_classified,
+)
+from radclass.taxonomy import Contrast, Flag, Plane, SequenceClass, Status
+
+CLASSES = ("T1", "T2", "DWI")
+ORIENT = ("AX", "COR", "SAG")
+FUSION = {"w_cnn": 1.0, "w_forest": 1.0, "threshold_header": 0.5, "threshold_pixels": 0.9}
+
+
+AXIAL = SeriesFacts(plane="AX")
+
+
+def _decide(evidence: Evidence, facts: SeriesFacts = AXIAL, **fusion) -> Annotation:
+    return decide_series(evidence, facts, classes=CLASSES, orient_classes=ORIENT, fusion={**FUSION, **fusion})
+
+
+def test_training_and_annotate_use_the_one_policy():
+    import radclass.pipeline.annotate as annotate
+    import radclass.pipeline.pixel_policy as pixel_policy
+    import radclass.training.mri_bundle as mri_bundle
+
+    assert annotate.decide_series is decision.decide_series
+    assert mri_bundle.fuse_evidence is decision.fuse_evidence is decision.decide_series.__globals__["fuse_evidence"]
+    assert mri_bundle.abstention_threshold is decision.abstention_threshold
+    assert mri_bundle.header_is_informative is annotate.header_is_informative is decision.header_is_informative
+    assert pixel_policy.header_is_informative is decision.header_is_informative
+    for name in ("_decide_series", "abstention_threshold", "_orientation", "_contrast", "ANNOTATION_COLUMNS"):
+        assert not hasattr(annotate, name), f"pipeline.annotate still defines {name}"
+
+
+def test_training_scores_with_the_bundle_policy():
+    """mri_bundle._fused gives the label and confidence decide_series gives (temperature included)."""
+    from radclass.taxonomy import SEQUENCES
+    from radclass.training.mri_bundle import _fused
+
+    rng = np.random.default_rng(0)
+    slices = rng.dirichlet(np.ones(len(SEQUENCES)), size=3).astype(np.float32)
+    forest = rng.dirichlet(np.ones(len(SEQUENCES))).astype(np.float32)
+    fusion = {**FUSION, "temperature": 0.5, "threshold_header": 0.0}
+    pred, conf = _fused([slices, None, None], [forest, forest, None], fusion)
+    a = decide_series(Evidence(slices, None, forest), SeriesFacts(plane="AX"), classes=SEQUENCES,
+                      orient_classes=ORIENT, fusion=fusion)
+    assert (pred[0], conf[0]) == (a.sequence, pytest.approx(a.confidence))
+    assert pred[1] == SEQUENCES[int(np.argmax(forest))] and (pred[2], conf[2]) == ("", 0.0)
+
+
+def test_fusion_and_thresholds_follow_the_bundle():
+    slices = np.array([[0.6, 0.3, 0.1]])
+    forest = np.array([0.2, 0.7, 0.1])
+    expected = np.array([0.6 * 0.2, 0.3 * 0.7, 0.1 * 0.1])
+    assert fuse_evidence(slices, forest, {}) == pytest.approx(expected / expected.sum(), abs=2e-3)
+    assert fuse_evidence(slices, forest, {"w_cnn": 0.0}) == pytest.approx(forest, abs=2e-3)
+    assert abstention_threshold(FUSION, True) == 0.5 and abstention_threshold(FUSION, False) == 0.9
+    assert abstention_threshold({"threshold": 0.3}, False) == 0.3 and abstention_threshold({}, True) == 0.5
+    assert abstention_threshold(FUSION, True, override=0.1) == 0.1
+
+
+def test_a_confident_header_decides_with_the_header_plane():
+    a = _decide(Evidence(forest_proba=np.array([0.9, 0.05, 0.05]), pixels_skipped=True))
+    assert (a.status, a.sequence, a.plane, a.plane_source) == (Status.OK, SequenceClass.T1, "AX", PlaneSource.HEADER)
+    assert a.contrast is Contrast.PRE and a.reason == "" and a.flags == (Flag.PIXELS_SKIPPED,)
+    assert a.confidence == pytest.approx(0.9, abs=1e-3)
+    assert a.opinions is not None and a.opinions.vote_sequence is None and a.opinions.cnn_sequence == ""
+    assert [c for c, _ in a.opinions.proba] == list(CLASSES)
+
+
+def test_abstains_below_the_threshold_and_says_why():
+    a = _decide(Evidence(forest_proba=np.array([0.4, 0.35, 0.25])))
+    assert (a.status, a.sequence, a.contrast) == (Status.UNKNOWN, "UNKNOWN", Contrast.NA)
+    assert a.reason == "confidence 0.40 below 0.50 (best: T1)"
+    assert Flag.NO_USABLE_PIXELS in a.flags
+
+
+def test_pixels_only_series_gets_the_cnn_plane_and_flags():
+    slices = np.array([[0.05, 0.05, 0.9], [0.1, 0.0, 0.9]])
+    orient = np.array([[0.1, 0.8, 0.1], [0.2, 0.7, 0.1]])
+    a = _decide(Evidence(slices, orient), SeriesFacts(plane=Plane.NA), threshold_pixels=0.8)
+    assert (a.status, a.sequence, a.plane, a.plane_source) == (Status.OK, "DWI", "COR", PlaneSource.PIXELS)
+    assert a.flags == (Flag.HEADER_UNINFORMATIVE, Flag.ORIENTATION_FROM_PIXELS)
+    assert a.contrast is Contrast.NONE and a.opinions.vote_sequence == "DWI"
+    # The header geometry is never overridden nor flagged by the pixel guess.
+    b = _decide(Evidence(slices, orient), SeriesFacts(plane=Plane.MIXED))
+    assert (b.plane, b.plane_source) == ("MIXED", PlaneSource.HEADER) and Flag.ORIENTATION_FROM_PIXELS not in b.flags
+
+
+def test_contrast_agent_rules_and_description_disagreement():
+    forest = np.array([0.9, 0.05, 0.05])
+    a = _decide(Evidence(forest_proba=forest), SeriesFacts(plane="AX", contrast_agent=True, rule_sequence="T2"))
+    assert a.contrast is Contrast.POST and Flag.DESCRIPTION_DISAGREES in a.flags
+    assert a.opinions.rule_sequence == "T2"
+    dwi = _decide(Evidence(forest_proba=np.array([0.05, 0.05, 0.9])), SeriesFacts(plane="AX", contrast_agent=True))
+    assert dwi.contrast is Contrast.NONE and dwi.opinions.rule_sequence is None  # not anatomical: no 'post'
+
+
+def test_pixels_contradict_the_header_only_at_a_validated_level():
+    slices = np.array([[0.05, 0.9, 0.05]] * 3)
+    forest = np.array([0.9, 0.05, 0.05])
+    assert Flag.PIXELS_HEADER_DISAGREE not in _decide(Evidence(slices, None, forest)).flags
+    flagged = _decide(Evidence(slices, None, forest), disagree_confidence=0.8)
+    assert Flag.PIXELS_HEADER_DISAGREE in flagged.flags
+    assert Flag.PIXELS_HEADER_DISAGREE not in _decide(Evidence(slices, None, forest), disagree_confidence=0.95).flags
+
+
+def test_nothing_to_classify_is_an_error_keeping_the_series_flags():
+    a = _decide(Evidence(pixel_error="no pixel data"), SeriesFacts(plane="SAG", flags=(Flag.NO_PIXELS,)))
+    assert (a.status, a.sequence, a.confidence, a.plane_source) == (Status.ERROR, "UNKNOWN", 0.0, PlaneSource.HEADER)
+    assert a.reason == "nothing to classify: no pixel data and no acquisition header"
+    assert a.flags == (Flag.NO_PIXELS,) and a.opinions is None
+    withheld = Evidence(np.ones((2, 3)) / 3, None, None).without_pixels("set aside")
+    assert not withheld.has_pixels and withheld.pixel_error == "set aside"
+
+
+def test_annotation_validates_itself():
+    with pytest.raises(ValueError, match="status ok needs a sequence"):
+        Annotation(Status.OK, "", SequenceClass.UNKNOWN, "AX", PlaneSource.HEADER, Contrast.NA, 0.9, ())
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        Annotation(Status.UNKNOWN, "", SequenceClass.UNKNOWN, "AX", PlaneSource.HEADER, Contrast.NA, 1.5, ())
+    skipped = not_classified("modality CT: not an MR series", Plane.AX)
+    assert (skipped.status, skipped.sequence, skipped.confidence, skipped.plane) == (Status.SKIPPED, None, None, "AX")
+
+
+def test_a_bundle_class_outside_the_taxonomy_stays_a_string():
+    a = decide_series(Evidence(forest_proba=np.array([0.1, 0.9])), SeriesFacts(plane="AX"),
+                      classes=("T1", "T1_MPRAGE"), orient_classes=ORIENT, fusion=FUSION)
+    assert a.sequence == "T1_MPRAGE" and a.contrast is Contrast.NA

@@ -54,8 +54,9 @@ def test_training_scores_with_the_bundle_policy():
     forest = rng.dirichlet(np.ones(len(SEQUENCES))).astype(np.float32)
     fusion = {**FUSION, "temperature": 0.5, "threshold_header": 0.0}
     pred, conf = _fused([slices, None, None], [forest, forest, None], fusion)
-    a = decide_series(Evidence(slices, None, forest), SeriesFacts(plane="AX"), classes=SEQUENCES,
-                      orient_classes=ORIENT, fusion=fusion)
+    a = decide_series(
+        Evidence(slices, None, forest), SeriesFacts(plane="AX"), classes=SEQUENCES, orient_classes=ORIENT, fusion=fusion
+    )
     assert (pred[0], conf[0]) == (a.sequence, pytest.approx(a.confidence))
     assert pred[1] == SEQUENCES[int(np.argmax(forest))] and (pred[2], conf[2]) == ("", 0.0)
 
@@ -136,6 +137,42 @@ def test_annotation_validates_itself():
 
 
 def test_a_bundle_class_outside_the_taxonomy_stays_a_string():
-    a = decide_series(Evidence(forest_proba=np.array([0.1, 0.9])), SeriesFacts(plane="AX"),
-                      classes=("T1", "T1_MPRAGE"), orient_classes=ORIENT, fusion=FUSION)
+    a = decide_series(
+        Evidence(forest_proba=np.array([0.1, 0.9])),
+        SeriesFacts(plane="AX"),
+        classes=("T1", "T1_MPRAGE"),
+        orient_classes=ORIENT,
+        fusion=FUSION,
+    )
     assert a.sequence == "T1_MPRAGE" and a.contrast is Contrast.NA
+
+
+def _signature(evidence: Evidence, thresholds: dict[str, float]) -> Annotation:
+    return decide_series(
+        evidence, AXIAL, classes=CLASSES, orient_classes=ORIENT, fusion=FUSION, signature_thresholds=thresholds
+    )
+
+
+def test_pixel_signature_answers_a_headerless_series_only_above_its_class_threshold():
+    sig = np.array([0.1, 0.85, 0.05], np.float32)
+    a = _signature(Evidence(signature_proba=sig), {"T2": 0.8})
+    assert (a.status, a.sequence, a.confidence) == (Status.OK, "T2", pytest.approx(0.85))
+    assert Flag.SEQUENCE_FROM_PIXELS in a.flags and a.contrast is Contrast.PRE
+    # below the class's threshold, or a class without a validated threshold: UNKNOWN with the reason
+    b = _signature(Evidence(signature_proba=sig), {"T2": 0.9})
+    assert (b.status, b.sequence) == (Status.UNKNOWN, "UNKNOWN") and "best: T2" in b.reason
+    c = _signature(Evidence(signature_proba=sig), {"T1": 0.1})
+    assert c.status is Status.UNKNOWN and Flag.SEQUENCE_FROM_PIXELS not in c.flags
+
+
+def test_pixel_signature_never_overrides_an_informative_header():
+    a = _signature(
+        Evidence(forest_proba=np.array([0.9, 0.05, 0.05]), signature_proba=np.array([0.0, 1.0, 0.0])), {"T2": 0.1}
+    )
+    assert a.sequence == "T1" and Flag.SEQUENCE_FROM_PIXELS not in a.flags
+
+
+def test_non_brain_withholds_the_pixel_signature_too():
+    ev = Evidence(signature_proba=np.array([0.0, 1.0, 0.0])).without_pixels("non-brain series")
+    assert ev.signature_proba is None
+    assert _signature(ev, {"T2": 0.1}).status is Status.ERROR

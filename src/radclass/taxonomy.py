@@ -134,6 +134,9 @@ class Flag(StrEnum):
     """No usable geometry: the plane is the pixel model's guess."""
     NON_BRAIN = "non_brain"
     """The anatomy gate found a non-brain series: the pixel model has no vote."""
+    SEQUENCE_FROM_PIXELS = "sequence_from_pixels"
+    """No acquisition header: the sequence is the pixel-signature model's, given only where its class's
+    out-of-fold precision reached the bundle's validated level (docs/pixel_model.md)."""
 
     def note(self, detail: str) -> FlagNote:
         """This flag with a ``detail`` (``pixel_issue:truncated at byte 100``)."""

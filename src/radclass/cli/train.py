@@ -57,6 +57,14 @@ def train(
             "--max-minutes", min=0, help="Time box of the CNN training (the model as trained so far is exported)."
         ),
     ] = None,
+    pixel_signature_only: Annotated[
+        bool,
+        typer.Option(
+            "--pixel-signature-only",
+            help="Copy the --init bundle to --out and add (or replace) only its pixel-signature model, trained on "
+            "the pool with its choices and class thresholds made on inner dataset folds (docs/pixel_model.md).",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train, validate (group-wise; held-out test split) and export a model bundle (needs the `train` extra)."""
@@ -66,6 +74,9 @@ def train(
     except ImportError as err:
         typer.echo(f"error: training needs the train extra (pip install 'radclass[train]'): {err}", err=True)
         raise typer.Exit(2) from None
+    if pixel_signature_only:
+        _add_pixel_signature(init, out)
+        return
     if config_arg and config and config_arg != config:
         raise typer.BadParameter("give the recipe once (CONFIG or --config)", param_hint="--config")
     recipe = config or config_arg
@@ -86,6 +97,28 @@ def train(
     try:
         with _EpochBar(enabled=not quiet) as (log, on_epoch):
             build_mri_bundle(cfg, out, log=log, labelled=labelled, init=init, on_epoch=on_epoch)
+    except (BundleError, ValueError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"bundle written to {out}")
+
+
+def _add_pixel_signature(init: str | None, out: Path) -> None:
+    """``--pixel-signature-only``: the --init bundle, copied to ``out``, with a pixel-signature model added."""
+    import shutil
+
+    from radclass.models.bundle import BundleError, ModelBundle
+    from radclass.training.pixel_model import add_pixel_signature
+
+    if not init:
+        raise typer.BadParameter("--pixel-signature-only adds to a bundle: name it with --init", param_hint="--init")
+    try:
+        source = ModelBundle.load(init).folder
+        if out.resolve() != source.resolve():
+            if out.exists():
+                raise typer.BadParameter(f"{out} exists; choose a new folder for the bundle", param_hint="--out")
+            shutil.copytree(source, out)
+        add_pixel_signature(out, log=typer.echo)
     except (BundleError, ValueError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from radclass.models.ensemble import decide, fuse, majority_vote
+from radclass.models.ensemble import Decision, decide, fuse, majority_vote
 from radclass.taxonomy import (
     DEFAULT_CONTRAST,
     UNKNOWN,
@@ -78,6 +78,9 @@ class Evidence:
         Why the pixels could not be used ('' when they could, or were not needed).
     pixels_skipped
         ``--pixels auto`` did not decode the pixels: they could change nothing published.
+    signature_proba
+        The pixel-signature model's probabilities, shape (n_classes,); None when it was not run (a series with
+        an informative header, a bundle without that model, pixels that could not be described).
     """
 
     slice_proba: np.ndarray | None = None
@@ -85,6 +88,7 @@ class Evidence:
     forest_proba: np.ndarray | None = None
     pixel_error: str = ""
     pixels_skipped: bool = False
+    signature_proba: np.ndarray | None = None
 
     @property
     def has_pixels(self) -> bool:
@@ -98,7 +102,7 @@ class Evidence:
 
     def without_pixels(self, reason: str) -> Evidence:
         """This evidence with the pixel model's vote withheld for ``reason``."""
-        return Evidence(None, None, self.forest_proba, reason, self.pixels_skipped)
+        return Evidence(None, None, self.forest_proba, reason, self.pixels_skipped, None)
 
 
 @dataclass(frozen=True)
@@ -304,6 +308,7 @@ def decide_series(
     orient_classes: Sequence[str],
     fusion: Mapping[str, Any],
     threshold: float | None = None,
+    signature_thresholds: Mapping[str, float] | None = None,
 ) -> Annotation:
     """The annotation of one MR series from what the models saw of it.
 
@@ -319,6 +324,10 @@ def decide_series(
         The bundle's ``fusion`` settings (weights, temperature, thresholds, ``disagree_confidence``).
     threshold
         An abstention threshold replacing the bundle's.
+    signature_thresholds
+        The pixel-signature model's per-class thresholds (the bundle's ``pixel_signature_model``): for a series
+        without an acquisition header, a signature class at or above its threshold is the answer (flag
+        ``sequence_from_pixels``); a class without a threshold never is.
 
     Returns
     -------
@@ -326,7 +335,8 @@ def decide_series(
         ``error`` when there is nothing to classify, else ``ok`` or ``unknown`` (abstained) with the flags.
     """
     flags: list[SeriesFlag] = list(facts.flags)
-    if not evidence.has_pixels and not evidence.has_header:
+    signature = _signature_decision(evidence, classes, signature_thresholds)
+    if not evidence.has_pixels and not evidence.has_header and signature is None:
         return Annotation(
             status=Status.ERROR,
             reason=f"nothing to classify: {evidence.pixel_error or 'no pixels'} and no acquisition header",
@@ -345,8 +355,14 @@ def decide_series(
     elif not evidence.has_pixels and Flag.NO_PIXELS not in flags:
         flags.append(Flag.NO_USABLE_PIXELS)
     limit = abstention_threshold(fusion, evidence.has_header, threshold)
-    proba = fuse_evidence(evidence.slice_proba, evidence.forest_proba, fusion)
-    decision = decide(proba, classes, limit)
+    if signature is not None and (signature.label != UNKNOWN or not evidence.has_pixels):
+        proba = np.asarray(evidence.signature_proba, np.float32)
+        decision, limit = signature, float((signature_thresholds or {}).get(signature.top, 1.0))
+        if signature.label != UNKNOWN:
+            flags.append(Flag.SEQUENCE_FROM_PIXELS)
+    else:
+        proba = fuse_evidence(evidence.slice_proba, evidence.forest_proba, fusion)
+        decision = decide(proba, classes, limit)
     slices = evidence.slice_proba if evidence.has_pixels else None
     cnn_label = classes[int(np.argmax(slices.mean(0)))] if slices is not None else ""
     forest = evidence.forest_proba
@@ -378,6 +394,20 @@ def decide_series(
         ),
         evidence=evidence,
     )
+
+
+def _signature_decision(
+    evidence: Evidence, classes: Sequence[str], thresholds: Mapping[str, float] | None
+) -> Decision | None:
+    """The pixel-signature model's decision for a series without an acquisition header (None when it does not
+    apply): its class when the confidence reaches that class's validated threshold, else UNKNOWN."""
+    if evidence.has_header or evidence.signature_proba is None or thresholds is None:
+        return None
+    proba = np.asarray(evidence.signature_proba)
+    j = int(np.argmax(proba))
+    conf = float(proba[j])
+    top = classes[j]
+    return Decision(top if conf >= float(thresholds.get(top, 1.01)) else UNKNOWN, conf, top)
 
 
 def not_classified(reason: str, plane: str, flags: tuple[SeriesFlag, ...] = ()) -> Annotation:

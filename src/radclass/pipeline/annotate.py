@@ -23,6 +23,7 @@ import numpy as np
 
 from radclass.anatomy.gate import AnatomyGate, non_brain_outcome
 from radclass.anatomy.vocabulary import AnatomyDecision
+from radclass.features.contrast import series_signature
 from radclass.features.header import header_matrix
 from radclass.features.slices import prepare_batch
 from radclass.io.pixels import PixelReadError, load_slices
@@ -59,10 +60,18 @@ class SeriesEvidence:
     pixel_error: str = ""
     pixels_skipped: bool = False  # --pixels auto: the pixels could change nothing published (pixel_policy)
     anatomy: AnatomyDecision | None = None  # the anatomy gate's decision, when a worker process measured pixels
+    signature_proba: np.ndarray | None = None  # (n_classes,) pixel-signature model, series without a header only
 
     def evidence(self) -> Evidence:
         """The decision policy's input: the probabilities and the pixel notes."""
-        return Evidence(self.slice_proba, self.orient_proba, self.forest_proba, self.pixel_error, self.pixels_skipped)
+        return Evidence(
+            self.slice_proba,
+            self.orient_proba,
+            self.forest_proba,
+            self.pixel_error,
+            self.pixels_skipped,
+            self.signature_proba,
+        )
 
 
 def is_mr_candidate(s: Series) -> bool:
@@ -152,6 +161,7 @@ def annotate_series(
         orient_classes=bundle.orient_classes,
         fusion=bundle.fusion,
         threshold=threshold,
+        signature_thresholds=signature.thresholds if (signature := bundle.metadata.pixel_signature) else None,
     )
     status, reason, flags = non_brain_outcome(region, annotation.status, annotation.reason, annotation.flags)
     return replace(annotation, status=status, reason=reason, flags=flags)
@@ -221,7 +231,31 @@ def _gather_evidence(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    add_signature_evidence(candidates, bundle, evidence)
     return evidence
+
+
+def add_signature_evidence(candidates: list[Series], bundle: ModelBundle, evidence: dict[str, SeriesEvidence]) -> None:
+    """Pixel-signature probabilities of the candidates the header forest could not judge (no acquisition
+    header) and whose pixels can be read, when the bundle has that model; a series whose pixels cannot be
+    described keeps its CNN evidence alone (the reason is added to its pixel notes)."""
+    reading = bundle.metadata.pixel_signature
+    if reading is None or not bundle.has("pixel_signature"):
+        return
+    keys, rows = [], []
+    for s in candidates:
+        ev = evidence[s.key]
+        if ev.forest_proba is not None or Flag.NO_PIXELS in s.flags:
+            continue
+        try:
+            rows.append(series_signature(s, reading.slices))
+        except Exception as err:  # one undecodable series must not stop the run; the policy then abstains
+            ev.pixel_error = ev.pixel_error or f"pixel signature failed ({type(err).__name__}: {err})"
+            continue
+        keys.append(s.key)
+    if rows:
+        for key, p in zip(keys, bundle.pixel_signature_proba(np.stack(rows))):
+            evidence[key].signature_proba = p
 
 
 WorkItem = tuple[Series, bool, bool]  # (series, decode for the CNN, run the anatomy gate's pixel stage)

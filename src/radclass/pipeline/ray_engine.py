@@ -233,6 +233,7 @@ def annotate_paths_ray(
     from radclass.outputs.annotations import annotation_columns
     from radclass.pipeline.annotate import (
         add_forest_evidence,
+        add_signature_evidence,
         initial_evidence,
         is_mr_candidate,
         pixel_work,
@@ -300,6 +301,9 @@ def annotate_paths_ray(
                     evidence[s.key].slice_proba, evidence[s.key].orient_proba = seq, orient
         t["slices_and_cnn"] = time.perf_counter() - t0
         t["decode_nodes"] = float(len(decode_nodes))
+        t0 = time.perf_counter()
+        add_signature_evidence(candidates, model, evidence)  # series without a header only, in the driver
+        t["pixel_signature"] = time.perf_counter() - t0
         rows = rows_from_evidence(result, model, evidence, rules=label_rules, threshold=threshold, anatomy=gate)
     finally:
         if started:

@@ -73,7 +73,7 @@ class PixelModelConfig:
     slices: int = DEFAULT_SLICES
     simulated_per_class: int = 24
     n_estimators: int = 200
-    feature_sets: tuple[str, ...] = ("all", "intensity", "tissue", "tissue+geometry")
+    feature_sets: tuple[str, ...] = ("all", "tissue+geometry")
     simulation_choices: tuple[bool, ...] = (True, False)
     classifiers: tuple[str, ...] = CLASSIFIERS
     inner_folds: int = 5
@@ -305,7 +305,70 @@ def nested_lodo(data: PixelExamples, sim: PixelExamples, config: PixelModelConfi
 
 
 def export_pixel_onnx(model, n_features: int, path: Path) -> None:
-    """Write the pixel model as ONNX (the header forest's export: input ``features``, zipmap off)."""
-    from radclass.training.forest import export_forest_onnx
+    """Write the pixel model as ONNX (input ``features``; outputs ``label`` and ``probabilities``, zipmap off),
+    trees or the logistic pipeline alike."""
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
 
-    export_forest_onnx(model, n_features, path)
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    onx = to_onnx(
+        model,
+        initial_types=[("features", FloatTensorType([None, n_features]))],
+        options={id(final): {"zipmap": False}},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    Path(path).write_bytes(onx.SerializeToString())
+
+
+PIXEL_FILE = "pixel_signature.onnx"
+
+
+def add_pixel_signature(
+    folder: Path,
+    config: PixelModelConfig | None = None,
+    *,
+    data: PixelExamples | None = None,
+    sim: PixelExamples | None = None,
+    log: Log = print,
+) -> dict[str, Any]:
+    """Train the pixel-signature model on the pool (or ``data``) and add it to the bundle in ``folder``.
+
+    The feature set, classifier, use of simulation and the per-class thresholds are chosen on group folds of
+    the training datasets (:func:`choose`), then the model is fitted on all of them and written as
+    ``pixel_signature.onnx`` with its reading (:class:`radclass.models.bundle.PixelSignature`) in
+    ``bundle.json``. Returns that ``pixel_signature_model`` table.
+    """
+    import json
+
+    from radclass.models.bundle import META_NAME, write_bundle_json
+    from radclass.training.pool import labelled_pool
+
+    config = config or PixelModelConfig()
+    config.validate()
+    folder = Path(folder)
+    meta = json.loads((folder / META_NAME).read_text())
+    if data is None:
+        data = pool_examples(labelled_pool(), config.slices, log)
+    if sim is None:
+        sim = simulated_examples(config.simulated_per_class, config.slices, config.seed)
+    log(f"pixel signature: {len(data.y)} series from {len(set(data.groups))} datasets, {len(sim.y)} simulated")
+    choice, thresholds, scores = choose(data, sim, config)
+    cols = columns(choice.feature_set)
+    X, y = data.X, data.y
+    if choice.simulation and len(sim.y):
+        X, y = np.concatenate([X, sim.X]), np.concatenate([y, sim.y])
+    model = fit_pixel_model(X[:, cols], y, config.n_estimators, config.seed, choice.classifier)
+    export_pixel_onnx(model, len(cols), folder / PIXEL_FILE)
+    accepted = {c: float(t) for c, t in zip(SEQUENCES, thresholds) if t <= 1.0}
+    table: dict[str, Any] = {
+        "features": list(FEATURE_SETS[choice.feature_set]),
+        "classes": [str(c) for c in model.classes_],
+        "thresholds": accepted,
+        "slices": config.slices,
+        "choice": {"feature_set": choice.feature_set, "simulation": choice.simulation, "classifier": choice.classifier},
+        "inner_scores": scores,
+        "trained_on": {"series": len(data.y), "datasets": len(set(data.groups)), "simulated": len(sim.y)},
+    }
+    write_bundle_json(folder, {**meta, "pixel_signature": PIXEL_FILE, "pixel_signature_model": table})
+    log(f"pixel signature: {choice}, answers {sorted(accepted)} from pixels alone")
+    return table

@@ -87,11 +87,19 @@ def threshold_for_error_rate(confidence: np.ndarray, correct: np.ndarray, max_er
 
 
 def class_thresholds(
-    proba: np.ndarray, y: np.ndarray, classes: Sequence[str], max_error: float, min_accepted: int = 5
+    proba: np.ndarray,
+    y: np.ndarray,
+    classes: Sequence[str],
+    max_error: float,
+    min_accepted: int = 5,
+    groups: np.ndarray | None = None,
+    min_groups: int = 1,
 ) -> np.ndarray:
     """Per-class confidence thresholds from validation predictions: for each class, the smallest threshold at
     which the series *predicted* as that class are wrong at most ``max_error`` of the time, with at least
-    ``min_accepted`` of them accepted; above 1 (never accepted) where no threshold achieves that.
+    ``min_accepted`` of them accepted, coming from at least ``min_groups`` distinct ``groups`` (datasets: a
+    threshold that holds on one site only says little about the next); above 1 (never accepted) where no
+    threshold achieves that.
 
     A class whose predictions are unreliable then abstains, while a class the evidence names well is kept: an
     overall threshold would trade one for the other.
@@ -107,7 +115,11 @@ def class_thresholds(
         order = np.argsort(-conf[mine])
         ok = (truth[mine] == c)[order].astype(float)
         errors = np.cumsum(1 - ok) / np.arange(1, len(ok) + 1)
-        feasible = np.flatnonzero((errors <= max_error) & (np.arange(1, len(ok) + 1) >= min_accepted))
+        enough = np.arange(1, len(ok) + 1) >= min_accepted
+        if groups is not None and min_groups > 1:
+            seen = np.asarray(groups, object)[mine][order]
+            enough &= np.array([len(set(seen[: i + 1])) >= min_groups for i in range(len(seen))])
+        feasible = np.flatnonzero((errors <= max_error) & enough)
         if len(feasible):
             out[j] = float(conf[mine][order][feasible[-1]])
     return out

@@ -65,7 +65,10 @@ class PixelModelConfig:
     inner_folds
         Group folds (of datasets) of the inner validation.
     max_error_rate
-        Error rate that the abstention threshold allows on inner-fold predictions.
+        Error rate that a class's abstention threshold allows on inner-fold predictions.
+    min_accepted, min_datasets
+        Inner-fold predictions of a class, and the datasets they come from, that its threshold must accept
+        (fewer: the class never answers from pixels alone).
     seed
         Random seed.
     """
@@ -77,7 +80,9 @@ class PixelModelConfig:
     simulation_choices: tuple[bool, ...] = (True, False)
     classifiers: tuple[str, ...] = CLASSIFIERS
     inner_folds: int = 5
-    max_error_rate: float = 0.10
+    max_error_rate: float = 0.05
+    min_accepted: int = 8
+    min_datasets: int = 3
     seed: int = 0
 
     def validate(self) -> None:
@@ -248,7 +253,15 @@ def choose(data: PixelExamples, sim: PixelExamples, config: PixelModelConfig) ->
                 proba = out_of_fold(data, sim, choice, config, folds)
                 scored.append((balanced_accuracy(data.y, proba), choice, proba))
     best_score, best, proba = max(scored, key=lambda s: s[0])
-    threshold = class_thresholds(proba, data.y, SEQUENCES, config.max_error_rate)
+    threshold = class_thresholds(
+        proba,
+        data.y,
+        SEQUENCES,
+        config.max_error_rate,
+        config.min_accepted,
+        groups=data.groups,
+        min_groups=config.min_datasets,
+    )
     return (
         best,
         threshold,

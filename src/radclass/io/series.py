@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from radclass.io.dicom_header import InstanceInfo
 from radclass.io.geometry import plane_of_iops, slice_normal
+from radclass.io.header_model import InstanceInfo
 
 # Header columns of a series row, in output order (see README "scan columns").
 HEADER_COLUMNS: tuple[str, ...] = (

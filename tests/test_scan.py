@@ -392,7 +392,7 @@ def test_output_path_that_is_a_folder_is_refused(small_tree: Path, tmp_path: Pat
 
 
 def test_field_strength_in_gauss_is_read_as_tesla():
-    from radclass.io.dicom_header import tesla
+    from radclass.io.header_values import tesla
 
     assert tesla(15000.0) == 1.5  # old GE Genesis headers store gauss
     assert tesla(3.0) == 3.0 and tesla(7.0) == 7.0 and tesla(None) is None

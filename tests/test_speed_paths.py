@@ -1,9 +1,9 @@
 """The fast paths of issue #7 give the same results as the plain pydicom paths they shortcut.
 
-* header reading: ``read_instance`` tries a raw element walk (``dicom_header._read_instance_fast``) before
+* header reading: ``read_instance`` tries a raw element walk (``header_reader.read_instance_walked``) before
   ``pydicom.dcmread``; both must give the same :class:`InstanceInfo` (or the same error) for every file of the
   pool and for seeded mutants of them (truncated, bit-flipped, bytes inserted, header bytes overwritten);
-* pixel decoding: ``load_slices`` reads through ``dicom_header.read_pixel_dataset`` and decodes only the K
+* pixel decoding: ``load_slices`` reads through ``pixel_dataset.read_pixel_dataset`` and decodes only the K
   frames it keeps of uncompressed multi-frame files; the slices must equal those of ``dcmread`` + full decode;
 * annotate: slices decoded in worker processes give the same rows as in-process decoding;
 * start-up: ``import radclass.cli`` pulls in no heavy library.
@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 
 from radclass.config import BUNDLED_DIR
-from radclass.io import dicom_header as dh
-from radclass.io import pixels
+from radclass.io import header_reader, pixel_dataset, pixels
+from radclass.io.header_model import DicomReadError
+from radclass.io.raw_dataset import Fallback
 from radclass.io.files import sniff_kind
 
 BUNDLE_READY = (BUNDLED_DIR / "mri-series" / "bundle.json").exists()
@@ -37,8 +38,8 @@ def _dicom_files(*roots: Path) -> list[Path]:
 
 def _outcome(path: Path):
     try:
-        return dh.read_instance(path)
-    except dh.DicomReadError as err:
+        return header_reader.read_instance(path)
+    except DicomReadError as err:
         return ("error", str(err))
 
 
@@ -46,11 +47,11 @@ def _outcome(path: Path):
 def slow_headers(monkeypatch):
     """``read_instance`` with the fast reader switched off (pydicom.dcmread only)."""
     def refuse(path):
-        raise dh._Fallback("switched off")
+        raise Fallback("switched off")
 
     def read(path: Path):
         with monkeypatch.context() as m:
-            m.setattr(dh, "_read_instance_fast", refuse)
+            m.setattr(header_reader, "read_instance_walked", refuse)
             return _outcome(path)
 
     return read
@@ -62,7 +63,7 @@ def test_fast_header_reader_matches_pydicom_on_the_pool(data_root, slow_headers)
     taken = 0
     for f in files:
         try:
-            fast = dh._read_instance_fast(str(f))
+            fast = header_reader.read_instance_walked(str(f))
             taken += 1
         except Exception:
             fast = _outcome(f)  # what read_instance returns after falling back
@@ -112,9 +113,9 @@ def test_pixel_fast_path_matches_full_decoding(pool_scan, monkeypatch):
     fast = [load(s) for s in series]
 
     def refuse(path, frames=None):
-        raise dh._Fallback("switched off")
+        raise Fallback("switched off")
 
-    monkeypatch.setattr(dh, "read_pixel_dataset", refuse)  # -> dcmread, every frame decoded
+    monkeypatch.setattr(pixel_dataset, "read_pixel_dataset", refuse)  # -> dcmread, every frame decoded
     for s, got in zip(series, fast):
         want = load(s)
         if isinstance(want, str):

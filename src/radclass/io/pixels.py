@@ -84,12 +84,12 @@ def _pixel_dataset(inst, k: int):
     A multi-frame, uncompressed, non-MONOCHROME1 instance decodes only the ``evenly_spaced(n_frames, k)`` frames
     that ``_dicom_slices`` keeps (every step of ``_frames`` is per frame for those; MONOCHROME1 inverts against
     the maximum of all frames, and a compressed file must fail as a whole when any frame is corrupt, so they
-    decode everything). The dataset comes from the fast reader (dicom_header.read_pixel_dataset), else from
+    decode everything). The dataset comes from the fast reader (pixel_dataset.read_pixel_dataset), else from
     ``pydicom.dcmread``.
     """
     import pydicom
 
-    from radclass.io.dicom_header import read_pixel_dataset
+    from radclass.io.pixel_dataset import read_pixel_dataset
 
     indices = None
     syntax = pydicom.uid.UID(inst.transfer_syntax) if inst.transfer_syntax else None

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from radclass.io.dicom_header import InstanceInfo
 from radclass.io.geometry import plane_of_iops, slice_normal
+from radclass.io.header_model import InstanceInfo
 from radclass.taxonomy import Flag, SeriesFlag, join_flags
 from radclass.values import as_text
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radclass.io.dicom_header import DicomReadError, InstanceInfo, read_instance
 from radclass.io.files import sniff_kind, walk_files
+from radclass.io.header_model import DicomReadError, InstanceInfo
+from radclass.io.header_reader import read_instance
 from radclass.io.series import HEADER_COLUMNS, SCAN_COLUMNS, Series, group_instances
 from radclass.io.volumes import VolumeReadError, image_series, nifti_series, sidecar_of
 from radclass.taxonomy import Status

@@ -1,0 +1,580 @@
+"""A raw element walk over a DICOM file's bytes that builds a small pydicom Dataset of the elements wanted.
+
+pydicom builds a Dataset for every item of every undefined-length sequence while it reads a file; an enhanced
+MR object (hundreds of per-frame functional groups) then costs tens of milliseconds, and a classic one about a
+millisecond, mostly for elements nobody reads. :func:`fast_dataset` walks the element structure itself (tags
+and lengths only, over an mmap of the file), keeps the raw bytes of the elements wanted, and hands them to
+pydicom's own value converters, so every value is decoded exactly as ``dcmread`` would decode it. It only takes
+files of the plain shape: Part 10 preamble, explicit or implicit VR little endian, items and delimiters where
+the standard puts them, no value past the end of the file (except the pixel data, whose truncation
+:func:`radclass.io.header_fields.instance_from_dataset` reports). Anything else raises :class:`Fallback` and
+the caller reads the file with ``dcmread``.
+
+Two callers: header reading (:mod:`radclass.io.header_reader`, :data:`HEADER_TAGS`) and pixel decoding
+(:mod:`radclass.io.pixel_dataset`, :data:`PIXEL_GROUPS`).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import pydicom
+from pydicom.charset import convert_encodings, default_encoding
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement, convert_raw_data_element
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.tag import BaseTag, Tag
+from pydicom.values import convert_value
+
+PIXEL_TAGS = (Tag(0x7FE0, 0x0010), Tag(0x7FE0, 0x0008), Tag(0x7FE0, 0x0009))
+UNDEFINED_LENGTH = 0xFFFFFFFF
+
+_HH = struct.Struct("<HH")
+_HHL = struct.Struct("<HHL")
+_HH2sH = struct.Struct("<HH2sH")
+_UL = struct.Struct("<L")
+_HHHH = struct.Struct("<HHHH")
+_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_VRS = frozenset(
+    b"AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV".split()
+)
+_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())  # 4-byte length in explicit VR
+_VR_INTS = frozenset(int.from_bytes(v, "little") for v in _VRS)
+_LONG_VR_INTS = frozenset(int.from_bytes(v, "little") for v in _LONG_VRS)
+_SQ_INT = int.from_bytes(b"SQ", "little")
+_PIXEL_TAG_INTS = frozenset(int(t) for t in PIXEL_TAGS)
+_NOT_PLAIN_SYNTAXES = frozenset(
+    {pydicom.uid.ExplicitVRBigEndian, pydicom.uid.DeflatedExplicitVRLittleEndian, *pydicom.uid.PrivateTransferSyntaxes}
+)
+
+
+def _tag(keyword: str) -> int:
+    """The tag of a keyword of the DICOM dictionary (for this module's constants: a typo raises at import)."""
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(f"{keyword!r} is not a DICOM keyword.")
+    return tag
+
+
+# Keywords read by radclass.io.header_fields (keep the two in step); private tags read for b-values / mosaics,
+# with their private creators (an implicit VR private element needs its creator for its VR).
+_HEADER_KEYWORDS = (
+    "SpecificCharacterSet",
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "Modality",
+    "Manufacturer",
+    "ManufacturerModelName",
+    "MagneticFieldStrength",
+    "SeriesDescription",
+    "ProtocolName",
+    "StudyDescription",
+    "BodyPartExamined",
+    "SeriesNumber",
+    "InstanceNumber",
+    "ImageType",
+    "ScanningSequence",
+    "SequenceVariant",
+    "ScanOptions",
+    "SequenceName",
+    "PulseSequenceName",
+    "MRAcquisitionType",
+    "RepetitionTime",
+    "EchoTime",
+    "InversionTime",
+    "EchoTrainLength",
+    "FlipAngle",
+    "EchoNumbers",
+    "PixelSpacing",
+    "SliceThickness",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "PhotometricInterpretation",
+    "NumberOfTemporalPositions",
+    "ContrastBolusAgent",
+    "ContrastBolusIngredient",
+    "ContrastBolusRoute",
+    "ContrastBolusVolume",
+    "ContrastBolusTotalDose",
+    "ContrastBolusIngredientConcentration",
+    "ImageOrientationPatient",
+    "ImagePositionPatient",
+    "EchoPulseSequence",
+    "EchoPlanarPulseSequence",
+    "BitsAllocated",
+    "SamplesPerPixel",
+    "DiffusionBValue",
+    "SharedFunctionalGroupsSequence",
+    "PerFrameFunctionalGroupsSequence",
+)
+_SHARED_FG = _tag("SharedFunctionalGroupsSequence")
+_PIXEL_VALUE_TRANSFORM = _tag("PixelValueTransformationSequence")
+# Groups pixel decoding reads: pydicom's decoders (0028, 7FE0), the mosaic geometry (0018), the functional
+# groups (5200); 0008 and 0020 for good measure.
+PIXEL_GROUPS = frozenset({0x0008, 0x0018, 0x0020, 0x0028, 0x5200, 0x7FE0})
+_PER_FRAME_FG = _tag("PerFrameFunctionalGroupsSequence")
+HEADER_TAGS = frozenset(
+    {_tag(k) for k in _HEADER_KEYWORDS}
+    | {0x0019100C, 0x00431039, 0x20011003, 0x0019100A}
+    | {(g << 16) | e for g in (0x0019, 0x0043, 0x2001) for e in range(0x10, 0x100)}
+    | _PIXEL_TAG_INTS
+)
+# Per-frame functional groups read by header_fields' enhanced-MR mapping: the first frame's (``first()``) and
+# every frame's (loop).
+_EVERY_FRAME_SEQS = frozenset(
+    _tag(k) for k in ("PlaneOrientationSequence", "MRDiffusionSequence", "PlanePositionSequence")
+)
+# What the loop reads inside them (a light item holds only these).
+_FRAME_VALUES = frozenset(_tag(k) for k in ("ImageOrientationPatient", "DiffusionBValue", "ImagePositionPatient"))
+_FIRST_FRAME_SEQS = _EVERY_FRAME_SEQS | frozenset(
+    _tag(k)
+    for k in (
+        "MRImageFrameTypeSequence",
+        "MRTimingAndRelatedParametersSequence",
+        "MREchoSequence",
+        "MRModifierSequence",
+        "PixelMeasuresSequence",
+        "ContrastBolusUsageSequence",
+    )
+)
+# Keywords the fast Dataset converts directly (plain VRs: no sequence, no ambiguous or private VR).
+_FAST_KEYWORDS = {
+    k: BaseTag(_tag(k))
+    for k in _HEADER_KEYWORDS
+    if dictionary_VR(_tag(k)) in {v.decode() for v in _VRS - {b"SQ", b"UN"}}
+}
+_FAST_VRS = {tag: dictionary_VR(tag) for tag in _FAST_KEYWORDS.values()}
+
+
+class Fallback(Exception):
+    """The file is not of the plain shape the raw element walk handles (the caller reads it with ``dcmread``)."""
+
+
+def _is_sequence_implicit(tag: int, data, pos: int) -> bool:
+    """pydicom's rule for an implicit VR element of undefined length: a sequence when the dictionary says SQ,
+    or, for an unknown private tag, when an item tag follows."""
+    try:
+        return dictionary_VR(tag) == "SQ"
+    except KeyError:
+        if tag >> 16 & 1:
+            return data[pos : pos + 4] == b"\xfe\xff\x00\xe0"
+    return False
+
+
+class _Walker:
+    """Tags and lengths of the elements of one file (little endian), over its bytes (an mmap)."""
+
+    def __init__(self, data, implicit: bool):
+        self.data, self.size, self.implicit = data, len(data), implicit
+
+    def element(self, pos: int) -> tuple[int, bytes | None, int, int] | None:
+        """(tag, VR or None, length, value offset) of the element at ``pos``; None at the end of the data."""
+        data = self.data
+        if pos + 8 > self.size:
+            return None
+        if self.implicit:
+            g, e, length = _HHL.unpack_from(data, pos)
+            return g << 16 | e, None, length, pos + 8
+        g, e, vr, length = _HH2sH.unpack_from(data, pos)
+        if g == 0xFFFE:
+            return g << 16 | e, None, _UL.unpack_from(data, pos + 4)[0], pos + 8
+        if vr in _LONG_VRS:
+            if pos + 12 > self.size:
+                raise Fallback("short element header")
+            return g << 16 | e, vr, _UL.unpack_from(data, pos + 8)[0], pos + 12
+        if vr not in _VRS:
+            raise Fallback("unknown VR")
+        return g << 16 | e, vr, length, pos + 8
+
+    def value_end(self, tag: int, vr: bytes | None, length: int, vpos: int) -> int:
+        """Offset after a value; undefined-length sequences are walked (pydicom parses them while reading)."""
+        if length != 0xFFFFFFFF:
+            end = vpos + length
+            if end > self.size:
+                raise Fallback("value past the end of the file")
+            return end
+        if vr == b"SQ" or (vr is None and _is_sequence_implicit(tag, self.data, vpos)):
+            return self.sequence_end(vpos)
+        raise Fallback("undefined length value that is not a sequence")
+
+    def sequence_end(self, pos: int) -> int:
+        """Offset after an undefined-length sequence value starting at ``pos`` (iterative walk)."""
+        size, data, implicit = self.size, self.data, self.implicit
+        unpack4, unpack_ul = _HHHH.unpack_from, _UL.unpack_from
+        long_vrs, vrs = _LONG_VR_INTS, _VR_INTS
+        stack: list[int] = [-1]  # -1: in a sequence of undefined length; -2: in an item of undefined length;
+        while stack:  # >= 0: in an item that ends at that offset
+            top = stack[-1]
+            if top == -1:  # expect an item or the sequence delimiter
+                if pos + 8 > size:
+                    raise Fallback("end of file inside a sequence")
+                g, e, _, _ = unpack4(data, pos)
+                if g != 0xFFFE:
+                    raise Fallback("not an item")
+                if e == 0xE0DD:
+                    stack.pop()
+                elif e == 0xE000:
+                    ilen = unpack_ul(data, pos + 4)[0]
+                    stack.append(-2 if ilen == 0xFFFFFFFF else pos + 8 + ilen)
+                else:
+                    raise Fallback("not an item")
+                pos += 8
+                continue
+            while True:  # the elements of an item, until its end or a nested undefined-length sequence
+                if top >= 0 and pos >= top:
+                    if pos != top:
+                        raise Fallback("item length mismatch")
+                    stack.pop()
+                    break
+                if pos + 8 > size:
+                    raise Fallback("end of file inside a sequence")
+                g, e, vr, length = unpack4(data, pos)
+                if g == 0xFFFE:
+                    if e == 0xE00D and top == -2:
+                        stack.pop()
+                        pos += 8
+                        break
+                    raise Fallback("delimiter inside an item")
+                if implicit:
+                    length = unpack_ul(data, pos + 4)[0]
+                    vpos = pos + 8
+                    is_sq = None
+                elif vr in long_vrs:
+                    length = unpack_ul(data, pos + 8)[0]
+                    vpos = pos + 12
+                    is_sq = vr == _SQ_INT
+                elif vr in vrs:
+                    vpos = pos + 8
+                    is_sq = False
+                else:
+                    raise Fallback("unknown VR")
+                if length == 0xFFFFFFFF:
+                    if is_sq or (is_sq is None and _is_sequence_implicit(g << 16 | e, data, vpos)):
+                        stack.append(-1)
+                        pos = vpos
+                        break
+                    raise Fallback("undefined length value that is not a sequence")
+                pos = vpos + length
+                if pos > size:
+                    raise Fallback("value past the end of the file")
+        return pos
+
+    def items(self, vpos: int, length: int) -> tuple[list[list[tuple[int, bytes | None, int, int, int]]], int]:
+        """Items of a sequence value: per item, its elements as (tag, VR, length, start, end); offset after."""
+        end = vpos + length if length != 0xFFFFFFFF else None
+        pos = vpos
+        out: list[list[tuple[int, bytes | None, int, int, int]]] = []
+        while end is None or pos < end:
+            h = self.element(pos)
+            if h is None or h[0] != _ITEM:
+                if h is not None and h[0] == _SEQ_END and end is None:
+                    return out, h[3]
+                raise Fallback("not an item")
+            ilen, ipos = h[2], h[3]
+            iend = ipos + ilen if ilen != 0xFFFFFFFF else None
+            pos = ipos
+            elements = []
+            while iend is None or pos < iend:
+                h = self.element(pos)
+                if h is None:
+                    raise Fallback("end of file inside an item")
+                tag, vr, elen, epos = h
+                if tag == _ITEM_END and iend is None:
+                    pos = epos
+                    break
+                if tag >> 16 == 0xFFFE:
+                    raise Fallback("delimiter inside an item")
+                nxt = self.value_end(tag, vr, elen, epos)
+                elements.append((tag, vr, elen, pos, nxt))
+                pos = nxt
+            else:
+                if pos != iend:
+                    raise Fallback("item length mismatch")
+            out.append(elements)
+        if pos != end:
+            raise Fallback("sequence length mismatch")
+        return out, pos
+
+
+def _item_bytes(data, elements) -> bytes:
+    body = b"".join(data[start:end] for _, _, _, start, end in elements)
+    return b"\xfe\xff\x00\xe0" + _UL.pack(len(body)) + body
+
+
+_VALUE_CACHE: dict[tuple, Any] = {}
+_VALUE_CACHE_SIZE = 8192
+_MISSING = object()
+
+
+class _FastDataset(Dataset):
+    """A Dataset of raw elements whose plain keyword values are converted without the DataElement machinery
+    (same converter, same VR; anything unusual goes through Dataset.get)."""
+
+    def get(self, key, default=None):
+        tag = _FAST_KEYWORDS.get(key) if isinstance(key, str) else None
+        if tag is not None:
+            raw = self._dict.get(tag)
+            if raw is None:
+                return default
+            if isinstance(raw, RawDataElement) and raw.VR != "UN" and raw.value is not None:
+                vr = raw.VR or _FAST_VRS[tag]  # implicit VR: the dictionary's VR, as pydicom's raw_element_vr hook
+                # The conversion is a function of (VR, bytes, byte order, character set): the files of a series
+                # repeat most values, so converted values are remembered (the callers never modify them).
+                cache_key = (vr, raw.value, raw.is_little_endian, self._fast_encoding_key)
+                value = _VALUE_CACHE.get(cache_key, _MISSING)
+                if value is not _MISSING:
+                    return value
+                try:
+                    value = convert_value(vr, raw, self._fast_encoding)
+                except Exception:
+                    return super().get(key, default)
+                if len(_VALUE_CACHE) >= _VALUE_CACHE_SIZE:
+                    _VALUE_CACHE.clear()
+                _VALUE_CACHE[cache_key] = value
+                return value
+        return super().get(key, default)
+
+
+class _LightItem:
+    """One item of a per-frame functional-group sequence: ``in``, ``get`` and attribute access by keyword,
+    values converted by pydicom from the raw element (cached per file, frames repeat their values)."""
+
+    __slots__ = ("_raw", "_encoding", "_cache")
+
+    def __init__(self, raw: dict[int, RawDataElement], encoding, cache: dict):
+        self._raw, self._encoding, self._cache = raw, encoding, cache
+
+    def __contains__(self, keyword: str) -> bool:
+        return tag_for_keyword(keyword) in self._raw
+
+    def get(self, keyword: str, default=None):
+        tag = tag_for_keyword(keyword)
+        raw = self._raw.get(tag) if tag is not None else None
+        if raw is None:
+            return default
+        key = (tag, raw.VR, raw.value)
+        if key not in self._cache:  # public tags only: the implicit VR lookup needs no parent dataset
+            self._cache[key] = convert_raw_data_element(raw, encoding=self._encoding).value
+        return self._cache[key]
+
+    def __getattr__(self, keyword: str):
+        if keyword.startswith("_"):
+            raise AttributeError(keyword)
+        if tag_for_keyword(keyword) not in self._raw:
+            raise AttributeError(keyword)
+        return self.get(keyword)
+
+
+class _LightGroup:
+    """A per-frame functional group: ``get(sequence keyword)`` -> list of :class:`_LightItem`."""
+
+    __slots__ = ("_seqs",)
+
+    def __init__(self, seqs: dict[int, list[_LightItem]]):
+        self._seqs = seqs
+
+    def get(self, keyword: str, default=None):
+        tag = tag_for_keyword(keyword)
+        return self._seqs.get(tag, default) if tag is not None else default
+
+
+def fast_dataset(
+    data,
+    keep: frozenset[int],
+    *,
+    header: bool,
+    frames: frozenset[int] | None = None,
+    keep_groups: frozenset[int] = frozenset(),
+) -> _FastDataset:
+    """A dataset of the top-level elements of ``data`` whose tags are in ``keep`` or groups in ``keep_groups``.
+
+    ``header``: per-frame functional groups reduced to what the enhanced-MR mapping of
+    :mod:`radclass.io.header_fields` reads (the first frame in the dataset, later frames as light items), pixel
+    data located but not loaded. Otherwise (pixel decoding): the
+    pixel data value is loaded and the functional groups keep their PixelValueTransformationSequence only,
+    and when ``frames`` is given only in the first item and those in ``frames`` (the item count is kept).
+    """
+    if data[128:132] != b"DICM":
+        raise Fallback("no Part 10 preamble")
+    walker = _Walker(data, implicit=False)
+    pos, meta = 132, dict[BaseTag, RawDataElement]()
+    while pos + 6 <= walker.size and _HH.unpack_from(data, pos)[0] == 2:
+        if not meta and not (0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B):
+            raise Fallback("implicit VR file meta")
+        tag, vr, length, vpos = walker.element(pos)  # type: ignore[misc]
+        if vr is None or length == 0xFFFFFFFF or vpos + length > walker.size:
+            raise Fallback("unusual file meta")
+        meta[BaseTag(tag)] = RawDataElement(
+            BaseTag(tag), vr.decode(), length, data[vpos : vpos + length], vpos, False, True
+        )
+        pos = vpos + length
+    file_meta = FileMetaDataset(meta)  # type: ignore[arg-type]  # as for _FastDataset below
+    file_meta.set_original_encoding(False, True, default_encoding)
+    syntax = file_meta.get("TransferSyntaxUID")
+    if not syntax or syntax in _NOT_PLAIN_SYNTAXES or pos + 8 > walker.size:
+        raise Fallback("transfer syntax")
+    implicit = walker.implicit = syntax == pydicom.uid.ImplicitVRLittleEndian
+    if _HH.unpack_from(data, pos)[0] == 0:
+        raise Fallback("command set")
+    if (0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B) == implicit:
+        raise Fallback("VR encoding differs from the transfer syntax")
+    raw: dict[BaseTag, RawDataElement] = {}
+    later: list[_LightGroup] = []
+    size = walker.size
+    unpack4, unpack_ul = _HHHH.unpack_from, _UL.unpack_from
+    while pos + 8 <= size:
+        g, e, vr_int, length = unpack4(data, pos)
+        tag = g << 16 | e
+        vr = None
+        if implicit or g == 0xFFFE:
+            length = unpack_ul(data, pos + 4)[0]
+            vpos = pos + 8
+        elif vr_int in _LONG_VR_INTS:
+            if pos + 12 > size:
+                raise Fallback("short element header")
+            length = unpack_ul(data, pos + 8)[0]
+            vpos = pos + 12
+        elif vr_int in _VR_INTS:
+            vpos = pos + 8
+        else:
+            raise Fallback("unknown VR")
+        if tag not in keep and g not in keep_groups and length != 0xFFFFFFFF and g != 0xFFFE:
+            pos = vpos + length  # an element nobody reads
+            if pos > size:
+                raise Fallback("value past the end of the file")
+            continue
+        if not implicit and g != 0xFFFE:
+            vr = data[pos + 4 : pos + 6]
+        if tag == _ITEM_END:
+            break  # pydicom ends a top-level dataset here too
+        if tag >> 16 == 0xFFFE:
+            raise Fallback("delimiter at top level")
+        vr_str = vr.decode() if vr is not None else None
+        if tag in _PIXEL_TAG_INTS:
+            if length == 0xFFFFFFFF:
+                end = _encapsulated_end(data, vpos)
+                value = None if header else data[vpos : end - 8]  # as pydicom: without the delimiter
+            else:
+                end = vpos + length
+                value = None if header else data[vpos:end]
+                if value is not None and len(value) != length:
+                    raise Fallback("truncated pixel data")
+            if tag in keep or tag >> 16 in keep_groups:
+                raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, length, value, vpos, implicit, True)
+            pos = end
+            continue
+        if tag == _SHARED_FG and length and (tag in keep or tag >> 16 in keep_groups):
+            if vr not in (None, b"SQ") or (vr is None and not _is_sequence_implicit(tag, data, vpos)):
+                raise Fallback("shared groups not a sequence")
+            items, end = walker.items(vpos, length)
+            wanted = _FIRST_FRAME_SEQS if header else frozenset({_PIXEL_VALUE_TRANSFORM})
+            value = b"".join(_item_bytes(data, [el for el in item if el[0] in wanted]) for item in items)
+            raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
+            pos = end
+            continue
+        if tag == _PER_FRAME_FG and length and (tag in keep or tag >> 16 in keep_groups):
+            if vr not in (None, b"SQ") or (vr is None and not _is_sequence_implicit(tag, data, vpos)):
+                raise Fallback("per-frame groups not a sequence")
+            items, end = walker.items(vpos, length)
+            if header:
+                value = _item_bytes(data, [el for el in items[0] if el[0] in _FIRST_FRAME_SEQS]) if items else b""
+                later = [_light_group(walker, item) for item in items[1:]]
+            else:  # pixel decoding reads the rescale of the frames it decodes
+                value = b"".join(
+                    _item_bytes(
+                        data,
+                        [el for el in item if el[0] == _PIXEL_VALUE_TRANSFORM]
+                        if frames is None or i == 0 or i in frames
+                        else [],
+                    )
+                    for i, item in enumerate(items)
+                )
+            raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
+            pos = end
+            continue
+        end = walker.value_end(tag, vr, length, vpos)
+        if tag in keep or tag >> 16 in keep_groups:
+            # an undefined-length sequence is kept as its items (and delimiter), read back by pydicom on access
+            raw[BaseTag(tag)] = RawDataElement(
+                BaseTag(tag),
+                vr_str,
+                length if length != 0xFFFFFFFF else end - vpos,
+                data[vpos:end],
+                vpos,
+                implicit,
+                True,
+            )
+        pos = end
+    ds = _FastDataset(raw)  # type: ignore[arg-type]  # Dataset stores RawDataElements (dict is invariant)
+    encoding = (
+        convert_encodings(convert_raw_data_element(raw[BaseTag(0x00080005)]).value)
+        if 0x00080005 in raw
+        else default_encoding
+    )
+    ds.set_original_encoding(implicit, True, encoding)
+    ds.file_meta = file_meta
+    ds._fast_encoding = ds._character_set
+    ds._fast_encoding_key = tuple(ds._fast_encoding) if isinstance(ds._fast_encoding, list) else ds._fast_encoding
+    if later:
+        cache: dict = {}
+        for group in later:
+            for light_items in group._seqs.values():
+                for light in light_items:
+                    light._encoding, light._cache = encoding, cache
+        ds._later_frames = later
+    return ds
+
+
+def _light_group(walker: _Walker, elements) -> _LightGroup:
+    """The sequences of one per-frame item that :mod:`radclass.io.header_fields` reads per frame, as light items."""
+    data = walker.data
+    seqs: dict[int, list[_LightItem]] = {}
+    for tag, vr, length, start, _ in elements:
+        if tag not in _EVERY_FRAME_SEQS:
+            continue
+        if vr not in (None, b"SQ"):
+            raise Fallback("functional group not a sequence")
+        vpos = start + (8 if vr is None else 12)
+        if length == 0:
+            seqs[tag] = []
+            continue
+        items, _ = walker.items(vpos, length)
+        seqs[tag] = [
+            _LightItem(
+                {
+                    BaseTag(t): RawDataElement(
+                        BaseTag(t),
+                        v.decode() if v is not None else None,
+                        n,
+                        data[s + (8 if v is None or v not in _LONG_VRS else 12) : e],
+                        s,
+                        walker.implicit,
+                        True,
+                    )
+                    for t, v, n, s, e in item
+                    if t in _FRAME_VALUES and n != 0xFFFFFFFF
+                },
+                None,
+                {},
+            )
+            for item in items
+        ]
+    return _LightGroup(seqs)
+
+
+def _encapsulated_end(data, pos: int) -> int:
+    """Offset after encapsulated (compressed) pixel data: its items, then the sequence delimiter."""
+    size = len(data)
+    while True:
+        if pos + 8 > size:
+            raise Fallback("end of file inside encapsulated pixel data")
+        g, e, length = _HHL.unpack_from(data, pos)
+        if (g, e) == (0xFFFE, 0xE0DD):
+            return pos + 8
+        if (g, e) != (0xFFFE, 0xE000) or length == 0xFFFFFFFF:
+            raise Fallback("not an item in encapsulated pixel data")
+        pos += 8 + length

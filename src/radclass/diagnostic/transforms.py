@@ -15,15 +15,18 @@ is kept by the recipes' sizes).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from monai.transforms import GaussianSmooth, Identity, OneOf, RandSpatialCrop, RandZoom, Rotate, ShiftIntensity
 
 from radclass.diagnostic.hounsfield import MULTI_WINDOW, WINDOWS, Window
 from radclass.diagnostic.preprocess import AIR_HU, Preprocess, center_crop, normalize, to_channels
+from radclass.learning.augment import BatchAugment
+from radclass.learning.transforms import RandMirrorLabeld, UnsharpMask
 
 __all__ = [
     "DesaiAugment",
@@ -69,11 +72,8 @@ def flip_laterality(
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Flip each sample horizontally with probability ``p``; flipped samples get their mirrored label."""
-    flip = torch.rand(x.shape[0], generator=generator) < p
-    x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-    if permutation is not None:
-        y = torch.where(flip, permutation[y], y)
-    return x, y
+    out = BatchAugment([RandMirrorLabeld("image", "label", permutation, prob=p)])({"image": x, "label": y}, generator)
+    return out["image"], out["label"]
 
 
 def window_batch(raw: torch.Tensor, window: Window | torch.Tensor) -> torch.Tensor:
@@ -82,27 +82,6 @@ def window_batch(raw: torch.Tensor, window: Window | torch.Tensor) -> torch.Tens
         return ((raw - window.low) / window.width).clamp(0, 1)
     width, level = window[:, 0].view(-1, 1, 1, 1), window[:, 1].view(-1, 1, 1, 1)
     return ((raw - (level - width / 2)) / width).clamp(0, 1)
-
-
-def _affine(x: torch.Tensor, angle_deg: torch.Tensor, scale: torch.Tensor, pad: float) -> torch.Tensor:
-    a = angle_deg * math.pi / 180
-    cos, sin = torch.cos(a) / scale, torch.sin(a) / scale
-    theta = torch.zeros(x.shape[0], 2, 3)
-    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x - pad, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + pad
-
-
-def _gaussian_blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
-    radius = max(1, int(round(2 * sigma)))
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
-    k = torch.exp(-(t**2) / (2 * sigma**2))
-    k = k / k.sum()
-    c = x.shape[1]
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(
-        F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c
-    )
 
 
 @dataclass(frozen=True)
@@ -117,30 +96,58 @@ class DesaiAugment:
     blur_sigma: float = 1.0
     edge_amount: float = 1.0
 
+    def __post_init__(self) -> None:
+        if not self.angles:
+            raise ValueError("The Desai augmentation needs at least one rotation angle (0 for none).")
+        for name in ("magnification", "p_magnify", "p_blur", "p_edge", "blur_sigma", "edge_amount"):
+            if getattr(self, name) < 0:
+                raise ValueError(
+                    f"The Desai augmentation setting {name} must not be negative; got {getattr(self, name)}."
+                )
+        if max(self.p_magnify, self.p_blur + self.p_edge) > 1:
+            raise ValueError(
+                f"The Desai augmentation probabilities must be at most 1 (p_blur + p_edge included); got "
+                f"p_magnify {self.p_magnify}, p_blur {self.p_blur}, p_edge {self.p_edge}."
+            )
+
     def geometric(self, raw: torch.Tensor, pad: float, g: torch.Generator | None) -> torch.Tensor:
-        n = raw.shape[0]
-        choice = torch.randint(len(self.angles), (n,), generator=g)
-        angle = torch.tensor(self.angles, dtype=raw.dtype)[choice]
-        scale = torch.where(torch.rand(n, generator=g) < self.p_magnify, 1 + self.magnification, 1.0)
-        return _affine(raw, angle, scale.to(raw.dtype), pad)
+        """One rotation of :attr:`angles` per sample, then a magnification with probability ``p_magnify``; the
+        area moved in from outside is filled with ``pad`` (air for HU)."""
+        return _geometric(self, float(pad))(raw, g)
 
     def photometric(self, x: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
         """Blur or edge enhancement (unsharp mask) of [0, 1] channels."""
-        r = torch.rand(x.shape[0], generator=g).view(-1, 1, 1, 1)
-        blurred = _gaussian_blur(x, self.blur_sigma)
-        sharp = (x + self.edge_amount * (x - blurred)).clamp(0, 1)
-        return torch.where(r < self.p_blur, blurred, torch.where(r < self.p_blur + self.p_edge, sharp, x))
+        return _photometric(self)(x, g)
 
 
-def _random_crop(x: torch.Tensor, size: int, g: torch.Generator | None) -> torch.Tensor:
-    n, _, h, w = x.shape
-    if h == size and w == size:
-        return x
-    tops = torch.randint(h - size + 1, (n,), generator=g)
-    lefts = torch.randint(w - size + 1, (n,), generator=g)
-    return torch.stack(
-        [x[i, :, t : t + size, s : s + size] for i, (t, s) in enumerate(zip(tops.tolist(), lefts.tolist()))]
+@functools.lru_cache(maxsize=32)
+def _geometric(aug: DesaiAugment, pad: float) -> BatchAugment:
+    rotations = OneOf([Rotate(math.radians(a), mode="bilinear", padding_mode="zeros") for a in aug.angles])
+    magnify = RandZoom(
+        prob=aug.p_magnify,
+        min_zoom=1 + aug.magnification,
+        max_zoom=1 + aug.magnification,
+        mode="bilinear",
+        padding_mode="constant",
+        keep_size=True,
     )
+    # the image minus pad is zero-padded: the area moved in from outside is pad
+    return BatchAugment([ShiftIntensity(-pad), rotations, magnify, ShiftIntensity(pad)])
+
+
+@functools.lru_cache(maxsize=32)
+def _photometric(aug: DesaiAugment) -> BatchAugment:
+    # one of: blur (p_blur), edge enhancement (p_edge), nothing
+    choice = OneOf(
+        [GaussianSmooth(aug.blur_sigma), UnsharpMask(aug.blur_sigma, aug.edge_amount), Identity()],
+        weights=[aug.p_blur, aug.p_edge, max(0.0, 1 - aug.p_blur - aug.p_edge)],
+    )
+    return BatchAugment([choice])
+
+
+@functools.lru_cache(maxsize=32)
+def _random_crop(size: int) -> BatchAugment:
+    return BatchAugment([RandSpatialCrop((size, size), random_size=False)])
 
 
 class TrainTransform:
@@ -203,7 +210,7 @@ class TrainTransform:
         if self.flip:
             raw, y = flip_laterality(raw, y, self.permutation, 0.5, g)
         if self.augment:
-            raw = _random_crop(self.desai.geometric(raw, pad, g), self.spec.input_size, g)
+            raw = _random_crop(self.spec.input_size)(self.desai.geometric(raw, pad, g), g)
         else:
             raw = torch.from_numpy(np.ascontiguousarray(center_crop(raw.numpy(), self.spec.input_size)))
         x = self._channels(raw, g)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from monai.transforms import RandAdjustContrast, RandAffine, RandFlip, RandGaussianNoise, RandGaussianSmooth
+from monai.transforms import RandAdjustContrast, RandFlip, RandGaussianNoise, RandGaussianSmooth
 
 from radclass.learning.augment import BatchAugment
-from radclass.learning.transforms import Clip
+from radclass.learning.transforms import Clip, RandBatchAffine
 
 #: Fill modes of the area an affine moves in from outside: Keras names -> MONAI (``grid_sample``) padding modes.
 FILL_MODES = {"constant": "zeros", "zeros": "zeros", "nearest": "border", "reflect": "reflection"}
@@ -30,12 +30,12 @@ FILL_MODES = {"constant": "zeros", "zeros": "zeros", "nearest": "border", "refle
 class Augment:
     """Random affine + intensity augmentation of a (n, 1, s, s) batch in [0, 1]; every field settable from TOML.
 
-    ``rotation_deg``: uniform in +- (``RandAffine``); ``shift``: fraction of the side; ``shear``: shear factor in
-    +-; ``zoom``: scale of each axis in 1 +- zoom; ``hflip``: left-right flips with p = 0.5 (``RandFlip``);
-    ``fill``: one of :data:`FILL_MODES`; ``gamma``: gamma uniform in [exp(-g), exp(g)] (``RandAdjustContrast``);
-    ``noise``: Gaussian noise SD uniform up to this (``RandGaussianNoise``); ``blur_p``: probability of a Gaussian
-    blur, sigma 0.5-1 pixel (``RandGaussianSmooth``). Intensities are clipped to [0, 1] after the affine and at
-    the end.
+    ``rotation_deg``: uniform in +- (:class:`~radclass.learning.transforms.RandBatchAffine`, on the whole
+    batch); ``shift``: fraction of the side; ``shear``: shear factor in +-; ``zoom``: scale of each axis in
+    1 +- zoom; ``hflip``: left-right flips with p = 0.5 (``RandFlip``); ``fill``: one of :data:`FILL_MODES`;
+    ``gamma``: gamma uniform in [exp(-g), exp(g)] (``RandAdjustContrast``); ``noise``: Gaussian noise SD uniform
+    up to this (``RandGaussianNoise``); ``blur_p``: probability of a Gaussian blur, sigma 0.5-1 pixel
+    (``RandGaussianSmooth``). Intensities are clipped to [0, 1] after the affine and at the end.
     """
 
     rotation_deg: float = 15.0
@@ -57,19 +57,17 @@ class Augment:
         if self.blur_p > 1:
             raise ValueError(f"The augmentation setting blur_p is a probability, at most 1; got {self.blur_p}.")
 
-    def transforms(self, size: int) -> list[Callable[..., Any]]:
-        """The MONAI transforms, in order, for (1, size, size) samples."""
+    def transforms(self) -> list[Callable[..., Any]]:
+        """The MONAI transforms, in order (the affine on the whole batch, the others per sample)."""
         out: list[Callable[..., Any]] = []
         if self.hflip:
             out.append(RandFlip(prob=0.5, spatial_axis=1))
         out += [
-            RandAffine(
-                prob=1.0,
-                rotate_range=math.radians(self.rotation_deg),
-                shear_range=(self.shear, 0.0),
-                translate_range=(self.shift * size, self.shift * size),
-                scale_range=(self.zoom, self.zoom),
-                mode="bilinear",
+            RandBatchAffine(
+                rotate=math.radians(self.rotation_deg),
+                shear=self.shear,
+                translate=self.shift,
+                scale=self.zoom,
                 padding_mode=FILL_MODES[self.fill],
             ),
             Clip(0.0, 1.0),
@@ -84,9 +82,9 @@ class Augment:
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Augment the (n, 1, s, s) batch ``x``; the same generator state gives the same batch."""
-        return _pipeline(self, int(x.shape[-1]))(x, generator)
+        return _pipeline(self)(x, generator)
 
 
 @functools.lru_cache(maxsize=16)
-def _pipeline(augment: Augment, size: int) -> BatchAugment:
-    return BatchAugment(augment.transforms(size))
+def _pipeline(augment: Augment) -> BatchAugment:
+    return BatchAugment(augment.transforms())

@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 import torch
 from torch import nn
 
-__all__ = ["BestWeights", "EpochLoop", "Goal", "LoopResult", "one_cycle_step", "past"]
+__all__ = ["BestWeights", "EpochLoop", "Goal", "LoopResult", "Stop", "one_cycle_step", "past"]
 
 Batch = TypeVar("Batch")
 
@@ -33,6 +33,15 @@ class Goal(StrEnum):
     """Lower is better (a loss)."""
     MAXIMISE = "max"
     """Higher is better (an accuracy)."""
+
+
+class Stop(StrEnum):
+    """Why a loop ended before its last epoch (the value is what the records and reports say)."""
+
+    EARLY_STOPPING = "early stopping"
+    """``patience`` candidate epochs in a row without improvement of the monitored score."""
+    TIME_LIMIT = "time limit"
+    """The ``deadline`` passed."""
 
 
 def past(deadline: float | None) -> bool:
@@ -89,11 +98,11 @@ class BestWeights:
 
 @dataclass
 class LoopResult:
-    """Per-epoch records (``epoch``, ``loss``, ``lr``, the evaluation's measures, ``stopped`` when stopped early)
-    and why the loop ended early (``"early stopping"``, ``"time limit"``, or None)."""
+    """Per-epoch records (``epoch``, ``loss``, ``lr``, the evaluation's measures; ``stopped`` on the last record
+    when the time limit ended the loop) and why the loop ended early (None: it ran all its epochs)."""
 
     history: list[dict[str, Any]] = field(default_factory=list)
-    stopped: str | None = None
+    stopped: Stop | None = None
 
 
 @dataclass
@@ -167,7 +176,10 @@ class EpochLoop(Generic[Batch]):
         for k in range(self.epochs):
             if self.before_epoch is not None:
                 self.before_epoch(k)
-            self.train_mode() if self.train_mode is not None else self.model.train()
+            if self.train_mode is not None:
+                self.train_mode()
+            else:
+                self.model.train()
             total, seen, steps = 0.0, 0, 0
             for batch in self.batches(k):
                 if steps and past(self.deadline):
@@ -192,9 +204,9 @@ class EpochLoop(Generic[Batch]):
                     assert self.best is not None  # set in __post_init__
                     stale = 0 if self.best.offer(self.model, score, epoch) else stale + 1
             if self.patience and stale >= self.patience:
-                result.stopped = "early stopping"
+                result.stopped = Stop.EARLY_STOPPING
             elif past(self.deadline):
-                result.stopped = record["stopped"] = "time limit"
+                result.stopped = record["stopped"] = Stop.TIME_LIMIT
             result.history.append(record)
             if self.on_epoch is not None:
                 self.on_epoch(record)

@@ -17,11 +17,22 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from monai.transforms import GaussianSmooth, Identity, OneOf, RandSpatialCrop, RandZoom, Rotate, ShiftIntensity
+from monai.transforms import (
+    GaussianSmooth,
+    Identity,
+    OneOf,
+    RandomizableTransform,
+    RandSpatialCrop,
+    RandZoom,
+    Rotate,
+    ScaleIntensityRange,
+    ShiftIntensity,
+)
 
 from radclass.diagnostic.hounsfield import MULTI_WINDOW, WINDOWS, Window
 from radclass.diagnostic.preprocess import AIR_HU, Preprocess, center_crop, normalize, to_channels
@@ -30,6 +41,7 @@ from radclass.learning.transforms import RandMirrorLabeld, UnsharpMask
 
 __all__ = [
     "DesaiAugment",
+    "RandWindow",
     "TrainTransform",
     "eval_inputs",
     "flip_laterality",
@@ -150,6 +162,43 @@ def _random_crop(size: int) -> BatchAugment:
     return BatchAugment([RandSpatialCrop((size, size), random_size=False)])
 
 
+class RandWindow(RandomizableTransform):
+    """Window augmentation of a (1, H, W) HU sample: one [0, 1] channel per window of ``names`` (MONAI
+    ``ScaleIntensityRange`` from ``level - width/2`` to ``level + width/2``, clipped).
+
+    Each window's width and level are scaled by ``1 + u``, ``u`` uniform in +-``jitter`` (drawn per channel and
+    sample); with probability ``p_other`` a channel's window is replaced by one of ``others`` (jittered too).
+    Names are keys of :data:`radclass.diagnostic.hounsfield.WINDOWS`.
+    """
+
+    def __init__(
+        self, names: Sequence[str], jitter: float = 0.1, p_other: float = 0.0, others: Sequence[str] = ()
+    ) -> None:
+        unknown = sorted((set(names) | set(others)) - set(WINDOWS))
+        if unknown:
+            raise ValueError(f"Unknown window preset(s) {unknown}; the presets are {sorted(WINDOWS)}.")
+        if not names or jitter < 0 or not 0 <= p_other <= 1 or (p_other > 0 and not others):
+            raise ValueError(
+                f"Window augmentation needs at least one window, jitter >= 0 and p_other in [0, 1] with windows "
+                f"to switch to; got names {list(names)}, jitter {jitter}, p_other {p_other}, others {list(others)}."
+            )
+        super().__init__(prob=1.0)
+        self.names, self.jitter, self.p_other, self.others = tuple(names), jitter, p_other, tuple(others)
+
+    def _draw(self, name: str) -> Window:
+        if self.p_other > 0 and self.R.rand() < self.p_other:
+            name = self.others[self.R.randint(len(self.others))]
+        w = WINDOWS[name]
+        width, level = (v * (1 + self.R.uniform(-self.jitter, self.jitter)) for v in (w.width, w.level))
+        return Window(width, level)
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        windows = [self._draw(name) for name in self.names]
+        return torch.cat(
+            [torch.as_tensor(ScaleIntensityRange(w.low, w.high, 0.0, 1.0, clip=True)(img)) for w in windows]
+        )
+
+
 class TrainTransform:
     """Base arrays + labels -> augmented, normalised network inputs + (possibly mirrored) labels.
 
@@ -177,30 +226,26 @@ class TrainTransform:
         self.window_jitter, self.p_other_window = window_jitter, p_other_window
         self.desai = desai or DesaiAugment()
         self.permutation = laterality_permutation(classes) if flip else None
+        self._window_augment: BatchAugment | None = None
+        if kind == "hu" and augment:
+            if spec.channels == "multiwindow":
+                rand = RandWindow(MULTI_WINDOW, window_jitter)
+            else:
+                others = [name for name in MULTI_WINDOW if name != spec.window] or [spec.window]
+                rand = RandWindow((spec.window,), window_jitter, p_other_window, others)
+            self._window_augment = BatchAugment([rand])
         self.mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
         self.std = torch.tensor(spec.std).view(1, 3, 1, 1)
 
-    def _windows(self, name: str, n: int, g: torch.Generator | None) -> torch.Tensor:
-        w = WINDOWS[name]
-        base = torch.tensor([[w.width, w.level]]).repeat(n, 1)
-        if self.augment and self.window_jitter > 0:
-            base = base * (1 + (torch.rand(n, 2, generator=g) * 2 - 1) * self.window_jitter)
-        return base
-
     def _channels(self, raw: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
-        n = raw.shape[0]
         if self.kind != "hu":
             return raw.repeat(1, 3, 1, 1)
-        if self.spec.channels == "multiwindow":
-            return torch.cat([window_batch(raw, self._windows(name, n, g)) for name in MULTI_WINDOW], 1)
-        windows = self._windows(self.spec.window, n, g)
-        if self.augment and self.p_other_window > 0:
-            others = [name for name in MULTI_WINDOW if name != self.spec.window] or [self.spec.window]
-            pick = torch.randint(len(others), (n,), generator=g)
-            alt = torch.stack([self._windows(others[int(i)], 1, g)[0] for i in pick])
-            use = (torch.rand(n, generator=g) < self.p_other_window).view(-1, 1)
-            windows = torch.where(use, alt, windows)
-        return window_batch(raw, windows).repeat(1, 3, 1, 1)
+        if self._window_augment is not None:
+            x = self._window_augment(raw, g)
+        else:
+            names = MULTI_WINDOW if self.spec.channels == "multiwindow" else (self.spec.window,)
+            x = torch.cat([window_batch(raw, WINDOWS[name]) for name in names], 1)
+        return x if x.shape[1] == 3 else x.repeat(1, 3, 1, 1)
 
     def __call__(
         self, raw: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None

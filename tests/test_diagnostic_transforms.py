@@ -128,3 +128,23 @@ def test_eval_inputs_equal_prediction_preprocessing(tmp_path):
     x, _ = t(torch.from_numpy(raw), torch.zeros(1, dtype=torch.long))
     np.testing.assert_allclose(x[0].numpy(), prepare(png, spec), atol=1e-5)
     assert center_crop(raw, 40).shape[-1] == 40
+
+
+def test_rand_window_is_monai_windowing_with_jitter_and_switches():
+    from radclass.diagnostic.hounsfield import WINDOWS
+    from radclass.diagnostic.transforms import RandWindow, window_batch
+    from radclass.learning.augment import BatchAugment
+
+    hu = torch.linspace(-100, 300, 32 * 32).reshape(1, 1, 32, 32).repeat(6, 1, 1, 1)
+    exact = BatchAugment([RandWindow(("brain",), jitter=0.0)])(hu, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(exact, window_batch(hu, WINDOWS["brain"]))  # no jitter: the preset itself
+    jittered = BatchAugment([RandWindow(("brain",), jitter=0.2)])
+    a = jittered(hu, torch.Generator().manual_seed(4))
+    assert torch.equal(a, jittered(hu, torch.Generator().manual_seed(4))) and not torch.allclose(a, exact)
+    switched = BatchAugment([RandWindow(("brain",), 0.0, p_other=1.0, others=("blood",))])(hu)
+    torch.testing.assert_close(switched, window_batch(hu, WINDOWS["blood"]))
+    assert BatchAugment([RandWindow(("brain", "blood", "stroke"), 0.0)])(hu).shape == (6, 3, 32, 32)
+    with pytest.raises(ValueError, match="Unknown window preset"):
+        RandWindow(("bone",))
+    with pytest.raises(ValueError, match="windows to switch to"):
+        RandWindow(("brain",), p_other=0.5)

@@ -18,7 +18,7 @@ one-cycle schedule the learning rate is still rising or at its peak, and network
 
 from __future__ import annotations
 
-import copy
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from radclass.diagnostic.architectures import head_modules
+from radclass.learning.loop import BestWeights, EpochLoop, Goal, one_cycle_step
+from radclass.learning.seeding import seed_everything
 
 __all__ = ["FitConfig", "FitResult", "class_weights", "fit", "parameter_groups", "predict_proba"]
 
@@ -142,10 +144,7 @@ def fit(
 
     ``val_x`` are ready network inputs (e.g. :func:`radclass.diagnostic.transforms.eval_inputs`).
     """
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
-    rng = np.random.default_rng(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    rng, gen = seed_everything(config.seed, config.threads)
     weight = class_weights(train_y, n_classes) if config.class_weights else None
     steps = len(_batches(len(train_x), config.batch_size, np.random.default_rng(0)))
     phases: list[tuple[str, int]] = []
@@ -153,11 +152,30 @@ def fit(
         phases.append(("frozen", config.frozen_epochs))
     phases.append(("unfrozen", config.epochs))
     result = FitResult(model)
-    best_loss, best_state, stale, epoch = float("inf"), None, 0, 0
+    best = BestWeights(Goal.MINIMISE, min_delta=1e-4)
+
+    def batches(_epoch: int) -> list[np.ndarray]:
+        return _batches(len(train_x), config.batch_size, rng)
+
+    def loss(idx: np.ndarray) -> tuple[torch.Tensor, int]:
+        x, y = make_batch(torch.from_numpy(train_x[idx]), torch.from_numpy(train_y[idx]), gen)
+        return F.cross_entropy(model(x), y, weight=weight), len(idx)
+
+    def evaluate(net: nn.Module) -> dict[str, float]:
+        if val_x is None or val_y is None or not len(val_x):
+            return {}
+        p = predict_proba(net, val_x)
+        nll = F.nll_loss(torch.log(torch.from_numpy(p).clamp_min(1e-7)), torch.from_numpy(val_y), weight=weight)
+        return {"val_loss": float(nll), "val_acc": float((p.argmax(1) == val_y).mean())}
+
+    def on_epoch(record: dict[str, Any]) -> None:
+        if log:
+            log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+
+    epoch = 0
     for k_phase, (phase, n_epochs) in enumerate(phases):
-        frozen, stale = phase == "frozen", 0
+        frozen = phase == "frozen"
         last = k_phase == len(phases) - 1
-        first_candidate = int(np.floor(config.select_after * n_epochs)) + 1 if last else n_epochs + 1
         _set_frozen(model, arch, frozen)
         if frozen:
             groups: list[dict[str, Any]] = [{"params": _head_params(model, arch), "lr": config.frozen_lr}]
@@ -169,44 +187,30 @@ def fit(
         sched = torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=[g["lr"] for g in groups], total_steps=max(1, n_epochs * steps)
         )
-        for in_phase in range(1, n_epochs + 1):
-            epoch += 1
-            _train_mode(model, arch, frozen)
-            total, seen = 0.0, 0
-            for idx in _batches(len(train_x), config.batch_size, rng):
-                x, y = make_batch(torch.from_numpy(train_x[idx]), torch.from_numpy(train_y[idx]), gen)
-                loss = F.cross_entropy(model(x), y, weight=weight)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                if sched.last_epoch < sched.total_steps - 1:
-                    sched.step()
-                total += float(loss.detach()) * len(idx)
-                seen += len(idx)
-            record = {"epoch": epoch, "phase": phase, "loss": total / max(seen, 1), "lr": opt.param_groups[-1]["lr"]}
-            if val_x is not None and len(val_x):
-                p = predict_proba(model, val_x)
-                record["val_loss"] = float(
-                    F.nll_loss(torch.log(torch.from_numpy(p).clamp_min(1e-7)), torch.from_numpy(val_y), weight=weight)
-                )
-                record["val_acc"] = float((p.argmax(1) == val_y).mean())
-                if in_phase >= first_candidate:
-                    if record["val_loss"] < best_loss - 1e-4:
-                        best_loss, best_state, stale = record["val_loss"], copy.deepcopy(model.state_dict()), 0
-                        result.best_epoch = epoch
-                    else:
-                        stale += 1
-            result.history.append(record)
-            if log:
-                log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
-            if config.patience and stale >= config.patience and not frozen:
-                break
-        if config.patience and stale >= config.patience and not frozen:
+        run = EpochLoop(
+            model,
+            opt,
+            n_epochs,
+            batches,
+            loss,
+            evaluate=evaluate,
+            monitor="val_loss",
+            best=best,
+            # candidates: the last phase from a share select_after of its epochs on (see the module docstring)
+            first_candidate=int(np.floor(config.select_after * n_epochs)) + 1 if last else n_epochs + 1,
+            patience=0 if frozen else config.patience,
+            after_step=functools.partial(one_cycle_step, sched),
+            train_mode=functools.partial(_train_mode, model, arch, frozen),
+            on_epoch=on_epoch,
+            lr_group=-1,
+            tags={"phase": phase},
+            start_epoch=epoch,
+        ).run()
+        result.history += run.history
+        epoch += len(run.history)
+        if run.stopped:
             break
     _set_frozen(model, arch, False)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    else:
-        result.best_epoch = epoch
+    result.best_epoch = best.epoch if best.restore(model) else epoch
     model.eval()
     return result

@@ -1,17 +1,22 @@
 """2D liver segmentation: MONAI's ``FlexibleUNet`` with a ResNet34 encoder (random initialisation or a local
-weights file), Dice + cross-entropy loss, AdamW with a one-cycle schedule, Dice score (torch, MONAI)."""
+weights file), Dice + cross-entropy loss, AdamW with a one-cycle schedule on :class:`radclass.learning.loop.EpochLoop`,
+MONAI ``RandAffined`` augmentation of image and mask together, Dice score (torch, MONAI)."""
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from radclass.learning.augment import BatchAugment
+from radclass.learning.loop import EpochLoop, one_cycle_step
+from radclass.learning.seeding import seed_everything
 
 __all__ = ["SegConfig", "build_unet", "dice_score", "predict_masks", "train_unet"]
 
@@ -55,19 +60,30 @@ def build_unet(config: SegConfig, weights: Path | str | None = None) -> nn.Modul
     return model
 
 
+@functools.lru_cache(maxsize=8)
+def _augmentation(rotation_deg: float, zoom: float) -> BatchAugment:
+    """One random rotation and isotropic-in-range zoom per sample, the same for image (bilinear) and mask (nearest)."""
+    from monai.transforms import RandAffined
+
+    return BatchAugment(
+        [
+            RandAffined(
+                keys=("image", "mask"),
+                prob=1.0,
+                rotate_range=math.radians(rotation_deg),
+                scale_range=(zoom, zoom),
+                mode=("bilinear", "nearest"),
+                padding_mode="zeros",
+            )
+        ]
+    )
+
+
 def _augment(
     x: torch.Tensor, m: torch.Tensor, config: SegConfig, g: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    n = x.shape[0]
-    angle = (torch.rand(n, generator=g) * 2 - 1) * config.rotation_deg * math.pi / 180
-    scale = 1 + (torch.rand(n, generator=g) * 2 - 1) * config.zoom
-    theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0], theta[:, 0, 1] = torch.cos(angle) / scale, -torch.sin(angle) / scale
-    theta[:, 1, 0], theta[:, 1, 1] = torch.sin(angle) / scale, torch.cos(angle) / scale
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    m = F.grid_sample(m, grid, mode="nearest", padding_mode="zeros", align_corners=False)
-    return x, m
+    out = _augmentation(config.rotation_deg, config.zoom)({"image": x, "mask": m}, g)
+    return out["image"], out["mask"]
 
 
 def train_unet(
@@ -81,10 +97,7 @@ def train_unet(
     """Train on (N, S, S) images in [0, 1] and (N, S, S) binary masks; returns the model and per-epoch loss."""
     from monai.losses import DiceCELoss
 
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
-    rng = np.random.default_rng(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    rng, gen = seed_everything(config.seed, config.threads)
     model = build_unet(config, weights)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     opt = torch.optim.AdamW(model.parameters(), lr=config.max_lr, weight_decay=config.weight_decay)
@@ -92,27 +105,26 @@ def train_unet(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.max_lr, total_steps=config.epochs * steps)
     x_all = torch.from_numpy(images[:, None].astype(np.float32))
     m_all = torch.from_numpy(masks[:, None].astype(np.float32))
-    history = []
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        order, total = rng.permutation(len(images)), 0.0
+
+    def batches(_epoch: int) -> Iterator[torch.Tensor]:
+        order = rng.permutation(len(images))
         for i in range(0, len(order), config.batch_size):
-            idx = torch.from_numpy(order[i : i + config.batch_size])
-            if len(idx) < 2:
-                continue
-            x, m = _augment(x_all[idx], m_all[idx], config, gen)
-            loss = loss_fn(model(x), m)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if sched.last_epoch < sched.total_steps - 1:
-                sched.step()
-            total += float(loss.detach()) * len(idx)
-        history.append({"epoch": epoch, "loss": total / len(images)})
+            if len(order[i : i + config.batch_size]) >= 2:  # batch-norm cannot train on a single sample
+                yield torch.from_numpy(order[i : i + config.batch_size])
+
+    def loss(idx: torch.Tensor) -> tuple[torch.Tensor, int]:
+        x, m = _augment(x_all[idx], m_all[idx], config, gen)
+        return loss_fn(model(x), m), len(idx)
+
+    def on_epoch(record: dict) -> None:
         if log:
-            log(f"epoch={epoch} loss={history[-1]['loss']:.4f}")
+            log(f"epoch={record['epoch']} loss={record['loss']:.4f}")
+
+    run = EpochLoop(
+        model, opt, config.epochs, batches, loss, after_step=functools.partial(one_cycle_step, sched), on_epoch=on_epoch
+    ).run()
     model.eval()
-    return model, history
+    return model, [{"epoch": r["epoch"], "loss": r["loss"]} for r in run.history]
 
 
 @torch.no_grad()

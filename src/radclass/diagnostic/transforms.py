@@ -15,18 +15,33 @@ is kept by the recipes' sizes).
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from monai.transforms import (
+    GaussianSmooth,
+    Identity,
+    OneOf,
+    RandomizableTransform,
+    RandSpatialCrop,
+    RandZoom,
+    Rotate,
+    ScaleIntensityRange,
+    ShiftIntensity,
+)
 
 from radclass.diagnostic.hounsfield import MULTI_WINDOW, WINDOWS, Window
 from radclass.diagnostic.preprocess import AIR_HU, Preprocess, center_crop, normalize, to_channels
+from radclass.learning.augment import BatchAugment
+from radclass.learning.transforms import RandMirrorLabeld, UnsharpMask
 
 __all__ = [
     "DesaiAugment",
+    "RandWindow",
     "TrainTransform",
     "eval_inputs",
     "flip_laterality",
@@ -69,11 +84,8 @@ def flip_laterality(
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Flip each sample horizontally with probability ``p``; flipped samples get their mirrored label."""
-    flip = torch.rand(x.shape[0], generator=generator) < p
-    x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-    if permutation is not None:
-        y = torch.where(flip, permutation[y], y)
-    return x, y
+    out = BatchAugment([RandMirrorLabeld("image", "label", permutation, prob=p)])({"image": x, "label": y}, generator)
+    return out["image"], out["label"]
 
 
 def window_batch(raw: torch.Tensor, window: Window | torch.Tensor) -> torch.Tensor:
@@ -82,27 +94,6 @@ def window_batch(raw: torch.Tensor, window: Window | torch.Tensor) -> torch.Tens
         return ((raw - window.low) / window.width).clamp(0, 1)
     width, level = window[:, 0].view(-1, 1, 1, 1), window[:, 1].view(-1, 1, 1, 1)
     return ((raw - (level - width / 2)) / width).clamp(0, 1)
-
-
-def _affine(x: torch.Tensor, angle_deg: torch.Tensor, scale: torch.Tensor, pad: float) -> torch.Tensor:
-    a = angle_deg * math.pi / 180
-    cos, sin = torch.cos(a) / scale, torch.sin(a) / scale
-    theta = torch.zeros(x.shape[0], 2, 3)
-    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, -sin, sin, cos
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x - pad, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + pad
-
-
-def _gaussian_blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
-    radius = max(1, int(round(2 * sigma)))
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
-    k = torch.exp(-(t**2) / (2 * sigma**2))
-    k = k / k.sum()
-    c = x.shape[1]
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(
-        F.pad(x, (0, 0, radius, radius), mode="replicate"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c
-    )
 
 
 @dataclass(frozen=True)
@@ -117,30 +108,95 @@ class DesaiAugment:
     blur_sigma: float = 1.0
     edge_amount: float = 1.0
 
+    def __post_init__(self) -> None:
+        if not self.angles:
+            raise ValueError("The Desai augmentation needs at least one rotation angle (0 for none).")
+        for name in ("magnification", "p_magnify", "p_blur", "p_edge", "blur_sigma", "edge_amount"):
+            if getattr(self, name) < 0:
+                raise ValueError(
+                    f"The Desai augmentation setting {name} must not be negative; got {getattr(self, name)}."
+                )
+        if max(self.p_magnify, self.p_blur + self.p_edge) > 1:
+            raise ValueError(
+                f"The Desai augmentation probabilities must be at most 1 (p_blur + p_edge included); got "
+                f"p_magnify {self.p_magnify}, p_blur {self.p_blur}, p_edge {self.p_edge}."
+            )
+
     def geometric(self, raw: torch.Tensor, pad: float, g: torch.Generator | None) -> torch.Tensor:
-        n = raw.shape[0]
-        choice = torch.randint(len(self.angles), (n,), generator=g)
-        angle = torch.tensor(self.angles, dtype=raw.dtype)[choice]
-        scale = torch.where(torch.rand(n, generator=g) < self.p_magnify, 1 + self.magnification, 1.0)
-        return _affine(raw, angle, scale.to(raw.dtype), pad)
+        """One rotation of :attr:`angles` per sample, then a magnification with probability ``p_magnify``; the
+        area moved in from outside is filled with ``pad`` (air for HU)."""
+        return _geometric(self, float(pad))(raw, g)
 
     def photometric(self, x: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
         """Blur or edge enhancement (unsharp mask) of [0, 1] channels."""
-        r = torch.rand(x.shape[0], generator=g).view(-1, 1, 1, 1)
-        blurred = _gaussian_blur(x, self.blur_sigma)
-        sharp = (x + self.edge_amount * (x - blurred)).clamp(0, 1)
-        return torch.where(r < self.p_blur, blurred, torch.where(r < self.p_blur + self.p_edge, sharp, x))
+        return _photometric(self)(x, g)
 
 
-def _random_crop(x: torch.Tensor, size: int, g: torch.Generator | None) -> torch.Tensor:
-    n, _, h, w = x.shape
-    if h == size and w == size:
-        return x
-    tops = torch.randint(h - size + 1, (n,), generator=g)
-    lefts = torch.randint(w - size + 1, (n,), generator=g)
-    return torch.stack(
-        [x[i, :, t : t + size, s : s + size] for i, (t, s) in enumerate(zip(tops.tolist(), lefts.tolist()))]
+@functools.lru_cache(maxsize=32)
+def _geometric(aug: DesaiAugment, pad: float) -> BatchAugment:
+    rotations = OneOf([Rotate(math.radians(a), mode="bilinear", padding_mode="zeros") for a in aug.angles])
+    magnify = RandZoom(
+        prob=aug.p_magnify,
+        min_zoom=1 + aug.magnification,
+        max_zoom=1 + aug.magnification,
+        mode="bilinear",
+        padding_mode="constant",
+        keep_size=True,
     )
+    # the image minus pad is zero-padded: the area moved in from outside is pad
+    return BatchAugment([ShiftIntensity(-pad), rotations, magnify, ShiftIntensity(pad)])
+
+
+@functools.lru_cache(maxsize=32)
+def _photometric(aug: DesaiAugment) -> BatchAugment:
+    # one of: blur (p_blur), edge enhancement (p_edge), nothing
+    choice = OneOf(
+        [GaussianSmooth(aug.blur_sigma), UnsharpMask(aug.blur_sigma, aug.edge_amount), Identity()],
+        weights=[aug.p_blur, aug.p_edge, max(0.0, 1 - aug.p_blur - aug.p_edge)],
+    )
+    return BatchAugment([choice])
+
+
+@functools.lru_cache(maxsize=32)
+def _random_crop(size: int) -> BatchAugment:
+    return BatchAugment([RandSpatialCrop((size, size), random_size=False)])
+
+
+class RandWindow(RandomizableTransform):
+    """Window augmentation of a (1, H, W) HU sample: one [0, 1] channel per window of ``names`` (MONAI
+    ``ScaleIntensityRange`` from ``level - width/2`` to ``level + width/2``, clipped).
+
+    Each window's width and level are scaled by ``1 + u``, ``u`` uniform in +-``jitter`` (drawn per channel and
+    sample); with probability ``p_other`` a channel's window is replaced by one of ``others`` (jittered too).
+    Names are keys of :data:`radclass.diagnostic.hounsfield.WINDOWS`.
+    """
+
+    def __init__(
+        self, names: Sequence[str], jitter: float = 0.1, p_other: float = 0.0, others: Sequence[str] = ()
+    ) -> None:
+        unknown = sorted((set(names) | set(others)) - set(WINDOWS))
+        if unknown:
+            raise ValueError(f"Unknown window preset(s) {unknown}; the presets are {sorted(WINDOWS)}.")
+        if not names or jitter < 0 or not 0 <= p_other <= 1 or (p_other > 0 and not others):
+            raise ValueError(
+                f"Window augmentation needs at least one window, jitter >= 0 and p_other in [0, 1] with windows "
+                f"to switch to; got names {list(names)}, jitter {jitter}, p_other {p_other}, others {list(others)}."
+            )
+        super().__init__(prob=1.0)
+        self.names, self.jitter, self.p_other, self.others = tuple(names), jitter, p_other, tuple(others)
+
+    def _draw(self, name: str) -> Window:
+        if self.p_other > 0 and self.R.rand() < self.p_other:
+            name = self.others[self.R.randint(len(self.others))]
+        w = WINDOWS[name]
+        width, level = (v * (1 + self.R.uniform(-self.jitter, self.jitter)) for v in (w.width, w.level))
+        return Window(width, level)
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        windows = [self._draw(name) for name in self.names]
+        return torch.cat(
+            [torch.as_tensor(ScaleIntensityRange(w.low, w.high, 0.0, 1.0, clip=True)(img)) for w in windows]
+        )
 
 
 class TrainTransform:
@@ -170,30 +226,26 @@ class TrainTransform:
         self.window_jitter, self.p_other_window = window_jitter, p_other_window
         self.desai = desai or DesaiAugment()
         self.permutation = laterality_permutation(classes) if flip else None
+        self._window_augment: BatchAugment | None = None
+        if kind == "hu" and augment:
+            if spec.channels == "multiwindow":
+                rand = RandWindow(MULTI_WINDOW, window_jitter)
+            else:
+                others = [name for name in MULTI_WINDOW if name != spec.window] or [spec.window]
+                rand = RandWindow((spec.window,), window_jitter, p_other_window, others)
+            self._window_augment = BatchAugment([rand])
         self.mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
         self.std = torch.tensor(spec.std).view(1, 3, 1, 1)
 
-    def _windows(self, name: str, n: int, g: torch.Generator | None) -> torch.Tensor:
-        w = WINDOWS[name]
-        base = torch.tensor([[w.width, w.level]]).repeat(n, 1)
-        if self.augment and self.window_jitter > 0:
-            base = base * (1 + (torch.rand(n, 2, generator=g) * 2 - 1) * self.window_jitter)
-        return base
-
     def _channels(self, raw: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
-        n = raw.shape[0]
         if self.kind != "hu":
             return raw.repeat(1, 3, 1, 1)
-        if self.spec.channels == "multiwindow":
-            return torch.cat([window_batch(raw, self._windows(name, n, g)) for name in MULTI_WINDOW], 1)
-        windows = self._windows(self.spec.window, n, g)
-        if self.augment and self.p_other_window > 0:
-            others = [name for name in MULTI_WINDOW if name != self.spec.window] or [self.spec.window]
-            pick = torch.randint(len(others), (n,), generator=g)
-            alt = torch.stack([self._windows(others[int(i)], 1, g)[0] for i in pick])
-            use = (torch.rand(n, generator=g) < self.p_other_window).view(-1, 1)
-            windows = torch.where(use, alt, windows)
-        return window_batch(raw, windows).repeat(1, 3, 1, 1)
+        if self._window_augment is not None:
+            x = self._window_augment(raw, g)
+        else:
+            names = MULTI_WINDOW if self.spec.channels == "multiwindow" else (self.spec.window,)
+            x = torch.cat([window_batch(raw, WINDOWS[name]) for name in names], 1)
+        return x if x.shape[1] == 3 else x.repeat(1, 3, 1, 1)
 
     def __call__(
         self, raw: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None
@@ -203,7 +255,7 @@ class TrainTransform:
         if self.flip:
             raw, y = flip_laterality(raw, y, self.permutation, 0.5, g)
         if self.augment:
-            raw = _random_crop(self.desai.geometric(raw, pad, g), self.spec.input_size, g)
+            raw = _random_crop(self.spec.input_size)(self.desai.geometric(raw, pad, g), g)
         else:
             raw = torch.from_numpy(np.ascontiguousarray(center_crop(raw.numpy(), self.spec.input_size)))
         x = self._channels(raw, g)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from radclass.learning.loop import BestWeights, EpochLoop, Goal
+from radclass.learning.seeding import seed_everything
 from radclass.networks import build_network
 from radclass.taxonomy import SEQUENCES
 from radclass.training.augment import Augment
@@ -56,7 +57,8 @@ def train_cnn(
     progress: Callable[[int, int, dict], None] | None = None,
     monitor: SliceSet | None = None,
 ) -> tuple[nn.Module, list[dict]]:
-    """Class-balanced sampling, sequence CE + masked orientation CE, Adam, lr/10 on plateau, early stop.
+    """Class-balanced sampling, sequence CE + masked orientation CE, Adam, lr/10 on plateau, early stop; the epochs
+    run in :class:`radclass.learning.loop.EpochLoop`.
 
     Parameters
     ----------
@@ -71,10 +73,7 @@ def train_cnn(
     monitor
         Slices only reported (``monitor_acc`` in the record, e.g. for a progress bar); never used for a choice.
     """
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
-    rng = np.random.default_rng(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    rng, gen = seed_everything(config.seed, config.threads)
     kwargs = {"n_orientations": len(ORIENT_HEAD)} if config.network == "multitask" else {}
     model = build_network(config.network, len(SEQUENCES), **kwargs)
     if config.init_weights:
@@ -93,65 +92,57 @@ def train_cnn(
         else None
     )
     steps = config.steps_per_epoch or max(1, len(train.x) // config.batch_size)
-    history: list[dict] = []
-    best, best_state, stale = -1.0, None, 0
-    for epoch in range(config.epochs):
-        if config.lr_decay and epoch:  # lr_e = lr / (1 + d e), times any plateau reductions
+
+    def batches(_epoch: int) -> Iterator[np.ndarray]:
+        for _ in range(steps):
+            yield rng.choice(len(train.x), config.batch_size, p=probs)
+
+    def loss(idx: np.ndarray) -> tuple[torch.Tensor, int]:
+        x = config.augment(torch.from_numpy(train.x[idx]), gen)
+        seq_logits, orient_logits = _outputs(model, x)
+        value = F.cross_entropy(seq_logits, torch.from_numpy(train.seq[idx]), weight=loss_w)
+        if orient_logits is not None:
+            o = torch.from_numpy(train.orient[idx])
+            if (o >= 0).any():
+                value = value + F.cross_entropy(orient_logits, o, ignore_index=-1)
+        return value, len(idx)
+
+    def decay(epoch: int) -> None:  # lr_e = lr / (1 + d e), times any plateau reductions
+        if config.lr_decay and epoch:
             for group in opt.param_groups:
                 group["lr"] *= (1 + config.lr_decay * (epoch - 1)) / (1 + config.lr_decay * epoch)
-        model.train()
-        total, done = 0.0, 0
-        for _ in range(steps):
-            if done and _past(config.deadline):
-                break
-            idx = rng.choice(len(train.x), config.batch_size, p=probs)
-            x = config.augment(torch.from_numpy(train.x[idx]), gen)
-            seq_logits, orient_logits = _outputs(model, x)
-            loss = F.cross_entropy(seq_logits, torch.from_numpy(train.seq[idx]), weight=loss_w)
-            if orient_logits is not None:
-                o = torch.from_numpy(train.orient[idx])
-                if (o >= 0).any():
-                    loss = loss + F.cross_entropy(orient_logits, o, ignore_index=-1)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
-            done += 1
-        record = {"epoch": epoch + 1, "loss": total / done, "lr": opt.param_groups[0]["lr"]}
+
+    def evaluate(net: nn.Module) -> dict[str, float]:
+        record: dict[str, float] = {}
         if monitor is not None and len(monitor.x):
-            record["monitor_acc"] = float((predict_proba(model, monitor.x)[0].argmax(1) == monitor.seq).mean())
+            record["monitor_acc"] = float((predict_proba(net, monitor.x)[0].argmax(1) == monitor.seq).mean())
         if val is not None and len(val.x):
-            seq_p, _ = predict_proba(model, val.x)
-            record["val_acc"] = float((seq_p.argmax(1) == val.seq).mean())
-            record["val_bal_acc"] = _balanced_accuracy(val.seq, seq_p.argmax(1))
-            score = record["val_bal_acc"]
-            sched.step(score)
-            if score > best:
-                best, best_state, stale = score, {k: v.clone() for k, v in model.state_dict().items()}, 0
-            else:
-                stale += 1
-        history.append(record)
-        if progress:
-            progress(epoch + 1, config.epochs, record)
-        if val is not None and stale >= config.early_stop:
-            break
-        if _past(config.deadline):
-            record["stopped"] = "time limit"
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+            from radclass.evaluate.metrics import balanced_accuracy  # the eval extra, only with validation slices
+
+            pred = predict_proba(net, val.x)[0].argmax(1)
+            record["val_acc"] = float((pred == val.seq).mean())
+            record["val_bal_acc"] = balanced_accuracy(val.seq, pred, empty=0.0)
+        return record
+
+    best = BestWeights(Goal.MAXIMISE)
+    result = EpochLoop(
+        model,
+        opt,
+        config.epochs,
+        batches,
+        loss,
+        evaluate=evaluate,
+        monitor="val_bal_acc",
+        best=best,
+        patience=config.early_stop,
+        plateau=sched,
+        deadline=config.deadline,
+        before_epoch=decay,
+        on_epoch=(lambda record: progress(record["epoch"], config.epochs, record)) if progress else None,
+    ).run()
+    best.restore(model)
     model.eval()
-    return model, history
-
-
-def _past(deadline: float | None) -> bool:
-    return deadline is not None and time.monotonic() >= deadline
-
-
-def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
-    from radclass.evaluate.metrics import balanced_accuracy
-
-    return balanced_accuracy(y, pred, empty=0.0)
+    return model, result.history
 
 
 @torch.no_grad()

@@ -99,14 +99,16 @@ def tune_forest(
 
 
 def export_forest_onnx(model, n_features: int, path: Path) -> None:
-    """Write the forest as ONNX (float input ``features``; outputs ``label`` and ``probabilities``)."""
+    """Write a scikit-learn classifier (a forest, or a pipeline ending in a classifier) as ONNX (float input
+    ``features``; outputs ``label`` and ``probabilities``, zipmap off)."""
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType
 
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
     onx = to_onnx(
         model,
         initial_types=[("features", FloatTensorType([None, n_features]))],
-        options={id(model): {"zipmap": False}},
+        options={id(final): {"zipmap": False}},
         target_opset={"": 17, "ai.onnx.ml": 3},
     )
     Path(path).write_bytes(onx.SerializeToString())

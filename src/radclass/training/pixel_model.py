@@ -318,19 +318,11 @@ def nested_lodo(data: PixelExamples, sim: PixelExamples, config: PixelModelConfi
 
 
 def export_pixel_onnx(model, n_features: int, path: Path) -> None:
-    """Write the pixel model as ONNX (input ``features``; outputs ``label`` and ``probabilities``, zipmap off),
-    trees or the logistic pipeline alike."""
-    from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import FloatTensorType
+    """Write the pixel model as ONNX (:func:`radclass.training.forest.export_forest_onnx`: input ``features``,
+    zipmap off; trees or the logistic pipeline alike)."""
+    from radclass.training.forest import export_forest_onnx
 
-    final = model.steps[-1][1] if hasattr(model, "steps") else model
-    onx = to_onnx(
-        model,
-        initial_types=[("features", FloatTensorType([None, n_features]))],
-        options={id(final): {"zipmap": False}},
-        target_opset={"": 17, "ai.onnx.ml": 3},
-    )
-    Path(path).write_bytes(onx.SerializeToString())
+    export_forest_onnx(model, n_features, path)
 
 
 PIXEL_FILE = "pixel_signature.onnx"

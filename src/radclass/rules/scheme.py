@@ -59,7 +59,7 @@ class SchemeClass:
             raise SchemeError(f"The scheme class {self.name!r} needs a description.")
         if self.maps_to not in SEQUENCES:
             raise SchemeError(
-                f"The scheme class {self.name!r} maps to {self.maps_to!r}, which is not a default class "
+                f"The scheme class {self.name!r} maps to {str(self.maps_to)!r}, which is not a default class "
                 f"({', '.join(SEQUENCES)})."
             )
 

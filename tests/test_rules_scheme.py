@@ -174,3 +174,29 @@ def test_rules_command_refuses_bad_schemes_and_targets(data_root, tmp_path, run_
     result = run_cli("rules", folder, "--out", tmp_path / "a.csv", "--scheme", "kasmanoff25", "--map-to", "k9", "-q")
     assert result.exit_code == 2 and "can only map onto the 'default' classes" in result.output
     assert not (tmp_path / "a.csv").exists()
+
+
+def test_evaluate_maps_25_class_truth_onto_the_default_classes(data_root, tmp_path, run_cli):
+    """``evaluate --scheme kasmanoff25``: the bundled model's predictions against 25-class rule labels score as
+    against the same labels mapped by ``rules --map-to default``; a label outside the scheme is refused."""
+    import json
+
+    folder = data_root / "mri" / "dicom" / "dcm_qa_xa30"
+    ann, k25, mapped = tmp_path / "ann.csv", tmp_path / "k25.csv", tmp_path / "mapped.csv"
+    assert run_cli("annotate", folder, "--out", ann, "-q").exit_code == 0
+    assert run_cli("rules", folder, "--scheme", "kasmanoff25", "--out", k25, "-q").exit_code == 0
+    assert run_cli("rules", folder, "--scheme", "kasmanoff25", "--map-to", "default", "--out", mapped, "-q").exit_code == 0
+    scores = {}
+    for name, truth, extra in (("scheme", k25, ("--scheme", "kasmanoff25")), ("mapped", mapped, ()), ("raw", k25, ())):
+        report = tmp_path / name
+        result = run_cli("evaluate", ann, "--truth", truth, "--report", report, "--bootstrap", 0, "--band", 0, *extra)
+        assert result.exit_code == 0, result.output
+        scores[name] = json.loads((report / "metrics.json").read_text())["accuracy"]
+    truth = pd.read_csv(tmp_path / "scheme" / "truth_default.csv", keep_default_na=False)
+    assert set(truth["label_kasmanoff25"]) >= {"T1_3D", "DWI"} and "T1" in set(truth["label"])
+    print(f"\naccuracy against 25-class truth: mapped {scores['scheme']:.3f}, unmapped {scores['raw']:.3f}")
+    assert scores["scheme"] == scores["mapped"] > scores["raw"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"path,sequence\n{folder / '5_anat-T1w_acq-tfl'},T1_4D\n")
+    result = run_cli("evaluate", ann, "--truth", bad, "--report", tmp_path / "bad", "--scheme", "kasmanoff25")
+    assert result.exit_code == 2 and "'T1_4D' is not a class of the scheme 'kasmanoff25'" in result.output

@@ -185,7 +185,8 @@ def test_evaluate_maps_25_class_truth_onto_the_default_classes(data_root, tmp_pa
     ann, k25, mapped = tmp_path / "ann.csv", tmp_path / "k25.csv", tmp_path / "mapped.csv"
     assert run_cli("annotate", folder, "--out", ann, "-q").exit_code == 0
     assert run_cli("rules", folder, "--scheme", "kasmanoff25", "--out", k25, "-q").exit_code == 0
-    assert run_cli("rules", folder, "--scheme", "kasmanoff25", "--map-to", "default", "--out", mapped, "-q").exit_code == 0
+    result = run_cli("rules", folder, "--scheme", "kasmanoff25", "--map-to", "default", "--out", mapped, "-q")
+    assert result.exit_code == 0, result.output
     scores = {}
     for name, truth, extra in (("scheme", k25, ("--scheme", "kasmanoff25")), ("mapped", mapped, ()), ("raw", k25, ())):
         report = tmp_path / name

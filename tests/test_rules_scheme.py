@@ -119,6 +119,7 @@ def test_a_user_scheme_file(tmp_path):
     (('acquisition = "3D"', 'acqusition = "3D"'), r"unknown keys \['acqusition'\]"),
     (('maps_to = "T1"', 'map_to = "T1"'), r"unknown keys \['map_to'\]"),
     (('[scheme]', '[schema]'), r"unknown tables \['schema'\]"),
+    (('name = "dark"', 'name = "dark"\ncontrast = "gad"'), "has contrast 'gad'; it must be one of"),
     (('sequence = "T1_3D"', ''), "names no class: give it a 'sequence' string"),
     (('name = "site3"', 'name = "site3'), "is not valid TOML"),
 ])

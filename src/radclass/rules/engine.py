@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from radclass.config import parse_toml
+from radclass.taxonomy import CONTRASTS
 from radclass.values import as_number, as_text
 
 _RANGES = {"tr": "repetition_time", "te": "echo_time", "ti": "inversion_time", "flip": "flip_angle"}
@@ -137,6 +138,9 @@ def _rule(table: Mapping[str, Any], index: int, source: str) -> Rule:
         if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int | float) for v in value)):
             raise RulesError(f"{where} needs {key!r} as [min, max] numbers, not {value!r}.")
         ranges.append((field, float(value[0]), float(value[1])))
+    contrast = table.get("contrast")
+    if contrast is not None and contrast not in CONTRASTS:
+        raise RulesError(f"{where} has contrast {contrast!r}; it must be one of {[c.value for c in CONTRASTS]}.")
     acquisition = table.get("acquisition")
     if acquisition is not None and acquisition not in tuple(AcquisitionType):
         raise RulesError(
@@ -150,7 +154,7 @@ def _rule(table: Mapping[str, Any], index: int, source: str) -> Rule:
         patterns["image_type"],
         patterns["not_image_type"],
         tuple(ranges),
-        table.get("contrast"),
+        contrast,
         AcquisitionType(acquisition) if acquisition is not None else None,
     )
 

@@ -193,7 +193,7 @@ def load_scheme(name_or_path: str | Path) -> ClassScheme:
     if text == DEFAULT_SCHEME:
         return ClassScheme.default()
     path = Path(text)
-    if path.suffix == ".toml" or path.exists():
+    if path.suffix == ".toml" or path.is_file():
         if not path.is_file():
             raise SchemeError(f"The scheme file {path} does not exist.")
         return ClassScheme.from_toml(path.read_text(encoding="utf-8"), str(path))

@@ -122,6 +122,8 @@ def test_a_user_scheme_file(tmp_path):
     (('name = "dark"', 'name = "dark"\ncontrast = "gad"'), "has contrast 'gad'; it must be one of"),
     (('sequence = "T1_3D"', ''), "names no class: give it a 'sequence' string"),
     (('name = "site3"', 'name = "site3'), "is not valid TOML"),
+    (('name = "site3"', 'name = "default"'), "other than 'default'"),
+    (('name = "site3"', 'name = "site 3"'), "needs a name of letters, digits"),
 ])
 def test_invalid_scheme_files_are_refused_with_a_sentence(tmp_path, change, message):
     path = tmp_path / "bad.toml"

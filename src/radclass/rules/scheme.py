@@ -12,6 +12,7 @@ itself), so callers treat every scheme alike.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from radclass.taxonomy import SEQUENCES, SequenceClass
 
 #: The name of the taxonomy's own scheme.
 DEFAULT_SCHEME = "default"
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _SCHEME_KEYS = frozenset({"name", "description", "source"})
 _CLASS_KEYS = frozenset({"name", "description", "maps_to"})
 _TOP_KEYS = frozenset({"scheme", "class", "rule"})
@@ -147,12 +149,18 @@ class ClassScheme:
         if not isinstance(head, dict):
             raise SchemeError(f"{source} has no [scheme] table (name, description, source): it is not a scheme file.")
         _check_keys(head, _SCHEME_KEYS, f"{source}: [scheme]")
+        name = head.get("name")
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or name == DEFAULT_SCHEME:
+            raise SchemeError(
+                f"{source}: [scheme] needs a name of letters, digits, '-' or '_' other than {DEFAULT_SCHEME!r} "
+                f"(the taxonomy's own scheme), not {name!r}."
+            )
         tables = doc.get("class", [])
         if not isinstance(tables, list):
             raise SchemeError(f"{source}: 'class' must be an array of tables ([[class]]).")
         classes = []
         for i, table in enumerate(tables):
-            where = f"{source}: class {table.get('name', i + 1)!r}"
+            where = f"{source}: class {table.get('name', i + 1) if isinstance(table, dict) else i + 1!r}"
             _check_keys(table, _CLASS_KEYS, where)
             missing = sorted(k for k in _CLASS_KEYS if not isinstance(table.get(k), str))
             if missing:
@@ -163,7 +171,7 @@ class ClassScheme:
         except RulesError as err:
             raise SchemeError(str(err)) from None
         return cls(
-            str(head.get("name", "")),
+            name,
             str(head.get("description", "")),
             str(head.get("source", "")),
             tuple(classes),

@@ -227,3 +227,40 @@ def test_train_refuses_a_bad_labels_table(tmp_path, run_cli):
     result = run_cli("train", "--labels", good, "--data", tmp_path, "--init", "no-such-bundle", "--out", tmp_path / "b",
                      "-q")
     assert result.exit_code == 2 and "no model bundle at no-such-bundle" in result.output
+
+
+def test_kasmanoff25_labels_train_as_their_default_classes(data_root, tmp_path, run_cli):
+    """A 25-class rules table (``rules --scheme kasmanoff25``) read with the scheme: every labelled row becomes a
+    training series, labelled with the default class its 25-class label maps onto."""
+    from radclass.rules import load_scheme
+    from radclass.training.labels import labelled_from_tables
+
+    folder = data_root / "mri" / "dicom" / "dcm_qa_xa30"
+    table = tmp_path / "k25.csv"
+    result = run_cli("rules", folder, "--scheme", "kasmanoff25", "--out", table, "-q")
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(table, keep_default_na=False)
+    got = labelled_from_tables([table], scheme=load_scheme("kasmanoff25"))
+    assert len(got.items) == (rows["sequence"] != "").sum() >= 15
+    assert not [e for e in got.excluded if "is not a class" in e.reason]
+    mapped = dict(zip(rows["path"] + "|" + rows["sub_series"], rows["sequence_default"]))
+    assert all(p.sequence == mapped[f"{p.series.path}|{p.series.sub_series}"] for p in got.items)
+    assert {"T1", "DWI", "PERFUSION"} <= {p.sequence for p in got.items}
+    without = labelled_from_tables([table])  # read as default-class labels, the 25-class names are reported
+    assert any("'T1_3D' is not a class of the taxonomy" in e.reason for e in without.excluded)
+
+
+def test_train_accepts_25_class_labels_when_the_scheme_is_named(data_root, tmp_path, run_cli):
+    folder = data_root / "mri" / "dicom" / "dcm_qa_xa30"
+    table = tmp_path / "k25.csv"
+    assert run_cli("rules", folder, "--scheme", "kasmanoff25", "--out", table, "-q").exit_code == 0
+    # validation only: the missing --init bundle stops the run after the labels were read
+    result = run_cli("train", "--labels", table, "--init", "no-such-bundle", "--out", tmp_path / "b", "-q")
+    assert result.exit_code == 2 and "is not a class of the taxonomy" in result.output
+    result = run_cli("train", "--labels", table, "--scheme", "kasmanoff25", "--init", "no-such-bundle",
+                     "--out", tmp_path / "b", "-q")
+    assert result.exit_code == 2 and "no model bundle at no-such-bundle" in result.output
+    assert "left out" not in result.output
+    result = run_cli("train", "--labels", table, "--scheme", "kasmanoff26", "--out", tmp_path / "b", "-q")
+    assert result.exit_code == 2 and "There is no class scheme 'kasmanoff26'" in result.output
+    assert not (tmp_path / "b").exists()

@@ -43,11 +43,20 @@ def evaluate(
         int, typer.Option("--band", min=0, help="Bootstrap resamples for the binary ROC sensitivity band (0 = none).")
     ] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the bootstrap.")] = 0,
+    scheme_name: Annotated[
+        str,
+        typer.Option(
+            "--scheme",
+            help="Class scheme of the truth labels (default, kasmanoff25, or a scheme TOML): mapped onto the "
+            "default classes first, and written to REPORT/truth_default.csv.",
+        ),
+    ] = "default",
 ) -> None:
     """Evaluate PRED against --truth: per-class and overall metrics with 95% CIs, ROC/PR, calibration, tests."""
     from radclass.evaluate.report import run_evaluation
 
     try:
+        truth = _truth_in_default_classes(truth, scheme_name, report)
         metrics, written = run_evaluation(
             pred,
             truth,
@@ -73,3 +82,21 @@ def evaluate(
         f"{inputs['n_ambiguous_predictions']} ambiguous, {inputs['n_unmatched_truth']} truth rows"
     )
     typer.echo(f"report: {written['report.html']}")
+
+
+def _truth_in_default_classes(truth: Path, scheme_name: str, report: Path) -> Path:
+    """The truth table itself, or (another scheme) its labels mapped onto the default classes, written to the
+    report folder; ValueError naming a label outside the scheme."""
+    from radclass.evaluate.inputs import read_truth
+    from radclass.rules import DEFAULT_SCHEME, load_scheme
+
+    if scheme_name == DEFAULT_SCHEME:
+        return truth
+    scheme = load_scheme(scheme_name)
+    table = read_truth(truth)
+    table[f"label_{scheme.name}"] = table["label"]
+    table["label"] = scheme.map_to_default(table["label"])
+    report.mkdir(parents=True, exist_ok=True)
+    mapped = report / "truth_default.csv"
+    table.to_csv(mapped, index=False)
+    return mapped

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from radclass.cli.app import app
+
+if TYPE_CHECKING:
+    from radclass.rules import ClassScheme
 
 
 @app.command()
@@ -42,6 +45,14 @@ def train(
             dir_okay=False,
         ),
     ] = None,
+    scheme_name: Annotated[
+        str,
+        typer.Option(
+            "--scheme",
+            help="Class scheme of the --labels sequences (default, kasmanoff25, or a scheme TOML); they are "
+            "trained as the default classes they map onto.",
+        ),
+    ] = "default",
     data: Annotated[
         list[Path] | None,
         typer.Option(
@@ -84,7 +95,8 @@ def train(
         cfg = MriBundleConfig.from_toml(recipe) if recipe else MriBundleConfig()
         if max_minutes is not None:
             cfg = replace(cfg, max_minutes=max_minutes)
-        labelled = labelled_from_tables(labels, data or ()) if labels else None
+        scheme = _scheme(scheme_name, labels)
+        labelled = labelled_from_tables(labels, data or (), scheme) if labels else None
     except (LabelsError, OSError, TypeError, ValueError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
@@ -101,6 +113,17 @@ def train(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"bundle written to {out}")
+
+
+def _scheme(name: str, labels: list[Path] | None) -> ClassScheme | None:
+    """The class scheme of the labels tables (None for the default classes); ValueError for a bad scheme."""
+    from radclass.rules import DEFAULT_SCHEME, load_scheme
+
+    if name == DEFAULT_SCHEME:
+        return None
+    if not labels:
+        raise ValueError(f"--scheme {name} names the classes of --labels tables: give the tables with --labels.")
+    return load_scheme(name)
 
 
 def _add_pixel_signature(init: str | None, out: Path) -> None:

@@ -5,7 +5,11 @@ A rule matches when every condition it states holds:
 * ``description`` - regex (case-insensitive) searched in SeriesDescription and ProtocolName;
 * ``image_type`` - regex searched in the backslash-joined ImageType (and FrameType);
 * ``not_description`` / ``not_image_type`` - regexes that must NOT match;
-* ``tr``, ``te``, ``ti``, ``flip`` - ``[min, max]`` ranges (ms, degrees); a missing value fails the condition.
+* ``tr``, ``te``, ``ti``, ``flip`` - ``[min, max]`` ranges (ms, degrees); a missing value fails the condition;
+* ``acquisition`` - ``"2D"`` or ``"3D"``, the MR Acquisition Type (0018,0023); a missing value fails it.
+
+Rules files are read strictly: a key outside this list, a bad regex or range, or a rule without ``sequence`` is
+refused with a sentence naming the file and the rule (:class:`RulesError`).
 
 Rules derive training labels from an archive (``radclass rules``) and give a third opinion at annotation
 time (flag ``description_disagrees`` when they contradict the models: a label-audit signal).
@@ -14,20 +18,39 @@ time (flag ``description_disagrees`` when they contradict the models: a label-au
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from radclass.config import parse_toml
+from radclass.taxonomy import CONTRASTS
 from radclass.values import as_number, as_text
 
 _RANGES = {"tr": "repetition_time", "te": "echo_time", "ti": "inversion_time", "flip": "flip_angle"}
+_PATTERNS = ("description", "not_description", "image_type", "not_image_type")
+_RULE_KEYS = frozenset({"name", "sequence", "contrast", "acquisition", *_PATTERNS, *_RANGES})
+
+
+class RulesError(ValueError):
+    """A rules file cannot be used (not TOML, an unknown key, a bad regex or range, a rule without a class)."""
+
+
+class AcquisitionType(StrEnum):
+    """MR Acquisition Type (0018,0023), DICOM PS3.3 C.8.3.1 (MR Image Module): the enumerated values."""
+
+    TWO_D = "2D"
+    """Frequency x phase encoded slices (2D)."""
+    THREE_D = "3D"
+    """Frequency x phase x phase encoded volume (3D)."""
 
 
 @dataclass(frozen=True)
 class Rule:
+    """One label rule: the class it names and the conditions that must all hold (module docstring)."""
+
     name: str
     sequence: str
     description: re.Pattern[str] | None = None
@@ -36,6 +59,7 @@ class Rule:
     not_image_type: re.Pattern[str] | None = None
     ranges: tuple[tuple[str, float, float], ...] = ()
     contrast: str | None = None
+    acquisition: AcquisitionType | None = None
 
     def matches(self, row: Mapping[str, Any]) -> bool:
         text = " ".join(as_text(row.get(k)) for k in ("series_description", "protocol_name")).strip()
@@ -47,6 +71,8 @@ class Rule:
         if self.image_type is not None and not self.image_type.search(itype):
             return False
         if self.not_image_type is not None and self.not_image_type.search(itype):
+            return False
+        if self.acquisition is not None and as_text(row.get("acquisition")) != self.acquisition:
             return False
         for field, lo, hi in self.ranges:
             v = as_number(row.get(field))
@@ -65,34 +91,21 @@ class LabelRules:
     def load(cls, path: str | Path | None = None) -> LabelRules:
         """Rules from a TOML file, or the packaged defaults (``radclass/rules/default.toml``)."""
         if path is None:
-            text = resources.files("radclass.rules").joinpath("default.toml").read_text()
-        else:
-            text = Path(path).read_text()
-        return cls.from_toml(text)
+            return cls.from_toml(resources.files("radclass.rules").joinpath("default.toml").read_text(), "default.toml")
+        return cls.from_toml(Path(path).read_text(), str(path))
 
     @classmethod
-    def from_toml(cls, text: str) -> LabelRules:
-        doc = tomllib.loads(text)
-        rules = []
-        for i, r in enumerate(doc.get("rule", [])):
+    def from_toml(cls, text: str, source: str = "the rules text") -> LabelRules:
+        """Rules from a TOML text; :class:`RulesError` naming ``source`` when it is not a valid rules file."""
+        return cls.from_document(parse_toml(text, source, RulesError), source)
 
-            def rx(key: str, r: dict[str, Any] = r) -> re.Pattern[str] | None:
-                return re.compile(r[key], re.IGNORECASE) if key in r else None
-
-            ranges = tuple((_RANGES[k], float(r[k][0]), float(r[k][1])) for k in _RANGES if k in r)
-            rules.append(
-                Rule(
-                    r.get("name", f"rule{i + 1}"),
-                    r["sequence"],
-                    rx("description"),
-                    rx("not_description"),
-                    rx("image_type"),
-                    rx("not_image_type"),
-                    ranges,
-                    r.get("contrast"),
-                )
-            )
-        return cls(rules)
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any], source: str) -> LabelRules:
+        """Rules from the ``[[rule]]`` tables of a parsed TOML document (other top-level tables are ignored)."""
+        tables = doc.get("rule", [])
+        if not isinstance(tables, list):
+            raise RulesError(f"{source}: 'rule' must be an array of tables ([[rule]]), not {type(tables).__name__}.")
+        return cls([_rule(r, i, source) for i, r in enumerate(tables)])
 
     def label(self, row: Mapping[str, Any]) -> tuple[str, str] | None:
         """``(sequence, rule name)`` of the first matching rule, or None."""
@@ -100,6 +113,50 @@ class LabelRules:
             if rule.matches(row):
                 return rule.sequence, rule.name
         return None
+
+
+def _rule(table: Mapping[str, Any], index: int, source: str) -> Rule:
+    """One :class:`Rule` from its TOML table, every key checked."""
+    name = str(table.get("name", f"rule{index + 1}"))
+    where = f"{source}: rule {name!r}"
+    unknown = sorted(set(table) - _RULE_KEYS)
+    if unknown:
+        raise RulesError(f"{where} has unknown keys {unknown}; a rule may have {sorted(_RULE_KEYS)}.")
+    if not isinstance(table.get("sequence"), str) or not table["sequence"]:
+        raise RulesError(f"{where} names no class: give it a 'sequence' string.")
+    patterns: dict[str, re.Pattern[str] | None] = {}
+    for key in _PATTERNS:
+        try:
+            patterns[key] = re.compile(table[key], re.IGNORECASE) if key in table else None
+        except (re.error, TypeError) as err:
+            raise RulesError(f"{where} has an invalid regular expression in {key!r}: {err}.") from None
+    ranges = []
+    for key, field in _RANGES.items():
+        if key not in table:
+            continue
+        value = table[key]
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int | float) for v in value)):
+            raise RulesError(f"{where} needs {key!r} as [min, max] numbers, not {value!r}.")
+        ranges.append((field, float(value[0]), float(value[1])))
+    contrast = table.get("contrast")
+    if contrast is not None and contrast not in CONTRASTS:
+        raise RulesError(f"{where} has contrast {contrast!r}; it must be one of {[c.value for c in CONTRASTS]}.")
+    acquisition = table.get("acquisition")
+    if acquisition is not None and acquisition not in tuple(AcquisitionType):
+        raise RulesError(
+            f"{where} has acquisition {acquisition!r}; it must be one of {[a.value for a in AcquisitionType]}."
+        )
+    return Rule(
+        name,
+        table["sequence"],
+        patterns["description"],
+        patterns["not_description"],
+        patterns["image_type"],
+        patterns["not_image_type"],
+        tuple(ranges),
+        contrast,
+        AcquisitionType(acquisition) if acquisition is not None else None,
+    )
 
 
 def _search(pattern: re.Pattern[str], text: str) -> bool:

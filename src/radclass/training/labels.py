@@ -6,6 +6,9 @@ cross-validation splits keep whole) are optional. It is exactly what ``radclass 
 ``radclass review --export`` write. Several tables may be given: a later table's non-empty fields override an
 earlier one's for the same series (review corrections over rule labels).
 
+With a class scheme other than the default (``--scheme kasmanoff25``, :mod:`radclass.rules.scheme`) the
+``sequence`` labels are checked against the scheme's classes and trained as the default classes they map onto.
+
 Nothing is dropped silently: every row that does not become a training series is listed in
 :attr:`LabelledSet.excluded` with the reason (no such series in the scan, a label outside the vocabulary, no
 label at all).
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from radclass.io.series import Series
+from radclass.rules import ClassScheme
 from radclass.taxonomy import CONTRASTS, ORIENTATIONS, SEQUENCES
 from radclass.training.pool import Excluded, LabelledSeries, LabelledSet
 
@@ -95,8 +99,13 @@ def _norm(path: str) -> str:
     return os.path.realpath(os.path.expanduser(path))
 
 
-def labelled_from_tables(tables: Sequence[Path], scan_roots: Sequence[Path] = ()) -> LabelledSet:
+def labelled_from_tables(
+    tables: Sequence[Path], scan_roots: Sequence[Path] = (), scheme: ClassScheme | None = None
+) -> LabelledSet:
     """Join the labels tables to a scan of ``scan_roots`` (default: the paths the tables name).
+
+    With a ``scheme`` other than the default, the ``sequence`` labels must be classes of that scheme; each
+    series is trained as the default class its label maps onto (:meth:`ClassScheme.to_default`).
 
     Each row is matched to a scanned series by path (and sub-series / UID where a path holds several), or by
     ``series_uid`` alone. The group of a series is the row's ``group``, else the PatientID or StudyInstanceUID
@@ -118,7 +127,7 @@ def labelled_from_tables(tables: Sequence[Path], scan_roots: Sequence[Path] = ()
     excluded: list[Excluded] = []
     seen: set[tuple[str, str]] = set()
     for row in rows:
-        problem = _vocabulary_problem(row)
+        problem = _vocabulary_problem(row, scheme)
         if problem:
             excluded.append(Excluded(row.source, row.name, problem))
             continue
@@ -134,7 +143,7 @@ def labelled_from_tables(tables: Sequence[Path], scan_roots: Sequence[Path] = ()
         items.append(
             LabelledSeries(
                 found,
-                row.sequence,
+                scheme.to_default(row.sequence) if scheme is not None else row.sequence,
                 row.orientation or "",
                 row.contrast or "",
                 row.group or _default_group(found),
@@ -154,10 +163,12 @@ def _roots_of(rows: list[_Row]) -> list[Path]:
     return [Path(p) for p in roots if os.path.exists(p)]
 
 
-def _vocabulary_problem(row: _Row) -> str:
+def _vocabulary_problem(row: _Row, scheme: ClassScheme | None = None) -> str:
     if not row.sequence:
         return "no sequence label (e.g. no rule matched): label it on the review page or in the table"
-    if row.sequence not in SEQUENCES:
+    if scheme is not None and row.sequence not in scheme.names:
+        return f"sequence {row.sequence!r} is not a class of the scheme {scheme.name} ({', '.join(scheme.names)})"
+    if scheme is None and row.sequence not in SEQUENCES:
         return f"sequence {row.sequence!r} is not a class of the taxonomy ({', '.join(SEQUENCES)})"
     if row.orientation and row.orientation not in (*ORIENTATIONS, "NA"):
         return f"orientation {row.orientation!r} is not one of {', '.join(ORIENTATIONS)}"

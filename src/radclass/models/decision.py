@@ -145,7 +145,8 @@ class Opinions:
     rule_sequence
         The label rules' sequence (None when no rule matches).
     proba
-        The fused probabilities, one ``(class, probability)`` pair per class in the bundle's order.
+        The fused probabilities, one ``(class, probability)`` pair per class in the bundle's order (the
+        pixel-signature model's, for a header-less series it decided).
     """
 
     cnn_sequence: str

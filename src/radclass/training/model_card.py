@@ -178,7 +178,11 @@ def write_model_card(
         (
             f"`radclass train --labels {' --labels '.join(str(meta.get('labels')).split(', '))} --out DIR`"
             if not str(meta.get("labels", "")).endswith("MANIFEST.csv")
-            else "`radclass train configs/mri-series.toml --out src/radclass/bundled/mri-series`"
+            else (
+                "`radclass train configs/mri-series.toml --out src/radclass/bundled/mri-series`"
+                if meta.get("name", "mri-series") == "mri-series"
+                else f"`radclass train configs/{meta.get('name')}.toml --out DIR`"
+            )
         )
         + f" (took {meta.get('trained_seconds')} s).",
     ]

@@ -205,12 +205,17 @@ def _proba(model, X: np.ndarray) -> np.ndarray:
 def _train_predict(
     train: PixelExamples, sim: PixelExamples, test_X: np.ndarray, choice: Choice, config: PixelModelConfig
 ) -> np.ndarray:
+    return _proba(fit_choice(train, sim, choice, config), test_X[:, columns(choice.feature_set)])
+
+
+def fit_choice(train: PixelExamples, sim: PixelExamples, choice: Choice, config: PixelModelConfig):
+    """The classifier of ``choice`` fitted on ``train`` (plus the simulated series when the choice says so),
+    on the columns of its feature set."""
     cols = columns(choice.feature_set)
     X, y = train.X, train.y
     if choice.simulation and len(sim.y):
         X, y = np.concatenate([X, sim.X]), np.concatenate([y, sim.y])
-    model = fit_pixel_model(X[:, cols], y, config.n_estimators, config.seed, choice.classifier)
-    return _proba(model, test_X[:, cols])
+    return fit_pixel_model(X[:, cols], y, config.n_estimators, config.seed, choice.classifier)
 
 
 def _group_folds(groups: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
@@ -359,10 +364,7 @@ def add_pixel_signature(
     log(f"pixel signature: {len(data.y)} series from {len(set(data.groups))} datasets, {len(sim.y)} simulated")
     choice, thresholds, scores = choose(data, sim, config)
     cols = columns(choice.feature_set)
-    X, y = data.X, data.y
-    if choice.simulation and len(sim.y):
-        X, y = np.concatenate([X, sim.X]), np.concatenate([y, sim.y])
-    model = fit_pixel_model(X[:, cols], y, config.n_estimators, config.seed, choice.classifier)
+    model = fit_choice(data, sim, choice, config)
     export_pixel_onnx(model, len(cols), folder / PIXEL_FILE)
     accepted = {c: float(t) for c, t in zip(SEQUENCES, thresholds) if t <= 1.0}
     table: dict[str, Any] = {

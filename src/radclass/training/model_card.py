@@ -93,6 +93,19 @@ def write_model_card(
         f" {meta['config']['cnn_folds']} group folds.",
         "Fusion weights and the abstention thresholds are chosen on these out-of-fold predictions; the final models",
         "are trained on the development groups and measured once on the test split.",
+        *(
+            [
+                "**The shipped forest was then refit on every group** (test groups included, "
+                f"{report.get('forest_refit_on_all', {}).get('series', '?')} real rows) with the same "
+                "hyper-parameters, so that",
+                "no header convention seen only in a test group is lost; the test-split figures below are those of "
+                "the development",
+                "forest (the refit has seen the test groups and is not measured by them). The CNN is the "
+                "development one.",
+            ]
+            if meta.get("forest_refit_on_all")
+            else []
+        ),
         "Small classes rest on few series: read the confidence intervals.",
         "",
         "## Cross-validated results (development groups, out-of-fold)",

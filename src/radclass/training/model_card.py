@@ -137,6 +137,7 @@ def write_model_card(
         f" accuracy on accepted series {_pct(ab.get('accepted_accuracy'))}.",
         f"Fusion: log-linear pool with CNN share {meta['fusion'].get('w_cnn')} and forest share"
         f" {meta['fusion'].get('w_forest')} (chosen by balanced accuracy; a lone input is used alone).",
+        *_evidence_rules(report),
         "",
         "### Per class (fused, cross-validated; 95% Clopper-Pearson CI)",
         "",
@@ -202,6 +203,27 @@ def write_model_card(
     path = out_dir / "model_card.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _evidence_rules(report: dict[str, Any]) -> list[str]:
+    """Lines on the two rules that keep weak pixel evidence out of the fusion (McNemar for the CNN's share,
+    support for the pixel-only threshold), with their out-of-fold figures."""
+    lines = []
+    share = report.get("cnn_share_test")
+    if share and share.get("chosen_by_balanced_accuracy", 0) > 0:
+        lines.append(
+            f"The grid's best CNN share, {share['chosen_by_balanced_accuracy']}, made {share['only_fused_correct']}"
+            f" header-informed series right and {share['only_forest_correct']} wrong against the forest alone"
+            f" (McNemar p = {share['p_value']:.3g}); a share is kept only when p < 0.05: kept {share['kept']}."
+        )
+    support = report.get("pixel_threshold_support")
+    if support:
+        lines.append(
+            f"Pixel-only threshold for the error rate: {support['chosen_threshold']:.3f}, accepting"
+            f" {support['accepted']} out-of-fold series from {support['groups']} groups; it is kept only with at"
+            f" least {support['min_accepted']} series from {support['min_groups']} groups: kept {support['kept']:.3f}."
+        )
+    return lines
 
 
 def _test_section(report: dict[str, Any], meta: dict[str, Any]) -> list[str]:

@@ -250,7 +250,7 @@ def build_mri_bundle(
 
     # --- fusion and abstention on out-of-fold predictions --------------------------------------------
     paths = [p.id for p in pool]
-    fusion, report = _choose_fusion(y, paths, forest_oof, cnn_oof, config)
+    fusion, report = _choose_fusion(y, paths, forest_oof, cnn_oof, config, groups)
     report["forest_tuning"] = [{"params": p, "lodo_balanced_accuracy": b} for p, b in results]
     report["forest_real_only"] = _series_metrics(y, forest_real_only)
     report["forest_with_synthetic"] = _series_metrics(y, forest_oof)
@@ -360,6 +360,8 @@ def build_mri_bundle(
     return report
 
 
+MIN_PIXEL_ACCEPTED = 8  # out-of-fold pixel-only series a pixel threshold must accept ...
+MIN_PIXEL_GROUPS = 3  # ... from at least this many groups (as models.ensemble.class_thresholds asks)
 FOREST_ROWS = "forest_rows.npz"  # the forest's training rows (feature matrix + labels), for fine-tuning
 _EXPORT_RESERVE_S = 10.0  # seconds of a time box kept for the export and the test split
 
@@ -672,21 +674,50 @@ def _series_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
 
 
 def _choose_fusion(
-    y: np.ndarray, paths: list[str], forest_oof: np.ndarray, cnn_oof: dict[str, np.ndarray], config: MriBundleConfig
+    y: np.ndarray,
+    paths: list[str],
+    forest_oof: np.ndarray,
+    cnn_oof: dict[str, np.ndarray],
+    config: MriBundleConfig,
+    groups: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Grid-search the CNN share of the log-linear pool for balanced accuracy, then one abstention threshold
-    per kind of evidence (series with an informative header / pixels only) for the stated error rate."""
+    per kind of evidence (series with an informative header / pixels only) for the stated error rate.
+
+    Two rules keep weak pixel evidence out (the same bar as the pixel-signature model's class thresholds):
+
+    * the CNN gets a share only if the fused predictions are right on measurably more header-informed series
+      than the forest's alone: McNemar's test on the out-of-fold correctness, p < 0.05 (else the share is 0);
+    * series with pixels only are answered only if the pixel threshold accepts at least
+      :data:`MIN_PIXEL_ACCEPTED` out-of-fold series from at least :data:`MIN_PIXEL_GROUPS` groups (else the
+      threshold is 1.0: such series are UNKNOWN, with the CNN's guess in the reason).
+    """
+    from radclass.evaluate.compare import mcnemar_test
+
+    groups = np.asarray(groups if groups is not None else paths, dtype=object)
     slice_p = [cnn_oof.get(p) for p in paths]
     forest_p = [None if np.isnan(f).any() else f for f in forest_oof]
+    has_header = np.array([f is not None for f in forest_p])
     scores = []
     for alpha in config.alpha_grid:
         pred, _ = _fused(slice_p, forest_p, {"w_cnn": alpha, "w_forest": 1 - alpha})
         ok = pred != ""
         scores.append((_bal(y[ok], pred[ok]), alpha))
     alpha = max(scores)[1]
+    share_test: dict[str, Any] = {"chosen_by_balanced_accuracy": alpha}
+    if alpha > 0:
+        best, _ = _fused(slice_p, forest_p, {"w_cnn": alpha, "w_forest": 1 - alpha})
+        alone, _ = _fused(slice_p, forest_p, {"w_cnn": 0.0, "w_forest": 1.0})
+        a, b = (best == y)[has_header], (alone == y)[has_header]
+        res = mcnemar_test(a, b)
+        share_test.update(
+            p_value=res.p_value, only_fused_correct=int((a & ~b).sum()), only_forest_correct=int((~a & b).sum())
+        )
+        if not (res.p_value < 0.05 and a.sum() > b.sum()):
+            alpha = 0.0
+    share_test["kept"] = alpha
     pred, conf = _fused(slice_p, forest_p, {"w_cnn": alpha, "w_forest": 1 - alpha})
     ok = pred != ""
-    has_header = np.array([f is not None for f in forest_p])
     thresholds = {}
     for name, group in (("threshold_header", ok & has_header), ("threshold_pixels", ok & ~has_header)):
         thresholds[name] = (
@@ -694,6 +725,18 @@ def _choose_fusion(
             if group.any()
             else 1.0
         )
+    pixel_only = ok & ~has_header
+    accepted_px = pixel_only & (conf >= thresholds["threshold_pixels"])
+    support = {
+        "chosen_threshold": thresholds["threshold_pixels"],
+        "accepted": int(accepted_px.sum()),
+        "groups": len(set(groups[accepted_px])),
+        "min_accepted": MIN_PIXEL_ACCEPTED,
+        "min_groups": MIN_PIXEL_GROUPS,
+    }
+    if support["accepted"] < MIN_PIXEL_ACCEPTED or support["groups"] < MIN_PIXEL_GROUPS:
+        thresholds["threshold_pixels"] = 1.0
+    support["kept"] = thresholds["threshold_pixels"]
     threshold = np.where(has_header, thresholds["threshold_header"], thresholds["threshold_pixels"])
     vote = np.array(
         [
@@ -707,6 +750,8 @@ def _choose_fusion(
     report = {
         "n_series": int(len(y)),
         "alpha_scores": [{"cnn_share": a, "balanced_accuracy": b} for b, a in scores],
+        "cnn_share_test": share_test,
+        "pixel_threshold_support": support,
         "fusion": {"accuracy": float((pred[ok] == y[ok]).mean()), "balanced_accuracy": _bal(y[ok], pred[ok])},
         "majority_vote": {"accuracy": float((vote[ok] == y[ok]).mean()), "balanced_accuracy": _bal(y[ok], vote[ok])},
         "abstention": {

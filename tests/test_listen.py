@@ -349,7 +349,7 @@ def test_real_annotator_loads_the_bundle_once(data_root, tmp_path, monkeypatch):
     assert isinstance(annotator, PipelineAnnotator) and annotator.slices == 3
     first = annotator([data_root / "mri/dicom/dcm_qa_asl/Siemens_Prisma_T1_mprage_ns_sag"])
     second = annotator([data_root / "mri/dicom/dcm_qa_canon_61/14000_DTI_PA-ortho-HT"])
-    assert len(loads) == 1 and annotator.bundle.version == "mri-series-2"
+    assert len(loads) == 1 and annotator.bundle.version == "mri-series-3"
     assert set(first["status"]) | set(second["status"]) <= {"ok", "unknown"}
     with pytest.raises(ValueError, match="at least one slice per series"):
         PipelineAnnotator(slices=0)

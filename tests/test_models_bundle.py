@@ -27,10 +27,10 @@ MRI = {"name": "m", "version": "1", "classes": ["T1", "T2"], "cnn": "cnn.onnx"}
 def test_bundled_mri_model_is_typed() -> None:
     bundle = ModelBundle.load()
     meta = bundle.metadata
-    assert bundle.version == "mri-series-2" and bundle.slices_per_series == 5 and bundle.input_size == 128
+    assert bundle.version == "mri-series-3" and bundle.slices_per_series == 5 and bundle.input_size == 128
     assert meta.classes.orientation == ("AX", "COR", "SAG") and set(meta.classes.forest) == set(bundle.classes)
     assert meta.fusion.w_cnn == 0.0 and meta.fusion.w_forest == 1.0
-    assert meta.thresholds.for_evidence(True) == pytest.approx(0.1977, abs=1e-4)
+    assert meta.thresholds.for_evidence(True) == pytest.approx(0.2597, abs=1e-4)
     assert meta.thresholds.for_evidence(False) == 1.0
     assert bundle.fusion["threshold_pixels"] == 1.0  # the raw table, as pipeline/annotate.py reads it
     assert bundle.has("cnn") and bundle.has("forest") and not bundle.has("onnx")
@@ -110,7 +110,9 @@ def test_write_bundle_json_refuses_invalid_metadata(tmp_path: Path) -> None:
 
 
 def test_preprocessing_round_trip() -> None:
-    pre = Preprocessing(input_size=64, slices_per_series=3, load_size=72, channels="multiwindow", mean=(0.5,), std=(0.25,))
+    pre = Preprocessing(
+        input_size=64, slices_per_series=3, load_size=72, channels="multiwindow", mean=(0.5,), std=(0.25,)
+    )
     assert pre.channels is Channels.MULTIWINDOW and pre.load_side == 72
     assert Preprocessing.from_meta({"preprocess": pre.to_dict()}) == pre
 
@@ -145,5 +147,7 @@ def test_annotate_decodes_the_bundles_slices_per_series(data_root: Path, tmp_pat
     )
     assert asked == [3] and table["status"].iloc[0] in ("ok", "unknown")
     asked.clear()
-    annotate.annotate_paths([series], bundle=BUNDLED_DIR / "mri-series", slices=2, pixels="all", progress=False, workers=1)
+    annotate.annotate_paths(
+        [series], bundle=BUNDLED_DIR / "mri-series", slices=2, pixels="all", progress=False, workers=1
+    )
     assert asked == [2]  # an explicit --slices still wins

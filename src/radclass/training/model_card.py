@@ -174,11 +174,17 @@ def write_model_card(
     lines += _test_section(report, meta)
     lines += [
         "",
+        *(
+            ["## Notes", "", *(n for note in meta["config"].get("card_notes", ()) for n in (note, ""))]
+            if meta["config"].get("card_notes")
+            else []
+        ),
         "## Limits",
         *(
             [
-                "- Brain MRI only; the pool has no clinical T1C/T2/PD DICOM with pixels, so those classes lean on the",
-                "  header physics and on simulation. Expect UNKNOWN rather than a guess where evidence is thin.",
+                "- Brain MRI only; the pool's T1C series are all NIfTI without a header (the forest knows T1C from",
+                "  synthetic headers alone) and its T2/PD DICOM are a handful, so those classes lean on the header",
+                "  physics and on simulation. Expect UNKNOWN rather than a guess where evidence is thin.",
             ]
             if str(meta.get("labels", "MANIFEST.csv")).endswith("MANIFEST.csv")
             else [

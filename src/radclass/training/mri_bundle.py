@@ -73,6 +73,7 @@ class MriBundleConfig:
     # Write the forest's real training rows (header features) into the bundle, for fine-tunes from it. The shipped
     # bundle leaves them out (they derive from the pool's headers); a fine-tune then regenerates synthetic rows.
     ship_forest_rows: bool = True
+    card_notes: tuple[str, ...] = ()  # paragraphs the recipe adds to its model card ("Notes": history, caveats)
 
     def __post_init__(self) -> None:
         if not 0 <= self.test_fraction < 1:
@@ -103,7 +104,7 @@ class MriBundleConfig:
         data = data.get("mri_series", data)
         if "datasets" in data:
             data["datasets"] = tuple(data["datasets"])
-        for key in ("alpha_grid", "classes"):
+        for key in ("alpha_grid", "classes", "card_notes"):
             if key in data:
                 data[key] = tuple(data[key])
         unknown = sorted(set(data) - {f.name for f in fields(cls)})

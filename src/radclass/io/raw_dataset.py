@@ -10,6 +10,10 @@ the standard puts them, no value past the end of the file (except the pixel data
 :func:`radclass.io.header_fields.instance_from_dataset` reports). Anything else raises :class:`Fallback` and
 the caller reads the file with ``dcmread``.
 
+The walk exists twice: compiled (:mod:`radclass.io._walk`, a C extension built on ``pip install``) and in
+Python (:class:`_Walker`, :func:`_top_python`), with the same checks in the same order. The compiled one is used
+when it is importable; when it is missing, or refuses a file, the Python walk reads the file.
+
 Two callers: header reading (:mod:`radclass.io.header_reader`, :data:`HEADER_TAGS`) and pixel decoding
 (:mod:`radclass.io.pixel_dataset`, :data:`PIXEL_GROUPS`).
 """
@@ -17,6 +21,8 @@ Two callers: header reading (:mod:`radclass.io.header_reader`, :data:`HEADER_TAG
 from __future__ import annotations
 
 import struct
+from array import array
+from functools import lru_cache
 from typing import Any
 
 import pydicom
@@ -27,6 +33,13 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag, Tag
 from pydicom.values import convert_value
 
+try:  # the compiled walk (src/radclass/io/_walk.c, built by pip install); the Python walk below is its fallback
+    from radclass.io import _walk
+except ImportError:  # pragma: no cover - a source tree without the built extension
+    _walk = None  # type: ignore[assignment]
+
+#: Whether the compiled walk is available (``fast_dataset(..., compiled=True)`` then uses it).
+COMPILED = _walk is not None
 PIXEL_TAGS = (Tag(0x7FE0, 0x0010), Tag(0x7FE0, 0x0008), Tag(0x7FE0, 0x0009))
 UNDEFINED_LENGTH = 0xFFFFFFFF
 
@@ -168,8 +181,12 @@ def _is_sequence_implicit(tag: int, data, pos: int) -> bool:
 class _Walker:
     """Tags and lengths of the elements of one file (little endian), over its bytes (an mmap)."""
 
-    def __init__(self, data, implicit: bool):
-        self.data, self.size, self.implicit = data, len(data), implicit
+    def __init__(self, data, implicit: bool, compiled: bool = False):
+        self.data, self.size, self.implicit, self.compiled = data, len(data), implicit, compiled
+
+    def is_sequence(self, tag: int, vpos: int) -> bool:
+        """:func:`_is_sequence_implicit` at ``vpos`` of this file (asked by the compiled walk)."""
+        return _is_sequence_implicit(tag, self.data, vpos)
 
     def element(self, pos: int) -> tuple[int, bytes | None, int, int] | None:
         """(tag, VR or None, length, value offset) of the element at ``pos``; None at the end of the data."""
@@ -265,6 +282,8 @@ class _Walker:
 
     def items(self, vpos: int, length: int) -> tuple[list[list[tuple[int, bytes | None, int, int, int]]], int]:
         """Items of a sequence value: per item, its elements as (tag, VR, length, start, end); offset after."""
+        if self.compiled:
+            return _walk.items(self.data, vpos, length, self.implicit, self.is_sequence)
         end = vpos + length if length != 0xFFFFFFFF else None
         pos = vpos
         out: list[list[tuple[int, bytes | None, int, int, int]]] = []
@@ -389,6 +408,7 @@ def fast_dataset(
     header: bool,
     frames: frozenset[int] | None = None,
     keep_groups: frozenset[int] = frozenset(),
+    compiled: bool | None = None,
 ) -> _FastDataset:
     """A dataset of the top-level elements of ``data`` whose tags are in ``keep`` or groups in ``keep_groups``.
 
@@ -397,7 +417,104 @@ def fast_dataset(
     data located but not loaded. Otherwise (pixel decoding): the
     pixel data value is loaded and the functional groups keep their PixelValueTransformationSequence only,
     and when ``frames`` is given only in the first item and those in ``frames`` (the item count is kept).
+    ``compiled``: None (default) walks with the compiled extension when it is available, and with the Python
+    walk when it is missing or refuses the file; True: the compiled walk only; False: the Python walk only
+    (True and False are for tests and benchmarks).
+
+    Raises
+    ------
+    Fallback
+        When the file is not of the plain shape the walk handles (or, with ``compiled=True``, when the compiled
+        walk is missing or refuses it).
     """
+    if compiled is not False and _walk is not None:
+        try:
+            return _walked_dataset(data, keep, header, frames, keep_groups, compiled=True)
+        except _walk.Refused as err:
+            if compiled:
+                raise Fallback(f"compiled walk: {err}") from None
+            # the Python walk decides (it refuses the same files; a difference would only cost time)
+    elif compiled:
+        raise Fallback("the compiled walk (radclass.io._walk) is not built")
+    return _walked_dataset(data, keep, header, frames, keep_groups, compiled=False)
+
+
+@lru_cache(maxsize=16)
+def _tag_arrays(keep: frozenset[int], keep_groups: frozenset[int]) -> tuple[bytes, bytes]:
+    """``keep`` and ``keep_groups`` as the sorted native arrays the compiled walk searches."""
+    tags, groups = array("I", sorted(keep)), array("H", sorted(keep_groups))
+    if tags.itemsize != 4 or groups.itemsize != 2:  # pragma: no cover - no such platform is supported
+        raise RuntimeError("The compiled walk needs 4-byte unsigned int and 2-byte unsigned short arrays.")
+    return tags.tobytes(), groups.tobytes()
+
+
+_STOP_TAGS = array("I", sorted({_SHARED_FG, _PER_FRAME_FG})).tobytes()
+_Entry = tuple[int, bytes | None, int, int, int]
+
+
+def _top_python(
+    walker: _Walker, pos: int, keep: frozenset[int], keep_groups: frozenset[int]
+) -> tuple[list[_Entry], int, _Entry | None]:
+    """The Python twin of the compiled ``_walk.top``: the kept top-level elements from ``pos`` on, as (tag,
+    VR, length, value offset, end), until the end of the data, a top-level item delimiter or a kept, non-empty
+    functional-group sequence (returned as the third value, with its element start as its end, for the caller
+    to read item by item)."""
+    data, size, implicit = walker.data, walker.size, walker.implicit
+    unpack4, unpack_ul = _HHHH.unpack_from, _UL.unpack_from
+    out: list[_Entry] = []
+    while pos + 8 <= size:
+        g, e, vr_int, length = unpack4(data, pos)
+        tag = g << 16 | e
+        vr = None
+        if implicit or g == 0xFFFE:
+            length = unpack_ul(data, pos + 4)[0]
+            vpos = pos + 8
+        elif vr_int in _LONG_VR_INTS:
+            if pos + 12 > size:
+                raise Fallback("short element header")
+            length = unpack_ul(data, pos + 8)[0]
+            vpos = pos + 12
+        elif vr_int in _VR_INTS:
+            vpos = pos + 8
+        else:
+            raise Fallback("unknown VR")
+        kept = tag in keep or g in keep_groups
+        if not kept and length != 0xFFFFFFFF and g != 0xFFFE:
+            pos = vpos + length  # an element nobody reads
+            if pos > size:
+                raise Fallback("value past the end of the file")
+            continue
+        if not implicit and g != 0xFFFE:
+            vr = data[pos + 4 : pos + 6]
+        if tag == _ITEM_END:
+            break  # pydicom ends a top-level dataset here too
+        if tag >> 16 == 0xFFFE:
+            raise Fallback("delimiter at top level")
+        if tag in _PIXEL_TAG_INTS:
+            end = _encapsulated_end(data, vpos) if length == 0xFFFFFFFF else vpos + length
+            if kept:
+                out.append((tag, vr, length, vpos, end))
+            pos = end
+            continue
+        if kept and length and tag in (_SHARED_FG, _PER_FRAME_FG):
+            return out, pos, (tag, vr, length, vpos, pos)
+        end = walker.value_end(tag, vr, length, vpos)
+        if kept:
+            out.append((tag, vr, length, vpos, end))
+        pos = end
+    return out, pos, None
+
+
+def _walked_dataset(
+    data,
+    keep: frozenset[int],
+    header: bool,
+    frames: frozenset[int] | None,
+    keep_groups: frozenset[int],
+    *,
+    compiled: bool,
+) -> _FastDataset:
+    """:func:`fast_dataset` with the compiled walk or the Python one."""
     if data[128:132] != b"DICM":
         raise Fallback("no Part 10 preamble")
     walker = _Walker(data, implicit=False)
@@ -418,86 +535,33 @@ def fast_dataset(
     if not syntax or syntax in _NOT_PLAIN_SYNTAXES or pos + 8 > walker.size:
         raise Fallback("transfer syntax")
     implicit = walker.implicit = syntax == pydicom.uid.ImplicitVRLittleEndian
+    walker.compiled = compiled
     if _HH.unpack_from(data, pos)[0] == 0:
         raise Fallback("command set")
     if (0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B) == implicit:
         raise Fallback("VR encoding differs from the transfer syntax")
     raw: dict[BaseTag, RawDataElement] = {}
     later: list[_LightGroup] = []
-    size = walker.size
-    unpack4, unpack_ul = _HHHH.unpack_from, _UL.unpack_from
-    while pos + 8 <= size:
-        g, e, vr_int, length = unpack4(data, pos)
-        tag = g << 16 | e
-        vr = None
-        if implicit or g == 0xFFFE:
-            length = unpack_ul(data, pos + 4)[0]
-            vpos = pos + 8
-        elif vr_int in _LONG_VR_INTS:
-            if pos + 12 > size:
-                raise Fallback("short element header")
-            length = unpack_ul(data, pos + 8)[0]
-            vpos = pos + 12
-        elif vr_int in _VR_INTS:
-            vpos = pos + 8
+    if compiled:
+        keep_array, group_array = _tag_arrays(keep, keep_groups)
+    while True:
+        if compiled:
+            elements, pos, stopped = _walk.top(
+                data, pos, implicit, keep_array, group_array, _STOP_TAGS, walker.is_sequence
+            )
         else:
-            raise Fallback("unknown VR")
-        if tag not in keep and g not in keep_groups and length != 0xFFFFFFFF and g != 0xFFFE:
-            pos = vpos + length  # an element nobody reads
-            if pos > size:
-                raise Fallback("value past the end of the file")
-            continue
-        if not implicit and g != 0xFFFE:
-            vr = data[pos + 4 : pos + 6]
-        if tag == _ITEM_END:
-            break  # pydicom ends a top-level dataset here too
-        if tag >> 16 == 0xFFFE:
-            raise Fallback("delimiter at top level")
-        vr_str = vr.decode() if vr is not None else None
-        if tag in _PIXEL_TAG_INTS:
-            if length == 0xFFFFFFFF:
-                end = _encapsulated_end(data, vpos)
-                value = None if header else data[vpos : end - 8]  # as pydicom: without the delimiter
-            else:
-                end = vpos + length
-                value = None if header else data[vpos:end]
-                if value is not None and len(value) != length:
-                    raise Fallback("truncated pixel data")
-            if tag in keep or tag >> 16 in keep_groups:
+            elements, pos, stopped = _top_python(walker, pos, keep, keep_groups)
+        for tag, vr, length, vpos, end in elements:
+            vr_str = vr.decode() if vr is not None else None
+            if tag in _PIXEL_TAG_INTS:
+                if length == 0xFFFFFFFF:
+                    value = None if header else data[vpos : end - 8]  # as pydicom: without the delimiter
+                else:
+                    value = None if header else data[vpos:end]
+                    if value is not None and len(value) != length:
+                        raise Fallback("truncated pixel data")
                 raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, length, value, vpos, implicit, True)
-            pos = end
-            continue
-        if tag == _SHARED_FG and length and (tag in keep or tag >> 16 in keep_groups):
-            if vr not in (None, b"SQ") or (vr is None and not _is_sequence_implicit(tag, data, vpos)):
-                raise Fallback("shared groups not a sequence")
-            items, end = walker.items(vpos, length)
-            wanted = _FIRST_FRAME_SEQS if header else frozenset({_PIXEL_VALUE_TRANSFORM})
-            value = b"".join(_item_bytes(data, [el for el in item if el[0] in wanted]) for item in items)
-            raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
-            pos = end
-            continue
-        if tag == _PER_FRAME_FG and length and (tag in keep or tag >> 16 in keep_groups):
-            if vr not in (None, b"SQ") or (vr is None and not _is_sequence_implicit(tag, data, vpos)):
-                raise Fallback("per-frame groups not a sequence")
-            items, end = walker.items(vpos, length)
-            if header:
-                value = _item_bytes(data, [el for el in items[0] if el[0] in _FIRST_FRAME_SEQS]) if items else b""
-                later = [_light_group(walker, item) for item in items[1:]]
-            else:  # pixel decoding reads the rescale of the frames it decodes
-                value = b"".join(
-                    _item_bytes(
-                        data,
-                        [el for el in item if el[0] == _PIXEL_VALUE_TRANSFORM]
-                        if frames is None or i == 0 or i in frames
-                        else [],
-                    )
-                    for i, item in enumerate(items)
-                )
-            raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
-            pos = end
-            continue
-        end = walker.value_end(tag, vr, length, vpos)
-        if tag in keep or tag >> 16 in keep_groups:
+                continue
             # an undefined-length sequence is kept as its items (and delimiter), read back by pydicom on access
             raw[BaseTag(tag)] = RawDataElement(
                 BaseTag(tag),
@@ -508,7 +572,30 @@ def fast_dataset(
                 implicit,
                 True,
             )
-        pos = end
+        if stopped is None:
+            break
+        tag, vr, length, vpos, _ = stopped
+        vr_str = vr.decode() if vr is not None else None
+        if vr not in (None, b"SQ") or (vr is None and not _is_sequence_implicit(tag, data, vpos)):
+            raise Fallback("functional groups not a sequence")
+        items, pos = walker.items(vpos, length)
+        if tag == _SHARED_FG:
+            wanted = _FIRST_FRAME_SEQS if header else frozenset({_PIXEL_VALUE_TRANSFORM})
+            value = b"".join(_item_bytes(data, [el for el in item if el[0] in wanted]) for item in items)
+        elif header:
+            value = _item_bytes(data, [el for el in items[0] if el[0] in _FIRST_FRAME_SEQS]) if items else b""
+            later = [_light_group(walker, item) for item in items[1:]]
+        else:  # pixel decoding reads the rescale of the frames it decodes
+            value = b"".join(
+                _item_bytes(
+                    data,
+                    [el for el in item if el[0] == _PIXEL_VALUE_TRANSFORM]
+                    if frames is None or i == 0 or i in frames
+                    else [],
+                )
+                for i, item in enumerate(items)
+            )
+        raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
     ds = _FastDataset(raw)  # type: ignore[arg-type]  # Dataset stores RawDataElements (dict is invariant)
     encoding = (
         convert_encodings(convert_raw_data_element(raw[BaseTag(0x00080005)]).value)

@@ -78,29 +78,49 @@ def main(argv: list[str] | None = None) -> None:
     walked = stage("file walk + sniff", lambda: [(w, sniff_kind(w.path)) for w in walk_files(args.trees)])
     dicom = [str(w.path) for w, (kind, err) in walked if kind == "dicom" and not err]
 
+    per_kind: dict[tuple[str, str], list[float]] = {}  # (stage, classic/enhanced) -> [files, CPU s]
+
+    def count(what: str, ds: Any, seconds: float) -> None:
+        kind = "enhanced" if "PerFrameFunctionalGroupsSequence" in ds else "classic"
+        entry = per_kind.setdefault((what, kind), [0, 0.0])
+        entry[0] += 1
+        entry[1] += seconds
+
+    def split(what: str) -> str:
+        return ", ".join(
+            f"{kind} {n} files {s / n * 1e3:.3f} ms/file" for (w, kind), (n, s) in sorted(per_kind.items()) if w == what
+        )
+
     def walk_only() -> list:
         out = []
         for f in dicom:
             with open(f, "rb") as fh:
                 data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
             try:
-                out.append((f, fast_dataset(data, HEADER_TAGS, header=True), len(data)))
+                t0 = time.process_time()
+                ds = fast_dataset(data, HEADER_TAGS, header=True)
+                count("walk", ds, time.process_time() - t0)
+                out.append((f, ds, len(data)))
             except Exception:
                 pass
             finally:
                 data.close()
         return out
 
-    datasets = stage("header: raw walk (fast_dataset)", walk_only, f"{len(dicom)} DICOM files")
+    datasets = stage("header: raw walk (fast_dataset)", walk_only)
+    _STAGES[-1] = (*_STAGES[-1][:3], split("walk"))
 
     def mapping() -> None:
         for f, ds, size in datasets:
             try:
+                t0 = time.process_time()
                 instance_from_dataset(f, ds, size)
+                count("map", ds, time.process_time() - t0)
             except Exception:
                 pass
 
-    stage("header: mapping to InstanceInfo", mapping, f"{len(datasets)} walked")
+    stage("header: mapping to InstanceInfo", mapping)
+    _STAGES[-1] = (*_STAGES[-1][:3], split("map"))
     stage("header: read_instance (walk + mapping + fallback)", lambda: [_try(read_instance, f) for f in dicom])
     result = stage("scan() in-process (walk, sniff, read, group)", lambda: scan(args.trees, workers=1))
     instances = [i for f in dicom if (i := _try(read_instance, f)) is not None and i.is_image]

@@ -155,8 +155,12 @@ _FIRST_FRAME_SEQS = _EVERY_FRAME_SEQS | frozenset(
     )
 )
 # Keywords the fast Dataset converts directly (plain VRs: no sequence, no ambiguous or private VR).
+# One BaseTag object per tag read: dict lookups with the same object are decided by identity, without
+# BaseTag.__eq__ (a Python method) on every hit.
+_BASE_TAGS = {t: BaseTag(t) for t in HEADER_TAGS | _FRAME_VALUES | {_tag(k) for k in _HEADER_KEYWORDS}}
+_VR_TEXT = {v: v.decode() for v in _VRS}
 _FAST_KEYWORDS = {
-    k: BaseTag(_tag(k))
+    k: _BASE_TAGS[_tag(k)]
     for k in _HEADER_KEYWORDS
     if dictionary_VR(_tag(k)) in {v.decode() for v in _VRS - {b"SQ", b"UN"}}
 }
@@ -329,6 +333,23 @@ _VALUE_CACHE_SIZE = 8192
 _MISSING = object()
 
 
+_CHARSET = _BASE_TAGS[_tag("SpecificCharacterSet")]
+_TRANSFER_SYNTAX = BaseTag(_tag("TransferSyntaxUID"))
+
+
+def _converted(vr: str, raw: RawDataElement, encoding, encoding_key) -> Any:
+    """``convert_value(vr, raw, encoding)``, remembered: the conversion is a function of (VR, bytes, byte order,
+    character set), and the files of a series repeat most values (the callers never modify them)."""
+    cache_key = (vr, raw.value, raw.is_little_endian, encoding_key)
+    value = _VALUE_CACHE.get(cache_key, _MISSING)
+    if value is _MISSING:
+        value = convert_value(vr, raw, encoding)
+        if len(_VALUE_CACHE) >= _VALUE_CACHE_SIZE:
+            _VALUE_CACHE.clear()
+        _VALUE_CACHE[cache_key] = value
+    return value
+
+
 class _FastDataset(Dataset):
     """A Dataset of raw elements whose plain keyword values are converted without the DataElement machinery
     (same converter, same VR; anything unusual goes through Dataset.get)."""
@@ -341,20 +362,10 @@ class _FastDataset(Dataset):
                 return default
             if isinstance(raw, RawDataElement) and raw.VR != "UN" and raw.value is not None:
                 vr = raw.VR or _FAST_VRS[tag]  # implicit VR: the dictionary's VR, as pydicom's raw_element_vr hook
-                # The conversion is a function of (VR, bytes, byte order, character set): the files of a series
-                # repeat most values, so converted values are remembered (the callers never modify them).
-                cache_key = (vr, raw.value, raw.is_little_endian, self._fast_encoding_key)
-                value = _VALUE_CACHE.get(cache_key, _MISSING)
-                if value is not _MISSING:
-                    return value
                 try:
-                    value = convert_value(vr, raw, self._fast_encoding)
+                    return _converted(vr, raw, self._fast_encoding, self._fast_encoding_key)
                 except Exception:
                     return super().get(key, default)
-                if len(_VALUE_CACHE) >= _VALUE_CACHE_SIZE:
-                    _VALUE_CACHE.clear()
-                _VALUE_CACHE[cache_key] = value
-                return value
         return super().get(key, default)
 
 
@@ -531,7 +542,11 @@ def _walked_dataset(
         pos = vpos + length
     file_meta = FileMetaDataset(meta)  # type: ignore[arg-type]  # as for _FastDataset below
     file_meta.set_original_encoding(False, True, default_encoding)
-    syntax = file_meta.get("TransferSyntaxUID")
+    ts = meta.get(_TRANSFER_SYNTAX)
+    if ts is not None and ts.VR == "UI" and ts.value:  # the usual case: a remembered conversion
+        syntax = _converted("UI", ts, default_encoding, default_encoding)
+    else:
+        syntax = file_meta.get("TransferSyntaxUID")
     if not syntax or syntax in _NOT_PLAIN_SYNTAXES or pos + 8 > walker.size:
         raise Fallback("transfer syntax")
     implicit = walker.implicit = syntax == pydicom.uid.ImplicitVRLittleEndian
@@ -542,6 +557,9 @@ def _walked_dataset(
         raise Fallback("VR encoding differs from the transfer syntax")
     raw: dict[BaseTag, RawDataElement] = {}
     later: list[_LightGroup] = []
+    # header: the shared group and the first frame's as light groups too (None: not walked, pydicom reads them)
+    light_shared: _LightGroup | None = None
+    light_first: list[_LightGroup] | None = None
     if compiled:
         keep_array, group_array = _tag_arrays(keep, keep_groups)
     while True:
@@ -552,7 +570,8 @@ def _walked_dataset(
         else:
             elements, pos, stopped = _top_python(walker, pos, keep, keep_groups)
         for tag, vr, length, vpos, end in elements:
-            vr_str = vr.decode() if vr is not None else None
+            vr_str = _VR_TEXT[vr] if vr is not None else None
+            base = _BASE_TAGS.get(tag) or BaseTag(tag)
             if tag in _PIXEL_TAG_INTS:
                 if length == 0xFFFFFFFF:
                     value = None if header else data[vpos : end - 8]  # as pydicom: without the delimiter
@@ -560,11 +579,11 @@ def _walked_dataset(
                     value = None if header else data[vpos:end]
                     if value is not None and len(value) != length:
                         raise Fallback("truncated pixel data")
-                raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, length, value, vpos, implicit, True)
+                raw[base] = RawDataElement(base, vr_str, length, value, vpos, implicit, True)
                 continue
             # an undefined-length sequence is kept as its items (and delimiter), read back by pydicom on access
-            raw[BaseTag(tag)] = RawDataElement(
-                BaseTag(tag),
+            raw[base] = RawDataElement(
+                base,
                 vr_str,
                 length if length != 0xFFFFFFFF else end - vpos,
                 data[vpos:end],
@@ -582,8 +601,11 @@ def _walked_dataset(
         if tag == _SHARED_FG:
             wanted = _FIRST_FRAME_SEQS if header else frozenset({_PIXEL_VALUE_TRANSFORM})
             value = b"".join(_item_bytes(data, [el for el in item if el[0] in wanted]) for item in items)
+            if header and items:
+                light_shared = _light_group(walker, items[0], _FIRST_FRAME_SEQS, None)
         elif header:
             value = _item_bytes(data, [el for el in items[0] if el[0] in _FIRST_FRAME_SEQS]) if items else b""
+            light_first = [_light_group(walker, items[0], _FIRST_FRAME_SEQS, None)] if items else []
             later = [_light_group(walker, item) for item in items[1:]]
         else:  # pixel decoding reads the rescale of the frames it decodes
             value = b"".join(
@@ -597,31 +619,37 @@ def _walked_dataset(
             )
         raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
     ds = _FastDataset(raw)  # type: ignore[arg-type]  # Dataset stores RawDataElements (dict is invariant)
-    encoding = (
-        convert_encodings(convert_raw_data_element(raw[BaseTag(0x00080005)]).value)
-        if 0x00080005 in raw
-        else default_encoding
-    )
+    encoding = convert_encodings(convert_raw_data_element(raw[_CHARSET]).value) if _CHARSET in raw else default_encoding
     ds.set_original_encoding(implicit, True, encoding)
     ds.file_meta = file_meta
     ds._fast_encoding = ds._character_set
     ds._fast_encoding_key = tuple(ds._fast_encoding) if isinstance(ds._fast_encoding, list) else ds._fast_encoding
-    if later:
+    lights = [*([light_shared] if light_shared else []), *(light_first or []), *later]
+    if lights:
         cache: dict = {}
-        for group in later:
+        for group in lights:
             for light_items in group._seqs.values():
                 for light in light_items:
                     light._encoding, light._cache = encoding, cache
+    if later:
         ds._later_frames = later
+    if light_shared is not None or light_first is not None:
+        ds._light_groups = (light_shared, light_first)
     return ds
 
 
-def _light_group(walker: _Walker, elements) -> _LightGroup:
-    """The sequences of one per-frame item that :mod:`radclass.io.header_fields` reads per frame, as light items."""
+def _light_group(
+    walker: _Walker,
+    elements,
+    seq_tags: frozenset[int] = _EVERY_FRAME_SEQS,
+    values: frozenset[int] | None = _FRAME_VALUES,
+) -> _LightGroup:
+    """The sequences ``seq_tags`` of one functional-groups item as light items holding the elements ``values``
+    (None: every element of defined length). Default: what :mod:`radclass.io.header_fields` reads per frame."""
     data = walker.data
     seqs: dict[int, list[_LightItem]] = {}
     for tag, vr, length, start, _ in elements:
-        if tag not in _EVERY_FRAME_SEQS:
+        if tag not in seq_tags:
             continue
         if vr not in (None, b"SQ"):
             raise Fallback("functional group not a sequence")
@@ -633,9 +661,9 @@ def _light_group(walker: _Walker, elements) -> _LightGroup:
         seqs[tag] = [
             _LightItem(
                 {
-                    BaseTag(t): RawDataElement(
-                        BaseTag(t),
-                        v.decode() if v is not None else None,
+                    _BASE_TAGS.get(t) or BaseTag(t): RawDataElement(
+                        _BASE_TAGS.get(t) or BaseTag(t),
+                        _VR_TEXT[v] if v is not None else None,
                         n,
                         data[s + (8 if v is None or v not in _LONG_VRS else 12) : e],
                         s,
@@ -643,7 +671,7 @@ def _light_group(walker: _Walker, elements) -> _LightGroup:
                         True,
                     )
                     for t, v, n, s, e in item
-                    if t in _FRAME_VALUES and n != 0xFFFFFFFF
+                    if (values is None or t in values) and n != 0xFFFFFFFF
                 },
                 None,
                 {},

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import struct
 import subprocess
 import sys
 import time
@@ -153,6 +154,63 @@ def test_compiled_walk_matches_the_python_walk_on_mutants(data_root):
                 assert compiled == _walked(data, False, header), f"mutant {i}, header={header}"
                 kinds["refused" if compiled == "refused" else "read"] += 1
     assert kinds["refused"] > 50 and kinds["read"] > 50  # both outcomes were exercised
+
+
+_LONG = (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV")
+_FG_TAGS = (0x52009229, 0x52009230, 0x00289110, 0x00209113, 0x00189117)
+
+
+def _random_element(rng: random.Random, depth: int = 0) -> bytes:
+    """One explicit VR element of random tag, VR and value; sometimes a sequence (defined or undefined length,
+    items of either kind, delimiters sometimes missing, lengths sometimes wrong)."""
+    if rng.random() < 0.15 and depth < 4:
+        items = b""
+        for _ in range(rng.randrange(3)):
+            body = b"".join(_random_element(rng, depth + 1) for _ in range(rng.randrange(4)))
+            if rng.random() < 0.5:
+                length = len(body) if rng.random() < 0.9 else rng.randrange(2**32)
+                items += b"\xfe\xff\x00\xe0" + struct.pack("<L", length) + body
+            else:
+                items += b"\xfe\xff\x00\xe0\xff\xff\xff\xff" + body + b"\xfe\xff\x0d\xe0\0\0\0\0" * (rng.random() < 0.9)
+        tag = struct.pack("<HH", *divmod(rng.choice(_FG_TAGS), 0x10000))
+        if rng.random() < 0.5:
+            return tag + b"SQ\0\0" + struct.pack("<L", len(items)) + items
+        return tag + b"SQ\0\0\xff\xff\xff\xff" + items + b"\xfe\xff\xdd\xe0\0\0\0\0" * (rng.random() < 0.9)
+    tag = rng.choice([0x00080060, 0x0008103E, 0x00180080, 0x00280010, 0x00191010, 0x7FE00010,
+                      rng.randrange(0x00080000, 0x7FE00000)])
+    vr = rng.choice([*_LONG, b"CS", b"DS", b"IS", b"LO", b"SH", b"UI", b"US", b"XX"])
+    value = bytes(rng.randrange(256) for _ in range(rng.choice([0, 1, 2, 4, 8, 16])))
+    head = struct.pack("<HH", *divmod(tag, 0x10000)) + vr
+    if vr in _LONG:
+        length = len(value) if rng.random() < 0.95 else rng.choice([0xFFFFFFFF, rng.randrange(2**32)])
+        return head + b"\0\0" + struct.pack("<L", length) + value
+    return head + struct.pack("<H", len(value)) + value
+
+
+def test_compiled_walk_matches_the_python_walk_on_generated_structures(data_root):
+    """Random element structures (nested sequences, wrong lengths, missing delimiters, unknown VRs, truncation)
+    after the preamble and file meta of a real file."""
+    rng = random.Random(5)
+    explicit_le = b"1.2.840.10008.1.2.1\x00"  # the transfer syntax of the random body
+    source = next(d for f in _dicom_files(data_root / "mri" / "dicom") if explicit_le in (d := f.read_bytes())[:512])
+    meta_end = 132
+    while source[meta_end : meta_end + 2] == b"\x02\x00":  # the file meta elements (explicit VR)
+        if source[meta_end + 4 : meta_end + 6] in _LONG:
+            meta_end += 12 + struct.unpack("<L", source[meta_end + 8 : meta_end + 12])[0]
+        else:
+            meta_end += 8 + struct.unpack("<H", source[meta_end + 6 : meta_end + 8])[0]
+    outcomes = set()
+    for i in range(400):
+        data = source[:meta_end] + b"".join(_random_element(rng) for _ in range(rng.randrange(1, 30)))
+        if i % 3 == 0:
+            data = data[: rng.randrange(meta_end, len(data) + 1)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for header in (True, False):
+                compiled = _walked(data, True, header)
+                assert compiled == _walked(data, False, header), f"structure {i}, header={header}"
+                outcomes.add(compiled == "refused")
+    assert outcomes == {True, False}
 
 
 def test_compiled_walk_refusal_falls_back_to_the_python_walk(data_root, monkeypatch):

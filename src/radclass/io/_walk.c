@@ -264,6 +264,10 @@ static PyObject *walk_top(PyObject *self, PyObject *args) {
     int implicit;
     if (!PyArg_ParseTuple(args, "OnpOOOO", &data_obj, &pos, &implicit, &keep_obj, &groups_obj, &stop_obj, &is_seq))
         return NULL;
+    if (pos < 0) {
+        PyErr_SetString(PyExc_ValueError, "The walk cannot start at a negative offset.");
+        return NULL;
+    }
     Py_buffer data, keep, groups, stop;
     if (PyObject_GetBuffer(data_obj, &data, PyBUF_SIMPLE) < 0) return NULL;
     if (get_buffer(keep_obj, &keep, 4) < 0) { PyBuffer_Release(&data); return NULL; }
@@ -351,6 +355,10 @@ static PyObject *walk_items(PyObject *self, PyObject *args) {
     unsigned long length_arg;
     int implicit;
     if (!PyArg_ParseTuple(args, "OnkpO", &data_obj, &vpos, &length_arg, &implicit, &is_seq)) return NULL;
+    if (vpos < 0) {
+        PyErr_SetString(PyExc_ValueError, "A sequence value cannot start at a negative offset.");
+        return NULL;
+    }
     Py_buffer data;
     if (PyObject_GetBuffer(data_obj, &data, PyBUF_SIMPLE) < 0) return NULL;
     Walk w = {data.buf, data.len, implicit, is_seq};

@@ -113,9 +113,11 @@ def _opening(mask: np.ndarray) -> np.ndarray:
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     """``mask`` plus every background region (4-connected) that does not reach the image edge."""
-    labels, _ = ndimage.label(~mask)
-    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    return ~np.isin(labels, edge[edge > 0])
+    labels, n = ndimage.label(~mask)
+    outside = np.zeros(n + 1, bool)  # background regions that reach the edge (label 0: the mask itself)
+    outside[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    outside[0] = False
+    return ~outside[labels]
 
 
 def measure_slice(image: np.ndarray, spacing_mm: Sequence[float]) -> SliceShape | None:

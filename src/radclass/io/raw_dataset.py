@@ -38,7 +38,7 @@ try:  # the compiled walk (src/radclass/io/_walk.c, built by pip install); the P
 except ImportError:  # pragma: no cover - a source tree without the built extension
     _walk = None  # type: ignore[assignment]
 
-#: Whether the compiled walk is available (``fast_dataset(..., compiled=True)`` then uses it).
+#: Whether the compiled walk is available (:func:`fast_dataset` then uses it by default).
 COMPILED = _walk is not None
 PIXEL_TAGS = (Tag(0x7FE0, 0x0010), Tag(0x7FE0, 0x0008), Tag(0x7FE0, 0x0009))
 UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -154,11 +154,11 @@ _FIRST_FRAME_SEQS = _EVERY_FRAME_SEQS | frozenset(
         "ContrastBolusUsageSequence",
     )
 )
-# Keywords the fast Dataset converts directly (plain VRs: no sequence, no ambiguous or private VR).
 # One BaseTag object per tag read: dict lookups with the same object are decided by identity, without
 # BaseTag.__eq__ (a Python method) on every hit.
 _BASE_TAGS = {t: BaseTag(t) for t in HEADER_TAGS | _FRAME_VALUES | {_tag(k) for k in _HEADER_KEYWORDS}}
 _VR_TEXT = {v: v.decode() for v in _VRS}
+# Keywords the fast Dataset converts directly (plain VRs: no sequence, no ambiguous or private VR).
 _FAST_KEYWORDS = {
     k: _BASE_TAGS[_tag(k)]
     for k in _HEADER_KEYWORDS

@@ -8,7 +8,10 @@ Default tree: the pool's ``mri/dicom`` and ``liver`` folders (``radclass.config.
 
 * ``read_instance``: radclass's header reader as ``annotate``/``scan`` call it (raw element walk, pydicom as the
   fallback), producing the full :class:`~radclass.io.header_model.InstanceInfo`;
-* ``raw walk only``: the walk (:func:`radclass.io.raw_dataset.fast_dataset`) without the mapping to the record;
+* ``read_instance_walked, Python walk``: the same record through the pure-Python walk (the fallback when the
+  compiled walk ``radclass.io._walk`` is missing or refuses a file);
+* ``raw walk only``: the walk (:func:`radclass.io.raw_dataset.fast_dataset`, compiled and Python) without the
+  mapping to the record;
 * ``pydicom.dcmread``: ``dcmread(defer_size=512, force=True)``, the reader before issue #7, without the mapping;
 * ``dicomsdl open + values``: dicomsdl 0.109.4 (compiled, MIT; ``bench`` extra) opened up to the pixel data and
   the same ~55 top-level values fetched in one ``getValues`` call, nothing mapped, nothing checked: a floor for
@@ -45,7 +48,7 @@ def readers(files: list[str]) -> dict[str, Callable[[], None]]:
     import pydicom
 
     from radclass.io.header_model import DicomReadError
-    from radclass.io.header_reader import read_instance
+    from radclass.io.header_reader import read_instance, read_instance_walked
     from radclass.io.raw_dataset import HEADER_TAGS, fast_dataset
 
     def radclass_reader() -> None:
@@ -55,16 +58,23 @@ def readers(files: list[str]) -> dict[str, Callable[[], None]]:
             except DicomReadError:
                 pass
 
-    def walk_only() -> None:
+    def walk_only(compiled: bool) -> None:
         for f in files:
             with open(f, "rb") as fh:
                 data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
             try:
-                fast_dataset(data, HEADER_TAGS, header=True)
+                fast_dataset(data, HEADER_TAGS, header=True, compiled=compiled)
             except Exception:
                 pass
             finally:
                 data.close()
+
+    def python_reader() -> None:
+        for f in files:
+            try:
+                read_instance_walked(f, compiled=False)
+            except Exception:
+                pass
 
     def dcmread() -> None:
         for f in files:
@@ -73,7 +83,13 @@ def readers(files: list[str]) -> dict[str, Callable[[], None]]:
             except Exception:
                 pass
 
-    out = {"read_instance": radclass_reader, "raw walk only": walk_only, "pydicom.dcmread": dcmread}
+    out = {
+        "read_instance": radclass_reader,
+        "read_instance_walked, Python walk (the fallback)": python_reader,
+        "raw walk only, compiled": lambda: walk_only(True),
+        "raw walk only, Python": lambda: walk_only(False),
+        "pydicom.dcmread": dcmread,
+    }
     public = sorted(t for t in HEADER_TAGS if t < 0x7FE00000 and not (t >> 16) & 1)
     try:
         import dicomsdl

@@ -17,8 +17,10 @@ table row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from radclass.anatomy.rules import AnatomyRules
 from radclass.anatomy.shape import measure_series
@@ -42,9 +44,12 @@ class AnatomyGate:
         self.pixels = pixels
         self.slices = slices
 
-    def decide(self, series: Series) -> AnatomyDecision:
-        """The anatomy of one series."""
-        return self.from_header(series.header) or (self.from_pixels(series) if self.pixels else None) or UNDECIDED
+    def decide(self, series: Series, slices: Sequence[np.ndarray] | None = None) -> AnatomyDecision:
+        """The anatomy of one series; ``slices``: its ``load_slices(series, self.slices)``, when the caller
+        has already decoded them."""
+        return (
+            self.from_header(series.header) or (self.from_pixels(series, slices) if self.pixels else None) or UNDECIDED
+        )
 
     def from_header(self, header: Mapping[str, Any]) -> AnatomyDecision | None:
         """The header and rules stages on a scan row or series header; None when neither decides."""
@@ -62,8 +67,9 @@ class AnatomyGate:
                 return AnatomyDecision(regions[0], AnatomySource.RULES, f"{what} {text!r} names {regions[0]}")
         return None
 
-    def from_pixels(self, series: Series) -> AnatomyDecision | None:
-        """The pixel stage; None when the series has no measurable pixels or no physical spacing."""
+    def from_pixels(self, series: Series, slices: Sequence[np.ndarray] | None = None) -> AnatomyDecision | None:
+        """The pixel stage; None when the series has no measurable pixels or no physical spacing (``slices``:
+        as for :meth:`decide`)."""
         from radclass.io.pixels import PixelReadError, load_slices
 
         geometry = slice_geometry(series)
@@ -71,7 +77,8 @@ class AnatomyGate:
             return None
         spacing, axial = geometry
         try:
-            slices = load_slices(series, self.slices)
+            if slices is None:
+                slices = load_slices(series, self.slices)
         except PixelReadError:
             return None
         except Exception:  # a decoder failure must not stop the annotation

@@ -81,12 +81,43 @@ def foreground(image: np.ndarray) -> np.ndarray | None:
     top = float(np.percentile(image, 99))
     if top <= 0:
         return None
-    mask = ndimage.binary_opening(image > FOREGROUND_LEVEL * top, iterations=1)
+    mask = _opening(image > FOREGROUND_LEVEL * top)
     labels, n = ndimage.label(mask)
     if n == 0:
         return None
-    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
-    return ndimage.binary_fill_holes(labels == (int(np.argmax(sizes)) + 1))
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]  # pixels per region
+    return _fill_holes(labels == (int(np.argmax(sizes)) + 1))
+
+
+# The two morphology steps of foreground(), written for a 2D mask and the 4-neighbour cross: the same result as
+# ndimage.binary_opening(mask, iterations=1) and ndimage.binary_fill_holes(mask) (tests/test_anatomy.py checks
+# both against scipy), without their per-call overhead and iterations (the slices measured are mostly small).
+
+
+def _opening(mask: np.ndarray) -> np.ndarray:
+    """Erosion then dilation by the 4-neighbour cross, outside the image counted as background."""
+    eroded = mask.copy()
+    eroded[1:] &= mask[:-1]
+    eroded[:-1] &= mask[1:]
+    eroded[:, 1:] &= mask[:, :-1]
+    eroded[:, :-1] &= mask[:, 1:]
+    eroded[[0, -1]] = False
+    eroded[:, [0, -1]] = False
+    out = eroded.copy()
+    out[1:] |= eroded[:-1]
+    out[:-1] |= eroded[1:]
+    out[:, 1:] |= eroded[:, :-1]
+    out[:, :-1] |= eroded[:, 1:]
+    return out
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` plus every background region (4-connected) that does not reach the image edge."""
+    labels, n = ndimage.label(~mask)
+    outside = np.zeros(n + 1, bool)  # background regions that reach the edge (label 0: the mask itself)
+    outside[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    outside[0] = False
+    return ~outside[labels]
 
 
 def measure_slice(image: np.ndarray, spacing_mm: Sequence[float]) -> SliceShape | None:

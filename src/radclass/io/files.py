@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,15 +48,33 @@ def walk_files(inputs: Iterable[Path]) -> Iterator[WalkedFile]:
         for dirpath, dirnames, filenames in os.walk(root, onerror=walk_errors.append, followlinks=False):
             dirnames.sort()
             for name in sorted(filenames):
-                path = Path(dirpath) / name
-                if path.is_symlink() and not path.exists():
+                full = os.path.join(dirpath, name)
+                path = Path(full)
+                kind = _entry_kind(full)
+                if kind == "broken link":
                     yield WalkedFile(path, _link_error(path))
-                elif path.is_file() or path.is_symlink():
+                elif kind == "file":
                     yield WalkedFile(path)
                 else:  # fifo, socket, device: never opened
                     yield WalkedFile(path, "not a regular file")
         for err in walk_errors:
             yield WalkedFile(Path(err.filename or root), _os_reason(err, "folder"))
+
+
+def _entry_kind(path: str) -> str:
+    """ "file" (a regular file, or a link to anything that exists), "broken link" or "other", from one lstat
+    (and a stat for links): ``Path.is_symlink`` / ``exists`` / ``is_file`` without their three calls."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return "other"
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            os.stat(path)
+        except (OSError, ValueError):
+            return "broken link"
+        return "file"
+    return "file" if stat.S_ISREG(st.st_mode) else "other"
 
 
 def _link_error(path: Path) -> str:

@@ -14,9 +14,10 @@ OBLIQUE_LIMIT = 0.8
 
 def slice_normal(iop: Sequence[float]) -> np.ndarray:
     """Unit normal of a slice from its six ImageOrientationPatient cosines (row x column)."""
-    row = np.asarray(iop[:3], dtype=float)
-    col = np.asarray(iop[3:6], dtype=float)
-    n = np.cross(row, col)
+    r0, r1, r2, c0, c1, c2 = (float(v) for v in iop[:6])
+    # np.cross(row, col) for 3-vectors, term by term in the same float64 operations, without its array set-up
+    # (called once per instance when a series is made)
+    n = np.array((r1 * c2 - r2 * c1, r2 * c0 - r0 * c2, r0 * c1 - r1 * c0))
     norm = np.linalg.norm(n)
     return n / norm if norm > 0 else n
 

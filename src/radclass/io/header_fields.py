@@ -107,7 +107,7 @@ def instance_from_dataset(path: str, ds: Dataset, size: int) -> InstanceInfo:
     if "ImageType" in ds and "MOSAIC" in info.image_type:
         info.mosaic_images = _siemens_mosaic_count(ds)
     if "SharedFunctionalGroupsSequence" in ds or "PerFrameFunctionalGroupsSequence" in ds:
-        _read_enhanced(ds, info, getattr(ds, "_later_frames", []))
+        _read_enhanced(ds, info, getattr(ds, "_later_frames", []), getattr(ds, "_light_groups", (None, None)))
     _locate_pixels(ds, info, size)
     return info
 
@@ -115,14 +115,25 @@ def instance_from_dataset(path: str, ds: Dataset, size: int) -> InstanceInfo:
 # --- enhanced (multi-frame) MR -------------------------------------------------------------------
 
 
-def _read_enhanced(ds: Dataset, info: InstanceInfo, later_frames: list[Any] = ()) -> None:  # type: ignore[assignment]
+def _read_enhanced(
+    ds: Dataset,
+    info: InstanceInfo,
+    later_frames: list[Any] = (),  # type: ignore[assignment]
+    light: tuple[Any, list[Any] | None] = (None, None),
+) -> None:
     """Fill classic fields from the functional groups of an enhanced MR object.
 
     ``later_frames``: per-frame groups after the ones in ``ds`` (the fast reader keeps only the first frame's
     group in the dataset and passes the others as light items holding just what the loop below reads).
+    ``light``: (shared group, [first frame's group]) as the fast reader's light items, each None when it did
+    not read them (pydicom then parses them from ``ds``).
     """
-    shared = ds.SharedFunctionalGroupsSequence[0] if ds.get("SharedFunctionalGroupsSequence") else Dataset()
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+    light_shared, light_first = light
+    if light_shared is not None:
+        shared = light_shared
+    else:
+        shared = ds.SharedFunctionalGroupsSequence[0] if ds.get("SharedFunctionalGroupsSequence") else Dataset()
+    per_frame = light_first if light_first is not None else (ds.get("PerFrameFunctionalGroupsSequence") or [])
     groups = [shared, *per_frame[:1]]  # frame-invariant facts: shared + first frame
 
     def first(seq_kw: str, kw: str) -> Any:

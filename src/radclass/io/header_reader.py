@@ -59,8 +59,9 @@ def read_instance(path: str | Path) -> InstanceInfo:
         raise DicomReadError(f"malformed DICOM header ({type(err).__name__}: {err})") from None
 
 
-def read_instance_walked(path: str) -> InstanceInfo:
-    """The header record of ``path`` through the raw element walk only.
+def read_instance_walked(path: str, compiled: bool | None = None) -> InstanceInfo:
+    """The header record of ``path`` through the raw element walk only (``compiled``: as for
+    :func:`radclass.io.raw_dataset.fast_dataset`; default the compiled walk, the Python one as its fallback).
 
     Raises
     ------
@@ -73,7 +74,7 @@ def read_instance_walked(path: str) -> InstanceInfo:
             raise Fallback("too small")
         data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     try:
-        ds = fast_dataset(data, HEADER_TAGS, header=True)
+        ds = fast_dataset(data, HEADER_TAGS, header=True, compiled=compiled)
         return instance_from_dataset(path, ds, size)
     finally:
         data.close()

@@ -10,6 +10,10 @@ the standard puts them, no value past the end of the file (except the pixel data
 :func:`radclass.io.header_fields.instance_from_dataset` reports). Anything else raises :class:`Fallback` and
 the caller reads the file with ``dcmread``.
 
+The walk exists twice: compiled (:mod:`radclass.io._walk`, a C extension built on ``pip install``) and in
+Python (:class:`_Walker`, :func:`_top_python`), with the same checks in the same order. The compiled one is used
+when it is importable; when it is missing, or refuses a file, the Python walk reads the file.
+
 Two callers: header reading (:mod:`radclass.io.header_reader`, :data:`HEADER_TAGS`) and pixel decoding
 (:mod:`radclass.io.pixel_dataset`, :data:`PIXEL_GROUPS`).
 """
@@ -17,6 +21,8 @@ Two callers: header reading (:mod:`radclass.io.header_reader`, :data:`HEADER_TAG
 from __future__ import annotations
 
 import struct
+from array import array
+from functools import lru_cache
 from typing import Any
 
 import pydicom
@@ -27,6 +33,13 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag, Tag
 from pydicom.values import convert_value
 
+try:  # the compiled walk (src/radclass/io/_walk.c, built by pip install); the Python walk below is its fallback
+    from radclass.io import _walk
+except ImportError:  # pragma: no cover - a source tree without the built extension
+    _walk = None  # type: ignore[assignment]
+
+#: Whether the compiled walk is available (:func:`fast_dataset` then uses it by default).
+COMPILED = _walk is not None
 PIXEL_TAGS = (Tag(0x7FE0, 0x0010), Tag(0x7FE0, 0x0008), Tag(0x7FE0, 0x0009))
 UNDEFINED_LENGTH = 0xFFFFFFFF
 
@@ -141,9 +154,13 @@ _FIRST_FRAME_SEQS = _EVERY_FRAME_SEQS | frozenset(
         "ContrastBolusUsageSequence",
     )
 )
+# One BaseTag object per tag read: dict lookups with the same object are decided by identity, without
+# BaseTag.__eq__ (a Python method) on every hit.
+_BASE_TAGS = {t: BaseTag(t) for t in HEADER_TAGS | _FRAME_VALUES | {_tag(k) for k in _HEADER_KEYWORDS}}
+_VR_TEXT = {v: v.decode() for v in _VRS}
 # Keywords the fast Dataset converts directly (plain VRs: no sequence, no ambiguous or private VR).
 _FAST_KEYWORDS = {
-    k: BaseTag(_tag(k))
+    k: _BASE_TAGS[_tag(k)]
     for k in _HEADER_KEYWORDS
     if dictionary_VR(_tag(k)) in {v.decode() for v in _VRS - {b"SQ", b"UN"}}
 }
@@ -168,8 +185,12 @@ def _is_sequence_implicit(tag: int, data, pos: int) -> bool:
 class _Walker:
     """Tags and lengths of the elements of one file (little endian), over its bytes (an mmap)."""
 
-    def __init__(self, data, implicit: bool):
-        self.data, self.size, self.implicit = data, len(data), implicit
+    def __init__(self, data, implicit: bool, compiled: bool = False):
+        self.data, self.size, self.implicit, self.compiled = data, len(data), implicit, compiled
+
+    def is_sequence(self, tag: int, vpos: int) -> bool:
+        """:func:`_is_sequence_implicit` at ``vpos`` of this file (asked by the compiled walk)."""
+        return _is_sequence_implicit(tag, self.data, vpos)
 
     def element(self, pos: int) -> tuple[int, bytes | None, int, int] | None:
         """(tag, VR or None, length, value offset) of the element at ``pos``; None at the end of the data."""
@@ -265,6 +286,8 @@ class _Walker:
 
     def items(self, vpos: int, length: int) -> tuple[list[list[tuple[int, bytes | None, int, int, int]]], int]:
         """Items of a sequence value: per item, its elements as (tag, VR, length, start, end); offset after."""
+        if self.compiled:
+            return _walk.items(self.data, vpos, length, self.implicit, self.is_sequence)
         end = vpos + length if length != 0xFFFFFFFF else None
         pos = vpos
         out: list[list[tuple[int, bytes | None, int, int, int]]] = []
@@ -310,6 +333,23 @@ _VALUE_CACHE_SIZE = 8192
 _MISSING = object()
 
 
+_CHARSET = _BASE_TAGS[_tag("SpecificCharacterSet")]
+_TRANSFER_SYNTAX = BaseTag(_tag("TransferSyntaxUID"))
+
+
+def _converted(vr: str, raw: RawDataElement, encoding, encoding_key) -> Any:
+    """``convert_value(vr, raw, encoding)``, remembered: the conversion is a function of (VR, bytes, byte order,
+    character set), and the files of a series repeat most values (the callers never modify them)."""
+    cache_key = (vr, raw.value, raw.is_little_endian, encoding_key)
+    value = _VALUE_CACHE.get(cache_key, _MISSING)
+    if value is _MISSING:
+        value = convert_value(vr, raw, encoding)
+        if len(_VALUE_CACHE) >= _VALUE_CACHE_SIZE:
+            _VALUE_CACHE.clear()
+        _VALUE_CACHE[cache_key] = value
+    return value
+
+
 class _FastDataset(Dataset):
     """A Dataset of raw elements whose plain keyword values are converted without the DataElement machinery
     (same converter, same VR; anything unusual goes through Dataset.get)."""
@@ -322,20 +362,10 @@ class _FastDataset(Dataset):
                 return default
             if isinstance(raw, RawDataElement) and raw.VR != "UN" and raw.value is not None:
                 vr = raw.VR or _FAST_VRS[tag]  # implicit VR: the dictionary's VR, as pydicom's raw_element_vr hook
-                # The conversion is a function of (VR, bytes, byte order, character set): the files of a series
-                # repeat most values, so converted values are remembered (the callers never modify them).
-                cache_key = (vr, raw.value, raw.is_little_endian, self._fast_encoding_key)
-                value = _VALUE_CACHE.get(cache_key, _MISSING)
-                if value is not _MISSING:
-                    return value
                 try:
-                    value = convert_value(vr, raw, self._fast_encoding)
+                    return _converted(vr, raw, self._fast_encoding, self._fast_encoding_key)
                 except Exception:
                     return super().get(key, default)
-                if len(_VALUE_CACHE) >= _VALUE_CACHE_SIZE:
-                    _VALUE_CACHE.clear()
-                _VALUE_CACHE[cache_key] = value
-                return value
         return super().get(key, default)
 
 
@@ -389,6 +419,7 @@ def fast_dataset(
     header: bool,
     frames: frozenset[int] | None = None,
     keep_groups: frozenset[int] = frozenset(),
+    compiled: bool | None = None,
 ) -> _FastDataset:
     """A dataset of the top-level elements of ``data`` whose tags are in ``keep`` or groups in ``keep_groups``.
 
@@ -397,35 +428,51 @@ def fast_dataset(
     data located but not loaded. Otherwise (pixel decoding): the
     pixel data value is loaded and the functional groups keep their PixelValueTransformationSequence only,
     and when ``frames`` is given only in the first item and those in ``frames`` (the item count is kept).
+    ``compiled``: None (default) walks with the compiled extension when it is available, and with the Python
+    walk when it is missing or refuses the file; True: the compiled walk only; False: the Python walk only
+    (True and False are for tests and benchmarks).
+
+    Raises
+    ------
+    Fallback
+        When the file is not of the plain shape the walk handles (or, with ``compiled=True``, when the compiled
+        walk is missing or refuses it).
     """
-    if data[128:132] != b"DICM":
-        raise Fallback("no Part 10 preamble")
-    walker = _Walker(data, implicit=False)
-    pos, meta = 132, dict[BaseTag, RawDataElement]()
-    while pos + 6 <= walker.size and _HH.unpack_from(data, pos)[0] == 2:
-        if not meta and not (0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B):
-            raise Fallback("implicit VR file meta")
-        tag, vr, length, vpos = walker.element(pos)  # type: ignore[misc]
-        if vr is None or length == 0xFFFFFFFF or vpos + length > walker.size:
-            raise Fallback("unusual file meta")
-        meta[BaseTag(tag)] = RawDataElement(
-            BaseTag(tag), vr.decode(), length, data[vpos : vpos + length], vpos, False, True
-        )
-        pos = vpos + length
-    file_meta = FileMetaDataset(meta)  # type: ignore[arg-type]  # as for _FastDataset below
-    file_meta.set_original_encoding(False, True, default_encoding)
-    syntax = file_meta.get("TransferSyntaxUID")
-    if not syntax or syntax in _NOT_PLAIN_SYNTAXES or pos + 8 > walker.size:
-        raise Fallback("transfer syntax")
-    implicit = walker.implicit = syntax == pydicom.uid.ImplicitVRLittleEndian
-    if _HH.unpack_from(data, pos)[0] == 0:
-        raise Fallback("command set")
-    if (0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B) == implicit:
-        raise Fallback("VR encoding differs from the transfer syntax")
-    raw: dict[BaseTag, RawDataElement] = {}
-    later: list[_LightGroup] = []
-    size = walker.size
+    if compiled is not False and _walk is not None:
+        try:
+            return _walked_dataset(data, keep, header, frames, keep_groups, compiled=True)
+        except _walk.Refused as err:
+            if compiled:
+                raise Fallback(f"compiled walk: {err}") from None
+            # the Python walk decides (it refuses the same files; a difference would only cost time)
+    elif compiled:
+        raise Fallback("the compiled walk (radclass.io._walk) is not built")
+    return _walked_dataset(data, keep, header, frames, keep_groups, compiled=False)
+
+
+@lru_cache(maxsize=16)
+def _tag_arrays(keep: frozenset[int], keep_groups: frozenset[int]) -> tuple[bytes, bytes]:
+    """``keep`` and ``keep_groups`` as the sorted native arrays the compiled walk searches."""
+    tags, groups = array("I", sorted(keep)), array("H", sorted(keep_groups))
+    if tags.itemsize != 4 or groups.itemsize != 2:  # pragma: no cover - no such platform is supported
+        raise RuntimeError("The compiled walk needs 4-byte unsigned int and 2-byte unsigned short arrays.")
+    return tags.tobytes(), groups.tobytes()
+
+
+_STOP_TAGS = array("I", sorted({_SHARED_FG, _PER_FRAME_FG})).tobytes()
+_Entry = tuple[int, bytes | None, int, int, int]
+
+
+def _top_python(
+    walker: _Walker, pos: int, keep: frozenset[int], keep_groups: frozenset[int]
+) -> tuple[list[_Entry], int, _Entry | None]:
+    """The Python twin of the compiled ``_walk.top``: the kept top-level elements from ``pos`` on, as (tag,
+    VR, length, value offset, end), until the end of the data, a top-level item delimiter or a kept, non-empty
+    functional-group sequence (returned as the third value, with its element start as its end, for the caller
+    to read item by item)."""
+    data, size, implicit = walker.data, walker.size, walker.implicit
     unpack4, unpack_ul = _HHHH.unpack_from, _UL.unpack_from
+    out: list[_Entry] = []
     while pos + 8 <= size:
         g, e, vr_int, length = unpack4(data, pos)
         tag = g << 16 | e
@@ -442,7 +489,8 @@ def fast_dataset(
             vpos = pos + 8
         else:
             raise Fallback("unknown VR")
-        if tag not in keep and g not in keep_groups and length != 0xFFFFFFFF and g != 0xFFFE:
+        kept = tag in keep or g in keep_groups
+        if not kept and length != 0xFFFFFFFF and g != 0xFFFE:
             pos = vpos + length  # an element nobody reads
             if pos > size:
                 raise Fallback("value past the end of the file")
@@ -453,54 +501,89 @@ def fast_dataset(
             break  # pydicom ends a top-level dataset here too
         if tag >> 16 == 0xFFFE:
             raise Fallback("delimiter at top level")
-        vr_str = vr.decode() if vr is not None else None
         if tag in _PIXEL_TAG_INTS:
-            if length == 0xFFFFFFFF:
-                end = _encapsulated_end(data, vpos)
-                value = None if header else data[vpos : end - 8]  # as pydicom: without the delimiter
-            else:
-                end = vpos + length
-                value = None if header else data[vpos:end]
-                if value is not None and len(value) != length:
-                    raise Fallback("truncated pixel data")
-            if tag in keep or tag >> 16 in keep_groups:
-                raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, length, value, vpos, implicit, True)
+            end = _encapsulated_end(data, vpos) if length == 0xFFFFFFFF else vpos + length
+            if kept:
+                out.append((tag, vr, length, vpos, end))
             pos = end
             continue
-        if tag == _SHARED_FG and length and (tag in keep or tag >> 16 in keep_groups):
-            if vr not in (None, b"SQ") or (vr is None and not _is_sequence_implicit(tag, data, vpos)):
-                raise Fallback("shared groups not a sequence")
-            items, end = walker.items(vpos, length)
-            wanted = _FIRST_FRAME_SEQS if header else frozenset({_PIXEL_VALUE_TRANSFORM})
-            value = b"".join(_item_bytes(data, [el for el in item if el[0] in wanted]) for item in items)
-            raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
-            pos = end
-            continue
-        if tag == _PER_FRAME_FG and length and (tag in keep or tag >> 16 in keep_groups):
-            if vr not in (None, b"SQ") or (vr is None and not _is_sequence_implicit(tag, data, vpos)):
-                raise Fallback("per-frame groups not a sequence")
-            items, end = walker.items(vpos, length)
-            if header:
-                value = _item_bytes(data, [el for el in items[0] if el[0] in _FIRST_FRAME_SEQS]) if items else b""
-                later = [_light_group(walker, item) for item in items[1:]]
-            else:  # pixel decoding reads the rescale of the frames it decodes
-                value = b"".join(
-                    _item_bytes(
-                        data,
-                        [el for el in item if el[0] == _PIXEL_VALUE_TRANSFORM]
-                        if frames is None or i == 0 or i in frames
-                        else [],
-                    )
-                    for i, item in enumerate(items)
-                )
-            raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
-            pos = end
-            continue
+        if kept and length and tag in (_SHARED_FG, _PER_FRAME_FG):
+            return out, pos, (tag, vr, length, vpos, pos)
         end = walker.value_end(tag, vr, length, vpos)
-        if tag in keep or tag >> 16 in keep_groups:
+        if kept:
+            out.append((tag, vr, length, vpos, end))
+        pos = end
+    return out, pos, None
+
+
+def _walked_dataset(
+    data,
+    keep: frozenset[int],
+    header: bool,
+    frames: frozenset[int] | None,
+    keep_groups: frozenset[int],
+    *,
+    compiled: bool,
+) -> _FastDataset:
+    """:func:`fast_dataset` with the compiled walk or the Python one."""
+    if data[128:132] != b"DICM":
+        raise Fallback("no Part 10 preamble")
+    walker = _Walker(data, implicit=False)
+    pos, meta = 132, dict[BaseTag, RawDataElement]()
+    while pos + 6 <= walker.size and _HH.unpack_from(data, pos)[0] == 2:
+        if not meta and not (0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B):
+            raise Fallback("implicit VR file meta")
+        tag, vr, length, vpos = walker.element(pos)  # type: ignore[misc]
+        if vr is None or length == 0xFFFFFFFF or vpos + length > walker.size:
+            raise Fallback("unusual file meta")
+        meta[BaseTag(tag)] = RawDataElement(
+            BaseTag(tag), vr.decode(), length, data[vpos : vpos + length], vpos, False, True
+        )
+        pos = vpos + length
+    file_meta = FileMetaDataset(meta)  # type: ignore[arg-type]  # as for _FastDataset below
+    file_meta.set_original_encoding(False, True, default_encoding)
+    ts = meta.get(_TRANSFER_SYNTAX)
+    if ts is not None and ts.VR == "UI" and ts.value:  # the usual case: a remembered conversion
+        syntax = _converted("UI", ts, default_encoding, default_encoding)
+    else:
+        syntax = file_meta.get("TransferSyntaxUID")
+    if not syntax or syntax in _NOT_PLAIN_SYNTAXES or pos + 8 > walker.size:
+        raise Fallback("transfer syntax")
+    implicit = walker.implicit = syntax == pydicom.uid.ImplicitVRLittleEndian
+    walker.compiled = compiled
+    if _HH.unpack_from(data, pos)[0] == 0:
+        raise Fallback("command set")
+    if (0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B) == implicit:
+        raise Fallback("VR encoding differs from the transfer syntax")
+    raw: dict[BaseTag, RawDataElement] = {}
+    later: list[_LightGroup] = []
+    # header: the shared group and the first frame's as light groups too (None: not walked, pydicom reads them)
+    light_shared: _LightGroup | None = None
+    light_first: list[_LightGroup] | None = None
+    if compiled:
+        keep_array, group_array = _tag_arrays(keep, keep_groups)
+    while True:
+        if compiled:
+            elements, pos, stopped = _walk.top(
+                data, pos, implicit, keep_array, group_array, _STOP_TAGS, walker.is_sequence
+            )
+        else:
+            elements, pos, stopped = _top_python(walker, pos, keep, keep_groups)
+        for tag, vr, length, vpos, end in elements:
+            vr_str = _VR_TEXT[vr] if vr is not None else None
+            base = _BASE_TAGS.get(tag) or BaseTag(tag)
+            if tag in _PIXEL_TAG_INTS:
+                if length == 0xFFFFFFFF:
+                    value = None if header else data[vpos : end - 8]  # as pydicom: without the delimiter
+                else:
+                    value = None if header else data[vpos:end]
+                    if value is not None and len(value) != length:
+                        raise Fallback("truncated pixel data")
+                raw[base] = RawDataElement(base, vr_str, length, value, vpos, implicit, True)
+                continue
             # an undefined-length sequence is kept as its items (and delimiter), read back by pydicom on access
-            raw[BaseTag(tag)] = RawDataElement(
-                BaseTag(tag),
+            raw[base] = RawDataElement(
+                base,
                 vr_str,
                 length if length != 0xFFFFFFFF else end - vpos,
                 data[vpos:end],
@@ -508,33 +591,65 @@ def fast_dataset(
                 implicit,
                 True,
             )
-        pos = end
+        if stopped is None:
+            break
+        tag, vr, length, vpos, _ = stopped
+        vr_str = vr.decode() if vr is not None else None
+        if vr not in (None, b"SQ") or (vr is None and not _is_sequence_implicit(tag, data, vpos)):
+            raise Fallback("functional groups not a sequence")
+        items, pos = walker.items(vpos, length)
+        if tag == _SHARED_FG:
+            wanted = _FIRST_FRAME_SEQS if header else frozenset({_PIXEL_VALUE_TRANSFORM})
+            value = b"".join(_item_bytes(data, [el for el in item if el[0] in wanted]) for item in items)
+            if header and items:
+                light_shared = _light_group(walker, items[0], _FIRST_FRAME_SEQS, None)
+        elif header:
+            value = _item_bytes(data, [el for el in items[0] if el[0] in _FIRST_FRAME_SEQS]) if items else b""
+            light_first = [_light_group(walker, items[0], _FIRST_FRAME_SEQS, None)] if items else []
+            later = [_light_group(walker, item) for item in items[1:]]
+        else:  # pixel decoding reads the rescale of the frames it decodes
+            value = b"".join(
+                _item_bytes(
+                    data,
+                    [el for el in item if el[0] == _PIXEL_VALUE_TRANSFORM]
+                    if frames is None or i == 0 or i in frames
+                    else [],
+                )
+                for i, item in enumerate(items)
+            )
+        raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
     ds = _FastDataset(raw)  # type: ignore[arg-type]  # Dataset stores RawDataElements (dict is invariant)
-    encoding = (
-        convert_encodings(convert_raw_data_element(raw[BaseTag(0x00080005)]).value)
-        if 0x00080005 in raw
-        else default_encoding
-    )
+    encoding = convert_encodings(convert_raw_data_element(raw[_CHARSET]).value) if _CHARSET in raw else default_encoding
     ds.set_original_encoding(implicit, True, encoding)
     ds.file_meta = file_meta
     ds._fast_encoding = ds._character_set
     ds._fast_encoding_key = tuple(ds._fast_encoding) if isinstance(ds._fast_encoding, list) else ds._fast_encoding
-    if later:
+    lights = [*([light_shared] if light_shared else []), *(light_first or []), *later]
+    if lights:
         cache: dict = {}
-        for group in later:
+        for group in lights:
             for light_items in group._seqs.values():
                 for light in light_items:
                     light._encoding, light._cache = encoding, cache
+    if later:
         ds._later_frames = later
+    if light_shared is not None or light_first is not None:
+        ds._light_groups = (light_shared, light_first)
     return ds
 
 
-def _light_group(walker: _Walker, elements) -> _LightGroup:
-    """The sequences of one per-frame item that :mod:`radclass.io.header_fields` reads per frame, as light items."""
+def _light_group(
+    walker: _Walker,
+    elements,
+    seq_tags: frozenset[int] = _EVERY_FRAME_SEQS,
+    values: frozenset[int] | None = _FRAME_VALUES,
+) -> _LightGroup:
+    """The sequences ``seq_tags`` of one functional-groups item as light items holding the elements ``values``
+    (None: every element of defined length). Default: what :mod:`radclass.io.header_fields` reads per frame."""
     data = walker.data
     seqs: dict[int, list[_LightItem]] = {}
     for tag, vr, length, start, _ in elements:
-        if tag not in _EVERY_FRAME_SEQS:
+        if tag not in seq_tags:
             continue
         if vr not in (None, b"SQ"):
             raise Fallback("functional group not a sequence")
@@ -546,9 +661,9 @@ def _light_group(walker: _Walker, elements) -> _LightGroup:
         seqs[tag] = [
             _LightItem(
                 {
-                    BaseTag(t): RawDataElement(
-                        BaseTag(t),
-                        v.decode() if v is not None else None,
+                    _BASE_TAGS.get(t) or BaseTag(t): RawDataElement(
+                        _BASE_TAGS.get(t) or BaseTag(t),
+                        _VR_TEXT[v] if v is not None else None,
                         n,
                         data[s + (8 if v is None or v not in _LONG_VRS else 12) : e],
                         s,
@@ -556,7 +671,7 @@ def _light_group(walker: _Walker, elements) -> _LightGroup:
                         True,
                     )
                     for t, v, n, s, e in item
-                    if t in _FRAME_VALUES and n != 0xFFFFFFFF
+                    if (values is None or t in values) and n != 0xFFFFFFFF
                 },
                 None,
                 {},

@@ -300,11 +300,17 @@ def load_series_work(item: WorkItem, k: int, size: int, gate: AnatomyGate) -> Wo
     the batch only when the CNN needs it, the decision only when the gate's pixel stage has to run (None
     also when the gate failed: the caller then decides as before)."""
     s, need_cnn, need_anatomy = item
-    batch, err = load_prepared(s, k, size) if need_cnn else (None, "")
+    shared = None
+    if need_cnn and need_anatomy and k == gate.slices:  # both read the same k slices: decode them once
+        try:
+            shared = load_slices(s, k)
+        except Exception:  # each stage below reads again and reports its own outcome, as when alone
+            shared = None
+    batch, err = load_prepared(s, k, size, shared) if need_cnn else (None, "")
     region = None
     if need_anatomy:
         try:
-            region = gate.decide(s)
+            region = gate.decide(s, shared)
         except Exception:  # rows_from_evidence decides again, in the main process, as without workers
             region = None
     return batch, err, region
@@ -323,10 +329,13 @@ def add_forest_evidence(candidates: list[Series], bundle: ModelBundle, evidence:
             evidence[s.key].forest_proba = p
 
 
-def load_prepared(s: Series, k: int, size: int) -> tuple[np.ndarray | None, str]:
-    """(CNN input batch of ``k`` slices of ``s``, "") or (None, reason the pixels could not be used)."""
+def load_prepared(
+    s: Series, k: int, size: int, slices: list[np.ndarray] | None = None
+) -> tuple[np.ndarray | None, str]:
+    """(CNN input batch of ``k`` slices of ``s``, "") or (None, reason the pixels could not be used);
+    ``slices``: the ``load_slices(s, k)`` already decoded, if any."""
     try:
-        return prepare_batch(load_slices(s, k), size), ""
+        return prepare_batch(slices if slices is not None else load_slices(s, k), size), ""
     except PixelReadError as err:
         return None, str(err)
     except Exception as err:  # a decoder failure must not stop the run

@@ -15,28 +15,12 @@ from radclass.config import BUNDLED_DIR
 
 #: Series of three pool datasets copied into a fresh "archive" (Siemens XA30, GE, Siemens heudiconv).
 ARCHIVE = {
-    "dcm_qa_xa30": [
-        "5_anat-T1w_acq-tfl",
-        "6_anat-T1w_acq-tfl",
-        "7_func-bold_task-fa_run-1",
-        "8_gre_field_mapping",
-        "9_gre_field_mapping",
-        "12_DWI_dir80_PA",
-        "20_DWI_dir80_AP",
-        "25_asl_2d_tra",
-        "27_asl_2d_tra",
-    ],
-    "dcm_qa_ge": [
-        "01_Ax_DWI_TENSOR_R2",
-        "02_Ax_DWI_TENSOR_R3",
-        "05_3D_Ax_T1_MP_RAGE_R22",
-        "SliceTimingMPh_2_fMRI_Multiphase_Des",
-        "SliceTimingMPh_3_fMRI_Multiphase_Des_0.35Delay",
-        "SliceTiming_2_Ax_fMRI_HB8_72sl_int_asc",
-        "SliceTiming_3_Ax_fMRI_HB8_72sl_seq_asc",
-        "SliceTimingRT_2_epiRT_IntAsc_GD0",
-        "SliceTimingRT_3_epiRT_IntAsc_GD33",
-    ],
+    "dcm_qa_xa30": ["5_anat-T1w_acq-tfl", "6_anat-T1w_acq-tfl", "7_func-bold_task-fa_run-1", "8_gre_field_mapping",
+                    "9_gre_field_mapping", "12_DWI_dir80_PA", "20_DWI_dir80_AP", "25_asl_2d_tra", "27_asl_2d_tra"],
+    "dcm_qa_ge": ["01_Ax_DWI_TENSOR_R2", "02_Ax_DWI_TENSOR_R3", "05_3D_Ax_T1_MP_RAGE_R22",
+                  "SliceTimingMPh_2_fMRI_Multiphase_Des", "SliceTimingMPh_3_fMRI_Multiphase_Des_0.35Delay",
+                  "SliceTiming_2_Ax_fMRI_HB8_72sl_int_asc", "SliceTiming_3_Ax_fMRI_HB8_72sl_seq_asc",
+                  "SliceTimingRT_2_epiRT_IntAsc_GD0", "SliceTimingRT_3_epiRT_IntAsc_GD33"],
     "heudiconv": ["01-fmap_acq-3mm", "b0dwiForFmap", "axasc35", "xa_4d_interrupted"],
     "dicom2nifti": ["anatomical_001"],  # no description: no rule labels it, and nobody reviews it
 }
@@ -86,12 +70,8 @@ def _labels_loop(archive: Path, tmp: Path, run_cli) -> tuple[Path, Path]:
     series = read_series(db)
     key = {Path(p).name: k for p, k in zip(series["path"], series["series_key"])}
     # hand corrections: series no rule labels (slice-timing EPIs are BOLD), and one rule label overridden
-    for name, seq in (
-        ("SliceTimingRT_2_epiRT_IntAsc_GD0", "BOLD"),
-        ("SliceTimingRT_3_epiRT_IntAsc_GD33", "BOLD"),
-        ("axasc35", "BOLD"),
-        ("b0dwiForFmap", "FIELDMAP"),
-    ):
+    for name, seq in (("SliceTimingRT_2_epiRT_IntAsc_GD0", "BOLD"), ("SliceTimingRT_3_epiRT_IntAsc_GD33", "BOLD"),
+                      ("axasc35", "BOLD"), ("b0dwiForFmap", "FIELDMAP")):
         add_correction(db, key[name], "sequence", seq, "reviewer-1")
     corrections = tmp / "corrections.csv"
     result = run_cli("review", "--db", db, "--export", corrections)
@@ -104,40 +84,18 @@ def test_rules_review_train_annotate_evaluate_and_fine_tune(archive, tmp_path, r
     pytest.importorskip("torch")
     rules_csv, corrections = _labels_loop(archive, tmp_path, run_cli)
     exported = pd.read_csv(corrections, keep_default_na=False)
-    assert list(exported.columns) == [
-        "path",
-        "series_uid",
-        "sub_series",
-        "sequence",
-        "orientation",
-        "contrast",
-        "group",
-    ]
+    assert list(exported.columns) == ["path", "series_uid", "sub_series", "sequence", "orientation", "contrast",
+                                      "group"]
     assert len(exported) == 4
     # a row naming a series that is not there and one outside the vocabulary: reported by name, not dropped
     extra = tmp_path / "extra.csv"
-    extra.write_text(
-        f"path,sequence\n{archive}/site_gone/missing_series,T1\n{archive}/site_heudiconv/01-fmap_acq-3mm,NOT_A_CLASS\n"
-    )
+    extra.write_text(f"path,sequence\n{archive}/site_gone/missing_series,T1\n"
+                     f"{archive}/site_heudiconv/01-fmap_acq-3mm,NOT_A_CLASS\n")
     config = tmp_path / "tiny.toml"
     config.write_text(TINY)
     bundle = tmp_path / "site-model"
-    result = run_cli(
-        "train",
-        "--labels",
-        rules_csv,
-        "--labels",
-        corrections,
-        "--labels",
-        extra,
-        "--config",
-        config,
-        "--max-minutes",
-        "0.6",
-        "--out",
-        bundle,
-        "-q",
-    )
+    result = run_cli("train", "--labels", rules_csv, "--labels", corrections, "--labels", extra,
+                     "--config", config, "--max-minutes", "0.6", "--out", bundle, "-q")
     assert result.exit_code == 0, result.output
     assert "missing_series" in result.output and "no series found" in result.output
     assert "NOT_A_CLASS" in result.output and "not a class of the taxonomy" in result.output
@@ -155,9 +113,8 @@ def test_rules_review_train_annotate_evaluate_and_fine_tune(archive, tmp_path, r
     assert history[-1].get("stopped") == "time limit" and len(history) < 100000
     # an inner validation group (never a test group) drove the schedule and the choice of the exported epoch
     assert report["final_cnn_validation_groups"] and all("val_bal_acc" in r for r in history)
-    assert not set(report["final_cnn_validation_groups"]) & set(
-        json.loads((bundle / "bundle.json").read_text())["test_groups"]
-    )
+    assert not set(report["final_cnn_validation_groups"]) & set(json.loads((bundle / "bundle.json").read_text())[
+        "test_groups"])
     # the corrections won over the rules
     meta = json.loads((bundle / "bundle.json").read_text())
     assert meta["test_groups"], "a test split of whole groups"
@@ -171,10 +128,9 @@ def test_rules_review_train_annotate_evaluate_and_fine_tune(archive, tmp_path, r
     assert "## Test split" in card and "95% CI" in card and "Confusion matrix" in card
     assert "coverage" in card and "Per vendor" in card
     # the shipped forest was refit on every group after the single test measurement, and the card says so
-    assert meta["forest_refit_on_all"] and set(meta["test_groups"]) <= set(report["forest_refit_on_all"]["groups"])
     refit = report["forest_refit_on_all"]
-    assert refit["series"] > refit["development_series"] > 0
-    assert "refit on every group" in card
+    assert meta["forest_refit_on_all"] and set(meta["test_groups"]) <= set(refit["groups"])
+    assert refit["series"] > refit["development_series"] > 0 and "refit on every group" in card
 
     # annotate the archive with the new bundle, and evaluate it against the labels
     ann = tmp_path / "new.csv"
@@ -183,36 +139,18 @@ def test_rules_review_train_annotate_evaluate_and_fine_tune(archive, tmp_path, r
     df = pd.read_csv(ann, keep_default_na=False)
     assert (df["model_version"].str.startswith("site-model")).any()
     truth_csv = tmp_path / "truth.csv"
-    labels = pd.concat(
-        [rules_rows[rules_rows["sequence"] != ""][["path", "sequence"]], exported[["path", "sequence"]]]
-    ).drop_duplicates("path", keep="last")
+    labels = pd.concat([rules_rows[rules_rows["sequence"] != ""][["path", "sequence"]],
+                        exported[["path", "sequence"]]]).drop_duplicates("path", keep="last")
     labels.to_csv(truth_csv, index=False)
-    result = run_cli(
-        "evaluate", ann, "--truth", truth_csv, "--report", tmp_path / "report", "--bootstrap", "0", "--band", "0"
-    )
+    result = run_cli("evaluate", ann, "--truth", truth_csv, "--report", tmp_path / "report", "--bootstrap", "0",
+                     "--band", "0")
     assert result.exit_code == 0, result.output
     assert "accuracy" in result.output
 
     # fine-tune the bundled model on the same labels: measured against the base on the same test groups
     tuned = tmp_path / "tuned"
-    result = run_cli(
-        "train",
-        "--labels",
-        rules_csv,
-        "--labels",
-        corrections,
-        "--labels",
-        extra,
-        "--config",
-        config,
-        "--init",
-        "mri-series",
-        "--max-minutes",
-        "0.4",
-        "--out",
-        tuned,
-        "-q",
-    )
+    result = run_cli("train", "--labels", rules_csv, "--labels", corrections, "--labels", extra, "--config", config,
+                     "--init", "mri-series", "--max-minutes", "0.4", "--out", tuned, "-q")
     assert result.exit_code == 0, result.output
     tmeta = json.loads((tuned / "bundle.json").read_text())
     base_meta = json.loads((BUNDLED_DIR / "mri-series" / "bundle.json").read_text())
@@ -221,7 +159,7 @@ def test_rules_review_train_annotate_evaluate_and_fine_tune(archive, tmp_path, r
     treport = json.loads((tuned / "validation.json").read_text())
     assert treport["base_test"]["n"] == treport["test"]["n"] > 0
     assert 0 <= treport["test_vs_base"]["p_value"] <= 1
-    # the shipped v2 bundle has no forest_rows.npz: its synthetic rows are regenerated, and the card says so
+    # the shipped bundle has no forest_rows.npz (v3: ship_forest_rows = false): its synthetic rows are regenerated
     assert (bundle / "forest_rows.npz").exists() and "regenerated" in treport["forest_extra_rows"]
     tcard = (tuned / "model_card.md").read_text()
     assert "Base bundle" in tcard and "McNemar" in tcard and "Fine-tuned from" in tcard
@@ -274,9 +212,8 @@ def test_uid_only_tables_are_joined_to_a_scan_of_data_folders(data_root, tmp_pat
     folder = data_root / "mri" / "dicom" / "dcm_qa_xa30"
     t1 = [s for s in scan([folder / "5_anat-T1w_acq-tfl", folder / "8_gre_field_mapping"], workers=1).series]
     table = tmp_path / "uids.csv"
-    table.write_text(
-        "series_uid,sequence,group\n" + "".join(f"{s.series_uid},T1,p1\n" for s in t1[:1]) + "1.2.3.4.5.404,T2,p2\n"
-    )
+    table.write_text("series_uid,sequence,group\n" + "".join(f"{s.series_uid},T1,p1\n" for s in t1[:1])
+                     + "1.2.3.4.5.404,T2,p2\n")
     with pytest.raises(LabelsError, match="--data"):
         labelled_from_tables([table])
     got = labelled_from_tables([table], [folder / "5_anat-T1w_acq-tfl"])
@@ -292,9 +229,8 @@ def test_train_refuses_a_bad_labels_table(tmp_path, run_cli):
     assert not (tmp_path / "b").exists()
     good = tmp_path / "good.csv"
     good.write_text("path,sequence\n/nowhere/s1,T1\n")
-    result = run_cli(
-        "train", "--labels", good, "--data", tmp_path, "--init", "no-such-bundle", "--out", tmp_path / "b", "-q"
-    )
+    result = run_cli("train", "--labels", good, "--data", tmp_path, "--init", "no-such-bundle", "--out", tmp_path / "b",
+                     "-q")
     assert result.exit_code == 2 and "no model bundle at no-such-bundle" in result.output
 
 
@@ -326,9 +262,8 @@ def test_train_accepts_25_class_labels_when_the_scheme_is_named(data_root, tmp_p
     # validation only: the missing --init bundle stops the run after the labels were read
     result = run_cli("train", "--labels", table, "--init", "no-such-bundle", "--out", tmp_path / "b", "-q")
     assert result.exit_code == 2 and "is not a class of the taxonomy" in result.output
-    result = run_cli(
-        "train", "--labels", table, "--scheme", "kasmanoff25", "--init", "no-such-bundle", "--out", tmp_path / "b", "-q"
-    )
+    result = run_cli("train", "--labels", table, "--scheme", "kasmanoff25", "--init", "no-such-bundle",
+                     "--out", tmp_path / "b", "-q")
     assert result.exit_code == 2 and "no model bundle at no-such-bundle" in result.output
     assert "left out" not in result.output
     result = run_cli("train", "--labels", table, "--scheme", "kasmanoff26", "--out", tmp_path / "b", "-q")

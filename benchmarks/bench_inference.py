@@ -19,20 +19,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
+from pathlib import Path
 
-
-def _median_ms(fn, repeat: int) -> float:
-    fn()
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import median_ms  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(threads)
         for n in args.batches:
             x = rng.random((n, 1, size, size), dtype=np.float32)
-            ort_ms = _median_ms(lambda: bundle.cnn_proba(x), args.repeat)
+            ort_ms = median_ms(lambda: bundle.cnn_proba(x), args.repeat, warmup=2)
             row = f"| {threads} | {n} | {ort_ms:.1f} | {ort_ms / n:.2f} |"
             if net is not None:
                 xt = torch.from_numpy(x)
@@ -93,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                     with torch.inference_mode():
                         return net(xt)
 
-                torch_ms = _median_ms(eager, args.repeat)
+                torch_ms = median_ms(eager, args.repeat, warmup=2)
                 seq_t, orient_t = (torch.softmax(t, 1).numpy() for t in eager())
                 seq_o, orient_o = bundle.cnn_proba(x)
                 diff = max(float(np.abs(seq_t - seq_o).max()), float(np.abs(orient_t - orient_o).max()))

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import median_ms  # noqa: E402
 
 
 def _series_slices(root: Path, k: int, size: int):
@@ -45,16 +47,6 @@ def _series_slices(root: Path, k: int, size: int):
         dataset = "/".join(rel[:3])  # e.g. mri/dicom/dcm_qa
         out.append((dataset, s.key, batch))
     return out
-
-
-def _median_ms(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,13 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\n| threads | fp32 ms/slice | int8 ms/slice | speed-up |\n|---|---|---|---|")
         for threads in args.threads:
             a, b = session(fp32_path, threads), session(int8_path, threads)
-            ms_a = _median_ms(lambda a=a: a.run(None, {"slices": x64}), args.repeat) / len(x64)
-            ms_b = _median_ms(lambda b=b: b.run(None, {"slices": x64}), args.repeat) / len(x64)
+            ms_a = median_ms(lambda a=a: a.run(None, {"slices": x64}), args.repeat) / len(x64)
+            ms_b = median_ms(lambda b=b: b.run(None, {"slices": x64}), args.repeat) / len(x64)
             print(f"| {threads} | {ms_a:.3f} | {ms_b:.3f} | {ms_a / ms_b:.2f}x |")
     print(f"\nload average: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     raise SystemExit(main())

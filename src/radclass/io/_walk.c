@@ -55,6 +55,24 @@ static int implicit_is_sequence(Walk *w, uint32_t tag, Py_ssize_t vpos) {
     return truth;
 }
 
+/* Push a value on a walk's stack of open sequences and items, moving it to the heap (doubled) when full
+   (0, or -1 with MemoryError set). */
+static int push(Py_ssize_t **stack, const Py_ssize_t *local, Py_ssize_t *cap, Py_ssize_t *n, Py_ssize_t value) {
+    if (*n == *cap) {
+        Py_ssize_t *bigger = PyMem_Malloc(sizeof(Py_ssize_t) * *cap * 2);
+        if (bigger == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(bigger, *stack, sizeof(Py_ssize_t) * *cap);
+        if (*stack != local) PyMem_Free(*stack);
+        *stack = bigger;
+        *cap *= 2;
+    }
+    (*stack)[(*n)++] = value;
+    return 0;
+}
+
 /* Offset after an undefined-length sequence value starting at pos (raw_dataset._Walker.sequence_end). */
 static Py_ssize_t sequence_end(Walk *w, Py_ssize_t pos) {
     const uint8_t *d = w->d;
@@ -75,15 +93,7 @@ static Py_ssize_t sequence_end(Walk *w, Py_ssize_t pos) {
                 n--;
             } else if (e == 0xE000) {
                 uint32_t ilen = u32(d + pos + 4);
-                if (n == cap) {
-                    Py_ssize_t *bigger = PyMem_Malloc(sizeof(Py_ssize_t) * cap * 2);
-                    if (bigger == NULL) { PyErr_NoMemory(); goto done; }
-                    memcpy(bigger, stack, sizeof(Py_ssize_t) * cap);
-                    if (stack != local) PyMem_Free(stack);
-                    stack = bigger;
-                    cap *= 2;
-                }
-                stack[n++] = ilen == UNDEF ? -2 : pos + 8 + (Py_ssize_t)ilen;
+                if (push(&stack, local, &cap, &n, ilen == UNDEF ? -2 : pos + 8 + (Py_ssize_t)ilen) < 0) goto done;
             } else {
                 refuse("not an item");
                 goto done;
@@ -133,15 +143,7 @@ static Py_ssize_t sequence_end(Walk *w, Py_ssize_t pos) {
                     if (is_sq < 0) goto done;
                 }
                 if (is_sq) {
-                    if (n == cap) {
-                        Py_ssize_t *bigger = PyMem_Malloc(sizeof(Py_ssize_t) * cap * 2);
-                        if (bigger == NULL) { PyErr_NoMemory(); goto done; }
-                        memcpy(bigger, stack, sizeof(Py_ssize_t) * cap);
-                        if (stack != local) PyMem_Free(stack);
-                        stack = bigger;
-                        cap *= 2;
-                    }
-                    stack[n++] = -1;
+                    if (push(&stack, local, &cap, &n, -1) < 0) goto done;
                     pos = vpos;
                     break;
                 }

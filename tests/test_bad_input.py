@@ -99,6 +99,15 @@ def test_truncated_header_is_skipped_with_reason(tmp_path: Path):
     check_pixels(result)
 
 
+def test_header_cut_inside_an_element_header_names_the_damage(data_root: Path, tmp_path: Path):
+    """A real file cut 152 bytes in, inside an element's header: pydicom's reader raises struct.error there;
+    the scan must name a corrupt header, not an unexpected error."""
+    source = data_root / "mri/dicom/dicom2nifti/failing_sliceincrement_002/IM-0001-0003.dcm"
+    (tmp_path / "cut.dcm").write_bytes(source.read_bytes()[:152])
+    where = check_accounting(scan([tmp_path], workers=1))
+    assert "corrupt or truncated DICOM header" in where[str(tmp_path / "cut.dcm")]
+
+
 def test_truncated_pixel_data_flags_the_series(tmp_path: Path):
     data = Path(get_testdata_file("MR_small.dcm")).read_bytes()
     (tmp_path / "s").mkdir()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import struct
 from pathlib import Path
 
 import pydicom
@@ -49,7 +50,17 @@ def read_instance(path: str | Path) -> InstanceInfo:
         raise DicomReadError("permission denied (file unreadable)") from None
     except InvalidDicomError as err:
         raise DicomReadError(f"not a valid DICOM file ({err})") from None
-    except (EOFError, OSError, ValueError, KeyError, TypeError, IndexError, OverflowError, BytesLengthException) as err:
+    except (
+        EOFError,
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        OverflowError,
+        BytesLengthException,
+        struct.error,  # pydicom unpacking an element header cut short
+    ) as err:
         raise DicomReadError(f"corrupt or truncated DICOM header ({type(err).__name__}: {err})") from None
     try:
         return instance_from_dataset(path, ds, size)

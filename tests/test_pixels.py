@@ -392,3 +392,31 @@ def test_file_slice_of_png_keeps_16_bits(data_root, tmp_path: Path):
     bad_dicom.write_bytes(b"\0" * 200)
     with pytest.raises(PixelReadError, match="DICOM pixels unreadable"):
         read_file_slice(bad_dicom)
+
+
+def test_native_frames_are_pydicoms_bit_for_bit(data_root: Path, tmp_path: Path):
+    """The direct read of uncompressed single-frame data gives pydicom's ``pixel_array`` (values and dtype) on
+    every such DICOM file of the pool, and declines where pydicom's own handling decides."""
+    from radclass.io.pixels import _native_frame, _pixel_dataset
+
+    result = scan([data_root / "mri" / "dicom", data_root / "liver"], workers=2)
+    taken = 0
+    for inst in (m for s in result.series for m in s.instances if m.has_pixels and not m.pixel_issue):
+        ds, indices = _pixel_dataset(inst, 5)
+        frame = _native_frame(ds) if indices is None else None
+        if frame is None:
+            continue
+        reference = ds.pixel_array
+        assert frame.dtype == reference.dtype and np.array_equal(frame, reference), inst.path
+        taken += 1
+    assert taken > 400
+    # high bits above BitsStored, a short buffer, a compressed syntax: pydicom's path
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    assert _native_frame(ds) is not None  # as it is, it is read directly
+    ds.BitsStored = 8
+    assert _native_frame(ds) is None  # MR_small's values exceed 8 bits
+    ds.BitsStored = 16
+    ds.PixelData = ds.PixelData[:100]
+    assert _native_frame(ds) is None
+    jpeg = pydicom.dcmread(get_testdata_file("JPEG2000.dcm"))
+    assert _native_frame(jpeg) is None

@@ -122,7 +122,11 @@ def _frames(ds, indices: list[int] | None = None) -> np.ndarray:
     from radclass.io.codecs import register
 
     register()  # radclass's decoder for 12-bit JPEG extended (GDCM)
-    arr = ds.pixel_array if indices is None else np.stack([pixel_array(ds, index=i) for i in indices])
+    native = _native_frame(ds) if indices is None else None
+    if native is not None:
+        arr = native
+    else:
+        arr = ds.pixel_array if indices is None else np.stack([pixel_array(ds, index=i) for i in indices])
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     spp = int(ds.get("SamplesPerPixel", 1) or 1)
     if spp > 1:  # colour: luminance
@@ -141,6 +145,38 @@ def _frames(ds, indices: list[int] | None = None) -> np.ndarray:
     if str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
         arr = arr.max() - arr
     return arr
+
+
+_NATIVE_DTYPES = {(8, 0): "u1", (8, 1): "i1", (16, 0): "<u2", (16, 1): "<i2"}
+
+
+def _native_frame(ds) -> np.ndarray | None:
+    """The one frame of an uncompressed little-endian grey instance, straight from its bytes (what
+    ``ds.pixel_array`` returns, bit for bit and in the same dtype, without pydicom's decoding machinery);
+    None where that is not certain (compressed or big-endian data, several frames or samples, signed values
+    narrower than their container, unused high bits set, data shorter than the image): pydicom decodes those."""
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is None or meta.get("TransferSyntaxUID") not in (ExplicitVRLittleEndian, ImplicitVRLittleEndian):
+        return None
+    try:
+        if int(ds.get("NumberOfFrames", 1) or 1) != 1 or int(ds.get("SamplesPerPixel", 1) or 1) != 1:
+            return None
+        allocated, signed = int(ds.BitsAllocated), int(ds.PixelRepresentation)
+        stored, rows, cols = int(ds.get("BitsStored", allocated)), int(ds.Rows), int(ds.Columns)
+        dtype = _NATIVE_DTYPES.get((allocated, signed))
+        data = ds.PixelData
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    if dtype is None or not isinstance(data, bytes) or rows < 1 or cols < 1 or stored > allocated:
+        return None
+    if len(data) < rows * cols * allocated // 8 or (signed and stored < allocated):
+        return None
+    frame = np.frombuffer(data, dtype=dtype, count=rows * cols).reshape(rows, cols)
+    if stored < allocated and int(frame.max()) >> stored:
+        return None  # bits above BitsStored: pydicom's treatment of them decides
+    return frame
 
 
 def _rescale_enhanced(frame: np.ndarray, ds, index: int) -> np.ndarray:

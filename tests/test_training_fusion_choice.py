@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from radclass.models.ensemble import PIXEL_MIN_ACCEPTED, PIXEL_MIN_GROUPS
 from radclass.taxonomy import SEQUENCES
-from radclass.training.mri_bundle import MIN_PIXEL_ACCEPTED, MIN_PIXEL_GROUPS, MriBundleConfig, _choose_fusion
+from radclass.training.mri_bundle import MriBundleConfig, _choose_fusion
 
 
 def _onehot(label: str, p: float) -> np.ndarray:
@@ -57,12 +58,12 @@ def test_a_cnn_share_that_fixes_many_series_is_kept():
 
 
 def test_pixel_only_threshold_needs_support_from_several_groups():
-    few = _case(10, 0, MIN_PIXEL_ACCEPTED - 1, MIN_PIXEL_GROUPS)
+    few = _case(10, 0, PIXEL_MIN_ACCEPTED - 1, PIXEL_MIN_GROUPS)
     fusion, report = _choose_fusion(*few[:4], MriBundleConfig(), few[4])
     assert report["pixel_threshold_support"]["chosen_threshold"] < 1.0 and fusion["threshold_pixels"] == 1.0
-    one_group = _case(10, 0, 3 * MIN_PIXEL_ACCEPTED, 1)
+    one_group = _case(10, 0, 3 * PIXEL_MIN_ACCEPTED, 1)
     fusion, report = _choose_fusion(*one_group[:4], MriBundleConfig(), one_group[4])
     assert report["pixel_threshold_support"]["groups"] == 1 and fusion["threshold_pixels"] == 1.0
-    enough = _case(10, 0, 3 * MIN_PIXEL_ACCEPTED, MIN_PIXEL_GROUPS)
+    enough = _case(10, 0, 3 * PIXEL_MIN_ACCEPTED, PIXEL_MIN_GROUPS)
     fusion, report = _choose_fusion(*enough[:4], MriBundleConfig(), enough[4])
     assert fusion["threshold_pixels"] == report["pixel_threshold_support"]["chosen_threshold"] < 1.0

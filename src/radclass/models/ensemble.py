@@ -86,6 +86,12 @@ def threshold_for_error_rate(confidence: np.ndarray, correct: np.ndarray, max_er
     return float(conf[feasible[-1]])
 
 
+#: The support a pixel-evidence threshold needs: accepted validation series, and the groups (datasets) they come
+#: from. The pixel-signature model's class thresholds and the bundle's pixel-only threshold use the same bar.
+PIXEL_MIN_ACCEPTED = 8
+PIXEL_MIN_GROUPS = 3
+
+
 def class_thresholds(
     proba: np.ndarray,
     y: np.ndarray,

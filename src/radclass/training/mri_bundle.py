@@ -29,7 +29,7 @@ import numpy as np
 from radclass.features.header import feature_names, header_matrix
 from radclass.models.bundle import ModelBundle, write_bundle_json
 from radclass.models.decision import abstention_threshold, fuse_evidence, header_is_informative
-from radclass.models.ensemble import majority_vote, threshold_for_error_rate
+from radclass.models.ensemble import PIXEL_MIN_ACCEPTED, PIXEL_MIN_GROUPS, majority_vote, threshold_for_error_rate
 from radclass.taxonomy import SEQUENCES
 from radclass.training.augment import Augment
 from radclass.training.cnn import CnnConfig, export_cnn_onnx, predict_proba, train_cnn
@@ -274,13 +274,14 @@ def build_mri_bundle(
     final_forest = fit_forest(
         np.concatenate([fdata.X, fdata.X_extra]), np.concatenate([fdata.y, fdata.y_extra]), params, rng_seed
     )
-    _export_forest(
-        final_forest,
-        np.concatenate([fdata.X, fdata.X_extra]),
-        np.concatenate([fdata.y, fdata.y_extra]),
-        out_dir,
-        config.ship_forest_rows,
-    )
+    if not (test and config.refit_forest_on_all):  # else the refit after the test split is the one written
+        _export_forest(
+            final_forest,
+            np.concatenate([fdata.X, fdata.X_extra]),
+            np.concatenate([fdata.y, fdata.y_extra]),
+            out_dir,
+            config.ship_forest_rows,
+        )
     final_real, final_val, val_groups = real, None, []
     if config.final_val_fraction > 0:
         # an inner validation fold of whole development groups drives the plateau schedule, early stopping and
@@ -361,8 +362,6 @@ def build_mri_bundle(
     return report
 
 
-MIN_PIXEL_ACCEPTED = 8  # out-of-fold pixel-only series a pixel threshold must accept ...
-MIN_PIXEL_GROUPS = 3  # ... from at least this many groups (as models.ensemble.class_thresholds asks)
 FOREST_ROWS = "forest_rows.npz"  # the forest's training rows (feature matrix + labels), for fine-tuning
 _EXPORT_RESERVE_S = 10.0  # seconds of a time box kept for the export and the test split
 
@@ -690,7 +689,7 @@ def _choose_fusion(
     * the CNN gets a share only if the fused predictions are right on measurably more header-informed series
       than the forest's alone: McNemar's test on the out-of-fold correctness, p < 0.05 (else the share is 0);
     * series with pixels only are answered only if the pixel threshold accepts at least
-      :data:`MIN_PIXEL_ACCEPTED` out-of-fold series from at least :data:`MIN_PIXEL_GROUPS` groups (else the
+      :data:`PIXEL_MIN_ACCEPTED` out-of-fold series from at least :data:`PIXEL_MIN_GROUPS` groups (else the
       threshold is 1.0: such series are UNKNOWN, with the CNN's guess in the reason).
     """
     from radclass.evaluate.compare import mcnemar_test
@@ -732,10 +731,10 @@ def _choose_fusion(
         "chosen_threshold": thresholds["threshold_pixels"],
         "accepted": int(accepted_px.sum()),
         "groups": len(set(groups[accepted_px])),
-        "min_accepted": MIN_PIXEL_ACCEPTED,
-        "min_groups": MIN_PIXEL_GROUPS,
+        "min_accepted": PIXEL_MIN_ACCEPTED,
+        "min_groups": PIXEL_MIN_GROUPS,
     }
-    if support["accepted"] < MIN_PIXEL_ACCEPTED or support["groups"] < MIN_PIXEL_GROUPS:
+    if support["accepted"] < PIXEL_MIN_ACCEPTED or support["groups"] < PIXEL_MIN_GROUPS:
         thresholds["threshold_pixels"] = 1.0
     support["kept"] = thresholds["threshold_pixels"]
     threshold = np.where(has_header, thresholds["threshold_header"], thresholds["threshold_pixels"])

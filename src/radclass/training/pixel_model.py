@@ -21,7 +21,7 @@ import numpy as np
 
 from radclass.features.contrast import DEFAULT_SLICES, FEATURE_NAMES, GEOMETRY_NAMES, contrast_features
 from radclass.features.tissue import BRAIN_NAMES, EDGE_NAMES, TISSUE_NAMES
-from radclass.models.ensemble import class_thresholds
+from radclass.models.ensemble import PIXEL_MIN_ACCEPTED, PIXEL_MIN_GROUPS, class_thresholds
 from radclass.taxonomy import SEQUENCES
 
 Log = Callable[[str], None]
@@ -81,8 +81,8 @@ class PixelModelConfig:
     classifiers: tuple[str, ...] = CLASSIFIERS
     inner_folds: int = 5
     max_error_rate: float = 0.05
-    min_accepted: int = 8
-    min_datasets: int = 3
+    min_accepted: int = PIXEL_MIN_ACCEPTED
+    min_datasets: int = PIXEL_MIN_GROUPS
     seed: int = 0
 
     def validate(self) -> None:

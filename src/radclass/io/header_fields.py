@@ -26,7 +26,7 @@ from radclass.io.header_values import (
     get_tokens,
     tesla,
 )
-from radclass.io.raw_dataset import PIXEL_TAGS, UNDEFINED_LENGTH
+from radclass.io.raw_dataset import PIXEL_TAGS, UNDEFINED_LENGTH, HeaderElements
 
 # Non-image objects named for people, by SOP Class UID prefix.
 _NON_IMAGE_KINDS = (
@@ -41,7 +41,7 @@ _NON_IMAGE_KINDS = (
 )
 
 
-def instance_from_dataset(path: str, ds: Dataset, size: int) -> InstanceInfo:
+def instance_from_dataset(path: str, ds: Dataset | HeaderElements, size: int) -> InstanceInfo:
     """The header record of the file at ``path`` from its dataset ``ds``.
 
     Parameters
@@ -116,7 +116,7 @@ def instance_from_dataset(path: str, ds: Dataset, size: int) -> InstanceInfo:
 
 
 def _read_enhanced(
-    ds: Dataset,
+    ds: Dataset | HeaderElements,
     info: InstanceInfo,
     later_frames: list[Any] = (),  # type: ignore[assignment]
     light: tuple[Any, list[Any] | None] = (None, None),
@@ -188,7 +188,7 @@ def _read_enhanced(
     info.b_values = tuple(sorted(b_values))
 
 
-def _enhanced_scanning_sequence(ds: Dataset, groups: list[Dataset]) -> tuple[str, ...]:
+def _enhanced_scanning_sequence(ds: Dataset | HeaderElements, groups: list[Dataset]) -> tuple[str, ...]:
     tokens: list[str] = []
     echo = get_text(ds, "EchoPulseSequence")
     if echo in ("SPIN", "BOTH"):
@@ -208,7 +208,7 @@ def _enhanced_scanning_sequence(ds: Dataset, groups: list[Dataset]) -> tuple[str
 # --- pixels ----------------------------------------------------------------------------------------
 
 
-def _locate_pixels(ds: Dataset, info: InstanceInfo, size: int) -> None:
+def _locate_pixels(ds: Dataset | HeaderElements, info: InstanceInfo, size: int) -> None:
     """Find the pixel data element without loading it; flag truncation and size mismatches."""
     elem = None
     for tag in PIXEL_TAGS:
@@ -259,7 +259,7 @@ def _uid_name(uid: str) -> str:
 # --- vendor specifics --------------------------------------------------------------------------------
 
 
-def _b_value(ds: Dataset, manufacturer: str) -> float | None:
+def _b_value(ds: Dataset | HeaderElements, manufacturer: str) -> float | None:
     """Diffusion b-value from the standard tag or the vendor's private one."""
     candidates = [Tag(0x0018, 0x9087)]
     vendor = manufacturer.upper()
@@ -286,7 +286,7 @@ def _b_value(ds: Dataset, manufacturer: str) -> float | None:
     return None
 
 
-def _siemens_mosaic_count(ds: Dataset) -> int | None:
+def _siemens_mosaic_count(ds: Dataset | HeaderElements) -> int | None:
     tag = Tag(0x0019, 0x100A)
     if tag in ds:
         try:
@@ -296,7 +296,7 @@ def _siemens_mosaic_count(ds: Dataset) -> int | None:
     return None
 
 
-def _contrast_agent(ds: Dataset) -> str:
+def _contrast_agent(ds: Dataset | HeaderElements) -> str:
     for kw in ("ContrastBolusAgent", "ContrastBolusIngredient", "ContrastBolusRoute"):
         v = get_text(ds, kw)
         if v:

@@ -7,9 +7,14 @@ one value was expected, a value that does not convert. Each returns the empty va
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from pydicom.dataset import Dataset
+
+class Header(Protocol):
+    """What these readers need of a header: pydicom's ``Dataset.get`` (a Dataset, or the raw walk's
+    :class:`radclass.io.raw_dataset.HeaderElements`)."""
+
+    def get(self, key: Any, default: Any = None) -> Any: ...
 
 
 def as_list(value: Any) -> list[Any]:
@@ -21,7 +26,7 @@ def as_list(value: Any) -> list[Any]:
     return [value]
 
 
-def get_text(ds: Dataset, kw: str) -> str:
+def get_text(ds: Header, kw: str) -> str:
     """Element ``kw`` as text (stripped; multiple values joined with a backslash), "" when missing or unreadable."""
     try:
         v = ds.get(kw)
@@ -34,7 +39,7 @@ def get_text(ds: Dataset, kw: str) -> str:
     return str(v).strip()
 
 
-def get_tokens(ds: Dataset, kw: str) -> tuple[str, ...]:
+def get_tokens(ds: Header, kw: str) -> tuple[str, ...]:
     """The non-empty values of element ``kw`` (a code string such as ImageType), stripped and upper-cased."""
     try:
         v = ds.get(kw)
@@ -67,7 +72,7 @@ def tesla(strength: float | None) -> float | None:
     return round(strength / _GAUSS_PER_TESLA, 4)
 
 
-def get_float(ds: Dataset, kw: str) -> float | None:
+def get_float(ds: Header, kw: str) -> float | None:
     """The first value of element ``kw`` as a float, None when missing or not a number."""
     try:
         return first_number(ds.get(kw))
@@ -75,13 +80,13 @@ def get_float(ds: Dataset, kw: str) -> float | None:
         return None
 
 
-def get_int(ds: Dataset, kw: str) -> int | None:
+def get_int(ds: Header, kw: str) -> int | None:
     """The first value of element ``kw`` as an int (truncated from its float), None when missing."""
     f = get_float(ds, kw)
     return int(f) if f is not None else None
 
 
-def get_floats(ds: Dataset, kw: str, n: int) -> tuple[float, ...]:
+def get_floats(ds: Header, kw: str, n: int) -> tuple[float, ...]:
     """The ``n`` values of element ``kw`` rounded to 4 decimals, ``()`` unless it holds exactly ``n`` numbers."""
     try:
         v = [float(x) for x in as_list(ds.get(kw))]
@@ -90,7 +95,7 @@ def get_floats(ds: Dataset, kw: str, n: int) -> tuple[float, ...]:
     return tuple(round(x, 4) for x in v) if len(v) == n else ()
 
 
-def get_pair(ds: Dataset, kw: str) -> tuple[float, float] | None:
+def get_pair(ds: Header, kw: str) -> tuple[float, float] | None:
     """The two values of element ``kw`` (for example PixelSpacing), None unless it holds exactly two numbers."""
     v = get_floats(ds, kw, 2)
     return (v[0], v[1]) if v else None

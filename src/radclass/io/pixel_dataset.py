@@ -23,6 +23,8 @@ def read_pixel_dataset(path: str | Path, frames: frozenset[int] | None = None) -
             raise Fallback("too small")
         data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     try:
-        return fast_dataset(data, frozenset({0x00080005}), header=False, frames=frames, keep_groups=PIXEL_GROUPS)
+        ds = fast_dataset(data, frozenset({0x00080005}), header=False, frames=frames, keep_groups=PIXEL_GROUPS)
+        assert isinstance(ds, Dataset)  # only the header path gives HeaderElements
+        return ds
     finally:
         data.close()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import struct
 from array import array
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import pydicom
 from pydicom.charset import convert_encodings, default_encoding
@@ -165,6 +165,10 @@ _FAST_KEYWORDS = {
     if dictionary_VR(_tag(k)) in {v.decode() for v in _VRS - {b"SQ", b"UN"}}
 }
 _FAST_VRS = {tag: dictionary_VR(tag) for tag in _FAST_KEYWORDS.values()}
+# Plain int keys for the walked elements' dicts (a BaseTag key would compare through its Python __eq__).
+_KEYWORD_TAGS = {k: _tag(k) for k in _HEADER_KEYWORDS}
+_FAST_KEYWORD_INTS = {k: int(t) for k, t in _FAST_KEYWORDS.items()}
+_FAST_VR_INTS = {int(t): vr for t, vr in _FAST_VRS.items()}
 
 
 class Fallback(Exception):
@@ -420,12 +424,13 @@ def fast_dataset(
     frames: frozenset[int] | None = None,
     keep_groups: frozenset[int] = frozenset(),
     compiled: bool | None = None,
-) -> _FastDataset:
+) -> Dataset | HeaderElements:
     """A dataset of the top-level elements of ``data`` whose tags are in ``keep`` or groups in ``keep_groups``.
 
     ``header``: per-frame functional groups reduced to what the enhanced-MR mapping of
     :mod:`radclass.io.header_fields` reads (the first frame in the dataset, later frames as light items), pixel
-    data located but not loaded. Otherwise (pixel decoding): the
+    data located but not loaded; a file without functional groups gives a :class:`HeaderElements` (no pydicom
+    Dataset is built unless the mapping asks for more than plain values). Otherwise (pixel decoding): the
     pixel data value is loaded and the functional groups keep their PixelValueTransformationSequence only,
     and when ``frames`` is given only in the first item and those in ``frames`` (the item count is kept).
     ``compiled``: None (default) walks with the compiled extension when it is available, and with the Python
@@ -524,7 +529,7 @@ def _walked_dataset(
     keep_groups: frozenset[int],
     *,
     compiled: bool,
-) -> _FastDataset:
+) -> Dataset | HeaderElements:
     """:func:`fast_dataset` with the compiled walk or the Python one."""
     if data[128:132] != b"DICM":
         raise Fallback("no Part 10 preamble")
@@ -540,12 +545,12 @@ def _walked_dataset(
             BaseTag(tag), vr.decode(), length, data[vpos : vpos + length], vpos, False, True
         )
         pos = vpos + length
-    file_meta = FileMetaDataset(meta)  # type: ignore[arg-type]  # as for _FastDataset below
-    file_meta.set_original_encoding(False, True, default_encoding)
+    file_meta: FileMetaDataset | None = None  # built when needed (the header path reads the syntax only)
     ts = meta.get(_TRANSFER_SYNTAX)
     if ts is not None and ts.VR == "UI" and ts.value:  # the usual case: a remembered conversion
         syntax = _converted("UI", ts, default_encoding, default_encoding)
     else:
+        file_meta = _file_meta(meta)
         syntax = file_meta.get("TransferSyntaxUID")
     if not syntax or syntax in _NOT_PLAIN_SYNTAXES or pos + 8 > walker.size:
         raise Fallback("transfer syntax")
@@ -562,6 +567,7 @@ def _walked_dataset(
     light_first: list[_LightGroup] | None = None
     if compiled:
         keep_array, group_array = _tag_arrays(keep, keep_groups)
+    first = True
     while True:
         if compiled:
             elements, pos, stopped = _walk.top(
@@ -569,28 +575,10 @@ def _walked_dataset(
             )
         else:
             elements, pos, stopped = _top_python(walker, pos, keep, keep_groups)
-        for tag, vr, length, vpos, end in elements:
-            vr_str = _VR_TEXT[vr] if vr is not None else None
-            base = _BASE_TAGS.get(tag) or BaseTag(tag)
-            if tag in _PIXEL_TAG_INTS:
-                if length == 0xFFFFFFFF:
-                    value = None if header else data[vpos : end - 8]  # as pydicom: without the delimiter
-                else:
-                    value = None if header else data[vpos:end]
-                    if value is not None and len(value) != length:
-                        raise Fallback("truncated pixel data")
-                raw[base] = RawDataElement(base, vr_str, length, value, vpos, implicit, True)
-                continue
-            # an undefined-length sequence is kept as its items (and delimiter), read back by pydicom on access
-            raw[base] = RawDataElement(
-                base,
-                vr_str,
-                length if length != 0xFFFFFFFF else end - vpos,
-                data[vpos:end],
-                vpos,
-                implicit,
-                True,
-            )
+        if first and header and stopped is None:  # no functional groups: no Dataset needed to read the header
+            return HeaderElements(data, elements, implicit, meta, file_meta, syntax)
+        first = False
+        _add_raw_elements(raw, data, elements, implicit, header)
         if stopped is None:
             break
         tag, vr, length, vpos, _ = stopped
@@ -618,12 +606,7 @@ def _walked_dataset(
                 for i, item in enumerate(items)
             )
         raw[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr_str, len(value), value, vpos, implicit, True)
-    ds = _FastDataset(raw)  # type: ignore[arg-type]  # Dataset stores RawDataElements (dict is invariant)
-    encoding = convert_encodings(convert_raw_data_element(raw[_CHARSET]).value) if _CHARSET in raw else default_encoding
-    ds.set_original_encoding(implicit, True, encoding)
-    ds.file_meta = file_meta
-    ds._fast_encoding = ds._character_set
-    ds._fast_encoding_key = tuple(ds._fast_encoding) if isinstance(ds._fast_encoding, list) else ds._fast_encoding
+    ds, encoding = _fast_dataset_of(raw, implicit, file_meta or _file_meta(meta))
     lights = [*([light_shared] if light_shared else []), *(light_first or []), *later]
     if lights:
         cache: dict = {}
@@ -636,6 +619,209 @@ def _walked_dataset(
     if light_shared is not None or light_first is not None:
         ds._light_groups = (light_shared, light_first)
     return ds
+
+
+def _file_meta(meta: dict[BaseTag, RawDataElement]) -> FileMetaDataset:
+    """The file meta group as pydicom holds it."""
+    file_meta = FileMetaDataset(meta)  # type: ignore[arg-type]  # as for _FastDataset below
+    file_meta.set_original_encoding(False, True, default_encoding)
+    return file_meta
+
+
+def _add_raw_elements(raw: dict[BaseTag, RawDataElement], data, elements, implicit: bool, header: bool) -> None:
+    """The walked top-level ``elements`` (tag, VR, length, value offset, end) as pydicom's raw elements, into
+    ``raw``: pixel data located (``header``) or loaded, an undefined-length sequence kept as its items (and
+    delimiter), read back by pydicom on access."""
+    for tag, vr, length, vpos, end in elements:
+        vr_str = _VR_TEXT[vr] if vr is not None else None
+        base = _BASE_TAGS.get(tag) or BaseTag(tag)
+        if tag in _PIXEL_TAG_INTS:
+            if length == 0xFFFFFFFF:
+                value = None if header else data[vpos : end - 8]  # as pydicom: without the delimiter
+            else:
+                value = None if header else data[vpos:end]
+                if value is not None and len(value) != length:
+                    raise Fallback("truncated pixel data")
+            raw[base] = RawDataElement(base, vr_str, length, value, vpos, implicit, True)
+            continue
+        raw[base] = RawDataElement(
+            base, vr_str, length if length != 0xFFFFFFFF else end - vpos, data[vpos:end], vpos, implicit, True
+        )
+
+
+def _fast_dataset_of(
+    raw: dict[BaseTag, RawDataElement], implicit: bool, file_meta: FileMetaDataset
+) -> tuple[_FastDataset, Any]:
+    """(the dataset of ``raw``, its character set as pydicom's converters take it)."""
+    ds = _FastDataset(raw)  # type: ignore[arg-type]  # Dataset stores RawDataElements (dict is invariant)
+    encoding = convert_encodings(convert_raw_data_element(raw[_CHARSET]).value) if _CHARSET in raw else default_encoding
+    ds.set_original_encoding(implicit, True, encoding)
+    ds.file_meta = file_meta
+    ds._fast_encoding = ds._character_set
+    ds._fast_encoding_key = tuple(ds._fast_encoding) if isinstance(ds._fast_encoding, list) else ds._fast_encoding
+    return ds, encoding
+
+
+class _SyntaxOnlyMeta:
+    """The file meta group of a :class:`HeaderElements`: the transfer syntax at once, anything else from
+    pydicom's FileMetaDataset, built when first asked."""
+
+    __slots__ = ("_meta", "_syntax", "_full")
+
+    def __init__(self, meta: dict[BaseTag, RawDataElement], syntax: Any, full: FileMetaDataset | None):
+        self._meta, self._syntax, self._full = meta, syntax, full
+
+    def dataset(self) -> FileMetaDataset:
+        if self._full is None:
+            self._full = _file_meta(self._meta)
+        return self._full
+
+    def get(self, key, default=None):
+        return self._syntax if key == "TransferSyntaxUID" else self.dataset().get(key, default)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.dataset(), name)
+
+
+_CHARSET_CACHE: dict[tuple, tuple[Any, Any]] = {}
+
+
+def _character_set(charset: RawDataElement | None, implicit: bool, meta: _SyntaxOnlyMeta) -> tuple[Any, Any]:
+    """(the character set of a dataset whose SpecificCharacterSet is ``charset``, as a cache key): what
+    :func:`_fast_dataset_of` gives, remembered per value."""
+    if charset is None:
+        return default_encoding, default_encoding
+    key = (charset.VR, charset.value, implicit)
+    if key not in _CHARSET_CACHE:
+        if len(_CHARSET_CACHE) >= 256:
+            _CHARSET_CACHE.clear()
+        ds = _fast_dataset_of({_CHARSET: charset}, implicit, meta.dataset())[0]
+        _CHARSET_CACHE[key] = (ds._fast_encoding, ds._fast_encoding_key)
+    return _CHARSET_CACHE[key]
+
+
+# VRs whose elements ``HeaderElements[tag]`` converts itself (numbers and short text).
+_PLAIN_ITEM_VRS = frozenset({"CS", "DS", "FD", "FL", "IS", "LO", "SH", "SL", "SS", "UL", "US"})
+
+
+class _PlainElement(NamedTuple):
+    """An element's value, as ``ds[tag].value`` reads it."""
+
+    value: Any
+
+
+class HeaderElements:
+    """The header of a file without functional groups, read as
+    :func:`radclass.io.header_fields.instance_from_dataset` reads it, without building a pydicom Dataset.
+
+    ``len``, ``in`` (keyword or tag), ``get`` of the plain keywords (pydicom's converter on the element's bytes,
+    remembered as in :func:`_converted`), ``file_meta``'s transfer syntax and the located pixel data element
+    (``_dict``) are answered from the walked elements. Any other access (``ds[tag]``, an attribute, another
+    keyword, a value the plain conversion refuses) goes to the :class:`_FastDataset` of the same elements,
+    built on first need, so every value is the one pydicom gives.
+    """
+
+    __slots__ = (
+        "_data",
+        "_elements",
+        "_implicit",
+        "_entries",
+        "_dict",
+        "_full",
+        "_encoding",
+        "_encoding_key",
+        "file_meta",
+    )
+
+    def __init__(
+        self,
+        data,
+        elements: list[_Entry],
+        implicit: bool,
+        meta: dict[BaseTag, RawDataElement],
+        file_meta: FileMetaDataset | None,
+        syntax: Any,
+    ):
+        self.file_meta = _SyntaxOnlyMeta(meta, syntax, file_meta)
+        self._data, self._elements, self._implicit = data, elements, implicit
+        self._entries = {e[0]: e for e in elements}
+        self._full: _FastDataset | None = None
+        self._dict: dict[BaseTag, RawDataElement] = {}  # the pixel data element, located (_locate_pixels)
+        charset = None
+        for tag, vr, length, vpos, end in elements:
+            if tag in _PIXEL_TAG_INTS:
+                base = _BASE_TAGS[tag]
+                self._dict[base] = RawDataElement(
+                    base, _VR_TEXT[vr] if vr is not None else None, length, None, vpos, implicit, True
+                )
+            elif tag == 0x00080005:  # SpecificCharacterSet (an int compare, not BaseTag.__eq__)
+                vr_str = _VR_TEXT[vr] if vr is not None else None
+                charset = RawDataElement(_CHARSET, vr_str, length, data[vpos:end], vpos, implicit, True)
+        if charset is None:
+            self._encoding = self._encoding_key = default_encoding
+        else:
+            self._encoding, self._encoding_key = _character_set(charset, implicit, self.file_meta)
+
+    def _dataset(self) -> _FastDataset:
+        if self._full is None:
+            raw: dict[BaseTag, RawDataElement] = {}
+            _add_raw_elements(raw, self._data, self._elements, self._implicit, True)
+            self._full = _fast_dataset_of(raw, self._implicit, self.file_meta.dataset())[0]
+        return self._full
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key) -> bool:
+        if isinstance(key, int):  # a tag (BaseTag is an int): pydicom looks it up in the same elements
+            return int(key) in self._entries
+        tag = _KEYWORD_TAGS.get(key) if isinstance(key, str) else None
+        return tag in self._entries if tag is not None else key in self._dataset()
+
+    def get(self, key, default=None):
+        tag = _FAST_KEYWORD_INTS.get(key) if isinstance(key, str) else None
+        if tag is None:
+            return self._dataset().get(key, default)
+        entry = self._entries.get(tag)
+        if entry is None:
+            return default
+        vr = entry[1]
+        value = self._value(entry, _VR_TEXT[vr] if vr is not None else _FAST_VR_INTS[tag])
+        return self._dataset().get(key, default) if value is _MISSING else value
+
+    def _value(self, entry: _Entry, vr: str) -> Any:
+        """pydicom's conversion of the element ``entry`` with VR ``vr`` (remembered), or _MISSING for a VR or a
+        value it does not convert plainly."""
+        tag, _, length, vpos, end = entry
+        if vr == "UN":
+            return _MISSING
+        value = self._data[vpos:end]
+        out = _VALUE_CACHE.get((vr, value, True, self._encoding_key), _MISSING)
+        if out is _MISSING:
+            try:
+                raw = RawDataElement(_BASE_TAGS.get(tag) or BaseTag(tag), vr, length, value, vpos, self._implicit, True)
+                out = _converted(vr, raw, self._encoding, self._encoding_key)
+            except Exception:
+                return _MISSING
+        return out
+
+    def __getitem__(self, key):
+        """``ds[tag].value`` of an explicit VR element of a plain VR (the private b-values and mosaic count),
+        else pydicom's element."""
+        if isinstance(key, int) and not self._implicit:
+            entry = self._entries.get(int(key))
+            if entry is not None and entry[1] is not None and _VR_TEXT[entry[1]] in _PLAIN_ITEM_VRS:
+                value = self._value(entry, _VR_TEXT[entry[1]])
+                if value is not _MISSING:
+                    return _PlainElement(value)
+        return self._dataset()[key]
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._dataset(), name)
 
 
 def _light_group(

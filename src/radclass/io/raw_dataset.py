@@ -594,7 +594,7 @@ def _walked_dataset(
         elif header:
             value = _item_bytes(data, [el for el in items[0] if el[0] in _FIRST_FRAME_SEQS]) if items else b""
             light_first = [_light_group(walker, items[0], _FIRST_FRAME_SEQS, None)] if items else []
-            later = [_light_group(walker, item) for item in items[1:]]
+            later = _distinct_frames(walker, items[1:])
         else:  # pixel decoding reads the rescale of the frames it decodes
             value = b"".join(
                 _item_bytes(
@@ -824,47 +824,93 @@ class HeaderElements:
         return getattr(self._dataset(), name)
 
 
-def _light_group(
-    walker: _Walker,
-    elements,
-    seq_tags: frozenset[int] = _EVERY_FRAME_SEQS,
-    values: frozenset[int] | None = _FRAME_VALUES,
-) -> _LightGroup:
-    """The sequences ``seq_tags`` of one functional-groups item as light items holding the elements ``values``
-    (None: every element of defined length). Default: what :mod:`radclass.io.header_fields` reads per frame."""
-    data = walker.data
-    seqs: dict[int, list[_LightItem]] = {}
+def _group_sequences(walker: _Walker, elements, seq_tags: frozenset[int]) -> dict[int, list[list[_Entry]]]:
+    """The items (their elements) of the sequences ``seq_tags`` of one functional-groups item."""
+    seqs: dict[int, list[list[_Entry]]] = {}
     for tag, vr, length, start, _ in elements:
         if tag not in seq_tags:
             continue
         if vr not in (None, b"SQ"):
             raise Fallback("functional group not a sequence")
-        vpos = start + (8 if vr is None else 12)
-        if length == 0:
-            seqs[tag] = []
-            continue
-        items, _ = walker.items(vpos, length)
-        seqs[tag] = [
-            _LightItem(
-                {
-                    _BASE_TAGS.get(t) or BaseTag(t): RawDataElement(
-                        _BASE_TAGS.get(t) or BaseTag(t),
-                        _VR_TEXT[v] if v is not None else None,
-                        n,
-                        data[s + (8 if v is None or v not in _LONG_VRS else 12) : e],
-                        s,
-                        walker.implicit,
-                        True,
+        seqs[tag] = walker.items(start + (8 if vr is None else 12), length)[0] if length else []
+    return seqs
+
+
+def _light_group(
+    walker: _Walker,
+    elements,
+    seq_tags: frozenset[int] = _EVERY_FRAME_SEQS,
+    values: frozenset[int] | None = _FRAME_VALUES,
+    seqs: dict[int, list[list[_Entry]]] | None = None,
+) -> _LightGroup:
+    """The sequences ``seq_tags`` of one functional-groups item as light items holding the elements ``values``
+    (None: every element of defined length). Default: what :mod:`radclass.io.header_fields` reads per frame.
+    ``seqs``: the item's :func:`_group_sequences`, when already walked."""
+    data, implicit = walker.data, walker.implicit
+    if seqs is None:
+        seqs = _group_sequences(walker, elements, seq_tags)
+    return _LightGroup(
+        {
+            tag: [
+                _LightItem(
+                    {
+                        _BASE_TAGS.get(t) or BaseTag(t): RawDataElement(
+                            _BASE_TAGS.get(t) or BaseTag(t),
+                            _VR_TEXT[v] if v is not None else None,
+                            n,
+                            data[s + (8 if v is None or v not in _LONG_VRS else 12) : e],
+                            s,
+                            implicit,
+                            True,
+                        )
+                        for t, v, n, s, e in item
+                        if (values is None or t in values) and n != 0xFFFFFFFF
+                    },
+                    None,
+                    {},
+                )
+                for item in items
+            ]
+            for tag, items in seqs.items()
+        }
+    )
+
+
+_IMAGE_POSITION = _tag("ImagePositionPatient")
+
+
+def _distinct_frames(walker: _Walker, items: list[list[_Entry]]) -> list[_LightGroup]:
+    """The light groups of the per-frame items ``items``, a frame left out when an earlier one holds the same
+    bytes for every value the mapping reads except the position, and a position too if it has one.
+
+    :func:`radclass.io.header_fields._read_enhanced` collects the distinct orientations and b-values over the
+    frames and takes the first position; such a frame adds nothing (its orientation and b-value are already
+    collected, and a position, if it has one, was already taken from the earlier frame). Every frame is still
+    walked, so a malformed one refuses the file as before.
+    """
+    data = walker.data
+    seen: set[tuple] = set()
+    out: list[_LightGroup] = []
+    for elements in items:
+        seqs = _group_sequences(walker, elements, _EVERY_FRAME_SEQS)
+        key = tuple(
+            (
+                tag,
+                tuple(
+                    tuple(
+                        (t, v, n, None if t == _IMAGE_POSITION else data[s:e])
+                        for t, v, n, s, e in item
+                        if t in _FRAME_VALUES and n != 0xFFFFFFFF
                     )
-                    for t, v, n, s, e in item
-                    if (values is None or t in values) and n != 0xFFFFFFFF
-                },
-                None,
-                {},
+                    for item in seq_items
+                ),
             )
-            for item in items
-        ]
-    return _LightGroup(seqs)
+            for tag, seq_items in seqs.items()
+        )
+        if key not in seen:
+            seen.add(key)
+            out.append(_light_group(walker, elements, seqs=seqs))
+    return out
 
 
 def _encapsulated_end(data, pos: int) -> int:

@@ -34,7 +34,8 @@ def plane_of_normal(normal: Sequence[float] | np.ndarray) -> Plane:
 
 def plane_of_iops(iops: Iterable[Sequence[float]]) -> Plane:
     """Plane of a set of IOPs: their common plane, MIXED when they name several, NA when none."""
-    planes = {plane_of_normal(slice_normal(iop)) for iop in iops if len(iop) == 6}
+    # each distinct IOP once (a series repeats one per instance)
+    planes = {plane_of_normal(slice_normal(iop)) for iop in dict.fromkeys(tuple(i) for i in iops) if len(iop) == 6}
     planes.discard(Plane.NA)
     if not planes:
         return Plane.NA

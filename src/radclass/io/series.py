@@ -135,12 +135,13 @@ def group_instances(instances: Iterable[InstanceInfo]) -> list[Series]:
         uid = inst.series_uid or f"no-uid:{os.path.dirname(inst.path)}"
         by_uid[uid].append(inst)
     series: list[Series] = []
+    entries: dict[str, int] = {}  # entries per folder, listed once per call (many one-file series share one)
     for uid, members in by_uid.items():
         for folder_sub, copy in _split_copies(members).items():
             parts = _split(copy)
             for sub, part in parts.items():
                 name = "_".join(n for n in (folder_sub, sub if len(parts) > 1 else "") if n)
-                series.append(_make_series(uid, name, part))
+                series.append(_make_series(uid, name, part, entries))
     series.sort(key=lambda s: (s.path, s.series_uid, s.sub_series))
     return series
 
@@ -180,13 +181,13 @@ def _split(members: list[InstanceInfo]) -> dict[str, list[InstanceInfo]]:
     return dict(parts)
 
 
-def _make_series(uid: str, sub: str, members: list[InstanceInfo]) -> Series:
+def _make_series(uid: str, sub: str, members: list[InstanceInfo], entries: dict[str, int]) -> Series:
     members = sort_slices(members)
     first = members[0]
     files = [m.path for m in members]
     folder = os.path.commonpath([os.path.dirname(f) for f in files])
     # A lone file among others names itself; a series (or a part of a split one) is named by its folder.
-    path = files[0] if len(files) == 1 and not sub and _folder_has_others(folder, files) else folder
+    path = files[0] if len(files) == 1 and not sub and _folder_has_others(folder, files, entries) else folder
     iops = [iop for m in members for iop in m.orientations]
     b_values = sorted({b for m in members for b in m.b_values})
     echoes = sorted({m.echo_number for m in members if m.echo_number is not None})
@@ -251,12 +252,15 @@ def _make_series(uid: str, sub: str, members: list[InstanceInfo]) -> Series:
     )
 
 
-def _folder_has_others(folder: str, files: list[str]) -> bool:
-    """True when ``folder`` holds other entries than ``files`` (then a single file names the series)."""
-    try:
-        return len(os.listdir(folder)) > len(files)
-    except OSError:
-        return True
+def _folder_has_others(folder: str, files: list[str], entries: dict[str, int]) -> bool:
+    """True when ``folder`` holds other entries than ``files`` (then a single file names the series);
+    ``entries``: the entry counts of the folders already listed (-1: unreadable)."""
+    if folder not in entries:
+        try:
+            entries[folder] = len(os.listdir(folder))
+        except OSError:
+            entries[folder] = -1
+    return entries[folder] < 0 or entries[folder] > len(files)
 
 
 def sort_slices(members: list[InstanceInfo]) -> list[InstanceInfo]:

@@ -16,9 +16,12 @@ DEFAULT_SIZE = 128
 
 def normalise(slice_: np.ndarray) -> np.ndarray:
     """Scale to 0-1 between the 0.5th and 99.5th percentiles of the non-background pixels."""
-    a = np.nan_to_num(np.asarray(slice_, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    fg = a[a > a.min()] if np.any(a > a.min()) else a.ravel()
-    lo, hi = np.percentile(fg, [0.5, 99.5]) if fg.size else (0.0, 1.0)
+    a = np.asarray(slice_, dtype=np.float32)
+    if not np.isfinite(a).all():  # (a copy only then: the input is not modified)
+        a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+    above = a > a.min()
+    fg = a[above] if above.any() else a.ravel().copy()  # a copy either way: the percentile may reorder it
+    lo, hi = np.percentile(fg, [0.5, 99.5], overwrite_input=True) if fg.size else (0.0, 1.0)
     if hi <= lo:
         hi = lo + 1.0
     return np.clip((a - lo) / (hi - lo), 0.0, 1.0)

@@ -7,7 +7,9 @@ one value was expected, a value that does not convert. Each returns the empty va
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import functools
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 
 class Header(Protocol):
@@ -15,6 +17,35 @@ class Header(Protocol):
     :class:`radclass.io.raw_dataset.HeaderElements`)."""
 
     def get(self, key: Any, default: Any = None) -> Any: ...
+
+
+_T = TypeVar("_T")
+_REMEMBERED: dict[tuple, Any] = {}
+_REMEMBERED_SIZE = 16384
+_MISSING = object()
+
+
+def _remembered(read: Callable[..., _T]) -> Callable[..., _T]:
+    """``read(ds, kw, *args)``, remembered for a header that says what a keyword's value is a function of
+    (``ds.value_key(kw)``: the raw walk's elements); the files of a series repeat most values, and every
+    reader here returns an immutable value."""
+
+    @functools.wraps(read)
+    def remembered(ds: Header, kw: str, *args: Any) -> _T:
+        value_key = getattr(ds, "value_key", None)
+        depends = value_key(kw) if value_key is not None else None
+        if depends is None:
+            return read(ds, kw, *args)
+        key = (read, depends, args)
+        out = _REMEMBERED.get(key, _MISSING)
+        if out is _MISSING:
+            out = read(ds, kw, *args)
+            if len(_REMEMBERED) >= _REMEMBERED_SIZE:
+                _REMEMBERED.clear()
+            _REMEMBERED[key] = out
+        return out
+
+    return remembered
 
 
 def as_list(value: Any) -> list[Any]:
@@ -26,6 +57,7 @@ def as_list(value: Any) -> list[Any]:
     return [value]
 
 
+@_remembered
 def get_text(ds: Header, kw: str) -> str:
     """Element ``kw`` as text (stripped; multiple values joined with a backslash), "" when missing or unreadable."""
     try:
@@ -39,6 +71,7 @@ def get_text(ds: Header, kw: str) -> str:
     return str(v).strip()
 
 
+@_remembered
 def get_tokens(ds: Header, kw: str) -> tuple[str, ...]:
     """The non-empty values of element ``kw`` (a code string such as ImageType), stripped and upper-cased."""
     try:
@@ -72,6 +105,7 @@ def tesla(strength: float | None) -> float | None:
     return round(strength / _GAUSS_PER_TESLA, 4)
 
 
+@_remembered
 def get_float(ds: Header, kw: str) -> float | None:
     """The first value of element ``kw`` as a float, None when missing or not a number."""
     try:
@@ -80,12 +114,14 @@ def get_float(ds: Header, kw: str) -> float | None:
         return None
 
 
+@_remembered
 def get_int(ds: Header, kw: str) -> int | None:
     """The first value of element ``kw`` as an int (truncated from its float), None when missing."""
     f = get_float(ds, kw)
     return int(f) if f is not None else None
 
 
+@_remembered
 def get_floats(ds: Header, kw: str, n: int) -> tuple[float, ...]:
     """The ``n`` values of element ``kw`` rounded to 4 decimals, ``()`` unless it holds exactly ``n`` numbers."""
     try:
@@ -95,6 +131,7 @@ def get_floats(ds: Header, kw: str, n: int) -> tuple[float, ...]:
     return tuple(round(x, 4) for x in v) if len(v) == n else ()
 
 
+@_remembered
 def get_pair(ds: Header, kw: str) -> tuple[float, float] | None:
     """The two values of element ``kw`` (for example PixelSpacing), None unless it holds exactly two numbers."""
     v = get_floats(ds, kw, 2)

@@ -358,6 +358,8 @@ class _FastDataset(Dataset):
     """A Dataset of raw elements whose plain keyword values are converted without the DataElement machinery
     (same converter, same VR; anything unusual goes through Dataset.get)."""
 
+    value_key = None  # see HeaderElements.value_key: these values are not remembered by the readers
+
     def get(self, key, default=None):
         tag = _FAST_KEYWORDS.get(key) if isinstance(key, str) else None
         if tag is not None:
@@ -790,6 +792,18 @@ class HeaderElements:
         vr = entry[1]
         value = self._value(entry, _VR_TEXT[vr] if vr is not None else _FAST_VR_INTS[tag])
         return self._dataset().get(key, default) if value is _MISSING else value
+
+    def value_key(self, key: str) -> tuple | None:
+        """What the value of the plain keyword ``key`` is a function of (tag, VR as written, bytes, character
+        set), for readers that remember what they made of it (:mod:`radclass.io.header_values`); None for
+        another keyword."""
+        tag = _FAST_KEYWORD_INTS.get(key)
+        if tag is None:
+            return None
+        entry = self._entries.get(tag)
+        if entry is None:
+            return (tag,)
+        return (tag, entry[1], self._data[entry[3] : entry[4]], self._encoding_key)
 
     def _value(self, entry: _Entry, vr: str) -> Any:
         """pydicom's conversion of the element ``entry`` with VR ``vr`` (remembered), or _MISSING for a VR or a

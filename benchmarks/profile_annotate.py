@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     stage(
         "CNN (ONNX Runtime, 1 thread)",
-        lambda: ann.cnn_evidence(batches, bundle),
+        lambda: ann.cnn_evidence(batches, bundle.cnn_proba),
         f"{sum(len(b) for _, b in batches)} slices",
     )
     rules = LabelRules.load()

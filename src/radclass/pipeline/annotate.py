@@ -1,7 +1,7 @@
 """``radclass annotate``: scan -> header forest + slice CNN -> fused, abstaining decision per series.
 
 This module schedules: it gathers the models' evidence of every MR series (header forest in one batched call,
-slices decoded in worker processes, the CNN in batches), asks the decision policy
+slices decoded and the CNN run in worker processes, a chunk of series at a time), asks the decision policy
 (:func:`radclass.models.decision.decide_series`) and the anatomy gate for each series' annotation, and has
 :mod:`radclass.outputs.annotations` make the rows. Every input file ends up in the output: series rows
 (``ok``/``unknown``/``skipped`` for non-MR/``error``) and the scan's skipped-file rows. Inference uses
@@ -12,8 +12,10 @@ names (``--pixels auto``), or for every series (``--pixels all``).
 from __future__ import annotations
 
 import itertools
+import json
+import os
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,8 +46,7 @@ from radclass.rules import LabelRules
 from radclass.taxonomy import Flag
 from radclass.values import as_text, is_missing
 
-_CNN_BATCH = 64  # slices per ONNX Runtime call (at least)
-_SERIES_CHUNK = 4  # series per slice-decoding task
+_SERIES_CHUNK = 4  # series per slice-decoding task (its slices go through the CNN in one call)
 _PARALLEL_SERIES_MIN = 8  # below this many series, decoding in-process is faster than starting workers
 
 
@@ -201,33 +202,28 @@ def _gather_evidence(
     total = len(candidates)
     if progress:
         progress(done, total)
-    # Slices are decoded in worker processes (pydicom and the slice preparation hold the GIL), started before
-    # any ONNX Runtime session of this call exists; the forest and the CNN run here meanwhile.
+    # Slices are decoded, and the CNN run on them, in worker processes (pydicom and the slice preparation hold
+    # the GIL); the forest runs here meanwhile.
     pool = None
+    chunks = [work[i : i + _SERIES_CHUNK] for i in range(0, len(work), _SERIES_CHUNK)]
     if workers > 1 and len(work) >= _PARALLEL_SERIES_MIN:
         pool = ProcessPoolExecutor(max_workers=workers)
-        chunks = [work[i : i + _SERIES_CHUNK] for i in range(0, len(work), _SERIES_CHUNK)]
-        loaded = _bounded_map(pool, chunks, k, size, gate, window=4 * workers)
+        loaded = _bounded_map(pool, chunks, k, size, gate, ProcessCnn(bundle), window=4 * workers)
     else:
-        loaded = (load_series_work(item, k, size, gate) for item in work)
+        loaded = (r for chunk in chunks for r in infer_series_chunk(chunk, k, size, gate, bundle.cnn_proba))
     try:
         # Header forest: one batched call.
         add_forest_evidence(candidates, bundle, evidence)
-        pending: list[tuple[Series, np.ndarray]] = []
-        for (s, need_cnn, _), (batch, err, region) in zip(work, loaded):
+        for (s, need_cnn, _), (proba, err, region) in zip(work, loaded):
             if region is not None:
                 evidence[s.key].anatomy = region
-            if need_cnn and (batch is None or len(batch) == 0):
+            if need_cnn and proba is None:
                 evidence[s.key].pixel_error = err or "no slices"
-            elif need_cnn:
-                pending.append((s, batch))
-            if sum(len(b) for _, b in pending) >= _CNN_BATCH:
-                _run_cnn(pending, bundle, evidence)
-                pending = []
+            elif need_cnn and proba is not None:
+                evidence[s.key].slice_proba, evidence[s.key].orient_proba = proba
             done += 1
             if progress:
                 progress(done, total)
-        _run_cnn(pending, bundle, evidence)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -259,7 +255,10 @@ def add_signature_evidence(candidates: list[Series], bundle: ModelBundle, eviden
 
 
 WorkItem = tuple[Series, bool, bool]  # (series, decode for the CNN, run the anatomy gate's pixel stage)
-WorkResult = tuple[np.ndarray | None, str, AnatomyDecision | None]
+WorkResult = tuple[np.ndarray | None, str, AnatomyDecision | None]  # (CNN input batch, pixel error, anatomy)
+CnnProba = tuple[np.ndarray, np.ndarray]  # per-slice (sequence, orientation) probabilities of one series
+InferResult = tuple[CnnProba | None, str, AnatomyDecision | None]  # (CNN probabilities, pixel error, anatomy)
+CnnModel = Callable[[np.ndarray], CnnProba]  # a prepared (n, 1, s, s) batch -> per-slice probabilities
 
 
 def pixel_work(
@@ -280,19 +279,62 @@ def pixel_work(
 
 
 def _bounded_map(
-    pool: ProcessPoolExecutor, chunks: list[list[WorkItem]], k: int, size: int, gate: AnatomyGate, window: int
-):
-    """:func:`load_series_work` of every item of ``chunks``, in order, with at most ``window`` chunks in
-    flight (the decoded slices wait for the CNN in memory)."""
-    pending: deque = deque()
+    pool: ProcessPoolExecutor,
+    chunks: list[list[WorkItem]],
+    k: int,
+    size: int,
+    gate: AnatomyGate,
+    cnn: CnnModel,
+    window: int,
+) -> Iterator[InferResult]:
+    """:func:`infer_series_chunk` of every chunk, item by item in order, with at most ``window`` chunks in
+    flight. The first ``window`` are submitted at once, so the worker processes are forked before the caller
+    creates any ONNX Runtime session of its own (the forest's)."""
     todo = iter(chunks)
-    for chunk in itertools.islice(todo, window):
-        pending.append(pool.submit(load_series_chunk, chunk, k, size, gate))
-    while pending:
-        part = pending.popleft().result()
-        for chunk in itertools.islice(todo, 1):
-            pending.append(pool.submit(load_series_chunk, chunk, k, size, gate))
-        yield from part
+    pending = deque(
+        pool.submit(infer_series_chunk, chunk, k, size, gate, cnn) for chunk in itertools.islice(todo, window)
+    )
+
+    def results() -> Iterator[InferResult]:
+        while pending:
+            part = pending.popleft().result()
+            for chunk in itertools.islice(todo, 1):
+                pending.append(pool.submit(infer_series_chunk, chunk, k, size, gate, cnn))
+            yield from part
+
+    return results()
+
+
+class ProcessCnn:
+    """A bundle's CNN (:meth:`ModelBundle.cnn_proba`) in whichever process calls it, with a session of that
+    process's own (one intra-op thread, created on first use, kept for the process's later calls).
+
+    It pickles as the bundle's folder and ``bundle.json``, so the worker processes that decode slices run the
+    CNN on them and send back probabilities, not the float32 batches; a worker never uses a session of its
+    parent (ONNX Runtime sessions are not to be carried across a fork).
+    """
+
+    def __init__(self, bundle: ModelBundle) -> None:
+        self.folder, self.meta = bundle.folder, bundle.meta
+
+    def __call__(self, batch: np.ndarray) -> CnnProba:
+        key = (os.getpid(), str(self.folder), json.dumps(self.meta, sort_keys=True, default=str))
+        if key not in _PROCESS_BUNDLES:
+            _PROCESS_BUNDLES[key] = ModelBundle(self.folder, self.meta, threads=1)
+        return _PROCESS_BUNDLES[key].cnn_proba(batch)
+
+
+_PROCESS_BUNDLES: dict[tuple[int, str, str], ModelBundle] = {}
+
+
+def infer_series_chunk(items: list[WorkItem], k: int, size: int, gate: AnatomyGate, cnn: CnnModel) -> list[InferResult]:
+    """:func:`load_series_work` of each item, then ``cnn`` over the slices of all of them in one call:
+    (probabilities or None, pixel error, anatomy decision) per item (ONNX Runtime's per-slice results do not
+    depend on the batch they are computed in)."""
+    loaded = [load_series_work(item, k, size, gate) for item in items]
+    ready = [(i, batch) for i, (batch, _, _) in enumerate(loaded) if batch is not None and len(batch)]
+    proba = {i: (seq, orient) for i, seq, orient in cnn_evidence(ready, cnn)}
+    return [(proba.get(i), err, region) for i, (_, err, region) in enumerate(loaded)]
 
 
 def load_series_work(item: WorkItem, k: int, size: int, gate: AnatomyGate) -> WorkResult:
@@ -314,10 +356,6 @@ def load_series_work(item: WorkItem, k: int, size: int, gate: AnatomyGate) -> Wo
         except Exception:  # rows_from_evidence decides again, in the main process, as without workers
             region = None
     return batch, err, region
-
-
-def load_series_chunk(items: list[WorkItem], k: int, size: int, gate: AnatomyGate) -> list[WorkResult]:
-    return [load_series_work(item, k, size, gate) for item in items]
 
 
 def add_forest_evidence(candidates: list[Series], bundle: ModelBundle, evidence: dict[str, SeriesEvidence]) -> None:
@@ -342,21 +380,12 @@ def load_prepared(
         return None, f"pixel decoding failed ({type(err).__name__}: {err})"
 
 
-def _run_cnn(
-    pending: list[tuple[Series, np.ndarray]], bundle: ModelBundle, evidence: dict[str, SeriesEvidence]
-) -> None:
-    for key, seq, orient in cnn_evidence([(s.key, b) for s, b in pending], bundle):
-        evidence[key].slice_proba, evidence[key].orient_proba = seq, orient
-
-
-def cnn_evidence(
-    pending: list[tuple[str, np.ndarray]], bundle: ModelBundle
-) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def cnn_evidence(pending: list[tuple[Any, np.ndarray]], cnn: CnnModel) -> list[tuple[Any, np.ndarray, np.ndarray]]:
     """(key, per-slice sequence probabilities, per-slice orientation probabilities) of each (key, batch), with
-    one ONNX Runtime call over all the slices."""
+    one call of ``cnn`` (:meth:`ModelBundle.cnn_proba` or a :class:`ProcessCnn`) over all the slices."""
     if not pending:
         return []
-    seq, orient = bundle.cnn_proba(np.concatenate([b for _, b in pending]))
+    seq, orient = cnn(np.concatenate([b for _, b in pending]))
     out = []
     start = 0
     for key, b in pending:

@@ -169,7 +169,7 @@ class _Infer:
 
         arrays = [pickle.loads(b) for b in batch["slices"]]
         pending = [(str(j), a) for j, a in enumerate(arrays) if a is not None and len(a)]
-        by_row = {int(key): (seq, orient) for key, seq, orient in cnn_evidence(pending, self.bundle)}
+        by_row = {int(key): (seq, orient) for key, seq, orient in cnn_evidence(pending, self.bundle.cnn_proba)}
         seq = [pickle.dumps(by_row[j][0]) if j in by_row else pickle.dumps(None) for j in range(len(arrays))]
         orient = [pickle.dumps(by_row[j][1]) if j in by_row else pickle.dumps(None) for j in range(len(arrays))]
         return {

@@ -262,16 +262,21 @@ def test_pixel_fast_path_matches_full_decoding(pool_scan, monkeypatch):
 
 
 @pytest.mark.skipif(not BUNDLE_READY, reason="bundled mri-series model not built")
-def test_annotate_worker_processes_match_in_process(data_root):
+@pytest.mark.parametrize("pixels", ["auto", "all"])
+def test_annotate_worker_processes_match_in_process(data_root, pixels):
+    """Worker processes decode the slices and (``--pixels all``) run the CNN on them with a session of their
+    own (``ProcessCnn``): the rows equal those of decoding and inferring in this process."""
     from radclass.models.bundle import ModelBundle
     from radclass.pipeline.annotate import annotate_scan
     from radclass.pipeline.scan import scan
 
     result = scan([data_root / "mri" / "dicom" / d for d in ("dcm_qa", "dcm_qa_xa30", "dcm_qa_philips")], workers=1)
     bundle = ModelBundle.load()
-    one = annotate_scan(result, bundle, workers=1)
-    two = annotate_scan(result, bundle, workers=2)
+    one = annotate_scan(result, bundle, workers=1, pixels=pixels)
+    two = annotate_scan(result, bundle, workers=2, pixels=pixels)
     assert [str(r) for r in one] == [str(r) for r in two]
+    if pixels == "all":  # the CNN did run, in the workers too
+        assert sum(bool(r.get("cnn_sequence")) for r in two) >= 10
 
 
 def test_cli_start_up_imports_nothing_heavy():

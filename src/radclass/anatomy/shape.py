@@ -92,7 +92,12 @@ def foreground(image: np.ndarray) -> np.ndarray | None:
     labels, n = ndimage.label(mask, _CROSS)
     if n == 0:
         return None
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]  # pixels per region
+    if n == 1:  # the one region is the mask
+        return _fill_holes(mask)
+    if n <= 8:  # pixels per region; np.bincount's passes cost more on a large slice with few regions
+        sizes = np.array([np.count_nonzero(labels == i) for i in range(1, n + 1)])
+    else:
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     return _fill_holes(labels == (int(np.argmax(sizes)) + 1))
 
 
@@ -138,12 +143,23 @@ def _opening(mask: np.ndarray) -> np.ndarray:
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """``mask`` plus every background region (4-connected) that does not reach the image edge."""
-    labels, n = ndimage.label(~mask, _CROSS)
-    outside = np.zeros(n + 1, bool)  # background regions that reach the edge (label 0: the mask itself)
-    outside[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
-    outside[0] = False
-    return ~outside[labels]
+    """``mask`` plus every background region (4-connected) that does not reach the image edge.
+
+    Labelled inside the mask's bounding box framed by one background pixel: every pixel outside the box is
+    background connected to the edge (straight out of the box), so a region inside it reaches the edge exactly
+    when it reaches the frame, which is one region.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return np.zeros_like(mask)
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    background = np.ones((r1 - r0 + 2, c1 - c0 + 2), bool)
+    np.logical_not(mask[r0:r1, c0:c1], out=background[1:-1, 1:-1])
+    labels, _ = ndimage.label(background, _CROSS)
+    out = np.zeros_like(mask)
+    out[r0:r1, c0:c1] = labels[1:-1, 1:-1] != labels[0, 0]
+    return out
 
 
 def measure_slice(image: np.ndarray, spacing_mm: Sequence[float]) -> SliceShape | None:

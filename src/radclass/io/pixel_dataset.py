@@ -23,8 +23,8 @@ def read_pixel_dataset(path: str | Path, frames: frozenset[int] | None = None) -
     """The dataset of ``path`` for pixel decoding, read like ``pydicom.dcmread(path, force=True)`` but faster and
     with only the elements pixel decoding reads (:data:`DECODING_GROUPS`, :data:`DECODING_TAGS`; pixel data
     loaded). The functional groups keep only their PixelValueTransformationSequence (the per-frame rescale), and
-    with ``frames``, only for those frames and the first (the item count is kept). Raises when the file is not of the plain shape the raw element
-    walk handles: the caller then uses ``dcmread``.
+    with ``frames``, only for those frames and the first (the item count is kept). Raises when the file is not of
+    the plain shape the raw element walk handles: the caller then uses ``dcmread``.
     """
     with open(path, "rb") as fh:
         if os.fstat(fh.fileno()).st_size < 140:

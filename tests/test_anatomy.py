@@ -38,8 +38,7 @@ BRAIN_SERIES = {
 def test_body_part_and_description_rules():
     gate = AnatomyGate(pixels=False)
     assert gate.from_header({"body_part": "c-spine"}) == AnatomyDecision(
-        Anatomy.SPINE, AnatomySource.HEADER, "Body Part Examined c-spine"
-    )
+        Anatomy.SPINE, AnatomySource.HEADER, "Body Part Examined c-spine")
     assert gate.from_header({"body_part": "KNIE"}).anatomy is Anatomy.LOWER_LIMB
     decided = gate.from_header({"body_part": "PARTIALBODY", "series_description": "t2_tse_sag_lws"})
     assert (decided.anatomy, decided.source) == (Anatomy.SPINE, AnatomySource.RULES)
@@ -61,29 +60,20 @@ def test_pool_brain_descriptions_name_no_other_region(pool_scan, manifest):
     assert not [w for w in wrong if not any(b in w[0] for b in body)]
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ('[body_part]\nKNEE2 = ["KNEE"]', "'KNEE2' is not a region a rule can name"),
-        ('[body_part]\nSPINE = ["HEAD"]\nBRAIN = ["HEAD"]', "listed under both SPINE and BRAIN"),
-        ('[[description]]\nanatomy = "SPINE"\npattern = "(spine"', "not a valid regular expression"),
-        ('[[description]]\npattern = "spine"', "needs both 'anatomy' and 'pattern'"),
-        ("[body_part", "is not valid TOML"),
-    ],
-)
+@pytest.mark.parametrize(("text", "message"), [
+    ('[body_part]\nKNEE2 = ["KNEE"]', "'KNEE2' is not a region a rule can name"),
+    ('[body_part]\nSPINE = ["HEAD"]\nBRAIN = ["HEAD"]', "listed under both SPINE and BRAIN"),
+    ('[[description]]\nanatomy = "SPINE"\npattern = "(spine"', "not a valid regular expression"),
+    ('[[description]]\npattern = "spine"', "needs both 'anatomy' and 'pattern'"),
+    ("[body_part", "is not valid TOML"),
+])
 def test_rule_errors_are_sentences(text, message):
     with pytest.raises(AnatomyRulesError, match=message):
         AnatomyRules.from_toml(text)
 
 
-def _ellipse(
-    fov_mm: tuple[float, float],
-    spacing: float,
-    centre_mm: tuple[float, float],
-    radii_mm: tuple[float, float],
-    level: float = 300.0,
-    seed: int = 0,
-) -> np.ndarray:
+def _ellipse(fov_mm: tuple[float, float], spacing: float, centre_mm: tuple[float, float],
+             radii_mm: tuple[float, float], level: float = 300.0, seed: int = 0) -> np.ndarray:
     """A noisy slice holding one ellipse of tissue (row, column in mm) in a field of view of ``fov_mm``."""
     rows, cols = (int(round(f / spacing)) for f in fov_mm)
     y, x = np.mgrid[:rows, :cols] * spacing
@@ -99,15 +89,12 @@ def _slices(fov_mm, spacing, centre_mm, radii_mm) -> list[np.ndarray]:
 # synthetic inputs: (slices, pixel spacing in mm, axial, head-like?)
 SYNTHETIC = {
     "axial head 190 x 150 mm in 240 mm": (_slices((240, 240), 1.0, (120, 120), (95, 75)), 1.0, True, True),
-    "sagittal head, the neck leaving at the bottom": (
-        _slices((256, 256), 1.0, (150, 128), (110, 95)),
-        1.0,
-        False,
-        True,
-    ),
+    "sagittal head, the neck leaving at the bottom": (_slices((256, 256), 1.0, (150, 128), (110, 95)), 1.0, False,
+                                                      True),
     "axial abdomen 340 x 250 mm in 400 mm": (_slices((400, 400), 1.5, (200, 200), (125, 170)), 1.5, True, False),
     "sagittal knee cut at top and bottom": (_slices((160, 160), 0.5, (80, 80), (120, 50)), 0.5, False, False),
-    "sagittal spine leaving the field of view": (_slices((300, 300), 1.0, (150, 170), (200, 40)), 1.0, False, False),
+    "sagittal spine leaving the field of view": (_slices((300, 300), 1.0, (150, 170), (200, 40)), 1.0, False,
+                                                 False),
     "axial neck 110 x 130 mm": (_slices((200, 200), 1.0, (100, 100), (55, 65)), 1.0, True, False),
 }
 
@@ -269,13 +256,9 @@ def test_annotate_gates_non_brain_series(data_root, tmp_path):
         ds = pydicom.dcmread(f)
         ds.BodyPartExamined = "KNEE"
         ds.save_as(knee / f.name)
-    paths = [
-        knee,
-        data_root / "mri/dicom/dcm_qa_canon_61/3000_DTI_PA-ortho",
-        data_root / "mri/nifti/body",
-        data_root / "liver/totalseg/example_mr_sm.nii.gz",
-        data_root / "mri/dicom/dicom2nifti/hitachi_anatomical_001",
-    ]
+    paths = [knee, data_root / "mri/dicom/dcm_qa_canon_61/3000_DTI_PA-ortho", data_root / "mri/nifti/body",
+             data_root / "liver/totalseg/example_mr_sm.nii.gz",
+             data_root / "mri/dicom/dicom2nifti/hitachi_anatomical_001"]
     table = annotate_paths(paths, progress=False, pixels="all")  # the CNN votes wherever it may
     flagged = table[table["flags"].fillna("").str.contains("non_brain")]
     knee_rows = table[table["path"].str.startswith(str(knee))]

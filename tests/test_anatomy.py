@@ -12,7 +12,7 @@ import pytest
 from radclass.anatomy import Anatomy, AnatomyDecision, AnatomySource
 from radclass.anatomy.gate import AnatomyGate, finish_row
 from radclass.anatomy.rules import AnatomyRules, AnatomyRulesError
-from radclass.anatomy.shape import _fill_holes, _opening, measure_series
+from radclass.anatomy.shape import _fill_holes, _opening, foreground, measure_series, measure_slice, percentile_99
 from radclass.pipeline.scan import scan
 
 #: Pool MR series whose anatomy is not the brain (MANIFEST ``anatomy``), and what the gate decides on each.
@@ -142,6 +142,86 @@ def test_morphology_equals_scipy_on_random_and_real_masks(pool_scan):
     for m in masks:
         assert np.array_equal(_opening(m), ndimage.binary_opening(m, iterations=1))
         assert np.array_equal(_fill_holes(m), ndimage.binary_fill_holes(m))
+
+
+def _foreground_reference(image: np.ndarray) -> np.ndarray | None:
+    """The foreground as first written (numpy and scipy calls, no shortcut): what foreground() must equal."""
+    from scipy import ndimage
+
+    image = np.nan_to_num(np.asarray(image, dtype=np.float32))
+    if image.ndim != 2 or min(image.shape) < 8:
+        return None
+    image = image - float(image.min())
+    top = float(np.percentile(image, 99))
+    if top <= 0:
+        return None
+    labels, n = ndimage.label(ndimage.binary_opening(image > 0.1 * top, iterations=1))
+    if n == 0:
+        return None
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    return ndimage.binary_fill_holes(labels == (int(np.argmax(sizes)) + 1))
+
+
+def _pool_slices(pool_scan, step: int) -> list[np.ndarray]:
+    from radclass.io.pixels import load_slices
+
+    out = []
+    for s in [s for s in pool_scan.series if s.format == "dicom" and "no_pixels" not in s.flags][::step]:
+        try:
+            out.extend(load_slices(s, 2))
+        except Exception:
+            continue
+    return out
+
+
+def test_percentile_99_equals_numpy(pool_scan):
+    """The 99th percentile without numpy's set-up is np.percentile's value, bit for bit."""
+    rng = np.random.default_rng(5)
+    arrays = [im - im.min() for im in _pool_slices(pool_scan, 8)]
+    assert len(arrays) >= 30
+    for i in range(1500):
+        shape = tuple(rng.integers(1, 300, 2))
+        scale = float(rng.choice([1e-3, 1.0, 4095.0, 1e6]))
+        if i % 3 == 0:
+            a = rng.random(shape) * scale
+        elif i % 3 == 1:
+            a = rng.integers(0, max(2, int(scale)), shape)
+        else:
+            a = np.where(rng.random(shape) < 0.7, 0, rng.normal(size=shape) * scale)
+        arrays.append(a.astype(np.float32))
+    arrays += [np.zeros((1, 1), np.float32), np.ones((1, 2), np.float32), np.arange(3, dtype=np.float32)[None]]
+    for a in arrays:
+        assert percentile_99(a) == float(np.percentile(a, 99)), a.shape
+
+
+def test_foreground_equals_the_reference_formula(pool_scan):
+    """foreground() and measure_slice() give what the plain numpy/scipy formula gives, on real pool slices,
+    the same slices with a NaN or an infinity, noise and constant slices."""
+    rng = np.random.default_rng(7)
+    images = _pool_slices(pool_scan, 4)
+    assert len(images) >= 60
+    for im in images[:20]:
+        for bad in (np.nan, np.inf, -np.inf):
+            spoiled = im.copy()
+            spoiled[len(im) // 2, 3] = bad
+            images.append(spoiled)
+    images += [rng.random((64, 64)).astype(np.float32), np.zeros((16, 16), np.float32), np.ones((8, 40))]
+    images += [np.ones((4, 40), np.float32), np.zeros((3, 3, 3), np.float32), rng.integers(0, 9, (50, 70))]
+    measured = 0
+    for im in images:
+        got, want = foreground(im), _foreground_reference(im)
+        assert (got is None and want is None) or (got is not None and np.array_equal(got, want))
+        shape = measure_slice(im, (0.9, 1.1))
+        if want is None or want.mean() < 0.01:
+            assert shape is None
+            continue
+        measured += 1
+        assert shape is not None and shape.fill == float(want.mean())
+        rows, cols = np.flatnonzero(want.any(axis=1)), np.flatnonzero(want.any(axis=0))
+        assert shape.extent_mm == ((rows[-1] - rows[0] + 1) * 0.9, (cols[-1] - cols[0] + 1) * 1.1)
+        edges = (want[0], want[-1], want[:, 0], want[:, -1])
+        assert shape.sides_touched == sum(float(e.mean()) > 0.1 for e in edges)
+    assert measured >= 50
 
 
 def test_gate_on_pool_body_and_brain_series(data_root):

@@ -38,3 +38,27 @@ def test_bundle_feature_names_pick_columns_by_name():
     assert X[0, old.index("so_FILTERED") + 1] == X[0, old.index("so_PFF")] == 1.0
     with pytest.raises(ValueError, match="does not compute"):
         header_matrix(rows, ["no_such_feature"])
+
+
+def test_scan_option_and_sequence_name_features_on_pool_rows(pool_scan):
+    """so_* is "an option starts with the prefix", sn_* "the pattern is found in the lower-case sequence name",
+    on the pool's rows (with and without options and names) and on made-up ones."""
+    import re
+
+    from radclass.features.header import SCAN_OPTION_PREFIXES, SEQUENCE_NAME_PATTERNS, header_features
+
+    names = feature_names()
+    rows = [s.row() for s in pool_scan.series]
+    rows += [{"scan_options": "FS\\PFP, SAT1", "sequence_name": "*TFL3D1_16"}, {"sequence_name": "ep_b1000"}, {}]
+    with_options = with_name = 0
+    for row in rows:
+        feats = dict(zip(names, header_features(row)))
+        options = [t.strip().upper() for t in re.split(r"[\\,]", str(row.get("scan_options") or "")) if t.strip()]
+        name = str(row.get("sequence_name") or "").lower()
+        for p in SCAN_OPTION_PREFIXES:
+            assert feats[f"so_{p}"] == float(any(o.startswith(p) for o in options))
+        for key, pattern in SEQUENCE_NAME_PATTERNS:
+            assert feats[f"sn_{key}"] == float(bool(name) and re.search(pattern, name) is not None)
+        with_options += bool(options)
+        with_name += bool(name)
+    assert with_options >= 20 and with_name >= 20 and len(rows) - with_options >= 20

@@ -43,3 +43,16 @@ def test_rules_command_on_real_series(data_root, tmp_path, run_cli):
     assert len(labelled) >= 15
     t1 = labelled[labelled["path"].str.endswith("5_anat-T1w_acq-tfl")]
     assert list(t1["sequence"]) == ["T1"]
+
+
+def test_label_is_the_first_rule_that_matches_on_pool_rows(pool_scan):
+    """label() (the row's texts made once for all rules) names the first rule whose matches() holds."""
+    rules = LabelRules.load()
+    rows = [s.row() for s in pool_scan.series]
+    rows += [{"series_description": "asl_2d_tra"}, {"protocol_name": "t1_mpr", "series_description": "ax_flair"}]
+    named = 0
+    for row in rows:
+        first = next(((r.sequence, r.name) for r in rules.rules if r.matches(row)), None)
+        assert rules.label(row) == first
+        named += first is not None
+    assert named >= 100 and len(rows) - named >= 10  # both outcomes on real rows

@@ -15,6 +15,7 @@ series. The confusion on the NIfTI brain and body volumes and on synthetic body-
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,8 @@ FOREGROUND_LEVEL = 0.10
 MIN_FOREGROUND = 0.01
 #: Largest foreground fraction of a measurable slice (above it there is no outline to measure).
 MAX_FILL = 0.90
+#: The 4-neighbour cross, ``ndimage.label``'s default structure in 2D (made once, not on every call).
+_CROSS = ndimage.generate_binary_structure(2, 1)
 
 
 @dataclass(frozen=True)
@@ -74,19 +77,47 @@ class ShapeVerdict:
 def foreground(image: np.ndarray) -> np.ndarray | None:
     """The largest connected region above :data:`FOREGROUND_LEVEL` of the 99th percentile, holes filled;
     None for an empty slice."""
-    image = np.nan_to_num(np.asarray(image, dtype=np.float32))
+    image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2 or min(image.shape) < 8:
         return None
-    image = image - float(image.min())
-    top = float(np.percentile(image, 99))
+    low = image.min()
+    if not (np.isfinite(low) and np.isfinite(image.max())):  # NaN propagates through min
+        image = np.nan_to_num(image)
+        low = image.min()
+    image = image - float(low)
+    top = percentile_99(image)
     if top <= 0:
         return None
     mask = _opening(image > FOREGROUND_LEVEL * top)
-    labels, n = ndimage.label(mask)
+    labels, n = ndimage.label(mask, _CROSS)
     if n == 0:
         return None
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]  # pixels per region
+    if n == 1:  # the one region is the mask
+        return _fill_holes(mask)
+    if n <= 8:  # pixels per region; np.bincount's passes cost more on a large slice with few regions
+        sizes = np.array([np.count_nonzero(labels == i) for i in range(1, n + 1)])
+    else:
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     return _fill_holes(labels == (int(np.argmax(sizes)) + 1))
+
+
+def percentile_99(image: np.ndarray) -> float:
+    """``float(np.percentile(image, 99))`` of a finite float32 array, bit for bit, without its set-up.
+
+    numpy's default (``linear``) method: the order statistics around the virtual index ``0.99 * (n - 1)``
+    (one ``np.partition``), interpolated in float32 from the nearer one as numpy's ``_lerp`` does
+    (``tests/test_anatomy.py`` checks it against ``np.percentile``).
+    """
+    flat = image.ravel()
+    virtual = (flat.size - 1) * (99 / 100)
+    below = math.floor(virtual)
+    if below >= flat.size - 1:  # one value
+        return float(flat[-1])
+    ordered = np.partition(flat, (below, below + 1))
+    a, b = ordered[below], ordered[below + 1]
+    gamma = virtual - below
+    diff = b - a
+    return float(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
 
 
 # The two morphology steps of foreground(), written for a 2D mask and the 4-neighbour cross: the same result as
@@ -112,24 +143,41 @@ def _opening(mask: np.ndarray) -> np.ndarray:
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """``mask`` plus every background region (4-connected) that does not reach the image edge."""
-    labels, n = ndimage.label(~mask)
-    outside = np.zeros(n + 1, bool)  # background regions that reach the edge (label 0: the mask itself)
-    outside[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
-    outside[0] = False
-    return ~outside[labels]
+    """``mask`` plus every background region (4-connected) that does not reach the image edge.
+
+    Labelled inside the mask's bounding box framed by one background pixel: every pixel outside the box is
+    background connected to the edge (straight out of the box), so a region inside it reaches the edge exactly
+    when it reaches the frame, which is one region.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return np.zeros_like(mask)
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    background = np.ones((r1 - r0 + 2, c1 - c0 + 2), bool)
+    np.logical_not(mask[r0:r1, c0:c1], out=background[1:-1, 1:-1])
+    labels, _ = ndimage.label(background, _CROSS)
+    out = np.zeros_like(mask)
+    out[r0:r1, c0:c1] = labels[1:-1, 1:-1] != labels[0, 0]
+    return out
 
 
 def measure_slice(image: np.ndarray, spacing_mm: Sequence[float]) -> SliceShape | None:
     """The foreground measures of one slice with pixel spacing ``(row, column)`` in mm; None if empty."""
     mask = foreground(image)
-    if mask is None or mask.mean() < MIN_FOREGROUND:
+    if mask is None:
+        return None
+    # Fractions as count / size: the value of a boolean array's mean, without its reduction machinery.
+    fill = int(np.count_nonzero(mask)) / mask.size
+    if fill < MIN_FOREGROUND:
         return None
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     extent = ((rows[-1] - rows[0] + 1) * float(spacing_mm[0]), (cols[-1] - cols[0] + 1) * float(spacing_mm[1]))
-    sides = sum(float(edge.mean()) > SIDE_FRACTION for edge in (mask[0], mask[-1], mask[:, 0], mask[:, -1]))
-    return SliceShape(extent_mm=extent, sides_touched=int(sides), fill=float(mask.mean()))
+    sides = sum(
+        np.count_nonzero(edge) / edge.size > SIDE_FRACTION for edge in (mask[0], mask[-1], mask[:, 0], mask[:, -1])
+    )
+    return SliceShape(extent_mm=extent, sides_touched=int(sides), fill=fill)
 
 
 def measure_series(slices: Sequence[np.ndarray], spacing_mm: Sequence[float], axial: bool) -> ShapeVerdict | None:

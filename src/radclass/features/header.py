@@ -137,6 +137,10 @@ SEQUENCE_NAME_PATTERNS: tuple[tuple[str, str], ...] = (
     ("fieldmap", r"fm2d|fieldmap|b0map"),
     ("asl", r"asl|tgse|pcasl|pasl|ep2d_pasl"),
 )
+# The same patterns compiled once, and the features of a row without scan options / sequence name.
+_SEQUENCE_NAME_RES = tuple(re.compile(pat) for _, pat in SEQUENCE_NAME_PATTERNS)
+_NO_SCAN_OPTIONS = [0.0] * len(SCAN_OPTION_PREFIXES)
+_NO_SEQUENCE_NAME = [0.0] * len(SEQUENCE_NAME_PATTERNS)
 NUMERIC_FIELDS: tuple[str, ...] = (
     "repetition_time",
     "echo_time",
@@ -190,8 +194,8 @@ def header_features(row: Mapping[str, Any]) -> np.ndarray:
     feats += [float(acq_contrast == t) for t in ACQ_CONTRAST_TOKENS]
     feats += [float(t in ss) for t in SCANNING_SEQUENCE_TOKENS]
     feats += [float(t in sv) for t in SEQUENCE_VARIANT_TOKENS]
-    feats += [float(any(o.startswith(p) for o in so)) for p in SCAN_OPTION_PREFIXES]
-    feats += [float(bool(seq_name) and re.search(pat, seq_name) is not None) for _, pat in SEQUENCE_NAME_PATTERNS]
+    feats += [float(any(o.startswith(p) for o in so)) for p in SCAN_OPTION_PREFIXES] if so else _NO_SCAN_OPTIONS
+    feats += [float(pat.search(seq_name) is not None) for pat in _SEQUENCE_NAME_RES] if seq_name else _NO_SEQUENCE_NAME
     acq = as_text(row.get("mr_acquisition_type") or row.get("acquisition")).upper()
     feats += [float(acq == "3D"), float(acq == "2D")]
     nums = {f: as_number(row.get(f)) for f in NUMERIC_FIELDS}
@@ -235,5 +239,8 @@ def header_matrix(rows: Sequence[Mapping[str, Any]], names: Sequence[str] | None
     return X[:, [index[n] for n in names]]
 
 
+_TOKEN_SEPARATORS = re.compile(r"[\\,]")
+
+
 def _tokens(v: Any) -> set[str]:
-    return {t.strip().upper() for t in re.split(r"[\\,]", as_text(v)) if t.strip()}
+    return {t.strip().upper() for t in _TOKEN_SEPARATORS.split(as_text(v)) if t.strip()}

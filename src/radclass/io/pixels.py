@@ -163,10 +163,11 @@ def _native_frame(ds) -> np.ndarray | None:
     try:
         if int(ds.get("NumberOfFrames", 1) or 1) != 1 or int(ds.get("SamplesPerPixel", 1) or 1) != 1:
             return None
-        allocated, signed = int(ds.BitsAllocated), int(ds.PixelRepresentation)
-        stored, rows, cols = int(ds.get("BitsStored", allocated)), int(ds.Rows), int(ds.Columns)
+        # get() rather than attributes: the fast reader's datasets convert its header keywords directly
+        allocated, signed = int(ds.get("BitsAllocated")), int(ds.get("PixelRepresentation"))
+        stored, rows, cols = int(ds.get("BitsStored", allocated)), int(ds.get("Rows")), int(ds.get("Columns"))
         dtype = _NATIVE_DTYPES.get((allocated, signed))
-        data = ds.PixelData
+        data = ds.get("PixelData")
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
     if dtype is None or not isinstance(data, bytes) or rows < 1 or cols < 1 or stored > allocated:

@@ -15,7 +15,7 @@ Python (:class:`_Walker`, :func:`_top_python`), with the same checks in the same
 when it is importable; when it is missing, or refuses a file, the Python walk reads the file.
 
 Two callers: header reading (:mod:`radclass.io.header_reader`, :data:`HEADER_TAGS`) and pixel decoding
-(:mod:`radclass.io.pixel_dataset`, :data:`PIXEL_GROUPS`).
+(:mod:`radclass.io.pixel_dataset`, its ``DECODING_GROUPS``).
 """
 
 from __future__ import annotations
@@ -126,9 +126,6 @@ _HEADER_KEYWORDS = (
 )
 _SHARED_FG = _tag("SharedFunctionalGroupsSequence")
 _PIXEL_VALUE_TRANSFORM = _tag("PixelValueTransformationSequence")
-# Groups pixel decoding reads: pydicom's decoders (0028, 7FE0), the mosaic geometry (0018), the functional
-# groups (5200); 0008 and 0020 for good measure.
-PIXEL_GROUPS = frozenset({0x0008, 0x0018, 0x0020, 0x0028, 0x5200, 0x7FE0})
 _PER_FRAME_FG = _tag("PerFrameFunctionalGroupsSequence")
 HEADER_TAGS = frozenset(
     {_tag(k) for k in _HEADER_KEYWORDS}

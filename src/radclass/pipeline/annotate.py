@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from radclass.anatomy.gate import AnatomyGate, non_brain_outcome
-from radclass.anatomy.vocabulary import AnatomyDecision
+from radclass.anatomy.vocabulary import UNDECIDED, AnatomyDecision
 from radclass.features.contrast import series_signature
 from radclass.features.header import header_matrix
 from radclass.features.slices import prepare_batch
@@ -339,8 +339,9 @@ def infer_series_chunk(items: list[WorkItem], k: int, size: int, gate: AnatomyGa
 
 def load_series_work(item: WorkItem, k: int, size: int, gate: AnatomyGate) -> WorkResult:
     """(CNN input batch or None, reason the pixels could not be used, anatomy decision or None) of one series:
-    the batch only when the CNN needs it, the decision only when the gate's pixel stage has to run (None
-    also when the gate failed: the caller then decides as before)."""
+    the batch only when the CNN needs it, the decision only when the gate's pixel stage has to run (an item of
+    :func:`pixel_work`: its header and rules name no region; None also when the gate failed: the caller then
+    decides as before)."""
     s, need_cnn, need_anatomy = item
     shared = None
     if need_cnn and need_anatomy and k == gate.slices:  # both read the same k slices: decode them once
@@ -350,9 +351,9 @@ def load_series_work(item: WorkItem, k: int, size: int, gate: AnatomyGate) -> Wo
             shared = None
     batch, err = load_prepared(s, k, size, shared) if need_cnn else (None, "")
     region = None
-    if need_anatomy:
+    if need_anatomy:  # pixel_work found that the header and rules decide nothing: gate.decide's pixel stage
         try:
-            region = gate.decide(s, shared)
+            region = gate.from_pixels(s, shared) or UNDECIDED
         except Exception:  # rows_from_evidence decides again, in the main process, as without workers
             region = None
     return batch, err, region

@@ -32,6 +32,7 @@ from radclass.values import as_number, as_text
 _RANGES = {"tr": "repetition_time", "te": "echo_time", "ti": "inversion_time", "flip": "flip_angle"}
 _PATTERNS = ("description", "not_description", "image_type", "not_image_type")
 _RULE_KEYS = frozenset({"name", "sequence", "contrast", "acquisition", *_PATTERNS, *_RANGES})
+_Texts = tuple[str, str, str]  # what the rules search in a row (_texts)
 
 
 class RulesError(ValueError):
@@ -62,11 +63,15 @@ class Rule:
     acquisition: AcquisitionType | None = None
 
     def matches(self, row: Mapping[str, Any]) -> bool:
-        text = " ".join(as_text(row.get(k)) for k in ("series_description", "protocol_name")).strip()
-        itype = "\\".join(as_text(row.get(k)) for k in ("image_type", "frame_type"))
-        if self.description is not None and (not text or not _search(self.description, text)):
+        """Whether every condition of the rule holds for ``row``."""
+        return self.matches_texts(row, _texts(row))
+
+    def matches_texts(self, row: Mapping[str, Any], texts: _Texts) -> bool:
+        """:meth:`matches` with the row's texts (:func:`_texts`) made once for all the rules."""
+        text, spaced, itype = texts
+        if self.description is not None and (not text or not _search(self.description, text, spaced)):
             return False
-        if self.not_description is not None and _search(self.not_description, text):
+        if self.not_description is not None and _search(self.not_description, text, spaced):
             return False
         if self.image_type is not None and not self.image_type.search(itype):
             return False
@@ -109,10 +114,18 @@ class LabelRules:
 
     def label(self, row: Mapping[str, Any]) -> tuple[str, str] | None:
         """``(sequence, rule name)`` of the first matching rule, or None."""
+        texts = _texts(row)
         for rule in self.rules:
-            if rule.matches(row):
+            if rule.matches_texts(row, texts):
                 return rule.sequence, rule.name
         return None
+
+
+def _texts(row: Mapping[str, Any]) -> _Texts:
+    """(SeriesDescription + ProtocolName, the same with underscores as spaces, backslash-joined ImageType +
+    FrameType) of a row, as the rules read them."""
+    text = " ".join(as_text(row.get(k)) for k in ("series_description", "protocol_name")).strip()
+    return text, text.replace("_", " "), "\\".join(as_text(row.get(k)) for k in ("image_type", "frame_type"))
 
 
 def _rule(table: Mapping[str, Any], index: int, source: str) -> Rule:
@@ -159,6 +172,7 @@ def _rule(table: Mapping[str, Any], index: int, source: str) -> Rule:
     )
 
 
-def _search(pattern: re.Pattern[str], text: str) -> bool:
-    """Search the text as written and with underscores as spaces (so ``\\b`` works on ``asl_2d_tra``)."""
-    return bool(pattern.search(text) or pattern.search(text.replace("_", " ")))
+def _search(pattern: re.Pattern[str], text: str, spaced: str) -> bool:
+    """Search the text as written and with underscores as spaces (``spaced``, so ``\\b`` works on
+    ``asl_2d_tra``; searched only when it differs)."""
+    return bool(pattern.search(text) or (spaced != text and pattern.search(spaced)))

@@ -56,3 +56,27 @@ def test_label_is_the_first_rule_that_matches_on_pool_rows(pool_scan):
         assert rules.label(row) == first
         named += first is not None
     assert named >= 100 and len(rows) - named >= 10  # both outcomes on real rows
+
+
+def test_label_remembered_per_texts_and_ranges():
+    """label() is remembered per what the rules read: the same description with a TR or acquisition that another
+    rule needs gets that rule's label, not the remembered one."""
+    rules = LabelRules.from_toml(
+        """
+[[rule]]
+name = "short-tr"
+sequence = "T1"
+description = "mprage"
+tr = [0, 3000]
+[[rule]]
+name = "3d"
+sequence = "FLAIR"
+description = "mprage"
+acquisition = "3D"
+"""
+    )
+    row = {"series_description": "MPRAGE", "repetition_time": 2300}
+    assert rules.label(row) == ("T1", "short-tr")
+    assert rules.label({**row, "repetition_time": 9000}) is None
+    assert rules.label({**row, "repetition_time": 9000, "acquisition": "3D"}) == ("FLAIR", "3d")
+    assert rules.label(row) == ("T1", "short-tr")

@@ -30,6 +30,8 @@ from radclass.taxonomy import CONTRASTS
 from radclass.values import as_number, as_text
 
 _RANGES = {"tr": "repetition_time", "te": "echo_time", "ti": "inversion_time", "flip": "flip_angle"}
+_RANGE_FIELDS = tuple(_RANGES.values())
+_LABELS_KEPT = 65536  # label() results remembered per LabelRules
 _PATTERNS = ("description", "not_description", "image_type", "not_image_type")
 _RULE_KEYS = frozenset({"name", "sequence", "contrast", "acquisition", *_PATTERNS, *_RANGES})
 _Texts = tuple[str, str, str]  # what the rules search in a row (_texts)
@@ -91,6 +93,7 @@ class LabelRules:
 
     def __init__(self, rules: list[Rule]):
         self.rules = rules
+        self._labels: dict[tuple, tuple[str, str] | None] = {}  # label() per what it reads of a row
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> LabelRules:
@@ -113,12 +116,17 @@ class LabelRules:
         return cls([_rule(r, i, source) for i, r in enumerate(tables)])
 
     def label(self, row: Mapping[str, Any]) -> tuple[str, str] | None:
-        """``(sequence, rule name)`` of the first matching rule, or None."""
+        """``(sequence, rule name)`` of the first matching rule, or None (remembered per distinct texts,
+        acquisition and range values: the series of one protocol repeat them)."""
         texts = _texts(row)
-        for rule in self.rules:
-            if rule.matches_texts(row, texts):
-                return rule.sequence, rule.name
-        return None
+        key = (texts, as_text(row.get("acquisition")), *(as_number(row.get(f)) for f in _RANGE_FIELDS))
+        if key not in self._labels:
+            if len(self._labels) >= _LABELS_KEPT:
+                self._labels.clear()
+            self._labels[key] = next(
+                ((rule.sequence, rule.name) for rule in self.rules if rule.matches_texts(row, texts)), None
+            )
+        return self._labels[key]
 
 
 def _texts(row: Mapping[str, Any]) -> _Texts:

@@ -273,3 +273,20 @@ def test_annotate_gates_non_brain_series(data_root, tmp_path):
     assert hitachi["sequence"] == "PD" and hitachi["status"] == "ok"  # header physics (TR 4000, TE 12)
     for _, row in flagged[flagged["status"] == "unknown"].iterrows():
         assert "non-brain series" in row["reason"]
+
+
+def test_gate_header_stage_remembered_per_texts_and_pickled_without():
+    """from_header is remembered per (body part, series texts, study description): another body part with the
+    same descriptions is decided anew; the gate sent to the workers carries no remembered decisions."""
+    import pickle
+
+    gate = AnatomyGate()
+    head = {"series_description": "ax_t2", "study_description": "", "body_part": "HEAD"}
+    knee = {**head, "body_part": "KNEE"}
+    first = gate.from_header(head)
+    assert first is not None and first.anatomy.is_brain
+    assert gate.from_header(dict(head)) is first
+    other = gate.from_header(knee)
+    assert other is not None and other.non_brain
+    assert gate.from_header({**head, "body_part": ""}) is None
+    assert pickle.loads(pickle.dumps(gate))._by_texts == {}

@@ -32,6 +32,7 @@ from radclass.values import as_text
 #: Slices the pixel stage measures.
 PIXEL_SLICES = 5
 NON_BRAIN_FLAG = Flag.NON_BRAIN
+_DECISIONS_KEPT = 65536  # from_header results remembered per gate
 #: Columns :func:`anatomy_columns` fills in an annotation row.
 ANATOMY_COLUMNS = ("anatomy", "anatomy_source", "anatomy_reason")
 
@@ -43,6 +44,11 @@ class AnatomyGate:
         self.rules = rules or AnatomyRules.load()
         self.pixels = pixels
         self.slices = slices
+        self._by_texts: dict[tuple[str, str, str], AnatomyDecision | None] = {}  # from_header per its texts
+
+    def __getstate__(self) -> dict[str, Any]:
+        # sent to the decoding workers with every chunk: without the remembered decisions
+        return {**self.__dict__, "_by_texts": {}}
 
     def decide(self, series: Series, slices: Sequence[np.ndarray] | None = None) -> AnatomyDecision:
         """The anatomy of one series; ``slices``: its ``load_slices(series, self.slices)``, when the caller
@@ -52,16 +58,23 @@ class AnatomyGate:
         )
 
     def from_header(self, header: Mapping[str, Any]) -> AnatomyDecision | None:
-        """The header and rules stages on a scan row or series header; None when neither decides."""
+        """The header and rules stages on a scan row or series header; None when neither decides (remembered
+        per the three texts it reads: the series of one protocol repeat them)."""
         body_part = as_text(header.get("body_part"))
+        series_text = " ".join(as_text(header.get(k)) for k in ("series_description", "protocol_name")).strip()
+        study_text = as_text(header.get("study_description"))
+        key = (body_part, series_text, study_text)
+        if key not in self._by_texts:
+            if len(self._by_texts) >= _DECISIONS_KEPT:
+                self._by_texts.clear()
+            self._by_texts[key] = self._from_texts(body_part, series_text, study_text)
+        return self._by_texts[key]
+
+    def _from_texts(self, body_part: str, series_text: str, study_text: str) -> AnatomyDecision | None:
         region = self.rules.body_part(body_part)
         if region is not None:
             return AnatomyDecision(region, AnatomySource.HEADER, f"Body Part Examined {body_part}")
-        series_text = " ".join(as_text(header.get(k)) for k in ("series_description", "protocol_name")).strip()
-        for text, what in (
-            (series_text, "series description / protocol"),
-            (as_text(header.get("study_description")), "study description"),
-        ):
+        for text, what in ((series_text, "series description / protocol"), (study_text, "study description")):
             regions = self.rules.regions_named(text)
             if len(regions) == 1:
                 return AnatomyDecision(regions[0], AnatomySource.RULES, f"{what} {text!r} names {regions[0]}")

@@ -95,6 +95,9 @@ class LabelRules:
         self.rules = rules
         self._labels: dict[tuple, tuple[str, str] | None] = {}  # label() per what it reads of a row
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_labels": {}}  # pickled without the remembered labels
+
     @classmethod
     def load(cls, path: str | Path | None = None) -> LabelRules:
         """Rules from a TOML file, or the packaged defaults (``radclass/rules/default.toml``)."""

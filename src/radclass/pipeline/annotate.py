@@ -316,9 +316,10 @@ class ProcessCnn:
 
     def __init__(self, bundle: ModelBundle) -> None:
         self.folder, self.meta = bundle.folder, bundle.meta
+        self._identity = (str(bundle.folder), json.dumps(bundle.meta, sort_keys=True, default=str))
 
     def __call__(self, batch: np.ndarray) -> CnnProba:
-        key = (os.getpid(), str(self.folder), json.dumps(self.meta, sort_keys=True, default=str))
+        key = (os.getpid(), *self._identity)
         if key not in _PROCESS_BUNDLES:
             _PROCESS_BUNDLES[key] = ModelBundle(self.folder, self.meta, threads=1)
         return _PROCESS_BUNDLES[key].cnn_proba(batch)

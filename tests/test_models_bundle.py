@@ -70,6 +70,12 @@ def test_bundled_diagnostic_model_is_typed() -> None:
         ({"fusion": {"threshold": "high"}}, "'threshold' must be a number"),
         ({"fusion": {"w_cnn": float("nan")}}, "must be a finite number"),
         ({"cnn": "../cnn.onnx"}, "must be a file name inside the bundle folder"),
+        ({"contrast_enhancement": "yes"}, "'contrast_enhancement' must be a table"),
+        ({"contrast_enhancement": {"min_slices": 16}}, "gives no 'threshold'"),
+        ({"contrast_enhancement": {"threshold": 0.9}}, "enhancement threshold must exceed 1"),
+        ({"contrast_enhancement": {"threshold": "x"}}, "is not a number"),
+        ({"contrast_enhancement": {"threshold": 1.5, "precision": 2}}, r"precision must lie in \(0, 1\]"),
+        ({"contrast_enhancement": {"threshold": 1.5, "min_slices": 1}}, "at least 2 slices"),
     ],
 )
 def test_invalid_metadata_is_a_sentence(change: dict, message: str) -> None:

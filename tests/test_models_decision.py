@@ -176,3 +176,57 @@ def test_non_brain_withholds_the_pixel_signature_too():
     ev = Evidence(signature_proba=np.array([0.0, 1.0, 0.0])).without_pixels("non-brain series")
     assert ev.signature_proba is None
     assert _signature(ev, {"T2": 0.1}).status is Status.ERROR
+
+
+# --- the gadolinium test ------------------------------------------------------------------------------
+
+
+from radclass.models.bundle import ContrastEnhancement  # noqa: E402
+
+GADOLINIUM = ContrastEnhancement(threshold=1.5, flatten=8.0, min_slices=16, precision=0.8)
+T1_CLASSES = ("T1", "T1C", "T2")
+
+
+def _t1(enhancement: float | None, facts: SeriesFacts = AXIAL) -> Annotation:
+    evidence = Evidence(forest_proba=np.array([0.95, 0.03, 0.02]), enhancement=enhancement)
+    return decide_series(
+        evidence, facts, classes=T1_CLASSES, orient_classes=ORIENT, fusion=FUSION, enhancement=GADOLINIUM
+    )
+
+
+def test_enhancement_turns_a_t1_without_agent_into_t1c():
+    a = _t1(1.62)
+    assert a.sequence == SequenceClass.T1C and a.contrast == Contrast.POST
+    assert a.confidence == pytest.approx(0.8)  # capped at the test's out-of-fold precision
+    assert "contrast_from_pixels:enhancement 1.62 >= 1.50" in a.flags
+
+
+@pytest.mark.parametrize(
+    ("enhancement", "facts"),
+    [
+        (1.49, AXIAL),  # below the threshold
+        (None, AXIAL),  # not measured
+        (2.0, SeriesFacts(plane="AX", contrast_agent=True)),  # the header already answers
+    ],
+)
+def test_enhancement_leaves_t1_alone(enhancement, facts):
+    a = _t1(enhancement, facts)
+    assert a.sequence == SequenceClass.T1
+    assert not any(str(f).startswith("contrast_from_pixels") for f in a.flags)
+    assert a.confidence == pytest.approx(0.95, abs=1e-3)
+
+
+def test_enhancement_never_relabels_other_classes_or_without_a_test():
+    t2 = Evidence(forest_proba=np.array([0.02, 0.03, 0.95]), enhancement=3.0)
+    a = decide_series(t2, AXIAL, classes=T1_CLASSES, orient_classes=ORIENT, fusion=FUSION, enhancement=GADOLINIUM)
+    assert a.sequence == SequenceClass.T2
+    t1 = Evidence(forest_proba=np.array([0.95, 0.03, 0.02]), enhancement=3.0)
+    assert decide_series(t1, AXIAL, classes=T1_CLASSES, orient_classes=ORIENT, fusion=FUSION).sequence == "T1"
+
+
+def test_a_t1_description_does_not_disagree_with_pixel_t1c():
+    a = _t1(1.7, SeriesFacts(plane="AX", rule_sequence="T1"))
+    assert a.sequence == SequenceClass.T1C
+    assert Flag.DESCRIPTION_DISAGREES not in a.flags
+    b = _t1(1.7, SeriesFacts(plane="AX", rule_sequence="T2"))
+    assert Flag.DESCRIPTION_DISAGREES in b.flags

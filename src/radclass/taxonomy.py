@@ -137,6 +137,10 @@ class Flag(StrEnum):
     SEQUENCE_FROM_PIXELS = "sequence_from_pixels"
     """No acquisition header: the sequence is the pixel-signature model's, given only where its class's
     out-of-fold precision reached the bundle's validated level (docs/pixel_model.md)."""
+    CONTRAST_FROM_PIXELS = "contrast_from_pixels"
+    """A T1 series whose header names no contrast agent was called T1C: its brain's brightest voxels outshine the
+    deep tissue past the bundle's validated gadolinium threshold; written with the measured ratio
+    (:class:`FlagNote`; docs/pixel_model.md)."""
 
     def note(self, detail: str) -> FlagNote:
         """This flag with a ``detail`` (``pixel_issue:truncated at byte 100``)."""

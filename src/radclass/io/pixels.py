@@ -476,3 +476,53 @@ def _nifti_volume(path: str, volume: int) -> tuple[np.ndarray, int]:
         return np.asarray(data)[None], n_volumes
     axis = acquisition_axis(img.affine, img.header.get_zooms()[:3], img.header.get_dim_info()[2])
     return np.moveaxis(np.asarray(data), 2 if axis is None else axis, 0), n_volumes
+
+
+# --- The whole first volume in patient axes (whole-volume pixel evidence) ------------------------------
+
+
+def load_volume(series: Series, *, max_slices: int = 512) -> np.ndarray:
+    """The first volume of ``series`` as a 3D float32 array (stored physical units) in the voxel axes closest
+    to RAS+ (NIfTI's canonical order: axis 0 towards the patient's right, 1 anterior, 2 superior).
+
+    NIfTI: :func:`nibabel.as_closest_canonical` of the image, first time point. DICOM: the instances' slices
+    in slice order (``series.instances`` are sorted along the slice normal), up to ``max_slices`` evenly
+    spaced ones, turned into RAS order from ImageOrientationPatient (DICOM's patient axes are LPS). Geometry is
+    otherwise ignored: callers that need a physical spacing resample themselves.
+
+    Raises
+    ------
+    PixelReadError
+        When the pixels cannot be decoded, the slices differ in shape, or the series is 2D (PNG/JPEG).
+    """
+    import nibabel as nib
+
+    if series.format == "image":
+        raise PixelReadError("a 2D image has no volume")
+    if series.format == "nifti":
+        try:
+            img = nib.as_closest_canonical(nib.load(str(series.path)))
+            data = np.asanyarray(img.dataobj)
+        except Exception as err:
+            raise PixelReadError(f"NIfTI voxels unreadable ({type(err).__name__}: {err})") from None
+        if data.ndim > 3:
+            data = data.reshape(data.shape[:3] + (-1,))[..., 0]
+        if data.ndim != 3:
+            raise PixelReadError(f"a NIfTI of shape {data.shape} has no 3D volume")
+        return np.asarray(data, dtype=np.float32)
+    n = series.n_frames or len(series.instances)
+    slices = _dicom_slices(series, min(max(n, 1), max_slices))
+    if len({s.shape for s in slices}) != 1:
+        raise PixelReadError("the slices of this series differ in shape: no single volume")
+    stack = np.stack(slices).astype(np.float32, copy=False)  # (slice, row, column)
+    iops = [m.orientations[0] for m in series.instances if m.orientations]
+    if not iops:
+        return stack
+    row, col = np.asarray(iops[0][:3], float), np.asarray(iops[0][3:6], float)
+    axes = np.stack([np.cross(row, col), col, row], axis=1)  # LPS direction of each array axis
+    axes[:2] *= -1  # LPS -> RAS
+    return np.ascontiguousarray(
+        nib.orientations.apply_orientation(
+            stack, nib.orientations.io_orientation(np.vstack([np.hstack([axes, np.zeros((3, 1))]), [0, 0, 0, 1]]))
+        )
+    )

@@ -38,6 +38,7 @@ __all__ = [
     "BundleNotFoundError",
     "Channels",
     "Classes",
+    "ContrastEnhancement",
     "Fusion",
     "ModelBundle",
     "Preprocessing",
@@ -49,7 +50,7 @@ __all__ = [
 DEFAULT_BUNDLE = "mri-series"
 META_NAME = "bundle.json"
 #: bundle.json keys that name a model file of the bundle.
-MODEL_KEYS = ("cnn", "forest", "onnx", "torch_weights", "sklearn_forest", "pixel_signature")
+MODEL_KEYS = ("cnn", "forest", "onnx", "torch_weights", "sklearn_forest", "pixel_signature", "brain_mask")
 #: Default file of a model key that bundle.json may leave out.
 DEFAULT_FILES = {"onnx": "model.onnx", "torch_weights": "model.pt"}
 _ORIENTATIONS = ("AX", "COR", "SAG")
@@ -390,6 +391,60 @@ class PixelSignature:
 
 
 @dataclass(frozen=True)
+class ContrastEnhancement:
+    """The bundle's gadolinium test (``bundle.json``'s ``contrast_enhancement`` table): a T1 series whose header
+    says nothing of a contrast agent is called T1C when the enhancement ratio of its volume
+    (:func:`radclass.features.enhancement.enhancement_ratio`, brain mask from the ``brain_mask`` model) reaches
+    :attr:`threshold`, chosen on inner dataset folds (docs/pixel_model.md).
+
+    Parameters
+    ----------
+    threshold
+        The enhancement ratio from which a T1 volume is taken to be after gadolinium.
+    flatten
+        The bias-flattening width the ratio is measured with (voxels of the 128^3 cube; ``None``: none).
+    min_slices
+        Fewer slices (or frames) than this and the series is not measured: a slab does not show a brain.
+    precision
+        Out-of-fold precision of the T1C calls (the confidence such a call is published with).
+    """
+
+    threshold: float
+    flatten: float | None = None
+    min_slices: int = 16
+    precision: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not self.threshold > 1.0:
+            raise BundleError(
+                f"The enhancement threshold must exceed 1 (a ratio to deep tissue), not {self.threshold}."
+            )
+        if self.flatten is not None and not self.flatten > 0:
+            raise BundleError(f"The bias-flattening width must be positive voxels, not {self.flatten}.")
+        if self.min_slices < 2:
+            raise BundleError(f"An enhancement measure needs a volume of at least 2 slices, not {self.min_slices}.")
+        if not 0.0 < self.precision <= 1.0:
+            raise BundleError(f"The enhancement calls' precision must lie in (0, 1], not {self.precision}.")
+
+    @classmethod
+    def from_meta(cls, table: Any, source: str = "bundle.json") -> ContrastEnhancement:
+        if not isinstance(table, Mapping):
+            raise BundleError(f"{source}: 'contrast_enhancement' must be a table, not {table!r}.")
+        try:
+            flatten = table.get("flatten")
+            return cls(
+                threshold=float(table["threshold"]),
+                flatten=None if flatten is None else float(flatten),
+                min_slices=int(table.get("min_slices", 16)),
+                precision=float(table.get("precision", 0.5)),
+            )
+        except KeyError:
+            raise BundleError(f"{source}: 'contrast_enhancement' gives no 'threshold'.") from None
+        except (TypeError, ValueError) as err:
+            raise BundleError(f"{source}: 'contrast_enhancement' holds a value that is not a number ({err}).") from None
+
+
+@dataclass(frozen=True)
 class BundleMetadata:
     """``bundle.json``, typed. Unknown keys stay in :attr:`ModelBundle.meta` (training's records).
 
@@ -411,6 +466,8 @@ class BundleMetadata:
         What a diagnostic model decides, in words.
     pixel_signature
         The pixel-signature model's reading (:class:`PixelSignature`), when the bundle has one.
+    contrast_enhancement
+        The gadolinium test (:class:`ContrastEnhancement`), when the bundle has one.
     """
 
     name: str
@@ -425,6 +482,7 @@ class BundleMetadata:
     feature_names: tuple[str, ...] | None = None
     task: str = ""
     pixel_signature: PixelSignature | None = None
+    contrast_enhancement: ContrastEnhancement | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -470,6 +528,11 @@ class BundleMetadata:
                 pixel_signature=(
                     PixelSignature.from_meta(meta["pixel_signature_model"], source)
                     if meta.get("pixel_signature_model")
+                    else None
+                ),
+                contrast_enhancement=(
+                    ContrastEnhancement.from_meta(meta["contrast_enhancement"], source)
+                    if meta.get("contrast_enhancement")
                     else None
                 ),
             )
@@ -649,6 +712,22 @@ class ModelBundle:
         x = np.asarray(signatures, np.float32)[:, columns]
         outputs = sess.run(None, {sess.get_inputs()[0].name: x})
         return _align(np.asarray(outputs[1], np.float32), list(reading.classes), self.classes)
+
+    def brain_mask_proba(self, cube: np.ndarray) -> np.ndarray:
+        """Background/brain probabilities (1, 2, 128, 128, 128) of the brain-mask network (``brain_mask``) for
+        one normalised cube (:func:`radclass.features.enhancement.mask_input`)."""
+        sess = self.session("brain_mask")
+        return np.asarray(sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(cube, np.float32)})[0])
+
+    def enhancement_ratio(self, volume: np.ndarray) -> float:
+        """The enhancement ratio of a T1-weighted volume as the bundle's gadolinium test measures it
+        (:class:`ContrastEnhancement`); :class:`BundleNotFoundError` when the bundle has no such test."""
+        from radclass.features.enhancement import enhancement_ratio
+
+        reading = self.metadata.contrast_enhancement
+        if reading is None:
+            raise BundleNotFoundError(f"bundle {self.folder} has no contrast-enhancement test")
+        return enhancement_ratio(volume, self.brain_mask_proba, flatten=reading.flatten)
 
     def image_proba(self, images: np.ndarray) -> np.ndarray:
         """(n, n_classes) softmax probabilities of a diagnostic model (``onnx``) for prepared (n, 3, S, S)

@@ -21,12 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from radclass.models.bundle import ContrastEnhancement
 from radclass.models.ensemble import Decision, decide, fuse, majority_vote
 from radclass.taxonomy import (
     DEFAULT_CONTRAST,
     UNKNOWN,
     Contrast,
     Flag,
+    FlagNote,
     Plane,
     SequenceClass,
     SeriesFlag,
@@ -81,6 +83,10 @@ class Evidence:
     signature_proba
         The pixel-signature model's probabilities, shape (n_classes,); None when it was not run (a series with
         an informative header, a bundle without that model, pixels that could not be described).
+    enhancement
+        The enhancement ratio of the series' volume (:func:`radclass.features.enhancement.enhancement_ratio`);
+        None when it was not measured (the bundle's gadolinium test does not apply, or the volume could not be
+        read).
     """
 
     slice_proba: np.ndarray | None = None
@@ -89,6 +95,7 @@ class Evidence:
     pixel_error: str = ""
     pixels_skipped: bool = False
     signature_proba: np.ndarray | None = None
+    enhancement: float | None = None
 
     @property
     def has_pixels(self) -> bool:
@@ -102,7 +109,7 @@ class Evidence:
 
     def without_pixels(self, reason: str) -> Evidence:
         """This evidence with the pixel model's vote withheld for ``reason``."""
-        return Evidence(None, None, self.forest_proba, reason, self.pixels_skipped, None)
+        return Evidence(None, None, self.forest_proba, reason, self.pixels_skipped, None, None)
 
 
 @dataclass(frozen=True)
@@ -310,6 +317,7 @@ def decide_series(
     fusion: Mapping[str, Any],
     threshold: float | None = None,
     signature_thresholds: Mapping[str, float] | None = None,
+    enhancement: ContrastEnhancement | None = None,
 ) -> Annotation:
     """The annotation of one MR series from what the models saw of it.
 
@@ -329,6 +337,10 @@ def decide_series(
         The pixel-signature model's per-class thresholds (the bundle's ``pixel_signature_model``): for a series
         without an acquisition header, a signature class at or above its threshold is the answer (flag
         ``sequence_from_pixels``); a class without a threshold never is.
+    enhancement
+        The bundle's gadolinium test: a T1 decision whose header names no contrast agent becomes T1C (flag
+        ``contrast_from_pixels``, confidence at most the test's out-of-fold precision) when
+        ``evidence.enhancement`` reaches its threshold (:func:`gadolinium_decision`).
 
     Returns
     -------
@@ -364,6 +376,11 @@ def decide_series(
     else:
         proba = fuse_evidence(evidence.slice_proba, evidence.forest_proba, fusion)
         decision = decide(proba, classes, limit)
+    gadolinium = gadolinium_decision(decision, evidence, facts, enhancement, classes)
+    if gadolinium is not None and enhancement is not None:
+        decision = gadolinium
+        ratio = f"enhancement {evidence.enhancement or 0.0:.2f} >= {enhancement.threshold:.2f}"
+        flags.append(FlagNote(Flag.CONTRAST_FROM_PIXELS, ratio))
     slices = evidence.slice_proba if evidence.has_pixels else None
     cnn_label = classes[int(np.argmax(slices.mean(0)))] if slices is not None else ""
     forest = evidence.forest_proba
@@ -371,7 +388,9 @@ def decide_series(
     vote = classes[int(np.argmax(majority_vote(slices, forest)))] if slices is not None else None
     if forest_label and cnn_label != forest_label and pixels_confident(evidence.slice_proba, fusion):
         flags.append(Flag.PIXELS_HEADER_DISAGREE)
-    if facts.rule_sequence and decision.label not in (UNKNOWN, facts.rule_sequence):
+    # A description's "T1" says nothing of gadolinium: no disagreement with a T1C that the pixels decided.
+    agreeing = (UNKNOWN, facts.rule_sequence, SequenceClass.T1C if gadolinium and facts.rule_sequence == "T1" else "")
+    if facts.rule_sequence and decision.label not in agreeing:
         flags.append(Flag.DESCRIPTION_DISAGREES)
     plane, source = _plane(facts, evidence.orient_proba, orient_classes)
     if source is PlaneSource.PIXELS:
@@ -395,6 +414,29 @@ def decide_series(
         ),
         evidence=evidence,
     )
+
+
+def gadolinium_decision(
+    decision: Decision,
+    evidence: Evidence,
+    facts: SeriesFacts,
+    test: ContrastEnhancement | None,
+    classes: Sequence[str],
+) -> Decision | None:
+    """The T1C decision that replaces a T1 one when the pixels show enhancement, else None.
+
+    It applies only where no header can answer: the decision is T1, the header names no Contrast/Bolus Agent,
+    the bundle has T1C among its classes and a validated test, and the series' enhancement ratio was measured
+    and reaches the test's threshold. The confidence is the decision's, capped at the test's out-of-fold
+    precision (a header forest sure of "T1" is not evidence about gadolinium).
+    """
+    if test is None or evidence.enhancement is None or facts.contrast_agent:
+        return None
+    if decision.label != SequenceClass.T1 or SequenceClass.T1C not in classes:
+        return None
+    if evidence.enhancement < test.threshold:
+        return None
+    return Decision(SequenceClass.T1C.value, min(decision.confidence, test.precision), decision.top)
 
 
 def _signature_decision(

@@ -28,7 +28,7 @@ from radclass.anatomy.vocabulary import UNDECIDED, AnatomyDecision
 from radclass.features.contrast import series_signature
 from radclass.features.header import header_matrix
 from radclass.features.slices import prepare_batch
-from radclass.io.pixels import PixelReadError, load_slices
+from radclass.io.pixels import PixelReadError, load_slices, load_volume
 from radclass.io.series import Series
 from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle
 from radclass.models.decision import (
@@ -36,6 +36,7 @@ from radclass.models.decision import (
     Evidence,
     SeriesFacts,
     decide_series,
+    fuse_evidence,
     header_is_informative,
     not_classified,
 )
@@ -43,7 +44,7 @@ from radclass.outputs.annotations import annotation_columns, annotation_row
 from radclass.pipeline.pixel_policy import PixelMode, pixel_need
 from radclass.pipeline.scan import ScanResult, scan
 from radclass.rules import LabelRules
-from radclass.taxonomy import Flag
+from radclass.taxonomy import Flag, SequenceClass
 from radclass.values import as_text, is_missing
 
 _SERIES_CHUNK = 4  # series per slice-decoding task (its slices go through the CNN in one call)
@@ -62,6 +63,7 @@ class SeriesEvidence:
     pixels_skipped: bool = False  # --pixels auto: the pixels could change nothing published (pixel_policy)
     anatomy: AnatomyDecision | None = None  # the anatomy gate's decision, when a worker process measured pixels
     signature_proba: np.ndarray | None = None  # (n_classes,) pixel-signature model, series without a header only
+    enhancement: float | None = None  # enhancement ratio of a T1 volume without a contrast agent (gadolinium test)
 
     def evidence(self) -> Evidence:
         """The decision policy's input: the probabilities and the pixel notes."""
@@ -72,6 +74,7 @@ class SeriesEvidence:
             self.pixel_error,
             self.pixels_skipped,
             self.signature_proba,
+            self.enhancement,
         )
 
 
@@ -163,6 +166,7 @@ def annotate_series(
         fusion=bundle.fusion,
         threshold=threshold,
         signature_thresholds=signature.thresholds if (signature := bundle.metadata.pixel_signature) else None,
+        enhancement=bundle.metadata.contrast_enhancement,
     )
     status, reason, flags = non_brain_outcome(region, annotation.status, annotation.reason, annotation.flags)
     return replace(annotation, status=status, reason=reason, flags=flags)
@@ -228,6 +232,7 @@ def _gather_evidence(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     add_signature_evidence(candidates, bundle, evidence)
+    add_enhancement_evidence(candidates, bundle, evidence, gate)
     return evidence
 
 
@@ -252,6 +257,39 @@ def add_signature_evidence(candidates: list[Series], bundle: ModelBundle, eviden
     if rows:
         for key, p in zip(keys, bundle.pixel_signature_proba(np.stack(rows))):
             evidence[key].signature_proba = p
+
+
+def needs_enhancement(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: AnatomyGate) -> bool:
+    """Whether the bundle's gadolinium test can change the series' label: the models' evidence points to T1,
+    the header names no contrast agent, the series is a brain volume of at least the test's slice count."""
+    test = bundle.metadata.contrast_enhancement
+    if test is None or ev.forest_proba is None or Flag.NO_PIXELS in s.flags:
+        return False
+    if not is_missing(s.header.get("contrast_agent")) or (s.n_frames or 0) < test.min_slices:
+        return False
+    proba = fuse_evidence(ev.slice_proba, ev.forest_proba, bundle.fusion)
+    if bundle.classes[int(np.argmax(proba))] != SequenceClass.T1:
+        return False
+    region = ev.anatomy if ev.anatomy is not None else gate.decide(s)
+    return not region.non_brain
+
+
+def add_enhancement_evidence(
+    candidates: list[Series], bundle: ModelBundle, evidence: dict[str, SeriesEvidence], gate: AnatomyGate
+) -> None:
+    """The enhancement ratio of every candidate the bundle's gadolinium test can relabel
+    (:func:`needs_enhancement`), measured on its whole first volume; a volume that cannot be read or measured
+    keeps its T1 evidence, the reason added to its pixel notes."""
+    if bundle.metadata.contrast_enhancement is None or not bundle.has("brain_mask"):
+        return
+    for s in candidates:
+        ev = evidence[s.key]
+        if not needs_enhancement(s, ev, bundle, gate):
+            continue
+        try:
+            ev.enhancement = bundle.enhancement_ratio(load_volume(s))
+        except (PixelReadError, ValueError) as err:
+            ev.pixel_error = ev.pixel_error or f"enhancement not measured ({err})"
 
 
 WorkItem = tuple[Series, bool, bool]  # (series, decode for the CNN, run the anatomy gate's pixel stage)

@@ -232,6 +232,7 @@ def annotate_paths_ray(
     from radclass.anatomy.gate import AnatomyGate
     from radclass.outputs.annotations import annotation_columns
     from radclass.pipeline.annotate import (
+        add_enhancement_evidence,
         add_forest_evidence,
         add_signature_evidence,
         initial_evidence,
@@ -304,6 +305,9 @@ def annotate_paths_ray(
         t0 = time.perf_counter()
         add_signature_evidence(candidates, model, evidence)  # series without a header only, in the driver
         t["pixel_signature"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        add_enhancement_evidence(candidates, model, evidence, gate)  # T1 volumes without a contrast agent
+        t["enhancement"] = time.perf_counter() - t0
         rows = rows_from_evidence(result, model, evidence, rules=label_rules, threshold=threshold, anatomy=gate)
     finally:
         if started:

@@ -1,0 +1,256 @@
+"""The bundle's gadolinium test: measure it on the pool, validate it nested leave-one-dataset-out, write it.
+
+A T1 series whose header names no contrast agent is called T1C when its enhancement ratio
+(:func:`radclass.features.enhancement.enhancement_ratio`) reaches a threshold. Two things are chosen: the ratio's
+variant (:data:`VARIANTS`: without or with bias flattening, and its width) and the threshold. Both are chosen
+on inner folds: for each dataset held out (the outer fold), every variant's threshold is fitted on all but one
+of the remaining datasets and scored on the one left (the inner folds); the variant with the best pooled inner
+balanced accuracy is refitted on all remaining datasets and applied, once, to the held-out one. The shipped
+test is chosen the same way on every development dataset; the bundle's test groups are measured once with it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radclass.evaluate.metrics import clopper_pearson
+from radclass.features.enhancement import MaskNetwork, brain_mask, enhancement_ratio, resample_cube
+from radclass.io.pixels import PixelReadError, load_volume
+from radclass.models.bundle import DEFAULT_BUNDLE, ContrastEnhancement, ModelBundle, write_bundle_json
+from radclass.training.pool import LabelledSeries
+
+#: Variant name -> bias-flattening width (voxels of the 128^3 cube; None: the ratio as measured).
+VARIANTS: Mapping[str, float | None] = {"raw": None, "flat8": 8.0, "flat16": 16.0}
+#: Series with fewer slices are not measured (a 12-slice slab does not show a brain to the mask network).
+MIN_SLICES = 16
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EnhancementExample:
+    """One measured T1-weighted pool volume: its dataset (the fold unit), whether it is after gadolinium, and its
+    ratio under every variant."""
+
+    name: str
+    dataset: str
+    post: bool
+    ratios: Mapping[str, float]
+
+
+@dataclass
+class Measured:
+    """The measured examples and the pool series left out, each with its reason."""
+
+    examples: list[EnhancementExample]
+    left_out: list[tuple[str, str]] = field(default_factory=list)
+
+
+def measure_pool(pool: Sequence[LabelledSeries], network: MaskNetwork, log: Log = print) -> Measured:
+    """Every usable T1/T1C brain series of ``pool`` with at least :data:`MIN_SLICES` slices, measured under every
+    variant (one brain mask per volume)."""
+    result = Measured([])
+    for p in pool:
+        if p.sequence not in ("T1", "T1C") or p.anatomy != "brain" or not p.pixels_usable:
+            continue
+        if (p.series.n_frames or 0) < MIN_SLICES:
+            result.left_out.append((p.id, f"{p.series.n_frames} slices, fewer than {MIN_SLICES}"))
+            continue
+        try:
+            volume = load_volume(p.series)
+            mask = brain_mask(resample_cube(volume), network)
+            fixed: MaskNetwork = _fixed(mask)
+            ratios = {name: enhancement_ratio(volume, fixed, flatten=width) for name, width in VARIANTS.items()}
+        except (PixelReadError, ValueError) as err:
+            result.left_out.append((p.id, str(err)))
+            continue
+        result.examples.append(EnhancementExample(p.id, p.dataset, p.sequence == "T1C", ratios))
+    log(f"enhancement measured on {len(result.examples)} volumes ({len(result.left_out)} left out)")
+    return result
+
+
+def _fixed(mask: np.ndarray) -> MaskNetwork:
+    """A stand-in network that answers with an already computed mask (the variants share one mask)."""
+    proba = np.stack([~mask, mask]).astype(np.float32)[None]
+    return lambda _x: proba
+
+
+def balanced_accuracy(called: np.ndarray, post: np.ndarray) -> float:
+    """Mean of sensitivity (T1C called) and specificity (T1 not called); a missing class counts as 1."""
+    sens = (called & post).sum() / post.sum() if post.any() else 1.0
+    spec = (~called & ~post).sum() / (~post).sum() if (~post).any() else 1.0
+    return float(sens + spec) / 2
+
+
+def fit_threshold(ratios: np.ndarray, post: np.ndarray) -> float:
+    """The threshold with the best balanced accuracy on (``ratios``, ``post``), placed half-way between the
+    lowest ratio it calls and the highest it does not (ties: the lowest best threshold)."""
+    values = np.unique(ratios)
+    scores = [balanced_accuracy(ratios >= t, post) for t in values]
+    best = values[int(np.argmax(scores))]
+    below = values[values < best]
+    return float((best + below.max()) / 2) if len(below) else float(best)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A chosen variant and its threshold, with the pooled inner-fold balanced accuracy it was chosen on."""
+
+    variant: str
+    threshold: float
+    inner_balanced: float
+
+
+def choose(examples: Sequence[EnhancementExample]) -> Choice:
+    """The variant with the best pooled balanced accuracy over leave-one-dataset-out folds of ``examples``,
+    with its threshold refitted on all of them."""
+    datasets = np.array([e.dataset for e in examples])
+    post = np.array([e.post for e in examples])
+    best: Choice | None = None
+    for name in VARIANTS:
+        x = np.array([e.ratios[name] for e in examples])
+        called = np.zeros(len(x), bool)
+        for d in np.unique(datasets):
+            inner = datasets != d
+            called[~inner] = x[~inner] >= fit_threshold(x[inner], post[inner])
+        score = balanced_accuracy(called, post)
+        if best is None or score > best.inner_balanced:
+            best = Choice(name, fit_threshold(x, post), score)
+    if best is None:
+        raise ValueError("No examples to choose a gadolinium test on.")
+    return best
+
+
+@dataclass
+class NestedResult:
+    """Outer-fold calls of the nested validation: per example, the call and the choice that made it."""
+
+    examples: list[EnhancementExample]
+    called: np.ndarray
+    choices: dict[str, Choice]
+
+    def counts(self, examples: Sequence[int] | None = None) -> dict[str, int]:
+        """True/false positives/negatives of the T1C calls (over ``examples`` indices, default all)."""
+        idx = np.arange(len(self.examples)) if examples is None else np.asarray(examples, int)
+        post = np.array([self.examples[i].post for i in idx], bool)
+        called = self.called[idx]
+        return {
+            "tp": int((called & post).sum()),
+            "fn": int((~called & post).sum()),
+            "tn": int((~called & ~post).sum()),
+            "fp": int((called & ~post).sum()),
+        }
+
+
+def nested_lodo(examples: Sequence[EnhancementExample], log: Log = print) -> NestedResult:
+    """Outer leave-one-dataset-out, every choice on inner folds of the other datasets (module docstring)."""
+    datasets = sorted({e.dataset for e in examples})
+    called = np.zeros(len(examples), bool)
+    choices: dict[str, Choice] = {}
+    for d in datasets:
+        train = [e for e in examples if e.dataset != d]
+        if not any(e.post for e in train) or all(e.post for e in train):
+            raise ValueError(f"Without {d}, the development set lacks T1 or T1C volumes: no test can be fitted.")
+        choice = choose(train)
+        choices[d] = choice
+        for i, e in enumerate(examples):
+            if e.dataset == d:
+                called[i] = e.ratios[choice.variant] >= choice.threshold
+        log(
+            f"  outer fold {d}: {choice.variant} >= {choice.threshold:.3f} (inner balanced {choice.inner_balanced:.2f})"
+        )
+    return NestedResult(list(examples), called, choices)
+
+
+def _share(k: int, n: int) -> dict[str, Any]:
+    lo, hi = clopper_pearson(k, n)
+    return {"k": k, "n": n, "ci95": [round(lo, 3), round(hi, 3)]}
+
+
+def figures(counts: Mapping[str, int]) -> dict[str, Any]:
+    """Sensitivity, specificity and precision of T1C calls with 95% Clopper-Pearson intervals."""
+    tp, fn, tn, fp = counts["tp"], counts["fn"], counts["tn"], counts["fp"]
+    return {
+        "t1c_sensitivity": _share(tp, tp + fn),
+        "t1_specificity": _share(tn, tn + fp),
+        "t1c_precision": _share(tp, tp + fp),
+    }
+
+
+def add_contrast_enhancement(
+    bundle_dir: Path,
+    development: Sequence[EnhancementExample],
+    test: Sequence[EnhancementExample],
+    log: Log = print,
+    *,
+    left_out: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """Validate, choose and write the gadolinium test into ``bundle_dir`` (its ``bundle.json`` gains the
+    ``contrast_enhancement`` table and the ``brain_mask`` model, copied from the bundled default when the folder
+    lacks it); returns the validation record (also stored in the table, under ``validation``).
+
+    ``development`` are the examples of the bundle's development datasets (nested validation and the choice);
+    ``test`` those of its test groups, measured once with the shipped choice.
+    """
+    log("gadolinium test: nested leave-one-dataset-out")
+    nested = nested_lodo(development, log)
+    outer = figures(nested.counts())
+    choice = choose(development)
+    test_called = np.array([e.ratios[choice.variant] >= choice.threshold for e in test], bool)
+    test_post = np.array([e.post for e in test], bool)
+    test_counts = {
+        "tp": int((test_called & test_post).sum()),
+        "fn": int((~test_called & test_post).sum()),
+        "tn": int((~test_called & ~test_post).sum()),
+        "fp": int((test_called & ~test_post).sum()),
+    }
+    precision = outer["t1c_precision"]
+    validation = {
+        "outer_lodo": outer,
+        "outer_choices": {d: [c.variant, round(c.threshold, 4)] for d, c in nested.choices.items()},
+        "test_groups": figures(test_counts),
+        "development_volumes": len(development),
+        "test_volumes": len(test),
+        "left_out": [list(x) for x in left_out],
+        "per_dataset": _per_dataset(nested),
+    }
+    table = ContrastEnhancement(
+        threshold=round(choice.threshold, 4),
+        flatten=VARIANTS[choice.variant],
+        min_slices=MIN_SLICES,
+        precision=round(precision["k"] / max(precision["n"], 1), 3) or 0.5,
+    )
+    meta = ModelBundle.load(bundle_dir).meta
+    mask_file = Path(bundle_dir) / "brain_mask.onnx"
+    if not mask_file.is_file():
+        shutil.copy(ModelBundle.load(DEFAULT_BUNDLE).path("brain_mask"), mask_file)
+    meta["brain_mask"] = mask_file.name
+    meta["contrast_enhancement"] = {
+        "variant": choice.variant,
+        "threshold": table.threshold,
+        "flatten": table.flatten,
+        "min_slices": table.min_slices,
+        "precision": table.precision,
+        "validation": validation,
+    }
+    write_bundle_json(bundle_dir, meta)
+    log(
+        f"gadolinium test: {choice.variant} >= {choice.threshold:.3f}; outer folds T1C "
+        f"{outer['t1c_sensitivity']['k']}/{outer['t1c_sensitivity']['n']}, T1 "
+        f"{outer['t1_specificity']['k']}/{outer['t1_specificity']['n']}; test groups T1 "
+        f"{test_counts['tn']}/{test_counts['tn'] + test_counts['fp']}"
+    )
+    return validation
+
+
+def _per_dataset(nested: NestedResult) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for d in sorted({e.dataset for e in nested.examples}):
+        idx = [i for i, e in enumerate(nested.examples) if e.dataset == d]
+        out[d] = nested.counts(idx)
+    return out

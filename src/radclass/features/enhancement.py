@@ -54,12 +54,27 @@ def mask_input(cube: np.ndarray) -> np.ndarray:
 def brain_mask(cube: np.ndarray, network: MaskNetwork) -> np.ndarray:
     """The brain of a resampled cube (boolean, same shape): the network's brain probability above 0.5, its
     largest connected part, holes filled; all False when the network finds no brain."""
-    proba = network(mask_input(cube))
-    labels, n = ndimage.label(proba[0, 1] > 0.5)
-    if n == 0:
-        return np.zeros(cube.shape, dtype=bool)
+    brain = network(mask_input(cube))[0, 1] > 0.5
+    mask = np.zeros(cube.shape, dtype=bool)
+    box = bounding_box(brain)
+    if box is None:
+        return mask
+    labels, _ = ndimage.label(brain[box])  # the parts and holes of the box are those of the whole cube
     largest = int(np.bincount(labels.ravel())[1:].argmax()) + 1
-    return ndimage.binary_fill_holes(labels == largest)
+    mask[box] = ndimage.binary_fill_holes(labels == largest)
+    return mask
+
+
+def bounding_box(mask: np.ndarray, margin: int = 1) -> tuple[slice, ...] | None:
+    """The smallest box holding every True voxel of ``mask``, grown by ``margin`` voxels inside the array (so
+    that it keeps a False border wherever the mask does not touch the array's edge); None when all False."""
+    if not mask.any():
+        return None
+    box = []
+    for axis in range(mask.ndim):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        box.append(slice(max(int(hit[0]) - margin, 0), min(int(hit[-1]) + 1 + margin, mask.shape[axis])))
+    return tuple(box)
 
 
 def flatten_bias(cube: np.ndarray, tissue: np.ndarray, sigma: float) -> np.ndarray:
@@ -95,6 +110,12 @@ def enhancement_ratio(volume: np.ndarray, network: MaskNetwork, *, flatten: floa
     """
     cube = resample_cube(volume)
     mask = brain_mask(cube, network)
+    box = bounding_box(mask)
+    if box is None:
+        raise ValueError("the brain-mask network found no brain in this volume")
+    # Everything below reads the brain and its surroundings only: the box with its one-voxel False border gives
+    # the same distances, and the Gaussian sums of flatten_bias see zeros outside it either way.
+    cube, mask = cube[box], mask[box]
     depth = ndimage.distance_transform_edt(mask)
     deep = depth >= _DEEP
     if deep.sum() < 50:

@@ -716,7 +716,9 @@ class ModelBundle:
     def brain_mask_proba(self, cube: np.ndarray) -> np.ndarray:
         """Background/brain probabilities (1, 2, 128, 128, 128) of the brain-mask network (``brain_mask``) for
         one normalised cube (:func:`radclass.features.enhancement.mask_input`)."""
-        sess = self.session("brain_mask")
+        if "brain_mask" not in self._sessions:  # one thread always: the same mask in every process and engine
+            self._sessions["brain_mask"] = onnx_session(self.path("brain_mask"), 1)
+        sess = self._sessions["brain_mask"]
         return np.asarray(sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(cube, np.float32)})[0])
 
     def enhancement_ratio(self, volume: np.ndarray) -> float:

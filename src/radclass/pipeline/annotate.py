@@ -210,14 +210,19 @@ def _gather_evidence(
     # the GIL); the forest runs here meanwhile.
     pool = None
     chunks = [work[i : i + _SERIES_CHUNK] for i in range(0, len(work), _SERIES_CHUNK)]
+    process_bundle = ProcessCnn(bundle)
     if workers > 1 and len(work) >= _PARALLEL_SERIES_MIN:
         pool = ProcessPoolExecutor(max_workers=workers)
-        loaded = _bounded_map(pool, chunks, k, size, gate, ProcessCnn(bundle), window=4 * workers)
+        loaded = _bounded_map(pool, chunks, k, size, gate, process_bundle, window=4 * workers)
     else:
         loaded = (r for chunk in chunks for r in infer_series_chunk(chunk, k, size, gate, bundle.cnn_proba))
     try:
         # Header forest: one batched call.
         add_forest_evidence(candidates, bundle, evidence)
+        targets = enhancement_targets(candidates, bundle, evidence, gate)
+        # The gadolinium test's volumes queue behind the slice work, in the same workers (when there are any:
+        # none are forked after this process's forest session exists).
+        measured = [pool.submit(measure_enhancement, s, process_bundle) for s in targets] if pool else []
         for (s, need_cnn, _), (proba, err, region) in zip(work, loaded):
             if region is not None:
                 evidence[s.key].anatomy = region
@@ -228,11 +233,15 @@ def _gather_evidence(
             done += 1
             if progress:
                 progress(done, total)
+        for s, future in zip(targets, measured):
+            set_enhancement(evidence[s.key], *future.result())
+        if pool is None:
+            for s in targets:
+                set_enhancement(evidence[s.key], *measure_enhancement(s, bundle))
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     add_signature_evidence(candidates, bundle, evidence)
-    add_enhancement_evidence(candidates, bundle, evidence, gate)
     return evidence
 
 
@@ -261,7 +270,9 @@ def add_signature_evidence(candidates: list[Series], bundle: ModelBundle, eviden
 
 def needs_enhancement(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: AnatomyGate) -> bool:
     """Whether the bundle's gadolinium test can change the series' label: the models' evidence points to T1,
-    the header names no contrast agent, the series is a brain volume of at least the test's slice count."""
+    the header names no contrast agent, the series has at least the test's slice count and its header does
+    not place it outside the brain (a series the gate's pixel stage later finds non-brain loses the measure
+    with the rest of its pixel evidence, :func:`annotate_series`)."""
     test = bundle.metadata.contrast_enhancement
     if test is None or ev.forest_proba is None or Flag.NO_PIXELS in s.flags:
         return False
@@ -270,26 +281,44 @@ def needs_enhancement(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: 
     proba = fuse_evidence(ev.slice_proba, ev.forest_proba, bundle.fusion)
     if bundle.classes[int(np.argmax(proba))] != SequenceClass.T1:
         return False
-    region = ev.anatomy if ev.anatomy is not None else gate.decide(s)
-    return not region.non_brain
+    region = gate.from_header(s.header)
+    return region is None or not region.non_brain
+
+
+def enhancement_targets(
+    candidates: list[Series], bundle: ModelBundle, evidence: dict[str, SeriesEvidence], gate: AnatomyGate
+) -> list[Series]:
+    """The candidates whose enhancement ratio is to be measured (:func:`needs_enhancement`), once the header
+    forest has voted; none when the bundle has no gadolinium test."""
+    if bundle.metadata.contrast_enhancement is None or not bundle.has("brain_mask"):
+        return []
+    return [s for s in candidates if needs_enhancement(s, evidence[s.key], bundle, gate)]
+
+
+def measure_enhancement(s: Series, bundle: ModelBundle | ProcessCnn) -> tuple[float | None, str]:
+    """(enhancement ratio of the first volume of ``s``, "") or (None, why it could not be measured), in this
+    process (a :class:`ProcessCnn` gives the process's own copy of the bundle)."""
+    model = bundle.local() if isinstance(bundle, ProcessCnn) else bundle
+    try:
+        return model.enhancement_ratio(load_volume(s)), ""
+    except Exception as err:  # an unreadable or unmeasurable volume must not stop the run; it keeps its T1
+        return None, f"enhancement not measured ({err})"
 
 
 def add_enhancement_evidence(
     candidates: list[Series], bundle: ModelBundle, evidence: dict[str, SeriesEvidence], gate: AnatomyGate
 ) -> None:
-    """The enhancement ratio of every candidate the bundle's gadolinium test can relabel
-    (:func:`needs_enhancement`), measured on its whole first volume; a volume that cannot be read or measured
-    keeps its T1 evidence, the reason added to its pixel notes."""
-    if bundle.metadata.contrast_enhancement is None or not bundle.has("brain_mask"):
-        return
-    for s in candidates:
-        ev = evidence[s.key]
-        if not needs_enhancement(s, ev, bundle, gate):
-            continue
-        try:
-            ev.enhancement = bundle.enhancement_ratio(load_volume(s))
-        except (PixelReadError, ValueError) as err:
-            ev.pixel_error = ev.pixel_error or f"enhancement not measured ({err})"
+    """The enhancement ratio of every candidate the bundle's gadolinium test can relabel, measured here, one
+    after the other (the local engine measures them in its worker processes, :func:`_gather_evidence`)."""
+    for s in enhancement_targets(candidates, bundle, evidence, gate):
+        set_enhancement(evidence[s.key], *measure_enhancement(s, bundle))
+
+
+def set_enhancement(ev: SeriesEvidence, ratio: float | None, error: str) -> None:
+    """Record a measured ratio, or why there is none (added to the series' pixel notes)."""
+    ev.enhancement = ratio
+    if ratio is None:
+        ev.pixel_error = ev.pixel_error or error
 
 
 WorkItem = tuple[Series, bool, bool]  # (series, decode for the CNN, run the anatomy gate's pixel stage)
@@ -356,11 +385,15 @@ class ProcessCnn:
         self.folder, self.meta = bundle.folder, bundle.meta
         self._identity = (str(bundle.folder), json.dumps(bundle.meta, sort_keys=True, default=str))
 
-    def __call__(self, batch: np.ndarray) -> CnnProba:
+    def local(self) -> ModelBundle:
+        """This process's copy of the bundle (sessions of its own, one thread each)."""
         key = (os.getpid(), *self._identity)
         if key not in _PROCESS_BUNDLES:
             _PROCESS_BUNDLES[key] = ModelBundle(self.folder, self.meta, threads=1)
-        return _PROCESS_BUNDLES[key].cnn_proba(batch)
+        return _PROCESS_BUNDLES[key]
+
+    def __call__(self, batch: np.ndarray) -> CnnProba:
+        return self.local().cnn_proba(batch)
 
 
 _PROCESS_BUNDLES: dict[tuple[int, str, str], ModelBundle] = {}

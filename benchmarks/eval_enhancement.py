@@ -41,6 +41,7 @@ def main() -> None:
     test = [e for e in measured.examples if e.dataset in held]
     if args.write:
         record = add_contrast_enhancement(args.write, development, test, left_out=measured.left_out)
+        # (radclass train runs the same steps: radclass.training.enhancement.build_gadolinium_test)
     else:
         nested = nested_lodo(development)
         record = {"outer_lodo": figures(nested.counts())}

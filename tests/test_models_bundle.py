@@ -157,3 +157,16 @@ def test_annotate_decodes_the_bundles_slices_per_series(data_root: Path, tmp_pat
         [series], bundle=BUNDLED_DIR / "mri-series", slices=2, pixels="all", progress=False, workers=1
     )
     assert asked == [2]  # an explicit --slices still wins
+
+
+def test_gadolinium_test_scope() -> None:
+    from radclass.models.bundle import ContrastEnhancement
+
+    test = ContrastEnhancement(threshold=1.4, min_slices=16, max_field_strength=4.0)
+    assert test.not_measured({"field_strength": 3.0}, 176) == ""
+    assert test.not_measured({}, 24) == ""  # no field strength: measured
+    assert test.not_measured({"contrast_agent": "GADOVIST"}, 176) == "the header names a contrast agent"
+    assert test.not_measured({}, 12) == "12 slices, fewer than 16"
+    assert test.not_measured({"field_strength": 7.0}, 176) == "acquired at 7 T, above 4 T"
+    shipped = ModelBundle.load().metadata.contrast_enhancement
+    assert shipped is not None and shipped.threshold > 1.0 and 0.5 < shipped.precision <= 1.0

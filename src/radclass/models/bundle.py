@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from radclass.config import BUNDLED_DIR
+from radclass.values import is_missing
 
 __all__ = [
     "DEFAULT_BUNDLE",
@@ -407,12 +408,17 @@ class ContrastEnhancement:
         Fewer slices (or frames) than this and the series is not measured: a slab does not show a brain.
     precision
         Out-of-fold precision of the T1C calls (the confidence such a call is published with).
+    max_field_strength
+        Series acquired at a higher field (tesla) are not measured: at 7 T the transmit field varies across the
+        head so much that bright tissue is no sign of gadolinium (a physical bound, not fitted: the pool has no
+        such T1).
     """
 
     threshold: float
     flatten: float | None = None
     min_slices: int = 16
     precision: float = 0.5
+    max_field_strength: float = 4.0
 
     def __post_init__(self) -> None:
         if not self.threshold > 1.0:
@@ -426,6 +432,23 @@ class ContrastEnhancement:
         if not 0.0 < self.precision <= 1.0:
             raise BundleError(f"The enhancement calls' precision must lie in (0, 1], not {self.precision}.")
 
+    def not_measured(self, header: Mapping[str, Any], n_frames: int | None) -> str:
+        """Why a series with scan header ``header`` and ``n_frames`` slices is outside the test ('' when it is
+        not): its header names a contrast agent, it has too few slices, or it was acquired above the field
+        strength."""
+        if not is_missing(header.get("contrast_agent")):
+            return "the header names a contrast agent"
+        if (n_frames or 0) < self.min_slices:
+            return f"{n_frames or 0} slices, fewer than {self.min_slices}"
+        field: Any = header.get("field_strength")
+        try:
+            tesla = 0.0 if is_missing(field) else float(field)
+        except (TypeError, ValueError):
+            tesla = 0.0
+        if tesla > self.max_field_strength:
+            return f"acquired at {tesla:g} T, above {self.max_field_strength:g} T"
+        return ""
+
     @classmethod
     def from_meta(cls, table: Any, source: str = "bundle.json") -> ContrastEnhancement:
         if not isinstance(table, Mapping):
@@ -437,6 +460,7 @@ class ContrastEnhancement:
                 flatten=None if flatten is None else float(flatten),
                 min_slices=int(table.get("min_slices", 16)),
                 precision=float(table.get("precision", 0.5)),
+                max_field_strength=float(table.get("max_field_strength") or 4.0),
             )
         except KeyError:
             raise BundleError(f"{source}: 'contrast_enhancement' gives no 'threshold'.") from None

@@ -270,13 +270,14 @@ def add_signature_evidence(candidates: list[Series], bundle: ModelBundle, eviden
 
 def needs_enhancement(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: AnatomyGate) -> bool:
     """Whether the bundle's gadolinium test can change the series' label: the models' evidence points to T1,
-    the header names no contrast agent, the series has at least the test's slice count and its header does
-    not place it outside the brain (a series the gate's pixel stage later finds non-brain loses the measure
-    with the rest of its pixel evidence, :func:`annotate_series`)."""
+    the series is within the test's scope (:meth:`ContrastEnhancement.not_measured`: no contrast agent named,
+    enough slices, field strength) and its header does not place it outside the brain (a series the gate's
+    pixel stage later finds non-brain loses the measure with the rest of its pixel evidence,
+    :func:`annotate_series`)."""
     test = bundle.metadata.contrast_enhancement
     if test is None or ev.forest_proba is None or Flag.NO_PIXELS in s.flags:
         return False
-    if not is_missing(s.header.get("contrast_agent")) or (s.n_frames or 0) < test.min_slices:
+    if test.not_measured(s.header, s.n_frames):
         return False
     proba = fuse_evidence(ev.slice_proba, ev.forest_proba, bundle.fusion)
     if bundle.classes[int(np.argmax(proba))] != SequenceClass.T1:

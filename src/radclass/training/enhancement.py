@@ -29,6 +29,8 @@ from radclass.training.pool import LabelledSeries
 VARIANTS: Mapping[str, float | None] = {"raw": None, "flat8": 8.0, "flat16": 16.0}
 #: Series with fewer slices are not measured (a 12-slice slab does not show a brain to the mask network).
 MIN_SLICES = 16
+#: The series the test serves (slices, field strength), as annotate selects them; the threshold is a stand-in.
+_SCOPE = ContrastEnhancement(threshold=2.0, min_slices=MIN_SLICES)
 Log = Callable[[str], None]
 
 
@@ -58,8 +60,9 @@ def measure_pool(pool: Sequence[LabelledSeries], network: MaskNetwork, log: Log 
     for p in pool:
         if p.sequence not in ("T1", "T1C") or p.anatomy != "brain" or not p.pixels_usable:
             continue
-        if (p.series.n_frames or 0) < MIN_SLICES:
-            result.left_out.append((p.id, f"{p.series.n_frames} slices, fewer than {MIN_SLICES}"))
+        why = _SCOPE.not_measured({**p.series.header, "contrast_agent": None}, p.series.n_frames)
+        if why:
+            result.left_out.append((p.id, why))
             continue
         try:
             volume = load_volume(p.series)
@@ -226,19 +229,18 @@ def add_contrast_enhancement(
         precision=round(precision["k"] / max(precision["n"], 1), 3) or 0.5,
     )
     meta = ModelBundle.load(bundle_dir).meta
-    mask_file = Path(bundle_dir) / "brain_mask.onnx"
-    if not mask_file.is_file():
-        shutil.copy(ModelBundle.load(DEFAULT_BUNDLE).path("brain_mask"), mask_file)
-    meta["brain_mask"] = mask_file.name
+    meta["brain_mask"] = ensure_brain_mask(Path(bundle_dir)).name
     meta["contrast_enhancement"] = {
         "variant": choice.variant,
         "threshold": table.threshold,
         "flatten": table.flatten,
         "min_slices": table.min_slices,
         "precision": table.precision,
+        "max_field_strength": table.max_field_strength,
         "validation": validation,
     }
     write_bundle_json(bundle_dir, meta)
+    write_card_section(Path(bundle_dir) / "model_card.md", meta["contrast_enhancement"])
     log(
         f"gadolinium test: {choice.variant} >= {choice.threshold:.3f}; outer folds T1C "
         f"{outer['t1c_sensitivity']['k']}/{outer['t1c_sensitivity']['n']}, T1 "
@@ -248,9 +250,102 @@ def add_contrast_enhancement(
     return validation
 
 
+def ensure_brain_mask(bundle_dir: Path) -> Path:
+    """The bundle's ``brain_mask.onnx``, copied from the bundled default model when the folder lacks it."""
+    mask_file = bundle_dir / "brain_mask.onnx"
+    if not mask_file.is_file():
+        shutil.copy(ModelBundle.load(DEFAULT_BUNDLE).path("brain_mask"), mask_file)
+        notice = ModelBundle.load(DEFAULT_BUNDLE).folder / MASK_NOTICE
+        if notice.is_file():
+            shutil.copy(notice, bundle_dir / MASK_NOTICE)
+    return mask_file
+
+
+#: The licence notice of the brain-mask network's weights, kept beside them in every bundle.
+MASK_NOTICE = "BRAIN_MASK_LICENSE.txt"
+
+
+def build_gadolinium_test(
+    bundle_dir: Path, items: Sequence[LabelledSeries], test_groups: Sequence[str], log: Log = print
+) -> dict[str, Any] | None:
+    """Measure, validate and write the gadolinium test of a bundle being built from ``items`` (its
+    ``test_groups`` kept out of every choice); None, with the reason logged, when the labels cannot support one
+    (no T1C, or a dataset whose absence leaves one class out)."""
+    ensure_brain_mask(Path(bundle_dir))
+    meta = ModelBundle.load(bundle_dir).meta
+    meta["brain_mask"] = "brain_mask.onnx"
+    write_bundle_json(bundle_dir, meta)
+    bundle = ModelBundle.load(bundle_dir, threads=1)
+    measured = measure_pool(items, bundle.brain_mask_proba, log)
+    held = set(test_groups)
+    development = [e for e in measured.examples if e.dataset not in held]
+    test = [e for e in measured.examples if e.dataset in held]
+    try:
+        return add_contrast_enhancement(bundle_dir, development, test, log, left_out=measured.left_out)
+    except ValueError as err:
+        log(f"no gadolinium test in this bundle: {err}")
+        return None
+
+
 def _per_dataset(nested: NestedResult) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for d in sorted({e.dataset for e in nested.examples}):
         idx = [i for i, e in enumerate(nested.examples) if e.dataset == d]
         out[d] = nested.counts(idx)
     return out
+
+
+CARD_HEADING = "## Gadolinium test (T1 against T1C from the pixels)"
+
+
+def _ci(share: Mapping[str, Any]) -> str:
+    k, n = share["k"], share["n"]
+    if not n:
+        return "none (no such volume)"
+    lo, hi = share["ci95"]
+    return f"{k}/{n} ({k / n:.0%}, 95% CI {lo:.0%}-{hi:.0%})"
+
+
+def card_section(table: Mapping[str, Any]) -> list[str]:
+    """The model card's section on the gadolinium test, from its ``contrast_enhancement`` table."""
+    v = table["validation"]
+    outer, test = v["outer_lodo"], v["test_groups"]
+    lines = [
+        CARD_HEADING,
+        "",
+        "A T1 series whose header names no contrast agent is called T1C (flag `contrast_from_pixels`, confidence",
+        f"at most {table['precision']:.3f}) when its enhancement ratio reaches {table['threshold']:.3f}: the 99.5th",
+        "percentile of the brain (brain mask: deepbet's low-resolution network, MIT, `brain_mask.onnx`) over its",
+        f"deep tissue, variant `{table['variant']}` (bias flattening {table['flatten']}). Measured only on volumes of",
+        f"{table['min_slices']} slices or more acquired at {table['max_field_strength']:g} T or less.",
+        "",
+        f"Nested leave-one-dataset-out over the {v['development_volumes']} development volumes (variant and",
+        "threshold chosen on inner dataset folds; the outer fold's calls reported):",
+        "",
+        f"- T1C sensitivity {_ci(outer['t1c_sensitivity'])}",
+        f"- T1 specificity {_ci(outer['t1_specificity'])}",
+        f"- T1C precision {_ci(outer['t1c_precision'])}",
+        "",
+        f"Test groups ({v['test_volumes']} volumes, measured once with the shipped choice): T1 specificity "
+        f"{_ci(test['t1_specificity'])}; T1C sensitivity {_ci(test['t1c_sensitivity'])}.",
+        "",
+        "| held-out dataset | variant, threshold chosen on the others | T1C right | T1 right |",
+        "|---|---|---|---|",
+    ]
+    for d, c in v["per_dataset"].items():
+        variant, threshold = v["outer_choices"][d]
+        lines.append(
+            f"| {d} | {variant} >= {threshold} | {c['tp']}/{c['tp'] + c['fn']} | {c['tn']}/{c['tn'] + c['fp']} |"
+        )
+    lines += ["", f"{len(v['left_out'])} T1-weighted pool series were not measured (too few slices).", ""]
+    return lines
+
+
+def write_card_section(card: Path, table: Mapping[str, Any]) -> None:
+    """Put :func:`card_section` into ``card`` (replacing an earlier one; the rest of the card is kept)."""
+    text = card.read_text() if card.is_file() else ""
+    if CARD_HEADING in text:
+        head, _, rest = text.partition(CARD_HEADING)
+        following = rest.find("\n## ")
+        text = head + (rest[following + 1 :] if following >= 0 else "")
+    card.write_text(text.rstrip("\n") + "\n\n" + "\n".join(card_section(table)))

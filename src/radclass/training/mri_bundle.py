@@ -358,6 +358,9 @@ def build_mri_bundle(
     from radclass.training.model_card import write_model_card
 
     write_model_card(out_dir, meta, report, items, test)
+    from radclass.training.enhancement import build_gadolinium_test
+
+    build_gadolinium_test(out_dir, items, held, log)  # T1 against T1C from the pixels (model card section)
     log(f"bundle written to {out_dir} in {time.monotonic() - t0:.0f}s")
     return report
 

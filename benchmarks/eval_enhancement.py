@@ -37,10 +37,14 @@ def main() -> None:
     )
     for name, why in measured.left_out:
         print(f"  left out: {name}: {why}")
+    for name, why in measured.refused:
+        print(f"  refused (counted as not enhanced): {name}: {why}")
     development = [e for e in measured.examples if e.dataset not in held]
     test = [e for e in measured.examples if e.dataset in held]
     if args.write:
-        record = add_contrast_enhancement(args.write, development, test, left_out=measured.left_out)
+        record = add_contrast_enhancement(
+            args.write, development, test, left_out=measured.left_out, refused=measured.refused
+        )
         # (radclass train runs the same steps: radclass.training.enhancement.build_gadolinium_test)
     else:
         nested = nested_lodo(development)

@@ -10,6 +10,7 @@ import pytest
 
 from radclass.features.enhancement import (
     MASK_SIDE,
+    UnevenIntensity,
     enhancement_ratio,
     flatten_bias,
     mask_input,
@@ -48,19 +49,28 @@ def test_ratio_rises_with_enhancing_voxels():
     assert enhanced > 2.0
 
 
-def test_flattening_removes_a_coil_rim_but_keeps_vessels():
-    rng = np.random.default_rng(1)
-    brain = _sphere()
-    z, y, x = np.indices(brain.shape)
+def _radius() -> np.ndarray:
+    z, y, x = np.indices((MASK_SIDE,) * 3)
     c = (MASK_SIDE - 1) / 2
-    radius = np.sqrt((x - c) ** 2 + (y - c) ** 2 + (z - c) ** 2)
-    rim_gain = 1.0 + np.clip((radius - 10) / 30, 0, 1)  # twice as bright at the surface as at the centre
-    network = _network_of(brain)
-    rimmed = (_head(rng) * rim_gain).astype(np.float32)
-    raw, flat = enhancement_ratio(rimmed, network), enhancement_ratio(rimmed, network, flatten=8)
-    assert raw > 1.35 and flat < 1.25  # the rim passes for mild enhancement, not once flattened
-    vessels = (_head(rng, bright_voxels=4000) * rim_gain).astype(np.float32)
+    return np.sqrt((x - c) ** 2 + (y - c) ** 2 + (z - c) ** 2)
+
+
+def test_flattening_removes_a_bright_centre_but_keeps_vessels():
+    rng = np.random.default_rng(1)
+    network = _network_of(_sphere())
+    centre_gain = 1.0 + np.clip((30 - _radius()) / 30, 0, 1)  # twice as bright at the centre (a 7 T-like field)
+    bright = (_head(rng) * centre_gain).astype(np.float32)
+    raw, flat = enhancement_ratio(bright, network), enhancement_ratio(bright, network, flatten=8)
+    assert raw > 1.3 and flat < raw - 0.1  # the bright centre passes for mild enhancement, less once flattened
+    vessels = (_head(rng, bright_voxels=4000) * centre_gain).astype(np.float32)
     assert enhancement_ratio(vessels, network, flatten=8) > 2.0
+
+
+def test_a_bright_rim_is_refused():
+    rng = np.random.default_rng(4)
+    rim_gain = 1.0 + np.clip((_radius() - 10) / 30, 0, 1)  # twice as bright at the surface: a receive coil's gain
+    with pytest.raises(UnevenIntensity, match="outer band is 1.[0-9]+x as bright as its core"):
+        enhancement_ratio((_head(rng) * rim_gain).astype(np.float32), _network_of(_sphere()), flatten=8)
 
 
 def test_flatten_bias_is_identity_on_a_flat_volume():

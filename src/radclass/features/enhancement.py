@@ -30,6 +30,14 @@ MaskNetwork = Callable[[np.ndarray], np.ndarray]
 _DEEP, _INNER = 8, 3  # voxels inside the mask (of the 128^3 cube): deep tissue, the voxels whose tail is read
 _CSF_DARK = 0.55  # deep voxels below this fraction of the deep median are CSF, not tissue
 _TAIL = 99.5  # percentile of the inner voxels compared with the deep tissue
+#: An outer band (1-3 voxels inside the mask) brighter than this times the deep tissue is not a T1 brain's
+#: (cortex is darker than white matter, before gadolinium and after): the intensity follows a receive coil.
+MAX_OUTER_TO_DEEP = 1.05
+
+
+class UnevenIntensity(ValueError):
+    """The brain's outer band outshines its core (:data:`MAX_OUTER_TO_DEEP`): bright voxels there are no sign of
+    gadolinium, so the volume is not measured (a receive coil without intensity normalisation does this)."""
 
 
 def resample_cube(volume: np.ndarray, side: int = MASK_SIDE) -> np.ndarray:
@@ -106,7 +114,8 @@ def enhancement_ratio(volume: np.ndarray, network: MaskNetwork, *, flatten: floa
     ------
     ValueError
         When the volume is not 3D or the mask holds too little deep tissue to measure (a slab, a non-brain
-        volume): the ratio would mean nothing.
+        volume): the ratio would mean nothing. :class:`UnevenIntensity` (a ValueError) when the brain's outer
+        band outshines its core.
     """
     cube = resample_cube(volume)
     mask = brain_mask(cube, network)
@@ -122,9 +131,15 @@ def enhancement_ratio(volume: np.ndarray, network: MaskNetwork, *, flatten: floa
         raise ValueError("the brain mask holds too little deep tissue to measure enhancement")
     values = cube - np.percentile(cube[mask], 1)
     tissue = values > _CSF_DARK * np.median(values[deep])
-    if flatten is not None:
-        values = flatten_bias(values, mask & tissue, flatten)
     reference = float(np.median(values[deep & tissue]))
     if not reference > 0:
         raise ValueError("the deep tissue of the brain mask has no signal")
+    outer = float(np.median(values[(depth >= 1) & (depth < 4) & tissue])) / reference  # as stored, unflattened
+    if outer > MAX_OUTER_TO_DEEP:
+        raise UnevenIntensity(
+            f"the brain's outer band is {outer:.2f}x as bright as its core: the intensity follows a receive coil"
+        )
+    if flatten is not None:
+        values = flatten_bias(values, mask & tissue, flatten)
+        reference = float(np.median(values[deep & tissue]))
     return float(np.percentile(values[depth >= _INNER], _TAIL)) / reference

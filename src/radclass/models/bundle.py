@@ -407,7 +407,8 @@ class ContrastEnhancement:
     min_slices
         Fewer slices (or frames) than this and the series is not measured: a slab does not show a brain.
     precision
-        Out-of-fold precision of the T1C calls (the confidence such a call is published with).
+        The lower 95% bound of the T1C calls' out-of-fold precision: the confidence such a call is published
+        with, at most.
     max_field_strength
         Series acquired at a higher field (tesla) are not measured: at 7 T the transmit field varies across the
         head so much that bright tissue is no sign of gadolinium (a physical bound, not fitted: the pool has no

@@ -427,8 +427,8 @@ def gadolinium_decision(
 
     It applies only where no header can answer: the decision is T1, the header names no Contrast/Bolus Agent,
     the bundle has T1C among its classes and a validated test, and the series' enhancement ratio was measured
-    and reaches the test's threshold. The confidence is the decision's, capped at the test's out-of-fold
-    precision (a header forest sure of "T1" is not evidence about gadolinium).
+    and reaches the test's threshold. The confidence is the decision's, capped at the lower bound of the test's
+    out-of-fold precision (a header forest sure of "T1" is not evidence about gadolinium).
     """
     if test is None or evidence.enhancement is None or facts.contrast_agent:
         return None

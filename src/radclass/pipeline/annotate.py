@@ -306,15 +306,6 @@ def measure_enhancement(s: Series, bundle: ModelBundle | ProcessCnn) -> tuple[fl
         return None, f"enhancement not measured ({err})"
 
 
-def add_enhancement_evidence(
-    candidates: list[Series], bundle: ModelBundle, evidence: dict[str, SeriesEvidence], gate: AnatomyGate
-) -> None:
-    """The enhancement ratio of every candidate the bundle's gadolinium test can relabel, measured here, one
-    after the other (the local engine measures them in its worker processes, :func:`_gather_evidence`)."""
-    for s in enhancement_targets(candidates, bundle, evidence, gate):
-        set_enhancement(evidence[s.key], *measure_enhancement(s, bundle))
-
-
 def set_enhancement(ev: SeriesEvidence, ratio: float | None, error: str) -> None:
     """Record a measured ratio, or why there is none (added to the series' pixel notes)."""
     ev.enhancement = ratio

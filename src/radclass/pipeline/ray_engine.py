@@ -232,13 +232,16 @@ def annotate_paths_ray(
     from radclass.anatomy.gate import AnatomyGate
     from radclass.outputs.annotations import annotation_columns
     from radclass.pipeline.annotate import (
-        add_enhancement_evidence,
+        ProcessCnn,
         add_forest_evidence,
         add_signature_evidence,
+        enhancement_targets,
         initial_evidence,
         is_mr_candidate,
+        measure_enhancement,
         pixel_work,
         rows_from_evidence,
+        set_enhancement,
     )
     from radclass.pipeline.pixel_policy import PixelMode
     from radclass.pipeline.scan import scan
@@ -306,7 +309,12 @@ def annotate_paths_ray(
         add_signature_evidence(candidates, model, evidence)  # series without a header only, in the driver
         t["pixel_signature"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        add_enhancement_evidence(candidates, model, evidence, gate)  # T1 volumes without a contrast agent
+        targets = enhancement_targets(candidates, model, evidence, gate)  # T1 volumes without a contrast agent
+        if targets:  # one Ray task per volume, each worker process with its own copy of the bundle
+            measure = ray.remote(num_cpus=1)(measure_enhancement)
+            process_bundle = ProcessCnn(model)
+            for s, (ratio, error) in zip(targets, ray.get([measure.remote(s, process_bundle) for s in targets])):
+                set_enhancement(evidence[s.key], ratio, error)
         t["enhancement"] = time.perf_counter() - t0
         rows = rows_from_evidence(result, model, evidence, rules=label_rules, threshold=threshold, anatomy=gate)
     finally:

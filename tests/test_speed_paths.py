@@ -270,7 +270,7 @@ def test_pixel_fast_path_matches_full_decoding(pool_scan, monkeypatch):
 @pytest.mark.parametrize("pixels", ["auto", "all"])
 def test_annotate_worker_processes_match_in_process(data_root, pixels):
     """Worker processes decode the slices and (``--pixels all``) run the CNN on them with a session of their
-    own (``ProcessCnn``): the rows equal those of decoding and inferring in this process."""
+    own (``ProcessBundle``): the rows equal those of decoding and inferring in this process."""
     from radclass.models.bundle import ModelBundle
     from radclass.pipeline.annotate import annotate_scan
     from radclass.pipeline.scan import scan

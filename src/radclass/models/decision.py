@@ -339,7 +339,7 @@ def decide_series(
         ``sequence_from_pixels``); a class without a threshold never is.
     enhancement
         The bundle's gadolinium test: a T1 decision whose header names no contrast agent becomes T1C (flag
-        ``contrast_from_pixels``, confidence at most the test's out-of-fold precision) when
+        ``contrast_from_pixels``, confidence at most the lower bound of the test's out-of-fold precision) when
         ``evidence.enhancement`` reaches its threshold (:func:`gadolinium_decision`).
 
     Returns

@@ -210,7 +210,7 @@ def _gather_evidence(
     # the GIL); the forest runs here meanwhile.
     pool = None
     chunks = [work[i : i + _SERIES_CHUNK] for i in range(0, len(work), _SERIES_CHUNK)]
-    process_bundle = ProcessCnn(bundle)
+    process_bundle = ProcessBundle(bundle)
     if workers > 1 and len(work) >= _PARALLEL_SERIES_MIN:
         pool = ProcessPoolExecutor(max_workers=workers)
         loaded = _bounded_map(pool, chunks, k, size, gate, process_bundle, window=4 * workers)
@@ -296,10 +296,10 @@ def enhancement_targets(
     return [s for s in candidates if needs_enhancement(s, evidence[s.key], bundle, gate)]
 
 
-def measure_enhancement(s: Series, bundle: ModelBundle | ProcessCnn) -> tuple[float | None, str]:
+def measure_enhancement(s: Series, bundle: ModelBundle | ProcessBundle) -> tuple[float | None, str]:
     """(enhancement ratio of the first volume of ``s``, "") or (None, why it could not be measured), in this
-    process (a :class:`ProcessCnn` gives the process's own copy of the bundle)."""
-    model = bundle.local() if isinstance(bundle, ProcessCnn) else bundle
+    process (a :class:`ProcessBundle` gives the process's own copy of the bundle)."""
+    model = bundle.local() if isinstance(bundle, ProcessBundle) else bundle
     try:
         return model.enhancement_ratio(load_volume(s)), ""
     except Exception as err:  # an unreadable or unmeasurable volume must not stop the run; it keeps its T1
@@ -364,9 +364,11 @@ def _bounded_map(
     return results()
 
 
-class ProcessCnn:
-    """A bundle's CNN (:meth:`ModelBundle.cnn_proba`) in whichever process calls it, with a session of that
-    process's own (one intra-op thread, created on first use, kept for the process's later calls).
+class ProcessBundle:
+    """A bundle in whichever process uses it, with sessions of that process's own (one intra-op thread each,
+    created on first use, kept for the process's later calls): calling it runs the CNN
+    (:meth:`ModelBundle.cnn_proba`); :meth:`local` gives the process's copy for the other models (the
+    gadolinium test, :func:`measure_enhancement`).
 
     It pickles as the bundle's folder and ``bundle.json``, so the worker processes that decode slices run the
     CNN on them and send back probabilities, not the float32 batches; a worker never uses a session of its
@@ -447,7 +449,7 @@ def load_prepared(
 
 def cnn_evidence(pending: list[tuple[Any, np.ndarray]], cnn: CnnModel) -> list[tuple[Any, np.ndarray, np.ndarray]]:
     """(key, per-slice sequence probabilities, per-slice orientation probabilities) of each (key, batch), with
-    one call of ``cnn`` (:meth:`ModelBundle.cnn_proba` or a :class:`ProcessCnn`) over all the slices."""
+    one call of ``cnn`` (:meth:`ModelBundle.cnn_proba` or a :class:`ProcessBundle`) over all the slices."""
     if not pending:
         return []
     seq, orient = cnn(np.concatenate([b for _, b in pending]))

@@ -232,7 +232,7 @@ def annotate_paths_ray(
     from radclass.anatomy.gate import AnatomyGate
     from radclass.outputs.annotations import annotation_columns
     from radclass.pipeline.annotate import (
-        ProcessCnn,
+        ProcessBundle,
         add_forest_evidence,
         add_signature_evidence,
         enhancement_targets,
@@ -312,7 +312,7 @@ def annotate_paths_ray(
         targets = enhancement_targets(candidates, model, evidence, gate)  # T1 volumes without a contrast agent
         if targets:  # one Ray task per volume, each worker process with its own copy of the bundle
             measure = ray.remote(num_cpus=1)(measure_enhancement)
-            process_bundle = ProcessCnn(model)
+            process_bundle = ProcessBundle(model)
             for s, (ratio, error) in zip(targets, ray.get([measure.remote(s, process_bundle) for s in targets])):
                 set_enhancement(evidence[s.key], ratio, error)
         t["enhancement"] = time.perf_counter() - t0

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from radclass.evaluate.metrics import balanced_accuracy
 from radclass.models.bundle import BUNDLED_DIR, ModelBundle
 from radclass.training.enhancement import (
     EnhancementExample,
     add_contrast_enhancement,
-    balanced_accuracy,
     choose,
     fit_threshold,
     measure_pool,
@@ -42,8 +42,8 @@ def test_threshold_lies_between_the_classes():
     x = np.array([1.2, 1.3, 1.4, 1.8, 1.9])
     y = np.array([False, False, False, True, True])
     assert fit_threshold(x, y) == pytest.approx(1.6)
-    assert balanced_accuracy(x >= 1.6, y) == 1.0
-    assert balanced_accuracy(np.zeros(5, bool), y) == 0.5
+    assert balanced_accuracy(y, x >= 1.6) == 1.0
+    assert balanced_accuracy(y, np.zeros(5, bool)) == 0.5
 
 
 def test_the_separating_variant_is_chosen():

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from radclass.evaluate.metrics import clopper_pearson
+from radclass.evaluate.metrics import balanced_accuracy, clopper_pearson
 from radclass.features.enhancement import (
     MaskNetwork,
     UnevenIntensity,
@@ -101,18 +101,22 @@ def _fixed(mask: np.ndarray) -> MaskNetwork:
     return lambda _x: proba
 
 
-def balanced_accuracy(called: np.ndarray, post: np.ndarray) -> float:
-    """Mean of sensitivity (T1C called) and specificity (T1 not called); a missing class counts as 1."""
-    sens = (called & post).sum() / post.sum() if post.any() else 1.0
-    spec = (~called & ~post).sum() / (~post).sum() if (~post).any() else 1.0
-    return float(sens + spec) / 2
+def call_counts(called: np.ndarray, post: np.ndarray) -> dict[str, int]:
+    """True/false positives/negatives of T1C calls ``called`` against the truth ``post``."""
+    called, post = np.asarray(called, bool), np.asarray(post, bool)
+    return {
+        "tp": int((called & post).sum()),
+        "fn": int((~called & post).sum()),
+        "tn": int((~called & ~post).sum()),
+        "fp": int((called & ~post).sum()),
+    }
 
 
 def fit_threshold(ratios: np.ndarray, post: np.ndarray) -> float:
     """The threshold with the best balanced accuracy on (``ratios``, ``post``), placed half-way between the
     lowest ratio it calls and the highest it does not (ties: the lowest best threshold)."""
     values = np.unique(ratios)
-    scores = [balanced_accuracy(ratios >= t, post) for t in values]
+    scores = [balanced_accuracy(post, ratios >= t) for t in values]
     best = values[int(np.argmax(scores))]
     below = values[values < best]
     return float((best + below.max()) / 2) if len(below) else float(best)
@@ -139,7 +143,7 @@ def choose(examples: Sequence[EnhancementExample], variants: Sequence[str] = SHI
         for d in np.unique(datasets):
             inner = datasets != d
             called[~inner] = x[~inner] >= fit_threshold(x[inner], post[inner])
-        score = balanced_accuracy(called, post)
+        score = balanced_accuracy(post, called)
         if best is None or score > best.inner_balanced:
             best = Choice(name, fit_threshold(x, post), score)
     if best is None:
@@ -158,14 +162,7 @@ class NestedResult:
     def counts(self, examples: Sequence[int] | None = None) -> dict[str, int]:
         """True/false positives/negatives of the T1C calls (over ``examples`` indices, default all)."""
         idx = np.arange(len(self.examples)) if examples is None else np.asarray(examples, int)
-        post = np.array([self.examples[i].post for i in idx], bool)
-        called = self.called[idx]
-        return {
-            "tp": int((called & post).sum()),
-            "fn": int((~called & post).sum()),
-            "tn": int((~called & ~post).sum()),
-            "fp": int((called & ~post).sum()),
-        }
+        return call_counts(self.called[idx], np.array([self.examples[i].post for i in idx], bool))
 
 
 def nested_lodo(
@@ -225,14 +222,10 @@ def add_contrast_enhancement(
     nested = nested_lodo(development, log)
     outer = figures(nested.counts())
     choice = choose(development)
-    test_called = np.array([e.ratios[choice.variant] >= choice.threshold for e in test], bool)
-    test_post = np.array([e.post for e in test], bool)
-    test_counts = {
-        "tp": int((test_called & test_post).sum()),
-        "fn": int((~test_called & test_post).sum()),
-        "tn": int((~test_called & ~test_post).sum()),
-        "fp": int((test_called & ~test_post).sum()),
-    }
+    test_counts = call_counts(
+        np.array([e.ratios[choice.variant] >= choice.threshold for e in test], bool),
+        np.array([e.post for e in test], bool),
+    )
     precision = outer["t1c_precision"]
     validation = {
         "outer_lodo": outer,

@@ -38,7 +38,7 @@ def test_training_and_annotate_use_the_one_policy():
     assert annotate.decide_series is decision.decide_series
     assert mri_bundle.fuse_evidence is decision.fuse_evidence is decision.decide_series.__globals__["fuse_evidence"]
     assert mri_bundle.abstention_threshold is decision.abstention_threshold
-    assert mri_bundle.header_is_informative is annotate.header_is_informative is decision.header_is_informative
+    assert mri_bundle.header_forest_votes is annotate.header_forest_votes is decision.header_forest_votes
     assert pixel_policy.header_is_informative is decision.header_is_informative
     for name in ("_decide_series", "abstention_threshold", "_orientation", "_contrast", "ANNOTATION_COLUMNS"):
         assert not hasattr(annotate, name), f"pipeline.annotate still defines {name}"
@@ -230,3 +230,48 @@ def test_a_t1_description_does_not_disagree_with_pixel_t1c():
     assert Flag.DESCRIPTION_DISAGREES not in a.flags
     b = _t1(1.7, SeriesFacts(plane="AX", rule_sequence="T2"))
     assert Flag.DESCRIPTION_DISAGREES in b.flags
+
+
+# --- the timing model (headers with TR/TE alone) -------------------------------------------------------
+
+
+def _timed(proba, thresholds, enhancement: float | None = None, classes=CLASSES) -> Annotation:
+    evidence = Evidence(timing_proba=np.asarray(proba, np.float32), enhancement=enhancement)
+    return decide_series(
+        evidence,
+        AXIAL,
+        classes=classes,
+        orient_classes=ORIENT,
+        fusion=FUSION,
+        timing_thresholds=thresholds,
+        enhancement=GADOLINIUM,
+    )
+
+
+def test_timing_answers_only_above_its_class_threshold():
+    a = _timed([0.1, 0.1, 0.8], {"DWI": 0.75})
+    assert (a.status, a.sequence) == (Status.OK, "DWI") and Flag.SEQUENCE_FROM_TIMING in a.flags
+    assert Flag.HEADER_UNINFORMATIVE not in a.flags  # a header model voted
+    b = _timed([0.1, 0.1, 0.8], {"DWI": 0.85})
+    assert b.status is Status.UNKNOWN and "below 0.85 (best: DWI)" in b.reason
+    c = _timed([0.1, 0.8, 0.1], {"DWI": 0.5})  # T2 has no validated threshold: it abstains
+    assert c.status is Status.UNKNOWN and Flag.SEQUENCE_FROM_TIMING not in c.flags
+
+
+def test_timing_t1_goes_through_the_gadolinium_test():
+    a = _timed([0.9, 0.05, 0.05], {"T1": 0.5}, enhancement=1.7, classes=T1_CLASSES)
+    assert a.sequence == SequenceClass.T1C and Flag.SEQUENCE_FROM_TIMING in a.flags
+    assert a.confidence == pytest.approx(0.8)
+
+
+def test_without_pixels_keeps_the_timing_vote():
+    ev = Evidence(timing_proba=np.array([0.0, 0.0, 1.0])).without_pixels("non-brain series")
+    assert ev.timing_proba is not None and ev.has_header
+
+
+def test_timing_only_headers_are_not_the_forests():
+    timing = {"repetition_time": 3000.0, "echo_time": 30.0}
+    assert decision.header_is_timing_only(timing) and not decision.header_forest_votes(timing)
+    full = {**timing, "image_type": "ORIGINAL\\PRIMARY"}
+    assert decision.header_forest_votes(full) and not decision.header_is_timing_only(full)
+    assert not decision.header_is_timing_only({"pixel_spacing": "1\\1"})

@@ -23,7 +23,9 @@ CNN_COLUMNS = ["cnn_sequence", "vote_sequence"]
 def test_informative_header_with_plane_needs_no_pixels_under_the_bundled_fusion():
     assert pixel_need(FULL_HEADER, BUNDLED) == ""
     assert pixel_need(FULL_HEADER, BUNDLED, "all") == "--pixels all"
-    assert pixel_need({"echo_time": 3.0, "orientation": "SAG"}, BUNDLED) == ""  # one physics field suffices
+    assert pixel_need({"image_type": "ORIGINAL", "orientation": "SAG"}, BUNDLED) == ""  # one physics field suffices
+    # timing alone (a NIfTI without its sidecar): the header forest does not judge it, the pixels may
+    assert "timing alone" in pixel_need({"echo_time": 3.0, "orientation": "SAG"}, BUNDLED)
 
 
 @pytest.mark.parametrize("header, fusion, why", [

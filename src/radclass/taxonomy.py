@@ -137,6 +137,10 @@ class Flag(StrEnum):
     SEQUENCE_FROM_PIXELS = "sequence_from_pixels"
     """No acquisition header: the sequence is the pixel-signature model's, given only where its class's
     out-of-fold precision reached the bundle's validated level (docs/pixel_model.md)."""
+    SEQUENCE_FROM_TIMING = "sequence_from_timing"
+    """The header gives acquisition timing but no technique (a NIfTI volume without its sidecar: dcm2niix's TE and
+    TR, a ``.bval`` file): the sequence is the bundle's timing model's, given only where its class's out-of-fold
+    precision reached the validated level (docs/pixel_model.md)."""
     CONTRAST_FROM_PIXELS = "contrast_from_pixels"
     """A T1 series whose header names no contrast agent was called T1C: its brain's brightest voxels outshine the
     deep tissue past the bundle's validated gadolinium threshold; written with the measured ratio

@@ -152,6 +152,48 @@ NUMERIC_FIELDS: tuple[str, ...] = (
 )
 
 
+#: Header fields that name the sequence technique. A header that has acquisition timing but none of these (a
+#: NIfTI volume without its sidecar, a stripped export) is judged by the timing model, not the header forest.
+SEQUENCE_FIELDS: tuple[str, ...] = (
+    "image_type",
+    "frame_type",
+    "acquisition_contrast",
+    "scanning_sequence",
+    "sequence_variant",
+    "sequence_name",
+)
+#: The scan-row fields a NIfTI header alone can give (:func:`radclass.io.volumes.nifti_series`): dcm2niix's TE
+#: and TR, the b-values of a ``.bval`` file, the volumes, the voxel size.
+TIMING_FIELDS: tuple[str, ...] = (
+    "modality",
+    "repetition_time",
+    "echo_time",
+    "b_values",
+    "temporal_positions",
+    "pixel_spacing",
+    "slice_thickness",
+)
+#: The header features the timing model reads: those of :data:`TIMING_FIELDS` that mean the same in a DICOM
+#: series and in its NIfTI conversion (not the matrix or the frame count, which a mosaic changes).
+TIMING_FEATURES: tuple[str, ...] = (
+    "repetition_time",
+    "echo_time",
+    "log_tr",
+    "te_over_tr",
+    "pixel_spacing",
+    "slice_thickness",
+    "temporal_positions",
+    "b_max",
+    "n_b_values",
+)
+
+
+def timing_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` with every field but :data:`TIMING_FIELDS` blanked: what its series would tell as a NIfTI volume
+    without a sidecar (how the timing model's training rows are made from full headers)."""
+    return {k: (v if k in TIMING_FIELDS else None) for k, v in row.items()}
+
+
 def feature_names() -> list[str]:
     """Column names of :func:`header_features`, in order."""
     names = [f"it_{t}" for t in IMAGE_TYPE_TOKENS]

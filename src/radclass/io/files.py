@@ -95,7 +95,7 @@ def _os_reason(err: OSError, what: str = "file") -> str:
 
 
 def sniff_kind(path: Path) -> tuple[FileKind, str]:
-    """Classify a file from its first bytes (and, for NIfTI sidecars, its name).
+    """Classify a file from its first bytes (and, for NIfTI sidecars and b-value/vector files, its name).
 
     Returns ``(kind, error)``; ``error`` is a reason for a person when the file cannot be read.
     """
@@ -115,7 +115,7 @@ def sniff_kind(path: Path) -> tuple[FileKind, str]:
         return "nifti", ""
     if head.startswith((_PNG_MAGIC, _JPEG_MAGIC)):
         return "image", ""
-    if name.endswith(".json"):
+    if name.endswith((".json", ".bval", ".bvec")):
         return "sidecar", ""
     if head[:2] in _RAW_DICOM_STARTS and head[3:4] == b"\x00":
         return "dicom", ""  # DICOM stream without the 128-byte preamble (old ACR-NEMA style exports)

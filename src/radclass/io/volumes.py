@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,13 @@ _SIDECAR_TEXT: dict[str, str] = {
 }
 
 
+# dcm2niix writes the echo time into the NIfTI ``descrip`` field ("TE=30;Time=140149.418;phase=1") and the
+# repetition time into pixdim[4]; a header with that signature keeps both even without its JSON sidecar.
+_DCM2NIIX_DESCRIP = re.compile(r"^TE=([0-9.eE+-]+);(?:Time|sec)=")
+# NIfTI xyzt_units time codes (bits 3-5) -> factor to milliseconds
+_TIME_UNITS_MS = {8: 1000.0, 16: 1.0, 24: 0.001}
+
+
 class VolumeReadError(Exception):
     """A NIfTI or image file that cannot be read; the message is a reason for a person."""
 
@@ -52,8 +60,19 @@ def sidecar_of(nifti: Path) -> Path:
     return nifti.with_name(stem + ".json")
 
 
+def companions_of(nifti: Path) -> tuple[Path, Path, Path]:
+    """The files that belong to a NIfTI volume when they lie beside it: its JSON sidecar, ``.bval`` and ``.bvec``."""
+    sidecar = sidecar_of(nifti)
+    return sidecar, sidecar.with_suffix(".bval"), sidecar.with_suffix(".bvec")
+
+
 def nifti_series(path: Path, sidecar: Path | None) -> Series:
-    """Describe a NIfTI file from its header (and sidecar); no voxel data is read."""
+    """Describe a NIfTI file from its header (and sidecar); no voxel data is read.
+
+    Without a sidecar, the acquisition timing a converter kept in the NIfTI header itself is read: dcm2niix's
+    ``TE=`` in ``descrip`` with the TR in pixdim[4], and the b-values of a ``.bval`` file beside the volume.
+    A sidecar's values take precedence.
+    """
     import nibabel as nib
 
     try:
@@ -62,6 +81,7 @@ def nifti_series(path: Path, sidecar: Path | None) -> Series:
         zooms = tuple(float(z) for z in img.header.get_zooms())
         affine = np.asarray(img.affine, dtype=float)
         slice_axis = img.header.get_dim_info()[2] if hasattr(img.header, "get_dim_info") else None
+        timing = _header_timing(img.header)
     except Exception as err:
         raise VolumeReadError(f"unreadable NIfTI ({type(err).__name__}: {err})") from None
     if len(shape) < 2 or min(shape[:2]) < 2:
@@ -77,9 +97,17 @@ def nifti_series(path: Path, sidecar: Path | None) -> Series:
         temporal_positions=shape[3] if len(shape) > 3 else None,
         acquisition="",
     )
+    header.update(timing)
     uid = ""
     flags: list[SeriesFlag] = []
     files = [str(path)]
+    _, bval, bvec = companions_of(path)
+    files += [str(f) for f in (bval, bvec) if f.is_file()]
+    if bval.is_file():
+        try:
+            header["b_values"] = _b_values(bval.read_text())
+        except (OSError, ValueError) as err:
+            flags.append(Flag.SIDECAR_UNREADABLE.note(f"{bval.name}: {type(err).__name__}"))
     if sidecar is not None:
         files.append(str(sidecar))
         try:
@@ -99,6 +127,31 @@ def nifti_series(path: Path, sidecar: Path | None) -> Series:
         n_frames=n_frames,
         flags=tuple(flags),
     )
+
+
+def _header_timing(nifti_header: Any) -> dict[str, float]:
+    """TE and TR (ms) a dcm2niix NIfTI header carries, or nothing: another writer's pixdim[4] is no TR."""
+    if "descrip" not in nifti_header:  # an Analyze or MGH header
+        return {}
+    text = nifti_header["descrip"].tobytes().split(b"\0")[0].decode("latin-1")
+    match = _DCM2NIIX_DESCRIP.match(text.strip())
+    if match is None:
+        return {}
+    out = {"echo_time": float(match.group(1))}
+    zooms = nifti_header["pixdim"]
+    factor = _TIME_UNITS_MS.get(int(nifti_header["xyzt_units"]) & 0x38, 1000.0)  # dcm2niix writes seconds
+    if float(zooms[4]) > 0:
+        out["repetition_time"] = round(float(zooms[4]) * factor, 3)
+    return out
+
+
+def _b_values(text: str) -> str:
+    """The distinct b-values of a ``.bval`` file, ascending, as a scan row holds them (``0\\1000``)."""
+    # per-direction values scatter around the nominal one (995, 1000, 1005): to the nearest 50, as DICOM keeps it
+    values = sorted({50 * round(float(v) / 50) for v in text.split()})
+    if not values:
+        raise ValueError("empty b-value file")
+    return "\\".join(f"{b:g}" for b in values)
 
 
 def _apply_sidecar(header: dict[str, Any], meta: dict[str, Any]) -> str:

@@ -51,7 +51,7 @@ __all__ = [
 DEFAULT_BUNDLE = "mri-series"
 META_NAME = "bundle.json"
 #: bundle.json keys that name a model file of the bundle.
-MODEL_KEYS = ("cnn", "forest", "onnx", "torch_weights", "sklearn_forest", "pixel_signature", "brain_mask")
+MODEL_KEYS = ("cnn", "forest", "onnx", "torch_weights", "sklearn_forest", "pixel_signature", "brain_mask", "timing")
 #: Default file of a model key that bundle.json may leave out.
 DEFAULT_FILES = {"onnx": "model.onnx", "torch_weights": "model.pt"}
 _ORIENTATIONS = ("AX", "COR", "SAG")
@@ -392,6 +392,58 @@ class PixelSignature:
 
 
 @dataclass(frozen=True)
+class TimingModel:
+    """The timing model of a bundle (``bundle.json``'s ``timing_model`` table, the ``timing`` file): a forest over
+    the acquisition timing alone (TR, TE, b-values, volumes, voxel size:
+    :data:`radclass.features.header.TIMING_FEATURES`), for headers that name no technique, such as a NIfTI volume
+    whose sidecar is gone (:func:`radclass.models.decision.header_is_timing_only`).
+
+    Parameters
+    ----------
+    features
+        Header features the model reads, in order (names of :func:`radclass.features.header.feature_names`).
+    classes
+        The model's output classes, in order. T1 stands for the T1 family: the timing of a T1 series does not
+        change with gadolinium, so the bundle's gadolinium test decides T1C.
+    thresholds
+        Class -> confidence from which the model's answer is given, chosen on inner dataset folds so that the
+        answers are rarely wrong; a class without one abstains.
+    """
+
+    features: tuple[str, ...]
+    classes: tuple[str, ...]
+    thresholds: Mapping[str, float]
+
+    def __post_init__(self) -> None:
+        from radclass.features.header import feature_names
+
+        known = set(feature_names())
+        unknown = [f for f in self.features if f not in known]
+        if not self.features or unknown:
+            missing = unknown or "[]"
+            raise BundleError(f"The timing model reads header features this version does not compute: {missing}.")
+        stray = sorted(set(self.thresholds) - set(self.classes))
+        if stray:
+            raise BundleError(f"The timing-model thresholds name classes the model lacks: {stray}.")
+        bad = {c: t for c, t in self.thresholds.items() if not 0.0 < float(t) <= 1.0}
+        if bad:
+            raise BundleError(f"Timing-model thresholds must lie in (0, 1]; these do not: {bad}.")
+
+    @classmethod
+    def from_meta(cls, table: Any, source: str = "bundle.json") -> TimingModel:
+        if not isinstance(table, Mapping):
+            raise BundleError(f"{source}: 'timing_model' must be a table, not {table!r}.")
+        thresholds = table.get("thresholds") or {}
+        if not isinstance(thresholds, Mapping):
+            raise BundleError(f"{source}: the timing-model 'thresholds' must be a table of class -> number.")
+        return cls(
+            features=_names(table.get("features"), "timing_model.features", source),
+            classes=_names(table.get("classes"), "timing_model.classes", source),
+            thresholds={str(k): float(v) for k, v in thresholds.items()},
+        )
+
+
+@dataclass(frozen=True)
 class ContrastEnhancement:
     """The bundle's gadolinium test (``bundle.json``'s ``contrast_enhancement`` table): a T1 series whose header
     says nothing of a contrast agent is called T1C when the enhancement ratio of its volume
@@ -493,6 +545,8 @@ class BundleMetadata:
         The pixel-signature model's reading (:class:`PixelSignature`), when the bundle has one.
     contrast_enhancement
         The gadolinium test (:class:`ContrastEnhancement`), when the bundle has one.
+    timing
+        The timing model's reading (:class:`TimingModel`), when the bundle has one.
     """
 
     name: str
@@ -508,6 +562,7 @@ class BundleMetadata:
     task: str = ""
     pixel_signature: PixelSignature | None = None
     contrast_enhancement: ContrastEnhancement | None = None
+    timing: TimingModel | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -560,6 +615,7 @@ class BundleMetadata:
                     if meta.get("contrast_enhancement")
                     else None
                 ),
+                timing=TimingModel.from_meta(meta["timing_model"], source) if meta.get("timing_model") else None,
             )
         except BundleError as err:
             message = str(err)
@@ -735,6 +791,21 @@ class ModelBundle:
         columns = [FEATURE_NAMES.index(f) for f in reading.features]
         sess = self.session("pixel_signature")
         x = np.asarray(signatures, np.float32)[:, columns]
+        outputs = sess.run(None, {sess.get_inputs()[0].name: x})
+        return _align(np.asarray(outputs[1], np.float32), list(reading.classes), self.classes)
+
+    def timing_proba(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """(n, n_classes) probabilities of the timing model (:class:`TimingModel`) for scan rows, over
+        :attr:`classes`; :class:`BundleNotFoundError` when the bundle has none."""
+        reading = self.metadata.timing
+        if reading is None or not self.has("timing"):
+            raise BundleNotFoundError(f"bundle {self.folder} has no timing model")
+        if len(rows) == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        from radclass.features.header import header_matrix
+
+        sess = self.session("timing")
+        x = header_matrix(rows, reading.features)
         outputs = sess.run(None, {sess.get_inputs()[0].name: x})
         return _align(np.asarray(outputs[1], np.float32), list(reading.classes), self.classes)
 

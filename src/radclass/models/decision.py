@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from radclass.features.header import SEQUENCE_FIELDS
 from radclass.models.bundle import ContrastEnhancement
 from radclass.models.ensemble import Decision, decide, fuse, majority_vote
 from radclass.taxonomy import (
@@ -87,6 +88,9 @@ class Evidence:
         The enhancement ratio of the series' volume (:func:`radclass.features.enhancement.enhancement_ratio`);
         None when it was not measured (the bundle's gadolinium test does not apply, or the volume could not be
         read).
+    timing_proba
+        The timing model's probabilities, shape (n_classes,), for a header with timing but no technique fields
+        (:func:`header_is_timing_only`); the header forest then has no vote.
     """
 
     slice_proba: np.ndarray | None = None
@@ -96,6 +100,7 @@ class Evidence:
     pixels_skipped: bool = False
     signature_proba: np.ndarray | None = None
     enhancement: float | None = None
+    timing_proba: np.ndarray | None = None
 
     @property
     def has_pixels(self) -> bool:
@@ -104,12 +109,12 @@ class Evidence:
 
     @property
     def has_header(self) -> bool:
-        """Whether the header forest voted."""
-        return self.forest_proba is not None
+        """Whether a header model (the forest, or the timing model) voted."""
+        return self.forest_proba is not None or self.timing_proba is not None
 
     def without_pixels(self, reason: str) -> Evidence:
         """This evidence with the pixel model's vote withheld for ``reason``."""
-        return Evidence(None, None, self.forest_proba, reason, self.pixels_skipped, None, None)
+        return Evidence(None, None, self.forest_proba, reason, self.pixels_skipped, None, None, self.timing_proba)
 
 
 @dataclass(frozen=True)
@@ -216,6 +221,18 @@ def header_is_informative(header: Mapping[str, Any]) -> bool:
     return any(not is_missing(header.get(k)) for k in HEADER_EVIDENCE)
 
 
+def header_is_timing_only(header: Mapping[str, Any]) -> bool:
+    """True when the header carries acquisition timing but no field naming the technique
+    (:data:`radclass.features.header.SEQUENCE_FIELDS`): a NIfTI volume without its sidecar, a stripped export.
+    The header forest, which never saw a header that thin, does not judge it; a bundle's timing model does."""
+    return header_is_informative(header) and all(is_missing(header.get(k)) for k in SEQUENCE_FIELDS)
+
+
+def header_forest_votes(header: Mapping[str, Any]) -> bool:
+    """Whether the header forest judges the header: it is informative, and not timing only."""
+    return header_is_informative(header) and not header_is_timing_only(header)
+
+
 def abstention_threshold(fusion: Mapping[str, Any], has_header: bool, override: float | None = None) -> float:
     """The bundle's threshold for this kind of evidence (header-informed or pixels only), unless overridden.
 
@@ -318,6 +335,7 @@ def decide_series(
     threshold: float | None = None,
     signature_thresholds: Mapping[str, float] | None = None,
     enhancement: ContrastEnhancement | None = None,
+    timing_thresholds: Mapping[str, float] | None = None,
 ) -> Annotation:
     """The annotation of one MR series from what the models saw of it.
 
@@ -341,6 +359,9 @@ def decide_series(
         The bundle's gadolinium test: a T1 decision whose header names no contrast agent becomes T1C (flag
         ``contrast_from_pixels``, confidence at most the lower bound of the test's out-of-fold precision) when
         ``evidence.enhancement`` reaches its threshold (:func:`gadolinium_decision`).
+    timing_thresholds
+        The timing model's per-class thresholds (the bundle's ``timing_model``): for a header with timing alone,
+        the model's class at or above its threshold is the answer (flag ``sequence_from_timing``), else UNKNOWN.
 
     Returns
     -------
@@ -368,7 +389,16 @@ def decide_series(
     elif not evidence.has_pixels and Flag.NO_PIXELS not in flags:
         flags.append(Flag.NO_USABLE_PIXELS)
     limit = abstention_threshold(fusion, evidence.has_header, threshold)
-    if signature is not None and (signature.label != UNKNOWN or not evidence.has_pixels):
+    abstained = ""  # why a per-class-threshold model abstained, when a class has no threshold at all
+    timing = class_threshold_decision(evidence.timing_proba, classes, timing_thresholds)
+    if timing is not None:
+        proba = np.asarray(evidence.timing_proba, np.float32)
+        decision, limit = timing, float((timing_thresholds or {}).get(timing.top, 1.0))
+        unvalidated = f"the timing model has no validated threshold for {timing.top}"
+        abstained = unvalidated if timing.top not in (timing_thresholds or {}) else ""
+        if timing.label != UNKNOWN:
+            flags.append(Flag.SEQUENCE_FROM_TIMING)
+    elif signature is not None and (signature.label != UNKNOWN or not evidence.has_pixels):
         proba = np.asarray(evidence.signature_proba, np.float32)
         decision, limit = signature, float((signature_thresholds or {}).get(signature.top, 1.0))
         if signature.label != UNKNOWN:
@@ -398,7 +428,10 @@ def decide_series(
     known = decision.label != UNKNOWN
     return Annotation(
         status=Status.OK if known else Status.UNKNOWN,
-        reason="" if known else f"confidence {decision.confidence:.2f} below {limit:.2f} (best: {decision.top})",
+        reason=""
+        if known
+        else f"confidence {decision.confidence:.2f} below {limit:.2f} (best: {decision.top})"
+        + (f"; {abstained}" if abstained else ""),
         sequence=_sequence(decision.label),
         plane=plane,
         plane_source=source,
@@ -444,9 +477,19 @@ def _signature_decision(
 ) -> Decision | None:
     """The pixel-signature model's decision for a series without an acquisition header (None when it does not
     apply): its class when the confidence reaches that class's validated threshold, else UNKNOWN."""
-    if evidence.has_header or evidence.signature_proba is None or thresholds is None:
+    if evidence.has_header:
         return None
-    proba = np.asarray(evidence.signature_proba)
+    return class_threshold_decision(evidence.signature_proba, classes, thresholds)
+
+
+def class_threshold_decision(
+    proba: np.ndarray | None, classes: Sequence[str], thresholds: Mapping[str, float] | None
+) -> Decision | None:
+    """A per-class-threshold model's decision (None when it did not vote): its most probable class when the
+    confidence reaches that class's validated threshold, else UNKNOWN (a class without a threshold abstains)."""
+    if proba is None or thresholds is None:
+        return None
+    proba = np.asarray(proba)
     j = int(np.argmax(proba))
     conf = float(proba[j])
     top = classes[j]

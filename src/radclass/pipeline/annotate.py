@@ -35,9 +35,11 @@ from radclass.models.decision import (
     Annotation,
     Evidence,
     SeriesFacts,
+    class_threshold_decision,
     decide_series,
     fuse_evidence,
-    header_is_informative,
+    header_forest_votes,
+    header_is_timing_only,
     not_classified,
 )
 from radclass.outputs.annotations import annotation_columns, annotation_row
@@ -64,6 +66,7 @@ class SeriesEvidence:
     anatomy: AnatomyDecision | None = None  # the anatomy gate's decision, when a worker process measured pixels
     signature_proba: np.ndarray | None = None  # (n_classes,) pixel-signature model, series without a header only
     enhancement: float | None = None  # enhancement ratio of a T1 volume without a contrast agent (gadolinium test)
+    timing_proba: np.ndarray | None = None  # (n_classes,) timing model, headers with timing and no technique only
 
     def evidence(self) -> Evidence:
         """The decision policy's input: the probabilities and the pixel notes."""
@@ -75,6 +78,7 @@ class SeriesEvidence:
             self.pixels_skipped,
             self.signature_proba,
             self.enhancement,
+            self.timing_proba,
         )
 
 
@@ -167,6 +171,7 @@ def annotate_series(
         threshold=threshold,
         signature_thresholds=signature.thresholds if (signature := bundle.metadata.pixel_signature) else None,
         enhancement=bundle.metadata.contrast_enhancement,
+        timing_thresholds=timing.thresholds if (timing := bundle.metadata.timing) else None,
     )
     status, reason, flags = non_brain_outcome(region, annotation.status, annotation.reason, annotation.flags)
     return replace(annotation, status=status, reason=reason, flags=flags)
@@ -275,13 +280,19 @@ def needs_enhancement(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: 
     pixel stage later finds non-brain loses the measure with the rest of its pixel evidence,
     :func:`annotate_series`)."""
     test = bundle.metadata.contrast_enhancement
-    if test is None or ev.forest_proba is None or Flag.NO_PIXELS in s.flags:
+    if test is None or not ev.evidence().has_header or Flag.NO_PIXELS in s.flags:
         return False
     if test.not_measured(s.header, s.n_frames):
         return False
-    proba = fuse_evidence(ev.slice_proba, ev.forest_proba, bundle.fusion)
-    if bundle.classes[int(np.argmax(proba))] != SequenceClass.T1:
-        return False
+    if ev.timing_proba is not None:  # the timing model's answer: only a T1 at or above its threshold is one
+        timing = bundle.metadata.timing
+        answer = class_threshold_decision(ev.timing_proba, bundle.classes, timing.thresholds if timing else None)
+        if answer is None or answer.label != SequenceClass.T1:
+            return False
+    else:
+        proba = fuse_evidence(ev.slice_proba, ev.forest_proba, bundle.fusion)
+        if bundle.classes[int(np.argmax(proba))] != SequenceClass.T1:
+            return False
     region = gate.from_header(s.header)
     return region is None or not region.non_brain
 
@@ -426,12 +437,17 @@ def load_series_work(item: WorkItem, k: int, size: int, gate: AnatomyGate) -> Wo
 
 
 def add_forest_evidence(candidates: list[Series], bundle: ModelBundle, evidence: dict[str, SeriesEvidence]) -> None:
-    """Header-forest probabilities of the candidates whose header is informative (one batched call)."""
-    informative = [s for s in candidates if header_is_informative(s.header)]
-    if informative and bundle.has("forest"):
-        feats = header_matrix([s.row() for s in informative], bundle.feature_names)
-        for s, p in zip(informative, bundle.forest_proba(feats)):
+    """Header-forest probabilities of the candidates the forest judges (:func:`header_forest_votes`), and the
+    timing model's for the headers with timing alone when the bundle has one (one batched call each)."""
+    voting = [s for s in candidates if header_forest_votes(s.header)]
+    if voting and bundle.has("forest"):
+        feats = header_matrix([s.row() for s in voting], bundle.feature_names)
+        for s, p in zip(voting, bundle.forest_proba(feats)):
             evidence[s.key].forest_proba = p
+    timed = [s for s in candidates if header_is_timing_only(s.header)]
+    if timed and bundle.metadata.timing is not None and bundle.has("timing"):
+        for s, p in zip(timed, bundle.timing_proba([s.row() for s in timed])):
+            evidence[s.key].timing_proba = p
 
 
 def load_prepared(

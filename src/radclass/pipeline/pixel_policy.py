@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from radclass.models.decision import header_is_informative
+from radclass.models.decision import header_is_informative, header_is_timing_only
 from radclass.taxonomy import Flag, Plane
 from radclass.values import is_missing
 
@@ -76,6 +76,8 @@ def pixel_need(header: Mapping[str, Any], fusion: Mapping[str, Any], mode: Pixel
         return "--pixels all"
     if not header_is_informative(header):
         return "the header carries no acquisition physics: the pixels decide the label"
+    if header_is_timing_only(header):
+        return "the header carries timing alone: the header forest does not judge it"
     if float(fusion.get("w_cnn", 1.0)) > 0:  # same default as radclass.models.decision.fuse_evidence
         return "the bundle fuses the CNN with the header forest (w_cnn > 0)"
     if fusion.get("disagree_confidence") is not None:

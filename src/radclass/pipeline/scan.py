@@ -13,7 +13,7 @@ from radclass.io.files import sniff_kind, walk_files
 from radclass.io.header_model import DicomReadError, InstanceInfo
 from radclass.io.header_reader import read_instance
 from radclass.io.series import HEADER_COLUMNS, SCAN_COLUMNS, Series, group_instances
-from radclass.io.volumes import VolumeReadError, image_series, nifti_series, sidecar_of
+from radclass.io.volumes import VolumeReadError, companions_of, image_series, nifti_series
 from radclass.taxonomy import Status
 
 _CHUNK = 48  # files per worker task
@@ -117,11 +117,13 @@ def scan(
             )
     result.series.extend(group_instances(instances))
     for nii in niftis:
-        sc = sidecar_of(nii)
+        sc, *vectors = companions_of(nii)
         used = sc if sc in sidecars else None
-        sidecars.discard(sc)
+        sidecars.difference_update((sc, *vectors))
         _add_volume(result, nii, lambda: nifti_series(nii, used))  # noqa: B023 (called at once)
-    result.skipped.extend(SkippedFile(str(p), "JSON file with no NIfTI beside it") for p in sorted(sidecars))
+    result.skipped.extend(
+        SkippedFile(str(p), f"{p.suffix[1:].upper()} file with no NIfTI beside it") for p in sorted(sidecars)
+    )
     result.series.sort(key=lambda s: (s.path, s.series_uid, s.sub_series))
     return result
 

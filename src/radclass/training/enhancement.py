@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from radclass.evaluate.metrics import balanced_accuracy, clopper_pearson
+from radclass.evaluate.metrics import balanced_accuracy
 from radclass.features.enhancement import (
     MaskNetwork,
     UnevenIntensity,
@@ -29,6 +29,7 @@ from radclass.features.enhancement import (
 )
 from radclass.io.pixels import PixelReadError, load_volume
 from radclass.models.bundle import DEFAULT_BUNDLE, ContrastEnhancement, ModelBundle, write_bundle_json
+from radclass.training.model_card import share, share_text, write_card_section
 from radclass.training.pool import LabelledSeries
 
 #: Variant name -> bias-flattening width (voxels of the 128^3 cube; None: the ratio as measured).
@@ -187,18 +188,13 @@ def nested_lodo(
     return NestedResult(list(examples), called, choices)
 
 
-def _share(k: int, n: int) -> dict[str, Any]:
-    lo, hi = clopper_pearson(k, n)
-    return {"k": k, "n": n, "ci95": [round(lo, 3), round(hi, 3)]}
-
-
 def figures(counts: Mapping[str, int]) -> dict[str, Any]:
     """Sensitivity, specificity and precision of T1C calls with 95% Clopper-Pearson intervals."""
     tp, fn, tn, fp = counts["tp"], counts["fn"], counts["tn"], counts["fp"]
     return {
-        "t1c_sensitivity": _share(tp, tp + fn),
-        "t1_specificity": _share(tn, tn + fp),
-        "t1c_precision": _share(tp, tp + fp),
+        "t1c_sensitivity": share(tp, tp + fn),
+        "t1_specificity": share(tn, tn + fp),
+        "t1c_precision": share(tp, tp + fp),
     }
 
 
@@ -255,7 +251,7 @@ def add_contrast_enhancement(
         "validation": validation,
     }
     write_bundle_json(bundle_dir, meta)
-    write_card_section(Path(bundle_dir) / "model_card.md", meta["contrast_enhancement"])
+    write_enhancement_section(Path(bundle_dir) / "model_card.md", meta["contrast_enhancement"])
     log(
         f"gadolinium test: {choice.variant} >= {choice.threshold:.3f}; outer folds T1C "
         f"{outer['t1c_sensitivity']['k']}/{outer['t1c_sensitivity']['n']}, T1 "
@@ -315,12 +311,8 @@ def _per_dataset(nested: NestedResult) -> dict[str, dict[str, int]]:
 CARD_HEADING = "## Gadolinium test (T1 against T1C from the pixels)"
 
 
-def _ci(share: Mapping[str, Any]) -> str:
-    k, n = share["k"], share["n"]
-    if not n:
-        return "none (no such volume)"
-    lo, hi = share["ci95"]
-    return f"{k}/{n} ({k / n:.0%}, 95% CI {lo:.0%}-{hi:.0%})"
+def _ci(record: Mapping[str, Any]) -> str:
+    return share_text(record, "none (no such volume)")
 
 
 def card_section(table: Mapping[str, Any]) -> list[str]:
@@ -365,11 +357,6 @@ def card_section(table: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def write_card_section(card: Path, table: Mapping[str, Any]) -> None:
+def write_enhancement_section(card: Path, table: Mapping[str, Any]) -> None:
     """Put :func:`card_section` into ``card`` (replacing an earlier one; the rest of the card is kept)."""
-    text = card.read_text() if card.is_file() else ""
-    if CARD_HEADING in text:
-        head, _, rest = text.partition(CARD_HEADING)
-        following = rest.find("\n## ")
-        text = head + (rest[following + 1 :] if following >= 0 else "")
-    card.write_text(text.rstrip("\n") + "\n\n" + "\n".join(card_section(table)))
+    write_card_section(card, CARD_HEADING, card_section(table))

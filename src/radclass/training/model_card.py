@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,36 @@ def _clopper_pearson(k: int, n: int) -> str:
         return "n/a"
     lo, hi = clopper_pearson(k, n)
     return f"{100 * lo:.0f}-{100 * hi:.0f}%"
+
+
+def share(k: int, n: int) -> dict[str, Any]:
+    """``k`` of ``n`` as a record with its 95% Clopper-Pearson interval (``{"k", "n", "ci95"}``)."""
+    from radclass.evaluate.metrics import clopper_pearson
+
+    if not n:
+        return {"k": int(k), "n": 0, "ci95": None}
+    lo, hi = clopper_pearson(int(k), int(n))
+    return {"k": int(k), "n": int(n), "ci95": [round(lo, 3), round(hi, 3)]}
+
+
+def share_text(record: Mapping[str, Any], none: str = "none") -> str:
+    """A :func:`share` record in words: ``25/27 (93%, 95% CI 76-99%)``; ``none`` when there is nothing to count."""
+    k, n = record["k"], record["n"]
+    if not n:
+        return none
+    lo, hi = record["ci95"]
+    return f"{k}/{n} ({k / n:.0%}, 95% CI {lo:.0%}-{hi:.0%})"
+
+
+def write_card_section(card: Path, heading: str, lines: Sequence[str]) -> None:
+    """Put a section (``lines``, its first line ``heading``) at the end of ``card``, replacing an earlier section
+    of that heading; the rest of the card is kept."""
+    text = card.read_text() if card.is_file() else ""
+    if heading in text:
+        head, _, rest = text.partition(heading)
+        following = rest.find("\n## ")
+        text = head + (rest[following + 1 :] if following >= 0 else "")
+    card.write_text(text.rstrip("\n") + "\n\n" + "\n".join(lines))
 
 
 def _counts(counter: Counter) -> str:

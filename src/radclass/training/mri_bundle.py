@@ -11,7 +11,9 @@ Steps (each reported in the model card):
    over group folds;
 4. fusion weights and the abstention thresholds chosen on those out-of-fold predictions;
 5. final models trained on the development set and exported to ONNX; then measured once on the test split
-   (and, when fine-tuning, the base bundle on the same series).
+   (and, when fine-tuning, the base bundle on the same series);
+6. the gadolinium test (:mod:`radclass.training.enhancement`) and the timing model for headers with TR/TE alone
+   (:mod:`radclass.training.timing_model`), each validated nested on the development groups.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 
 from radclass.features.header import feature_names, header_matrix
 from radclass.models.bundle import ModelBundle, write_bundle_json
-from radclass.models.decision import abstention_threshold, fuse_evidence, header_is_informative
+from radclass.models.decision import abstention_threshold, fuse_evidence, header_forest_votes
 from radclass.models.ensemble import PIXEL_MIN_ACCEPTED, PIXEL_MIN_GROUPS, majority_vote, threshold_for_error_rate
 from radclass.taxonomy import SEQUENCES
 from radclass.training.augment import Augment
@@ -208,7 +210,7 @@ def build_mri_bundle(
     groups = np.array([p.dataset for p in pool])
     rows = [p.series.row() for p in pool]
     X = header_matrix(rows)
-    informative = np.array([header_is_informative(r) for r in rows], dtype=bool)
+    informative = np.array([header_forest_votes(r) for r in rows], dtype=bool)
 
     # --- forest --------------------------------------------------------------------------------------
     X_extra, y_extra, extra_source = _extra_forest_rows(config, base)
@@ -361,6 +363,9 @@ def build_mri_bundle(
     from radclass.training.enhancement import build_gadolinium_test
 
     build_gadolinium_test(out_dir, items, held, log)  # T1 against T1C from the pixels (model card section)
+    from radclass.training.timing_model import build_timing_model
+
+    build_timing_model(out_dir, items, held, rng_seed, log)  # NIfTI volumes without a sidecar (model card section)
     log(f"bundle written to {out_dir} in {time.monotonic() - t0:.0f}s")
     return report
 
@@ -461,7 +466,7 @@ def _test_evidence(test: list[LabelledSeries], k: int, size: int) -> dict[str, A
     """Header rows and inference-time slices (``k`` per series, as annotate reads them) of the test series."""
     slices = pool_slices(test, k=k, size=size, reslice_isotropic=False)
     rows = [p.series.row() for p in test]
-    informative = np.array([header_is_informative(r) for r in rows], dtype=bool)
+    informative = np.array([header_forest_votes(r) for r in rows], dtype=bool)
     return {"slices": slices, "rows": rows, "informative": informative}
 
 

@@ -6,7 +6,8 @@ annotated as a new user would (``radclass annotate DIR --out x.csv``) with a bun
 
 Printed per class, separately for the bundle's test groups (no choice of the bundle saw them) and its
 development groups (their DICOM headers trained the timing model: not an out-of-fold figure). A series counts
-when its folder converts to exactly one volume. About 20 s for the conversion and the run.
+when its folder converts to exactly one volume; the orientation is scored against the MANIFEST plane. About
+20 s for the conversion and the run.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle
 from radclass.pipeline.annotate import annotate_paths
 
 
-def convert(root: Path, out: Path, exe: str) -> dict[Path, tuple[str, str]]:
-    """Folder -> (dataset, label) of every pool MR DICOM series that dcm2niix turns into one volume."""
+def convert(root: Path, out: Path, exe: str) -> dict[Path, tuple[str, str, str]]:
+    """Folder -> (dataset, label, plane) of every pool MR DICOM series that dcm2niix turns into one volume."""
     with open(root / "MANIFEST.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["format"] == "dicom" and r["modality"] == "MR"]
     done = {}
@@ -42,7 +43,7 @@ def convert(root: Path, out: Path, exe: str) -> dict[Path, tuple[str, str]]:
             capture_output=True,
         )
         if len(list(folder.glob("*.nii.gz"))) == 1:
-            done[folder] = (r["dataset"], r["sequence"])
+            done[folder] = (r["dataset"], r["sequence"], r["orientation"])
         else:
             shutil.rmtree(folder)
     return done
@@ -72,11 +73,17 @@ def main() -> None:
         t2 = time.perf_counter()
     print(f"{len(labels)} volumes converted in {t1 - t0:.1f} s, annotated in {t2 - t1:.1f} s")
     table = table[table["path"].astype(str).str.endswith(".nii.gz")]
+    planes = [
+        (labels[Path(p)][2], o) for p, o in zip(table["path"].map(lambda p: Path(p).parent), table["orientation"])
+    ]
+    planes = [(truth, got) for truth, got in planes if truth in ("AX", "COR", "SAG")]
+    right = sum(truth == got for truth, got in planes)
+    print(f"orientation (header geometry of the NIfTI) right on {_share(right, len(planes))} with a MANIFEST plane")
     for name, in_test in (("test groups", True), ("development groups", False)):
         counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         wrong: collections.Counter = collections.Counter()
         for _, row in table.iterrows():
-            dataset, label = labels[Path(row["path"]).parent]
+            dataset, label, _ = labels[Path(row["path"]).parent]
             if (dataset in held) != in_test:
                 continue
             c = counts[label]

@@ -87,6 +87,15 @@ def test_a_slab_without_deep_tissue_is_refused():
         resample_cube(np.zeros((4, 4)))
 
 
+def test_a_volume_thinner_than_min_slices_is_refused_along_any_axis():
+    head = _head(np.random.default_rng(3))
+    network = _network_of(_sphere())
+    assert enhancement_ratio(head, network, min_slices=16) > 0  # 128 voxels on every axis
+    slab = head[60:72]  # a sagittal slab of 12 slices: the converter put them on axis 0
+    with pytest.raises(ValueError, match="12 slices along the volume's thinnest axis"):
+        enhancement_ratio(slab, network, min_slices=16)
+
+
 def test_resampling_and_normalisation_match_deepbet():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)

@@ -213,8 +213,21 @@ def test_manifest_nifti_and_png_rows_are_one_series_each(data_root, manifest, po
         assert row["n_files"] == 1
         if mrow["relpath"] in ISOTROPIC_EPI_LABELLED_BY_HAND:
             assert row["orientation"] == "NA" and mrow["orientation"] != "NA"
+        elif mrow["orientation"] == "NA" and _isotropic_slab(data_root / mrow["relpath"]):
+            # MANIFEST NA = isotropic voxels; a slab's few slices still give its plane (all axial in the pool)
+            assert row["orientation"] == "AX", mrow["relpath"]
         else:  # MANIFEST NA = isotropic voxels (NIfTI) or no geometry (PNG): our NA too
             assert row["orientation"] == mrow["orientation"], mrow["relpath"]
+
+
+def _isotropic_slab(path: Path) -> bool:
+    """A NIfTI volume with one axis of at most half the voxels of the others (radclass.io.geometry)."""
+    if not path.name.endswith((".nii", ".nii.gz")):
+        return False
+    import nibabel as nib
+
+    counts = sorted(nib.load(path).shape[:3])
+    return len(counts) == 3 and counts[0] <= 0.5 * counts[1]
 
 
 def test_whole_pool_accounts_for_every_file(pool_folders, pool_scan):

@@ -86,7 +86,7 @@ def test_timing_rows_keep_only_what_a_nifti_keeps():
     row = {"repetition_time": 500.0, "echo_time": 12.0, "image_type": "ORIGINAL\\PRIMARY", "manufacturer": "GE"}
     reduced = timing_row(row)
     assert reduced["repetition_time"] == 500.0 and reduced["image_type"] is None and reduced["manufacturer"] is None
-    assert set(k for k, v in reduced.items() if v is not None) <= set(TIMING_FIELDS)
+    assert {k for k, v in reduced.items() if v is not None} <= set(TIMING_FIELDS)
     assert timing_label("T1C") == "T1" and timing_label("FLAIR") == "FLAIR"
 
 
@@ -152,3 +152,27 @@ def test_annotate_names_converted_volumes_from_their_timing(converted: Path, tmp
         assert row["sequence"] == label, (folder, row["reason"])
         assert "sequence_from_timing" in row["flags"]
     assert by_folder["plain"]["sequence"] == UNKNOWN and "sequence_from_timing" not in str(by_folder["plain"]["flags"])
+
+
+def test_a_stripped_dicom_series_goes_to_the_timing_model(data_root: Path, tmp_path: Path, run_cli):
+    """An export that removed every field naming the technique, TR and TE kept: timing only, like the NIfTI."""
+    import pydicom
+
+    source = data_root / "mri/dicom/dcm_qa/AxAsc36mb2a"
+    out = tmp_path / "stripped"
+    out.mkdir()
+    for f in sorted(p for p in source.iterdir() if p.is_file()):
+        ds = pydicom.dcmread(f)
+        for keyword in ("ImageType", "ScanningSequence", "SequenceVariant", "SequenceName", "ScanOptions"):
+            if keyword in ds:
+                delattr(ds, keyword)
+        for tag in [t for t in ds.keys() if t.group % 2 == 1]:  # private groups (Siemens CSA headers) too
+            del ds[tag]
+        ds.save_as(out / f.name)
+    header = scan([out]).series[0].header
+    assert header_is_timing_only(header)
+    csv = tmp_path / "x.csv"
+    result = run_cli("annotate", out, "--out", csv)
+    assert result.exit_code == 0, result.output
+    row = pd.read_csv(csv).iloc[0]
+    assert row["sequence"] == "BOLD" and "sequence_from_timing" in row["flags"]

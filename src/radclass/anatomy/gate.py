@@ -118,7 +118,7 @@ def slice_geometry(series: Series) -> tuple[tuple[float, float], bool] | None:
             return None
         if len(zooms) < 3:
             return (zooms[1], zooms[0]), True
-        axis = acquisition_axis(img.affine, zooms, img.header.get_dim_info()[2])
+        axis = acquisition_axis(img.affine, zooms, img.header.get_dim_info()[2], img.shape)
         axis = 2 if axis is None else axis
         a, b = (i for i in range(3) if i != axis)  # load_slices rotates the slice: rows run along b
         return (zooms[b], zooms[a]), axis == 2

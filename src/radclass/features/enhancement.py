@@ -96,7 +96,9 @@ def flatten_bias(cube: np.ndarray, tissue: np.ndarray, sigma: float) -> np.ndarr
     return np.where(weight > 1e-3, cube * level * weight / np.maximum(gain, 1e-6), cube).astype(np.float32)
 
 
-def enhancement_ratio(volume: np.ndarray, network: MaskNetwork, *, flatten: float | None = None) -> float:
+def enhancement_ratio(
+    volume: np.ndarray, network: MaskNetwork, *, flatten: float | None = None, min_slices: int = 1
+) -> float:
     """How far the brightest brain voxels of a T1-weighted ``volume`` outshine its deep tissue (module
     docstring): about 1.2-1.4 before gadolinium, 1.6-2.2 after it on the pool's sites.
 
@@ -109,14 +111,19 @@ def enhancement_ratio(volume: np.ndarray, network: MaskNetwork, *, flatten: floa
     flatten
         When given, the slowly varying gain is divided out first (:func:`flatten_bias`, Gaussian sigma in
         voxels of the 128^3 cube).
+    min_slices
+        The fewest voxels the volume may have along its thinnest axis (a slab of a few slices, stretched to the
+        cube, would be measured on interpolated tissue).
 
     Raises
     ------
     ValueError
-        When the volume is not 3D or the mask holds too little deep tissue to measure (a slab, a non-brain
-        volume): the ratio would mean nothing. :class:`UnevenIntensity` (a ValueError) when the brain's outer
-        band outshines its core.
+        When the volume is not 3D, is thinner than ``min_slices`` along an axis, or the mask holds too little
+        deep tissue to measure (a slab, a non-brain volume): the ratio would mean nothing.
+        :class:`UnevenIntensity` (a ValueError) when the brain's outer band outshines its core.
     """
+    if volume.ndim == 3 and min(volume.shape) < min_slices:
+        raise ValueError(f"{min(volume.shape)} slices along the volume's thinnest axis, fewer than {min_slices}")
     cube = resample_cube(volume)
     mask = brain_mask(cube, network)
     box = bounding_box(mask)

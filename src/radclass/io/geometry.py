@@ -42,18 +42,36 @@ def plane_of_iops(iops: Iterable[Sequence[float]]) -> Plane:
     return planes.pop() if len(planes) == 1 else Plane.MIXED
 
 
-def acquisition_axis(affine: np.ndarray, zooms: Sequence[float], slice_axis: int | None = None) -> int | None:
-    """Voxel axis a NIfTI volume was acquired along: the lowest-resolution one; for isotropic voxels the
-    slice axis the header records (``dim_info``, as native 2D EPI volumes have), else None."""
+def acquisition_axis(
+    affine: np.ndarray, zooms: Sequence[float], slice_axis: int | None = None, shape: Sequence[int] | None = None
+) -> int | None:
+    """Voxel axis a NIfTI volume was acquired along.
+
+    With ``shape``: the one axis of a single slice, whatever its voxel size (a slice can be thinner than its
+    pixels are wide). Otherwise the lowest-resolution axis; for isotropic voxels, the axis with at most half the
+    voxels of the others when ``shape`` is given (a slab: the in-plane matrix covers the head, the slices need
+    not), else the slice axis the header records (``dim_info``, as native 2D EPI volumes have; a converter that
+    reordered the axes, as dcm2niix does, may leave it stale), else None.
+    """
+    counts = np.asarray(shape[:3], dtype=float) if shape is not None and len(shape) >= 3 else None
+    if counts is not None and np.count_nonzero(counts == 1) == 1:
+        return int(np.flatnonzero(counts == 1)[0])
     z = np.asarray(zooms[:3], dtype=float)
     if z.min() <= 0 or z.max() / z.min() < 1.1:
+        if counts is not None:
+            order = np.argsort(counts)
+            if counts[order[0]] <= 0.5 * counts[order[1]]:
+                return int(order[0])
         return slice_axis if slice_axis in (0, 1, 2) else None
     return int(np.argmax(z))
 
 
-def plane_of_affine(affine: np.ndarray, zooms: Sequence[float], slice_axis: int | None = None) -> Plane:
-    """Plane of a NIfTI volume from the world direction of its acquisition axis; NA when it is unknown."""
-    axis = acquisition_axis(affine, zooms, slice_axis)
+def plane_of_affine(
+    affine: np.ndarray, zooms: Sequence[float], slice_axis: int | None = None, shape: Sequence[int] | None = None
+) -> Plane:
+    """Plane of a NIfTI volume from the world direction of its acquisition axis (:func:`acquisition_axis`); NA
+    when it is unknown."""
+    axis = acquisition_axis(affine, zooms, slice_axis, shape)
     if axis is None:
         return Plane.NA
     direction = np.asarray(affine)[:3, axis]

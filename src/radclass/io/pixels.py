@@ -241,7 +241,7 @@ def _nifti_slices(path: Path, k: int, volume: int) -> list[np.ndarray]:
         data = data.reshape(data.shape[:3] + (-1,))[..., min(volume, int(np.prod(data.shape[3:])) - 1)]
     if data.ndim == 2:
         return [np.asarray(data, np.float32).T[::-1]]
-    axis = acquisition_axis(img.affine, img.header.get_zooms()[:3], img.header.get_dim_info()[2])
+    axis = acquisition_axis(img.affine, img.header.get_zooms()[:3], img.header.get_dim_info()[2], img.shape)
     axis = 2 if axis is None else axis
     data = np.moveaxis(np.asarray(data, dtype=np.float32), axis, 0)
     # Keep slices that hold something (background-only slices carry no sequence information).
@@ -474,7 +474,7 @@ def _nifti_volume(path: str, volume: int) -> tuple[np.ndarray, int]:
         raise PixelReadError(f"NIfTI voxels unreadable ({type(err).__name__}: {err})") from None
     if data.ndim == 2:  # one slice: (1, x, y), shown as load_slices shows it
         return np.asarray(data)[None], n_volumes
-    axis = acquisition_axis(img.affine, img.header.get_zooms()[:3], img.header.get_dim_info()[2])
+    axis = acquisition_axis(img.affine, img.header.get_zooms()[:3], img.header.get_dim_info()[2], img.shape)
     return np.moveaxis(np.asarray(data), 2 if axis is None else axis, 0), n_volumes
 
 

@@ -89,7 +89,9 @@ def nifti_series(path: Path, sidecar: Path | None) -> Series:
     header: dict[str, Any] = dict.fromkeys(("repetition_time", "echo_time", "inversion_time"))
     header.update(
         modality="MR",
-        orientation=plane_of_affine(affine, zooms + (1.0,) * (3 - len(zooms)), slice_axis),
+        orientation=plane_of_affine(
+            affine, zooms + (1.0,) * (3 - len(zooms)), slice_axis, shape + (1,) * (3 - len(shape))
+        ),
         rows=shape[1],
         columns=shape[0],
         pixel_spacing="\\".join(f"{z:g}" for z in zooms[:2]),

@@ -825,7 +825,7 @@ class ModelBundle:
         reading = self.metadata.contrast_enhancement
         if reading is None:
             raise BundleNotFoundError(f"bundle {self.folder} has no contrast-enhancement test")
-        return enhancement_ratio(volume, self.brain_mask_proba, flatten=reading.flatten)
+        return enhancement_ratio(volume, self.brain_mask_proba, flatten=reading.flatten, min_slices=reading.min_slices)
 
     def image_proba(self, images: np.ndarray) -> np.ndarray:
         """(n, n_classes) softmax probabilities of a diagnostic model (``onnx``) for prepared (n, 3, S, S)

@@ -81,7 +81,10 @@ def measure_pool(pool: Sequence[LabelledSeries], network: MaskNetwork, log: Log 
             volume = load_volume(p.series)
             mask = brain_mask(resample_cube(volume), network)
             fixed: MaskNetwork = _fixed(mask)
-            ratios = {name: enhancement_ratio(volume, fixed, flatten=width) for name, width in VARIANTS.items()}
+            ratios = {
+                name: enhancement_ratio(volume, fixed, flatten=width, min_slices=MIN_SLICES)
+                for name, width in VARIANTS.items()
+            }
         except UnevenIntensity as err:  # annotate leaves such a series T1: so does every variant here
             result.refused.append((p.id, str(err)))
             ratios = dict.fromkeys(VARIANTS, 1.0)

@@ -336,6 +336,24 @@ class Thresholds:
         return self.header if has_header else self.pixels
 
 
+def _class_thresholds(table: Mapping[str, Any], model: str, source: str) -> dict[str, float]:
+    """The ``thresholds`` table (class -> confidence) of a per-class-threshold model's table in ``bundle.json``."""
+    thresholds = table.get("thresholds") or {}
+    if not isinstance(thresholds, Mapping):
+        raise BundleError(f"{source}: the {model} 'thresholds' must be a table of class -> number.")
+    return {str(k): float(v) for k, v in thresholds.items()}
+
+
+def _check_class_thresholds(thresholds: Mapping[str, float], classes: Sequence[str], model: str) -> None:
+    """A per-class-threshold model's thresholds name only its classes and lie in (0, 1]."""
+    stray = sorted(set(thresholds) - set(classes))
+    if stray:
+        raise BundleError(f"The {model} thresholds name classes the model lacks: {stray}.")
+    bad = {c: t for c, t in thresholds.items() if not 0.0 < float(t) <= 1.0}
+    if bad:
+        raise BundleError(f"{model[0].upper()}{model[1:]} thresholds must lie in (0, 1]; these do not: {bad}.")
+
+
 @dataclass(frozen=True)
 class PixelSignature:
     """The pixel-signature model of a bundle (``bundle.json``'s ``pixel_signature_model`` table): a classifier
@@ -367,12 +385,7 @@ class PixelSignature:
             raise BundleError(
                 f"The pixel-signature model reads signature values this version does not compute: {unknown or '[]'}."
             )
-        stray = sorted(set(self.thresholds) - set(self.classes))
-        if stray:
-            raise BundleError(f"The pixel-signature thresholds name classes the model lacks: {stray}.")
-        bad = {c: t for c, t in self.thresholds.items() if not 0.0 < float(t) <= 1.0}
-        if bad:
-            raise BundleError(f"Pixel-signature thresholds must lie in (0, 1]; these do not: {bad}.")
+        _check_class_thresholds(self.thresholds, self.classes, "pixel-signature")
         if self.slices < 1:
             raise BundleError(f"The pixel-signature model needs at least one slice per series, not {self.slices}.")
 
@@ -380,13 +393,10 @@ class PixelSignature:
     def from_meta(cls, table: Any, source: str = "bundle.json") -> PixelSignature:
         if not isinstance(table, Mapping):
             raise BundleError(f"{source}: 'pixel_signature_model' must be a table, not {table!r}.")
-        thresholds = table.get("thresholds") or {}
-        if not isinstance(thresholds, Mapping):
-            raise BundleError(f"{source}: the pixel-signature 'thresholds' must be a table of class -> number.")
         return cls(
             features=_names(table.get("features"), "pixel_signature_model.features", source),
             classes=_names(table.get("classes"), "pixel_signature_model.classes", source),
-            thresholds={str(k): float(v) for k, v in thresholds.items()},
+            thresholds=_class_thresholds(table, "pixel-signature", source),
             slices=_whole(table, "slices", 12, source) or 12,
         )
 
@@ -422,24 +432,16 @@ class TimingModel:
         if not self.features or unknown:
             missing = unknown or "[]"
             raise BundleError(f"The timing model reads header features this version does not compute: {missing}.")
-        stray = sorted(set(self.thresholds) - set(self.classes))
-        if stray:
-            raise BundleError(f"The timing-model thresholds name classes the model lacks: {stray}.")
-        bad = {c: t for c, t in self.thresholds.items() if not 0.0 < float(t) <= 1.0}
-        if bad:
-            raise BundleError(f"Timing-model thresholds must lie in (0, 1]; these do not: {bad}.")
+        _check_class_thresholds(self.thresholds, self.classes, "timing-model")
 
     @classmethod
     def from_meta(cls, table: Any, source: str = "bundle.json") -> TimingModel:
         if not isinstance(table, Mapping):
             raise BundleError(f"{source}: 'timing_model' must be a table, not {table!r}.")
-        thresholds = table.get("thresholds") or {}
-        if not isinstance(thresholds, Mapping):
-            raise BundleError(f"{source}: the timing-model 'thresholds' must be a table of class -> number.")
         return cls(
             features=_names(table.get("features"), "timing_model.features", source),
             classes=_names(table.get("classes"), "timing_model.classes", source),
-            thresholds={str(k): float(v) for k, v in thresholds.items()},
+            thresholds=_class_thresholds(table, "timing-model", source),
         )
 
 

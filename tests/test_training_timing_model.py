@@ -176,3 +176,16 @@ def test_a_stripped_dicom_series_goes_to_the_timing_model(data_root: Path, tmp_p
     assert result.exit_code == 0, result.output
     row = pd.read_csv(csv).iloc[0]
     assert row["sequence"] == "BOLD" and "sequence_from_timing" in row["flags"]
+
+
+def test_an_unreadable_bval_is_flagged_and_the_volume_kept(converted: Path, tmp_path: Path):
+    folder = tmp_path / "dwi"
+    folder.mkdir()
+    nii = next((converted / "2_DWI").glob("*.nii.gz"))
+    shutil.copy(nii, folder / nii.name)
+    (folder / nii.name.replace(".nii.gz", ".bval")).write_text("0 one-thousand\n")
+    result = scan([folder])
+    assert len(result.series) == 1 and not result.skipped
+    series = result.series[0]
+    assert any(str(f).startswith("sidecar_unreadable") for f in series.flags)
+    assert not series.header.get("b_values") and series.header["echo_time"] is not None

@@ -3,6 +3,8 @@
 :func:`decide_series` fuses the header forest's and the slice CNN's probabilities with the bundle's
 log-linear pool (:func:`fuse_evidence`), abstains below the bundle's threshold for the kind of evidence at hand
 (:func:`abstention_threshold`: header-informed or pixels only), and sets the series' flags, plane and contrast.
+A header with timing alone (:func:`header_is_timing_only`) is the timing model's instead, answered per class
+(:func:`class_threshold_decision`); a T1 without a contrast agent may become T1C (:func:`gadolinium_decision`).
 ``radclass annotate`` calls it for every MR series; training chooses the fusion weights and thresholds with the
 same :func:`fuse_evidence` and scores its test split with the same :func:`abstention_threshold`, so the
 figures of a model card are those of the policy that runs at inference.

@@ -40,6 +40,9 @@ def test_training_and_annotate_use_the_one_policy():
     assert mri_bundle.abstention_threshold is decision.abstention_threshold
     assert mri_bundle.header_forest_votes is annotate.header_forest_votes is decision.header_forest_votes
     assert pixel_policy.header_is_informative is decision.header_is_informative
+    import radclass.training.timing_model as timing_model
+
+    assert timing_model.class_threshold_decision is decision.class_threshold_decision
     for name in ("_decide_series", "abstention_threshold", "_orientation", "_contrast", "ANNOTATION_COLUMNS"):
         assert not hasattr(annotate, name), f"pipeline.annotate still defines {name}"
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from radclass.features.header import TIMING_FEATURES, header_matrix, timing_row
 from radclass.models.bundle import ModelBundle, TimingModel, write_bundle_json
-from radclass.models.decision import header_is_informative
+from radclass.models.decision import class_threshold_decision, header_is_informative
 from radclass.models.ensemble import class_thresholds
 from radclass.taxonomy import SEQUENCES, UNKNOWN, SequenceClass
 from radclass.training.forest import ForestData, export_forest_onnx, fit_forest, full_proba, lodo_proba
@@ -85,11 +85,10 @@ def thresholds_from(proba: np.ndarray, y: np.ndarray, groups: np.ndarray) -> dic
 
 
 def answers(proba: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
-    """The model's answer per row: its class where the class's threshold is reached, else UNKNOWN."""
-    top = np.asarray(SEQUENCES, dtype=object)[np.nan_to_num(proba).argmax(1)]
-    conf = np.nan_to_num(proba).max(1)
-    keep = np.array([c >= thresholds.get(t, 1.01) for t, c in zip(top, conf)], bool)
-    return np.where(keep, top, UNKNOWN)
+    """The model's answer per row, by annotate's own rule (:func:`radclass.models.decision.class_threshold_decision`):
+    its class where the class's threshold is reached, else UNKNOWN."""
+    out = [class_threshold_decision(p, SEQUENCES, thresholds) for p in np.nan_to_num(proba)]
+    return np.array([d.label if d is not None else UNKNOWN for d in out], dtype=object)
 
 
 def _subset(data: ForestData, keep: np.ndarray) -> ForestData:

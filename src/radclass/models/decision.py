@@ -396,8 +396,8 @@ def decide_series(
     if timing is not None:
         proba = np.asarray(evidence.timing_proba, np.float32)
         decision, limit = timing, float((timing_thresholds or {}).get(timing.top, 1.0))
-        unvalidated = f"the timing model has no validated threshold for {timing.top}"
-        abstained = unvalidated if timing.top not in (timing_thresholds or {}) else ""
+        if timing.top not in (timing_thresholds or {}):
+            abstained = f"the timing model has no validated threshold for {timing.top}"
         if timing.label != UNKNOWN:
             flags.append(Flag.SEQUENCE_FROM_TIMING)
     elif signature is not None and (signature.label != UNKNOWN or not evidence.has_pixels):

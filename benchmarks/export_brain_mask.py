@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/export_brain_mask.py src/radclass/bundled/mri-series/brain_mask.onnx
 
 deepbet ships TorchScript networks inside its wheel (``deepbet/data/models/bbox_model.pt``, trained on
-T1-weighted heads); the 128^3 "bbox" stage is the one radclass uses (:mod:`radclass.features.enhancement`).
+T1-weighted heads); the 128^3 "bbox" stage is the one radclass uses (:mod:`radclass.features.brain_mask`).
 The export is traced with the legacy exporter at opset 17 and checked against torch on a random cube.
 """
 

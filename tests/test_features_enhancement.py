@@ -8,14 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radclass.features.enhancement import (
-    MASK_SIDE,
-    UnevenIntensity,
-    enhancement_ratio,
-    flatten_bias,
-    mask_input,
-    resample_cube,
-)
+from radclass.features.brain_mask import MASK_SIDE, mask_input, resample_cube
+from radclass.features.enhancement import UnevenIntensity, enhancement_ratio, flatten_bias
 
 
 def _sphere(side: int = MASK_SIDE, radius: float = 40.0) -> np.ndarray:

@@ -418,11 +418,17 @@ class TimingModel:
     thresholds
         Class -> confidence from which the model's answer is given, chosen on inner dataset folds so that the
         answers are rarely wrong; a class without one abstains.
+    families
+        Class -> the sequences it stands for, where the timing cannot tell them apart and the pixels decide:
+        ``{"T2": ("T2", "FLAIR")}`` (no inversion time survives in a NIfTI header; the bundle's fluid test,
+        :class:`FluidContrast`, decides). A class not listed stands for itself (T1 for T1 and T1C: the
+        gadolinium test may turn it into T1C).
     """
 
     features: tuple[str, ...]
     classes: tuple[str, ...]
     thresholds: Mapping[str, float]
+    families: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from radclass.features.header import feature_names
@@ -433,15 +439,29 @@ class TimingModel:
             missing = unknown or "[]"
             raise BundleError(f"The timing model reads header features this version does not compute: {missing}.")
         _check_class_thresholds(self.thresholds, self.classes, "timing-model")
+        for family, members in self.families.items():
+            if family not in self.classes or family not in members or len(members) < 2:
+                raise BundleError(
+                    f"The timing model's family {family!r} must be one of its classes and name itself among two or "
+                    f"more sequences, not {list(members)}."
+                )
+
+    def family(self, label: str) -> tuple[str, ...]:
+        """The sequences the model's class ``label`` stands for (``(label,)`` when it stands for itself)."""
+        return tuple(self.families.get(label, (label,)))
 
     @classmethod
     def from_meta(cls, table: Any, source: str = "bundle.json") -> TimingModel:
         if not isinstance(table, Mapping):
             raise BundleError(f"{source}: 'timing_model' must be a table, not {table!r}.")
+        families = table.get("families") or {}
+        if not isinstance(families, Mapping):
+            raise BundleError(f"{source}: 'timing_model.families' must be a table, not {families!r}.")
         return cls(
             features=_names(table.get("features"), "timing_model.features", source),
             classes=_names(table.get("classes"), "timing_model.classes", source),
             thresholds=_class_thresholds(table, "timing-model", source),
+            families={str(k): _names(v, f"timing_model.families.{k}", source) for k, v in families.items()},
         )
 
 
@@ -524,6 +544,76 @@ class ContrastEnhancement:
 
 
 @dataclass(frozen=True)
+class FluidContrast:
+    """The bundle's fluid test (``bundle.json``'s ``fluid_contrast`` table): a volume that the timing model calls
+    T2 family (T2 or FLAIR, :attr:`TimingModel.families`) is a T2 when its fluid is bright, a FLAIR when it is
+    dark (:func:`radclass.features.fluid.fluid_contrast`, brain mask from the ``brain_mask`` model). Between
+    :attr:`flair_below` and :attr:`t2_from` (a band around the threshold, chosen on inner dataset folds) the test
+    abstains (docs/pixel_model.md).
+
+    Parameters
+    ----------
+    measure
+        The reading (:data:`radclass.features.fluid.MEASURES`), chosen on inner dataset folds.
+    flair_below
+        A reading below this is a FLAIR.
+    t2_from
+        A reading at or above this is a T2 (at least :attr:`flair_below`).
+    min_slices
+        Fewer slices (or frames) than this and the series is not measured: a slab does not show a brain.
+    precision
+        The lower 95% bound of the test's out-of-fold precision: the confidence its calls are published with,
+        at most.
+    """
+
+    measure: str
+    flair_below: float
+    t2_from: float
+    min_slices: int = 16
+    precision: float = 0.5
+
+    def __post_init__(self) -> None:
+        from radclass.features.fluid import MEASURES
+
+        if self.measure not in MEASURES:
+            raise BundleError(f"The fluid test's reading must be one of {', '.join(MEASURES)}, not {self.measure!r}.")
+        if not (math.isfinite(self.flair_below) and math.isfinite(self.t2_from)) or self.t2_from < self.flair_below:
+            raise BundleError(
+                f"The fluid test's T2 bound ({self.t2_from}) must be finite and at least its FLAIR bound "
+                f"({self.flair_below})."
+            )
+        if self.min_slices < 2:
+            raise BundleError(f"A fluid measure needs a volume of at least 2 slices, not {self.min_slices}.")
+        if not 0.0 < self.precision <= 1.0:
+            raise BundleError(f"The fluid test's precision must lie in (0, 1], not {self.precision}.")
+
+    def call(self, reading: float) -> str | None:
+        """``"T2"``, ``"FLAIR"``, or None where the reading lies in the band where both were found."""
+        if reading < self.flair_below:
+            return "FLAIR"
+        if reading >= self.t2_from:
+            return "T2"
+        return None
+
+    @classmethod
+    def from_meta(cls, table: Any, source: str = "bundle.json") -> FluidContrast:
+        if not isinstance(table, Mapping):
+            raise BundleError(f"{source}: 'fluid_contrast' must be a table, not {table!r}.")
+        try:
+            return cls(
+                measure=str(table["measure"]),
+                flair_below=float(table["flair_below"]),
+                t2_from=float(table["t2_from"]),
+                min_slices=int(table.get("min_slices", 16)),
+                precision=float(table.get("precision", 0.5)),
+            )
+        except KeyError as err:
+            raise BundleError(f"{source}: 'fluid_contrast' gives no {err}.") from None
+        except (TypeError, ValueError) as err:
+            raise BundleError(f"{source}: 'fluid_contrast' holds a value that is not a number ({err}).") from None
+
+
+@dataclass(frozen=True)
 class BundleMetadata:
     """``bundle.json``, typed. Unknown keys stay in :attr:`ModelBundle.meta` (training's records).
 
@@ -549,6 +639,8 @@ class BundleMetadata:
         The gadolinium test (:class:`ContrastEnhancement`), when the bundle has one.
     timing
         The timing model's reading (:class:`TimingModel`), when the bundle has one.
+    fluid_contrast
+        The fluid test (:class:`FluidContrast`), when the bundle has one.
     """
 
     name: str
@@ -565,6 +657,7 @@ class BundleMetadata:
     pixel_signature: PixelSignature | None = None
     contrast_enhancement: ContrastEnhancement | None = None
     timing: TimingModel | None = None
+    fluid_contrast: FluidContrast | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -618,6 +711,9 @@ class BundleMetadata:
                     else None
                 ),
                 timing=TimingModel.from_meta(meta["timing_model"], source) if meta.get("timing_model") else None,
+                fluid_contrast=(
+                    FluidContrast.from_meta(meta["fluid_contrast"], source) if meta.get("fluid_contrast") else None
+                ),
             )
         except BundleError as err:
             message = str(err)
@@ -813,7 +909,7 @@ class ModelBundle:
 
     def brain_mask_proba(self, cube: np.ndarray) -> np.ndarray:
         """Background/brain probabilities (1, 2, 128, 128, 128) of the brain-mask network (``brain_mask``) for
-        one normalised cube (:func:`radclass.features.enhancement.mask_input`)."""
+        one normalised cube (:func:`radclass.features.brain_mask.mask_input`)."""
         if "brain_mask" not in self._sessions:  # one thread always: the same mask in every process and engine
             self._sessions["brain_mask"] = onnx_session(self.path("brain_mask"), 1)
         sess = self._sessions["brain_mask"]
@@ -828,6 +924,16 @@ class ModelBundle:
         if reading is None:
             raise BundleNotFoundError(f"bundle {self.folder} has no contrast-enhancement test")
         return enhancement_ratio(volume, self.brain_mask_proba, flatten=reading.flatten, min_slices=reading.min_slices)
+
+    def fluid_contrast(self, volume: np.ndarray) -> float:
+        """The fluid reading of a T2-family volume as the bundle's fluid test takes it (:class:`FluidContrast`);
+        :class:`BundleNotFoundError` when the bundle has no such test."""
+        from radclass.features.fluid import fluid_contrast
+
+        reading = self.metadata.fluid_contrast
+        if reading is None:
+            raise BundleNotFoundError(f"bundle {self.folder} has no fluid test")
+        return fluid_contrast(volume, self.brain_mask_proba, measure=reading.measure, min_slices=reading.min_slices)
 
     def image_proba(self, images: np.ndarray) -> np.ndarray:
         """(n, n_classes) softmax probabilities of a diagnostic model (``onnx``) for prepared (n, 3, S, S)

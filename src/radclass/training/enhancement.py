@@ -20,13 +20,8 @@ from typing import Any
 import numpy as np
 
 from radclass.evaluate.metrics import balanced_accuracy
-from radclass.features.enhancement import (
-    MaskNetwork,
-    UnevenIntensity,
-    brain_mask,
-    enhancement_ratio,
-    resample_cube,
-)
+from radclass.features.brain_mask import MaskNetwork, brain_mask, resample_cube
+from radclass.features.enhancement import UnevenIntensity, enhancement_ratio
 from radclass.io.pixels import PixelReadError, load_volume
 from radclass.models.bundle import DEFAULT_BUNDLE, ContrastEnhancement, ModelBundle, write_bundle_json
 from radclass.training.model_card import share, share_text, write_card_section

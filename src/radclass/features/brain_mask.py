@@ -1,0 +1,88 @@
+"""The brain inside a head volume, from a learned mask network (issue #12).
+
+The scalp's fat is as bright as enhancement on a T1 and a threshold mask leaks into it, so the brain measures
+(:mod:`radclass.features.enhancement`, :mod:`radclass.features.fluid`) read a learned mask: the low-resolution
+stage of deepbet (Fisch et al., 2024; MIT licence, weights trained on T1-weighted heads with and without skull),
+exported to ONNX (``brain_mask.onnx`` in the bundle, see ``benchmarks/export_brain_mask.py``) and run by
+onnxruntime on the volume resampled to 128^3 voxels with deepbet's own input normalisation. Everything here is
+numpy/scipy; the network is a callable (:data:`MaskNetwork`) so that tests and other runtimes can supply their
+own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import ndimage
+
+#: Side of the cube the brain-mask network reads (deepbet's low-resolution stage).
+MASK_SIDE = 128
+#: A network: the (1, 1, 128, 128, 128) float32 input -> (1, 2, 128, 128, 128) background/brain probabilities.
+MaskNetwork = Callable[[np.ndarray], np.ndarray]
+
+
+def resample_cube(volume: np.ndarray, side: int = MASK_SIDE) -> np.ndarray:
+    """``volume`` resampled to ``side``^3 voxels by nearest neighbour (PyTorch's ``nearest-exact`` indices:
+    source index ``floor((i + 0.5) * n / side)``), float32, NaNs as 0."""
+    if volume.ndim != 3:
+        raise ValueError(f"A volume has three dimensions, not shape {volume.shape}.")
+    index = [np.minimum(((np.arange(side) + 0.5) * n / side).astype(np.int64), n - 1) for n in volume.shape]
+    cube = np.asarray(volume, dtype=np.float32)[np.ix_(*index)]
+    return np.nan_to_num(cube, copy=False)
+
+
+def mask_input(cube: np.ndarray) -> np.ndarray:
+    """deepbet's input normalisation of a resampled cube: the 0.5-99.5 percentile range to [0, 1], then mean
+    0.449 and standard deviation 0.226; shape (1, 1, side, side, side)."""
+    lo, hi = np.quantile(cube, (0.005, 0.995))
+    scaled = np.clip((cube - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0)
+    spread = float(scaled.std(ddof=1)) or 1.0
+    return (0.226 * (scaled - scaled.mean()) / spread + 0.449).astype(np.float32)[None, None]
+
+
+def brain_mask(cube: np.ndarray, network: MaskNetwork) -> np.ndarray:
+    """The brain of a resampled cube (boolean, same shape): the network's brain probability above 0.5, its
+    largest connected part, holes filled; all False when the network finds no brain."""
+    brain = network(mask_input(cube))[0, 1] > 0.5
+    mask = np.zeros(cube.shape, dtype=bool)
+    box = bounding_box(brain)
+    if box is None:
+        return mask
+    labels, _ = ndimage.label(brain[box])  # the parts and holes of the box are those of the whole cube
+    largest = int(np.bincount(labels.ravel())[1:].argmax()) + 1
+    mask[box] = ndimage.binary_fill_holes(labels == largest)
+    return mask
+
+
+def bounding_box(mask: np.ndarray, margin: int = 1) -> tuple[slice, ...] | None:
+    """The smallest box holding every True voxel of ``mask``, grown by ``margin`` voxels inside the array (so
+    that it keeps a False border wherever the mask does not touch the array's edge); None when all False."""
+    if not mask.any():
+        return None
+    box = []
+    for axis in range(mask.ndim):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        box.append(slice(max(int(hit[0]) - margin, 0), min(int(hit[-1]) + 1 + margin, mask.shape[axis])))
+    return tuple(box)
+
+
+def masked_brain(volume: np.ndarray, network: MaskNetwork, min_slices: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(cube, mask) of a volume's brain: the volume resampled to the network's cube (:func:`resample_cube`), its
+    brain mask (:func:`brain_mask`), both cut to the mask's bounding box (:func:`bounding_box`, one False voxel
+    of border wherever the mask does not touch the cube's edge).
+
+    Raises
+    ------
+    ValueError
+        When the volume is not 3D, is thinner than ``min_slices`` voxels along an axis (a slab of a few slices,
+        stretched to the cube, would be measured on interpolated tissue), or the network finds no brain.
+    """
+    if volume.ndim == 3 and min(volume.shape) < min_slices:
+        raise ValueError(f"{min(volume.shape)} slices along the volume's thinnest axis, fewer than {min_slices}")
+    cube = resample_cube(volume)
+    mask = brain_mask(cube, network)
+    box = bounding_box(mask)
+    if box is None:
+        raise ValueError("the brain-mask network found no brain in this volume")
+    return cube[box], mask[box]

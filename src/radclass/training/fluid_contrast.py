@@ -1,0 +1,306 @@
+"""The bundle's fluid test: measure it on the pool, validate it nested leave-one-dataset-out, write it.
+
+A volume the timing model calls T2 family is a T2 or a FLAIR by its fluid reading
+(:func:`radclass.features.fluid.fluid_contrast`). Chosen, all on inner folds: the reading (:data:`MEASURES`), its
+threshold (the best balanced accuracy, T2 above it) and the half-width of the band around it where the test
+abstains (:func:`margin_for`: the narrowest at which at most :data:`MAX_ERROR` of the inner out-of-fold answers
+are wrong). For each dataset held out (the outer fold), each reading is scored by leave-one-dataset-out over the
+remaining datasets: threshold fitted without the inner dataset, distances of its readings to that threshold,
+then the band from the pooled distances; the reading with the best pooled inner balanced recall (an abstention is
+not right; ties: fewer wrong calls, then the order of :data:`MEASURES`) is refitted on all remaining datasets and
+applied once to the held-out one. The shipped test is chosen the same way on every development dataset; the
+bundle's test groups are measured once with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from radclass.features.brain_mask import MaskNetwork
+from radclass.features.fluid import MEASURES, fluid_readings
+from radclass.io.pixels import PixelReadError, load_volume
+from radclass.models.bundle import FluidContrast, ModelBundle, write_bundle_json
+from radclass.training.enhancement import MIN_SLICES, ensure_brain_mask, fit_threshold
+from radclass.training.model_card import share, share_text, write_card_section
+from radclass.training.pool import LabelledSeries
+
+Log = Callable[[str], None]
+#: The classes the test separates.
+CLASSES = ("T2", "FLAIR")
+#: The band is widened until at most this share of the inner folds' answers are wrong (none: a wrong T2/FLAIR call
+#: is the confident error the issue forbids, and 21 volumes cannot show a rate below 5%).
+MAX_ERROR = 0.0
+
+
+@dataclass(frozen=True)
+class FluidExample:
+    """One measured T2 or FLAIR pool volume: its dataset (the fold unit), its class and its readings."""
+
+    name: str
+    dataset: str
+    sequence: str
+    readings: Mapping[str, float]
+
+
+@dataclass
+class Measured:
+    """The measured examples and the pool series left out, each with its reason."""
+
+    examples: list[FluidExample]
+    left_out: list[tuple[str, str]] = field(default_factory=list)
+
+
+def measure_pool(pool: Sequence[LabelledSeries], network: MaskNetwork, log: Log = print) -> Measured:
+    """Every usable T2/FLAIR brain series of ``pool`` with at least :data:`MIN_SLICES` slices, with every reading
+    (one brain mask per volume)."""
+    result = Measured([])
+    for p in pool:
+        if p.sequence not in CLASSES or p.anatomy != "brain" or not p.pixels_usable:
+            continue
+        if (p.series.n_frames or 0) < MIN_SLICES:
+            result.left_out.append((p.id, f"{p.series.n_frames or 0} slices, fewer than {MIN_SLICES}"))
+            continue
+        try:
+            readings = fluid_readings(load_volume(p.series), network, min_slices=MIN_SLICES)
+        except (PixelReadError, ValueError) as err:
+            result.left_out.append((p.id, str(err)))
+            continue
+        if set(readings) != set(MEASURES):
+            result.left_out.append((p.id, f"readings {sorted(set(MEASURES) - set(readings))} cannot be taken"))
+            continue
+        result.examples.append(FluidExample(p.id, p.dataset, p.sequence, readings))
+    log(f"fluid test measured on {len(result.examples)} volumes ({len(result.left_out)} left out)")
+    return result
+
+
+def bounds_of(values: np.ndarray, is_t2: np.ndarray, margin: float) -> tuple[float, float]:
+    """(flair_below, t2_from): the threshold with the best balanced accuracy on the development readings
+    (:func:`radclass.training.enhancement.fit_threshold`, T2 above it), widened by ``margin`` on each side into
+    a band where the test abstains."""
+    values, is_t2 = np.asarray(values, float), np.asarray(is_t2, bool)
+    if is_t2.all() or not is_t2.any():
+        raise ValueError("The fluid test needs T2 and FLAIR volumes to fit its bounds.")
+    threshold = fit_threshold(values, is_t2)
+    return threshold - margin, threshold + margin
+
+
+def calls(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    """The test's answer per reading, by annotate's own rule (:meth:`FluidContrast.call`): T2, FLAIR or ''."""
+    test = FluidContrast(MEASURES[0], *bounds)
+    return np.array([test.call(float(v)) or "" for v in values], dtype=object)
+
+
+def margin_for(distance: np.ndarray, truth: np.ndarray) -> float:
+    """The narrowest band half-width at which at most :data:`MAX_ERROR` of the answers are wrong, given each
+    volume's out-of-fold reading minus its fold's threshold (``distance``; T2 above 0) and its class."""
+    wrong = np.where(truth == "T2", distance < 0, distance >= 0)
+    for margin in [0.0, *sorted(np.abs(distance[wrong]) + 1e-6)]:
+        answered = np.abs(distance) >= margin
+        if not answered.any() or wrong[answered].mean() <= MAX_ERROR:
+            return float(margin)
+    return float(np.abs(distance).max() + 1e-6)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A chosen reading, its band half-width and bounds, with the pooled inner-fold balanced recall and wrong
+    calls it was chosen on."""
+
+    measure: str
+    margin: float
+    bounds: tuple[float, float]
+    inner_recall: float
+    inner_wrong: int
+
+
+def _balanced_recall(truth: np.ndarray, answer: np.ndarray) -> float:
+    return float(np.mean([np.mean(answer[truth == c] == c) for c in CLASSES if (truth == c).any()]))
+
+
+def choose(examples: Sequence[FluidExample], measures: Sequence[str] = MEASURES) -> Choice:
+    """The reading (of ``measures``) and band with the best pooled balanced recall over leave-one-dataset-out
+    folds of ``examples`` (module docstring), its bounds refitted on all of them."""
+    datasets = np.array([e.dataset for e in examples])
+    truth = np.array([e.sequence for e in examples], dtype=object)
+    best: Choice | None = None
+    for name in measures:
+        x = np.array([e.readings[name] for e in examples])
+        distance = np.full(len(x), np.nan)
+        for d in np.unique(datasets):
+            inner = datasets != d
+            if len(set(truth[inner])) == 2:  # else the dataset's volumes stay unanswered
+                distance[~inner] = x[~inner] - fit_threshold(x[inner], truth[inner] == "T2")
+        scored = ~np.isnan(distance)
+        margin = margin_for(distance[scored], truth[scored])
+        answer = np.full(len(x), "", dtype=object)
+        answer[scored] = calls(distance[scored], (-margin, margin))
+        recall = _balanced_recall(truth, answer)
+        wrong = int(((answer != "") & (answer != truth)).sum())
+        if best is None or (recall, -wrong) > (best.inner_recall, -best.inner_wrong):
+            best = Choice(name, margin, bounds_of(x, truth == "T2", margin), recall, wrong)
+    if best is None:
+        raise ValueError("No examples to choose a fluid test on.")
+    return best
+
+
+@dataclass
+class NestedResult:
+    """Outer-fold answers of :func:`nested_lodo` ('' where the test abstained) and the choice of each fold."""
+
+    examples: list[FluidExample]
+    answer: np.ndarray
+    choices: dict[str, Choice]
+
+
+def nested_lodo(examples: Sequence[FluidExample], log: Log = print) -> NestedResult:
+    """Outer leave-one-dataset-out, every choice on inner folds of the other datasets (module docstring)."""
+    answer = np.full(len(examples), "", dtype=object)
+    choices: dict[str, Choice] = {}
+    for d in sorted({e.dataset for e in examples}):
+        train = [e for e in examples if e.dataset != d]
+        if len({e.sequence for e in train}) < 2:
+            raise ValueError(f"Without {d}, the development set lacks T2 or FLAIR volumes: no test can be fitted.")
+        choice = choose(train)
+        choices[d] = choice
+        held = [i for i, e in enumerate(examples) if e.dataset == d]
+        answer[held] = calls(np.array([examples[i].readings[choice.measure] for i in held]), choice.bounds)
+        log(
+            f"  outer fold {d}: {choice.measure}, FLAIR below {choice.bounds[0]:.3f}, T2 from {choice.bounds[1]:.3f} "
+            f"(inner balanced recall {choice.inner_recall:.2f}, {choice.inner_wrong} wrong, margin {choice.margin:.3f})"
+        )
+    return NestedResult(list(examples), answer, choices)
+
+
+def figures(truth: Sequence[str], answer: np.ndarray) -> dict[str, Any]:
+    """Per class: answered and right with 95% Clopper-Pearson intervals; overall precision of the answers."""
+    truth_a = np.asarray(truth, dtype=object)
+    given = answer != ""
+    right = given & (answer == truth_a)
+    out: dict[str, Any] = {"volumes": len(truth_a), "answered": share(given.sum(), len(truth_a))}
+    out["precision"] = share(right.sum(), given.sum())
+    for c in CLASSES:
+        mine = truth_a == c
+        out[c] = {"answered": share(given[mine].sum(), mine.sum()), "right": share(right[mine].sum(), mine.sum())}
+    return out
+
+
+def add_fluid_contrast(
+    bundle_dir: Path,
+    development: Sequence[FluidExample],
+    test: Sequence[FluidExample],
+    log: Log = print,
+    *,
+    left_out: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """Validate, choose and write the fluid test into ``bundle_dir`` (its ``bundle.json`` gains the
+    ``fluid_contrast`` table, and its ``timing_model`` table, when present, the family ``T2``: T2 or FLAIR);
+    returns the validation record (also stored in the table)."""
+    log("fluid test: nested leave-one-dataset-out")
+    nested = nested_lodo(development, log)
+    outer = figures([e.sequence for e in development], nested.answer)
+    choice = choose(development)
+    test_answer = calls(np.array([e.readings[choice.measure] for e in test]), choice.bounds)
+    validation = {
+        "outer_lodo": outer,
+        "outer_choices": {d: [c.measure, *(round(b, 4) for b in c.bounds)] for d, c in nested.choices.items()},
+        "rule": {"max_error": MAX_ERROR},
+        "test_groups": figures([e.sequence for e in test], test_answer),
+        "per_dataset": {
+            d: figures(
+                [e.sequence for e in development if e.dataset == d],
+                nested.answer[[i for i, e in enumerate(development) if e.dataset == d]],
+            )
+            for d in nested.choices
+        },
+        "left_out": [list(x) for x in left_out],
+    }
+    table = FluidContrast(
+        measure=choice.measure,
+        flair_below=round(choice.bounds[0], 4),
+        t2_from=max(round(choice.bounds[1], 4), round(choice.bounds[0], 4)),
+        min_slices=MIN_SLICES,
+        precision=round((outer["precision"]["ci95"] or [0.5])[0], 3) or 0.5,  # its lower 95% bound
+    )
+    meta = ModelBundle.load(bundle_dir).meta
+    meta["brain_mask"] = ensure_brain_mask(Path(bundle_dir)).name
+    meta["fluid_contrast"] = {
+        "measure": table.measure,
+        "flair_below": table.flair_below,
+        "t2_from": table.t2_from,
+        "min_slices": table.min_slices,
+        "precision": table.precision,
+        "validation": validation,
+    }
+    if isinstance(meta.get("timing_model"), dict):
+        meta["timing_model"]["families"] = {"T2": list(CLASSES)}
+    write_bundle_json(bundle_dir, meta)
+    write_card_section(Path(bundle_dir) / "model_card.md", CARD_HEADING, card_section(meta["fluid_contrast"]))
+    log(
+        f"fluid test: {table.measure}, FLAIR below {table.flair_below}, T2 from {table.t2_from}; outer folds "
+        f"answered {outer['answered']['k']}/{outer['volumes']}, right {outer['precision']['k']}/"
+        f"{outer['precision']['n']}; test groups answered {validation['test_groups']['answered']['k']}/{len(test)}"
+    )
+    return validation
+
+
+def build_fluid_test(
+    bundle_dir: Path, items: Sequence[LabelledSeries], test_groups: Sequence[str], log: Log = print
+) -> dict[str, Any] | None:
+    """Measure, validate and write the fluid test of a bundle being built from ``items`` (its ``test_groups`` kept
+    out of every choice); None, with the reason logged, when the labels cannot support one."""
+    ensure_brain_mask(Path(bundle_dir))
+    meta = ModelBundle.load(bundle_dir).meta
+    meta["brain_mask"] = "brain_mask.onnx"
+    write_bundle_json(bundle_dir, meta)
+    bundle = ModelBundle.load(bundle_dir, threads=1)
+    measured = measure_pool(items, bundle.brain_mask_proba, log)
+    held = set(test_groups)
+    development = [e for e in measured.examples if e.dataset not in held]
+    test = [e for e in measured.examples if e.dataset in held]
+    try:
+        return add_fluid_contrast(bundle_dir, development, test, log, left_out=measured.left_out)
+    except ValueError as err:
+        log(f"no fluid test in this bundle: {err}")
+        return None
+
+
+CARD_HEADING = "## Fluid test (T2 against FLAIR from the pixels)"
+
+
+def card_section(table: Mapping[str, Any]) -> list[str]:
+    """The model card's section on the fluid test, from its ``fluid_contrast`` table."""
+    v = table["validation"]
+    outer, test = v["outer_lodo"], v["test_groups"]
+    lines = [
+        CARD_HEADING,
+        "",
+        "A volume the timing model calls T2 family (long TR and TE: T2 or FLAIR) is a FLAIR when its fluid",
+        f"reading (`{table['measure']}`, inside the brain mask) is below {table['flair_below']}, a T2 from",
+        f"{table['t2_from']}; between them (where development volumes of both classes lay) it is UNKNOWN. Calls carry",
+        f"the flag `fluid_from_pixels` and a confidence of at most {table['precision']:.3f}. Measured only on volumes",
+        f"of {table['min_slices']} slices or more.",
+        "",
+        f"Nested leave-one-dataset-out over {outer['volumes']} development volumes (reading and bounds chosen on",
+        "inner dataset folds, the outer fold's answers reported):",
+        "",
+        f"- answered {share_text(outer['answered'])}; right {share_text(outer['precision'])} of the answered",
+        f"- T2 right {share_text(outer['T2']['right'])}; FLAIR right {share_text(outer['FLAIR']['right'])}",
+        "",
+        f"Test groups ({test['volumes']} volumes, measured once with the shipped choice): answered "
+        f"{share_text(test['answered'])}, right {share_text(test['precision'])} of the answered.",
+        "",
+        "| held-out dataset | reading, FLAIR below, T2 from (chosen on the others) | T2 right | FLAIR right |",
+        "|---|---|---|---|",
+    ]
+    for d, f in v["per_dataset"].items():
+        measure, low, high = v["outer_choices"][d]
+        lines.append(
+            f"| {d} | {measure}, {low}, {high} | {f['T2']['right']['k']}/{f['T2']['right']['n']} | "
+            f"{f['FLAIR']['right']['k']}/{f['FLAIR']['right']['n']} |"
+        )
+    return [*lines, "", f"{len(v['left_out'])} T2/FLAIR brain series were not measured (too few slices).", ""]

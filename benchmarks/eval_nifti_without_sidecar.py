@@ -2,7 +2,7 @@
 dcm2niix with ``-b n`` (TE in ``descrip``, TR in pixdim[4], ``.bval``/``.bvec`` for diffusion, no JSON), then
 annotated as a new user would (``radclass annotate DIR --out x.csv``) with a bundle.
 
-    .venv/bin/python benchmarks/eval_nifti_without_sidecar.py [--model FOLDER]
+    .venv/bin/python benchmarks/eval_nifti_without_sidecar.py [--model FOLDER] [--csv OUT]
 
 Printed per class, separately for the bundle's test groups (no choice of the bundle saw them) and its
 development groups (their DICOM headers trained the timing model: not an out-of-fold figure). A series counts
@@ -59,6 +59,7 @@ def _share(k: int, n: int) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=DEFAULT_BUNDLE, help="bundle name or folder")
+    ap.add_argument("--csv", type=Path, default=None, help="also write the annotate table, with the MANIFEST label")
     args = ap.parse_args()
     exe = shutil.which("dcm2niix")
     if exe is None:
@@ -73,6 +74,8 @@ def main() -> None:
         t2 = time.perf_counter()
     print(f"{len(labels)} volumes converted in {t1 - t0:.1f} s, annotated in {t2 - t1:.1f} s")
     table = table[table["path"].astype(str).str.endswith(".nii.gz")]
+    if args.csv:
+        table.assign(truth=[labels[Path(p).parent][1] for p in table["path"]]).to_csv(args.csv, index=False)
     planes = [
         (labels[Path(p)][2], o) for p, o in zip(table["path"].map(lambda p: Path(p).parent), table["orientation"])
     ]

@@ -278,3 +278,69 @@ def test_timing_only_headers_are_not_the_forests():
     full = {**timing, "image_type": "ORIGINAL\\PRIMARY"}
     assert decision.header_forest_votes(full) and not decision.header_is_timing_only(full)
     assert not decision.header_is_timing_only({"pixel_spacing": "1\\1"})
+
+
+# --- the fluid test (the timing model's T2 family: T2 or FLAIR) ----------------------------------------
+
+from radclass.models.bundle import BundleError, FluidContrast  # noqa: E402
+
+FLUID = FluidContrast(measure="fractions", flair_below=0.0, t2_from=0.2, min_slices=16, precision=0.7)
+FAMILY = {"T2": ("T2", "FLAIR")}
+
+
+def _family(fluid: float | None, test: FluidContrast | None = FLUID, error: str = "") -> Annotation:
+    evidence = Evidence(timing_proba=np.array([0.05, 0.9, 0.05], np.float32), fluid=fluid, pixel_error=error)
+    return decide_series(
+        evidence,
+        AXIAL,
+        classes=CLASSES,
+        orient_classes=ORIENT,
+        fusion=FUSION,
+        timing_thresholds={"T2": 0.8},
+        timing_families=FAMILY,
+        fluid=test,
+    )
+
+
+def test_bright_fluid_is_t2_and_dark_fluid_flair_with_a_capped_confidence():
+    t2, flair = _family(0.5), _family(-1.2)
+    assert (t2.status, t2.sequence, flair.sequence) == (Status.OK, SequenceClass.T2, SequenceClass.FLAIR)
+    for a in (t2, flair):
+        assert Flag.SEQUENCE_FROM_TIMING in a.flags and a.confidence == pytest.approx(0.7)
+        assert any(str(f).startswith("fluid_from_pixels:fluid") for f in a.flags)
+    assert flair.contrast is Contrast.PRE  # the default of an anatomical sequence without an agent
+
+
+def test_the_fluid_band_and_a_missing_reading_abstain_with_their_reason():
+    band = _family(0.1)
+    assert band.status is Status.UNKNOWN and "lies in the band [0.00, 0.20)" in band.reason
+    assert Flag.SEQUENCE_FROM_TIMING not in band.flags
+    unmeasured = _family(None, error="fluid not measured (3 slices)")
+    assert unmeasured.status is Status.UNKNOWN and unmeasured.reason.endswith("fluid not measured (3 slices)")
+    without = _family(0.5, test=None)
+    assert without.status is Status.UNKNOWN and "no test that tells them apart" in without.reason
+
+
+def test_a_class_standing_for_itself_skips_the_fluid_test():
+    evidence = Evidence(timing_proba=np.array([0.05, 0.05, 0.9], np.float32), fluid=0.5)
+    a = decide_series(
+        evidence,
+        AXIAL,
+        classes=CLASSES,
+        orient_classes=ORIENT,
+        fusion=FUSION,
+        timing_thresholds={"DWI": 0.8},
+        timing_families=FAMILY,
+        fluid=FLUID,
+    )
+    assert a.sequence == "DWI" and not any(str(f).startswith("fluid_from_pixels") for f in a.flags)
+
+
+def test_the_fluid_table_validates_itself():
+    assert FLUID.call(-0.1) == "FLAIR" and FLUID.call(0.2) == "T2" and FLUID.call(0.1) is None
+    with pytest.raises(BundleError, match="must be one of"):
+        FluidContrast(measure="nope", flair_below=0.0, t2_from=0.1)
+    with pytest.raises(BundleError, match="at least its FLAIR bound"):
+        FluidContrast(measure="tails", flair_below=0.3, t2_from=0.1)
+    with pytest.raises(BundleError, match="no 't2_from'"):
+        FluidContrast.from_meta({"measure": "tails", "flair_below": 0.1})

@@ -87,7 +87,7 @@ def test_timing_rows_keep_only_what_a_nifti_keeps():
     reduced = timing_row(row)
     assert reduced["repetition_time"] == 500.0 and reduced["image_type"] is None and reduced["manufacturer"] is None
     assert {k for k, v in reduced.items() if v is not None} <= set(TIMING_FIELDS)
-    assert timing_label("T1C") == "T1" and timing_label("FLAIR") == "FLAIR"
+    assert timing_label("T1C") == "T1" and timing_label("FLAIR") == "T2"  # the T2 family: the fluid test decides
 
 
 def _toy(seed: int = 0) -> ForestData:

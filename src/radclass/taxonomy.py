@@ -145,6 +145,10 @@ class Flag(StrEnum):
     """A T1 series whose header names no contrast agent was called T1C: its brain's brightest voxels outshine the
     deep tissue past the bundle's validated gadolinium threshold; written with the measured ratio
     (:class:`FlagNote`; docs/pixel_model.md)."""
+    FLUID_FROM_PIXELS = "fluid_from_pixels"
+    """The timing model called the series T2 family (T2 or FLAIR: their TR and TE are alike), and its brain's
+    fluid decided which: bright fluid a T2, dark fluid a FLAIR, past the bundle's validated band; written with the
+    measured reading (:class:`FlagNote`; docs/pixel_model.md)."""
 
     def note(self, detail: str) -> FlagNote:
         """This flag with a ``detail`` (``pixel_issue:truncated at byte 100``)."""

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from radclass.features.header import SEQUENCE_FIELDS
-from radclass.models.bundle import ContrastEnhancement
+from radclass.models.bundle import ContrastEnhancement, FluidContrast
 from radclass.models.ensemble import Decision, decide, fuse, majority_vote
 from radclass.taxonomy import (
     DEFAULT_CONTRAST,
@@ -93,6 +93,9 @@ class Evidence:
     timing_proba
         The timing model's probabilities, shape (n_classes,), for a header with timing but no technique fields
         (:func:`header_is_timing_only`); the header forest then has no vote.
+    fluid
+        The fluid reading of the series' volume (:func:`radclass.features.fluid.fluid_contrast`); None when it was
+        not measured (the timing model's answer is not the T2 family, or the volume could not be read).
     """
 
     slice_proba: np.ndarray | None = None
@@ -103,6 +106,7 @@ class Evidence:
     signature_proba: np.ndarray | None = None
     enhancement: float | None = None
     timing_proba: np.ndarray | None = None
+    fluid: float | None = None
 
     @property
     def has_pixels(self) -> bool:
@@ -116,7 +120,7 @@ class Evidence:
 
     def without_pixels(self, reason: str) -> Evidence:
         """This evidence with the pixel model's vote withheld for ``reason``."""
-        return Evidence(None, None, self.forest_proba, reason, self.pixels_skipped, None, None, self.timing_proba)
+        return Evidence(None, None, self.forest_proba, reason, self.pixels_skipped, None, None, self.timing_proba, None)
 
 
 @dataclass(frozen=True)
@@ -338,6 +342,8 @@ def decide_series(
     signature_thresholds: Mapping[str, float] | None = None,
     enhancement: ContrastEnhancement | None = None,
     timing_thresholds: Mapping[str, float] | None = None,
+    timing_families: Mapping[str, Sequence[str]] | None = None,
+    fluid: FluidContrast | None = None,
 ) -> Annotation:
     """The annotation of one MR series from what the models saw of it.
 
@@ -364,6 +370,11 @@ def decide_series(
     timing_thresholds
         The timing model's per-class thresholds (the bundle's ``timing_model``): for a header with timing alone,
         the model's class at or above its threshold is the answer (flag ``sequence_from_timing``), else UNKNOWN.
+    timing_families
+        The timing model's classes that stand for several sequences (:attr:`TimingModel.families`): such an
+        answer is decided by ``fluid`` (:func:`fluid_decision`), or is UNKNOWN.
+    fluid
+        The bundle's fluid test (T2 against FLAIR from ``evidence.fluid``; flag ``fluid_from_pixels``).
 
     Returns
     -------
@@ -399,7 +410,14 @@ def decide_series(
         if timing.top not in (timing_thresholds or {}):
             abstained = f"the timing model has no validated threshold for {timing.top}"
         if timing.label != UNKNOWN:
-            flags.append(Flag.SEQUENCE_FROM_TIMING)
+            family = tuple((timing_families or {}).get(timing.label, (timing.label,)))
+            decision, split = fluid_decision(timing, evidence.fluid, fluid, family, evidence.pixel_error)
+            if decision.label != UNKNOWN:
+                flags.append(Flag.SEQUENCE_FROM_TIMING)
+                if split:
+                    flags.append(FlagNote(Flag.FLUID_FROM_PIXELS, split))
+            else:
+                abstained = split
     elif signature is not None and (signature.label != UNKNOWN or not evidence.has_pixels):
         proba = np.asarray(evidence.signature_proba, np.float32)
         decision, limit = signature, float((signature_thresholds or {}).get(signature.top, 1.0))
@@ -432,8 +450,12 @@ def decide_series(
         status=Status.OK if known else Status.UNKNOWN,
         reason=""
         if known
-        else f"confidence {decision.confidence:.2f} below {limit:.2f} (best: {decision.top})"
-        + (f"; {abstained}" if abstained else ""),
+        else (
+            abstained
+            if decision.confidence >= limit
+            else f"confidence {decision.confidence:.2f} below {limit:.2f} (best: {decision.top})"
+            + (f"; {abstained}" if abstained else "")
+        ),
         sequence=_sequence(decision.label),
         plane=plane,
         plane_source=source,
@@ -472,6 +494,38 @@ def gadolinium_decision(
     if evidence.enhancement < test.threshold:
         return None
     return Decision(SequenceClass.T1C.value, min(decision.confidence, test.precision), decision.top)
+
+
+def fluid_decision(
+    decision: Decision, reading: float | None, test: FluidContrast | None, family: Sequence[str], why_not: str = ""
+) -> tuple[Decision, str]:
+    """(the decision, a note) for a timing-model answer that stands for the sequences ``family``.
+
+    A class that stands for itself is returned as it is, with no note. The T2 family (T2 or FLAIR) is decided by
+    the bundle's fluid test on the measured ``reading``: its call, with the confidence capped at the lower bound
+    of the test's out-of-fold precision and the reading as the note; UNKNOWN, with the reason as the note, when
+    the bundle has no such test, the volume was not measured (``why_not``: why), or the reading lies in the
+    test's band.
+    """
+    family = tuple(family)
+    if len(family) < 2:
+        return decision, ""
+    unknown = Decision(UNKNOWN, decision.confidence, decision.label)
+    stands = f"the timing model's {decision.label} stands for {' or '.join(family)}"
+    if test is None or set(family) != {SequenceClass.T2, SequenceClass.FLAIR}:
+        return unknown, f"{stands}, and the bundle has no test that tells them apart"
+    if reading is None:
+        return unknown, f"{stands}, and the fluid test could not measure the volume" + (
+            f": {why_not}" if why_not else ""
+        )
+    call = test.call(reading)
+    if call is None:
+        return unknown, (
+            f"{stands}; fluid reading {reading:.2f} lies in the band [{test.flair_below:.2f}, {test.t2_from:.2f}) "
+            "where the test abstains"
+        )
+    bound = f"< {test.flair_below:.2f}" if call == SequenceClass.FLAIR else f">= {test.t2_from:.2f}"
+    return Decision(call, min(decision.confidence, test.precision), call), f"fluid {reading:.2f} {bound}"
 
 
 def _signature_decision(

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ class SeriesEvidence:
     signature_proba: np.ndarray | None = None  # (n_classes,) pixel-signature model, series without a header only
     enhancement: float | None = None  # enhancement ratio of a T1 volume without a contrast agent (gadolinium test)
     timing_proba: np.ndarray | None = None  # (n_classes,) timing model, headers with timing and no technique only
+    fluid: float | None = None  # fluid reading of a volume the timing model calls T2 family (fluid test)
 
     def evidence(self) -> Evidence:
         """The decision policy's input: the probabilities and the pixel notes."""
@@ -79,6 +81,7 @@ class SeriesEvidence:
             self.signature_proba,
             self.enhancement,
             self.timing_proba,
+            self.fluid,
         )
 
 
@@ -172,6 +175,8 @@ def annotate_series(
         signature_thresholds=signature.thresholds if (signature := bundle.metadata.pixel_signature) else None,
         enhancement=bundle.metadata.contrast_enhancement,
         timing_thresholds=timing.thresholds if (timing := bundle.metadata.timing) else None,
+        timing_families=timing.families if timing else None,
+        fluid=bundle.metadata.fluid_contrast,
     )
     status, reason, flags = non_brain_outcome(region, annotation.status, annotation.reason, annotation.flags)
     return replace(annotation, status=status, reason=reason, flags=flags)
@@ -224,10 +229,10 @@ def _gather_evidence(
     try:
         # Header forest: one batched call.
         add_forest_evidence(candidates, bundle, evidence)
-        targets = enhancement_targets(candidates, bundle, evidence, gate)
-        # The gadolinium test's volumes queue behind the slice work, in the same workers (when there are any:
-        # none are forked after this process's forest session exists).
-        measured = [pool.submit(measure_enhancement, s, process_bundle) for s in targets] if pool else []
+        targets = volume_targets(candidates, bundle, evidence, gate)
+        # The volume tests queue behind the slice work, in the same workers (when there are any: none are forked
+        # after this process's forest session exists).
+        measured = [pool.submit(measure_volume, s, process_bundle, test) for s, test in targets] if pool else []
         for (s, need_cnn, _), (proba, err, region) in zip(work, loaded):
             if region is not None:
                 evidence[s.key].anatomy = region
@@ -238,11 +243,11 @@ def _gather_evidence(
             done += 1
             if progress:
                 progress(done, total)
-        for s, future in zip(targets, measured):
-            set_enhancement(evidence[s.key], *future.result())
+        for (s, test), future in zip(targets, measured):
+            set_volume_reading(evidence[s.key], test, *future.result())
         if pool is None:
-            for s in targets:
-                set_enhancement(evidence[s.key], *measure_enhancement(s, bundle))
+            for s, test in targets:
+                set_volume_reading(evidence[s.key], test, *measure_volume(s, bundle, test))
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -297,30 +302,65 @@ def needs_enhancement(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: 
     return region is None or not region.non_brain
 
 
-def enhancement_targets(
+def needs_fluid(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: AnatomyGate) -> bool:
+    """Whether the bundle's fluid test can decide the series' label: the timing model answers a class that
+    stands for T2 and FLAIR (:attr:`TimingModel.families`) and the header does not place the series outside the
+    brain. (A volume with too few slices is refused by the measure itself, which gives the reason.)"""
+    test, timing = bundle.metadata.fluid_contrast, bundle.metadata.timing
+    if test is None or timing is None or ev.timing_proba is None or Flag.NO_PIXELS in s.flags:
+        return False
+    answer = class_threshold_decision(ev.timing_proba, bundle.classes, timing.thresholds)
+    if answer is None or SequenceClass.FLAIR not in timing.family(answer.label):
+        return False
+    region = gate.from_header(s.header)
+    return region is None or not region.non_brain
+
+
+class VolumeTest(StrEnum):
+    """A measure of a series' whole first volume inside the learned brain mask, that changes its label."""
+
+    ENHANCEMENT = "enhancement"
+    """The gadolinium test (:func:`needs_enhancement`): T1 or T1C."""
+    FLUID = "fluid"
+    """The fluid test (:func:`needs_fluid`): T2 or FLAIR."""
+
+
+def volume_targets(
     candidates: list[Series], bundle: ModelBundle, evidence: dict[str, SeriesEvidence], gate: AnatomyGate
-) -> list[Series]:
-    """The candidates whose enhancement ratio is to be measured (:func:`needs_enhancement`), once the header
-    forest has voted; none when the bundle has no gadolinium test."""
-    if bundle.metadata.contrast_enhancement is None or not bundle.has("brain_mask"):
+) -> list[tuple[Series, VolumeTest]]:
+    """The candidates whose volume is to be measured, each with its test, once the header models have voted;
+    none when the bundle has no brain mask."""
+    if not bundle.has("brain_mask"):
         return []
-    return [s for s in candidates if needs_enhancement(s, evidence[s.key], bundle, gate)]
+    targets = []
+    for s in candidates:
+        if bundle.metadata.contrast_enhancement is not None and needs_enhancement(s, evidence[s.key], bundle, gate):
+            targets.append((s, VolumeTest.ENHANCEMENT))
+        elif needs_fluid(s, evidence[s.key], bundle, gate):
+            targets.append((s, VolumeTest.FLUID))
+    return targets
 
 
-def measure_enhancement(s: Series, bundle: ModelBundle | ProcessBundle) -> tuple[float | None, str]:
-    """(enhancement ratio of the first volume of ``s``, "") or (None, why it could not be measured), in this
-    process (a :class:`ProcessBundle` gives the process's own copy of the bundle)."""
+def measure_volume(s: Series, bundle: ModelBundle | ProcessBundle, test: VolumeTest) -> tuple[float | None, str]:
+    """(the reading of ``test`` on the first volume of ``s``, "") or (None, why it could not be measured), in
+    this process (a :class:`ProcessBundle` gives the process's own copy of the bundle)."""
     model = bundle.local() if isinstance(bundle, ProcessBundle) else bundle
     try:
-        return model.enhancement_ratio(load_volume(s)), ""
-    except Exception as err:  # an unreadable or unmeasurable volume must not stop the run; it keeps its T1
-        return None, f"enhancement not measured ({err})"
+        volume = load_volume(s)
+        if test is VolumeTest.ENHANCEMENT:
+            return model.enhancement_ratio(volume), ""
+        return model.fluid_contrast(volume), ""
+    except Exception as err:  # an unreadable or unmeasurable volume must not stop the run; the test abstains
+        return None, f"{test} not measured ({err})"
 
 
-def set_enhancement(ev: SeriesEvidence, ratio: float | None, error: str) -> None:
-    """Record a measured ratio, or why there is none (added to the series' pixel notes)."""
-    ev.enhancement = ratio
-    if ratio is None:
+def set_volume_reading(ev: SeriesEvidence, test: VolumeTest, reading: float | None, error: str) -> None:
+    """Record a measured reading of ``test``, or why there is none (added to the series' pixel notes)."""
+    if test is VolumeTest.ENHANCEMENT:
+        ev.enhancement = reading
+    else:
+        ev.fluid = reading
+    if reading is None:
         ev.pixel_error = ev.pixel_error or error
 
 

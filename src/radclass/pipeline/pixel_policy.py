@@ -10,9 +10,10 @@ every series that has pixels, for a full audit of the CNN's opinion.
 
 :func:`pixel_need` is the one place this is decided; the local engine and the Ray engine both call it. The
 anatomy gate's own pixel stage (:mod:`radclass.anatomy.gate`) is independent of this policy: it measures a
-series whenever its header and the anatomy rules decide nothing. So is the bundle's gadolinium test
-(:func:`radclass.pipeline.annotate.needs_enhancement`): it reads the whole first volume of a series the forest
-calls T1 without a contrast agent in its header, in either mode, because its answer can change the label.
+series whenever its header and the anatomy rules decide nothing. So are the bundle's volume tests
+(:func:`radclass.pipeline.annotate.volume_targets`): the gadolinium test reads the whole first volume of a series
+the header models call T1 without a contrast agent in its header, the fluid test that of a series the timing model
+calls T2 family (T2 or FLAIR), in either mode, because their answers change the label.
 """
 
 from __future__ import annotations

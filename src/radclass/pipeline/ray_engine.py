@@ -235,13 +235,13 @@ def annotate_paths_ray(
         ProcessBundle,
         add_forest_evidence,
         add_signature_evidence,
-        enhancement_targets,
         initial_evidence,
         is_mr_candidate,
-        measure_enhancement,
+        measure_volume,
         pixel_work,
         rows_from_evidence,
-        set_enhancement,
+        set_volume_reading,
+        volume_targets,
     )
     from radclass.pipeline.pixel_policy import PixelMode
     from radclass.pipeline.scan import scan
@@ -309,12 +309,13 @@ def annotate_paths_ray(
         add_signature_evidence(candidates, model, evidence)  # series without a header only, in the driver
         t["pixel_signature"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        targets = enhancement_targets(candidates, model, evidence, gate)  # T1 volumes without a contrast agent
+        targets = volume_targets(candidates, model, evidence, gate)  # gadolinium and fluid tests
         if targets:  # one Ray task per volume, each worker process with its own copy of the bundle
-            measure = ray.remote(num_cpus=1)(measure_enhancement)
+            measure = ray.remote(num_cpus=1)(measure_volume)
             process_bundle = ProcessBundle(model)
-            for s, (ratio, error) in zip(targets, ray.get([measure.remote(s, process_bundle) for s in targets])):
-                set_enhancement(evidence[s.key], ratio, error)
+            readings = ray.get([measure.remote(s, process_bundle, test) for s, test in targets])
+            for (s, test), (reading, error) in zip(targets, readings):
+                set_volume_reading(evidence[s.key], test, reading, error)
         t["enhancement"] = time.perf_counter() - t0
         rows = rows_from_evidence(result, model, evidence, rules=label_rules, threshold=threshold, anatomy=gate)
     finally:

@@ -198,14 +198,13 @@ def add_fluid_contrast(
     left_out: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """Validate, choose and write the fluid test into ``bundle_dir`` (its ``bundle.json`` gains the
-    ``fluid_contrast`` table, and its ``timing_model`` table, when present, the family ``T2``: T2 or FLAIR);
-    returns the validation record (also stored in the table)."""
+    ``fluid_contrast`` table); returns the validation record (also stored in the table)."""
     log("fluid test: nested leave-one-dataset-out")
     nested = nested_lodo(development, log)
     outer = figures([e.sequence for e in development], nested.answer)
     choice = choose(development)
     test_answer = calls(np.array([e.readings[choice.measure] for e in test]), choice.bounds)
-    validation = {
+    validation: dict[str, Any] = {
         "outer_lodo": outer,
         "outer_choices": {d: [c.measure, *(round(b, 4) for b in c.bounds)] for d, c in nested.choices.items()},
         "rule": {"max_error": MAX_ERROR},
@@ -236,8 +235,6 @@ def add_fluid_contrast(
         "precision": table.precision,
         "validation": validation,
     }
-    if isinstance(meta.get("timing_model"), dict):
-        meta["timing_model"]["families"] = {"T2": list(CLASSES)}
     write_bundle_json(bundle_dir, meta)
     write_card_section(Path(bundle_dir) / "model_card.md", CARD_HEADING, card_section(meta["fluid_contrast"]))
     log(

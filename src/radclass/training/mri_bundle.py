@@ -366,6 +366,9 @@ def build_mri_bundle(
     from radclass.training.timing_model import build_timing_model
 
     build_timing_model(out_dir, items, held, rng_seed, log)  # NIfTI volumes without a sidecar (model card section)
+    from radclass.training.fluid_contrast import build_fluid_test
+
+    build_fluid_test(out_dir, items, held, log)  # T2 against FLAIR from the pixels, for the timing model's T2 family
     log(f"bundle written to {out_dir} in {time.monotonic() - t0:.0f}s")
     return report
 

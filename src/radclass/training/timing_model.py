@@ -8,7 +8,8 @@ never saw a header that thin, so a bundle carries this second header model for t
 - **Rows**: every labelled series whose header has a TR or TE, reduced to what such a NIfTI keeps
   (:func:`radclass.features.header.timing_row`), with its dataset as group; and the protocol sampler's synthetic
   rows (:mod:`radclass.training.synthetic_headers`), reduced the same way, in every training fold. T1C counts as
-  T1: the timing of a T1 series does not change with gadolinium (the bundle's gadolinium test decides T1C).
+  T1: the timing of a T1 series does not change with gadolinium (the bundle's gadolinium test decides T1C). FLAIR
+  counts as T2 (:data:`FAMILIES`): without the inversion time their timing is alike (the fluid test decides).
 - **Thresholds**: per class (:func:`radclass.models.ensemble.class_thresholds`) on leave-one-dataset-out
   predictions of the real rows: a class answers from the confidence at which at most
   :data:`MAX_ERROR` of its out-of-fold answers were wrong, with at least :data:`MIN_ACCEPTED` answers from
@@ -51,9 +52,18 @@ INNER_FOLDS = 5
 FILE = "timing.onnx"
 
 
+#: Classes that stand for several sequences the timing cannot separate, and that the pixels decide
+#: (:attr:`radclass.models.bundle.TimingModel.families`): a dcm2niix header keeps no inversion time, and a FLAIR's
+#: TR and TE are a T2's, so the fluid test (:mod:`radclass.training.fluid_contrast`) tells them apart.
+FAMILIES: dict[str, tuple[str, ...]] = {SequenceClass.T2.value: (SequenceClass.T2.value, SequenceClass.FLAIR.value)}
+
+
 def timing_label(sequence: str) -> str:
-    """The class the timing model learns for a series of ``sequence``: T1C is T1 (gadolinium leaves TR/TE)."""
-    return SequenceClass.T1.value if sequence == SequenceClass.T1C else sequence
+    """The class the timing model learns for a series of ``sequence``: T1C is T1 (gadolinium leaves TR/TE; the
+    gadolinium test decides T1C), a member of a :data:`FAMILIES` class is that class (FLAIR is T2)."""
+    if sequence == SequenceClass.T1C:
+        return SequenceClass.T1.value
+    return next((family for family, members in FAMILIES.items() if sequence in members), sequence)
 
 
 def timing_data(items: Sequence[LabelledSeries], synthetic_per_class: int = 200, seed: int = 0) -> ForestData:
@@ -170,13 +180,16 @@ def add_timing_model(
         "outer_thresholds": nested.chosen,
         "rule": {"max_error": MAX_ERROR, "min_accepted": MIN_ACCEPTED, "min_datasets": MIN_DATASETS},
     }
-    table = TimingModel(features=TIMING_FEATURES, classes=tuple(str(c) for c in forest.classes_), thresholds=thresholds)
+    classes = tuple(str(c) for c in forest.classes_)
+    families = {c: members for c, members in FAMILIES.items() if c in classes}
+    table = TimingModel(features=TIMING_FEATURES, classes=classes, thresholds=thresholds, families=families)
     meta = ModelBundle.load(bundle_dir).meta
     meta["timing"] = FILE
     meta["timing_model"] = {
         "features": list(table.features),
         "classes": list(table.classes),
         "thresholds": dict(table.thresholds),
+        "families": {c: list(m) for c, m in table.families.items()},
         "params": PARAMS,
         "validation": validation,
     }
@@ -217,7 +230,8 @@ def card_section(table: dict[str, Any]) -> list[str]:
         "A header with acquisition timing but no field naming the technique (a NIfTI volume without its sidecar:",
         "dcm2niix's TE and TR, a `.bval` file) is judged by a forest over "
         f"{', '.join(table['features'])} (`timing.onnx`; flag `sequence_from_timing`). T1 stands for the T1 family;",
-        "the gadolinium test decides T1C. A class answers only from its validated threshold "
+        "the gadolinium test decides T1C. T2 stands for T2 and FLAIR; the fluid test decides between them.",
+        "A class answers only from its validated threshold "
         f"(out of fold at most {rule['max_error']:.0%} wrong, at least {rule['min_accepted']} answers from "
         f"{rule['min_datasets']} datasets): {table['thresholds'] or 'none'}; every other class abstains (UNKNOWN).",
         "",

@@ -1,0 +1,125 @@
+"""The fluid test's training (radclass.training.fluid_contrast): bounds, the inner-fold band, nested folds that
+ignore the held-out labels, the bundle table; and annotate end to end on dcm2niix-like NIfTI volumes without a
+sidecar (TE in ``descrip``, TR in pixdim[4]) holding a real T2 and FLAIR of the pool."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from radclass.models.bundle import BUNDLED_DIR, ModelBundle
+from radclass.taxonomy import UNKNOWN
+from radclass.training.fluid_contrast import (
+    CARD_HEADING,
+    FluidExample,
+    add_fluid_contrast,
+    bounds_of,
+    calls,
+    choose,
+    margin_for,
+    nested_lodo,
+)
+from radclass.training.timing_model import timing_label
+
+
+def _examples(rng: np.random.Generator, datasets: int = 5, overlap: bool = False) -> list[FluidExample]:
+    out = []
+    for d in range(datasets):
+        for i in range(4):
+            t2 = i % 2 == 0
+            value = (0.8 if t2 else -1.0) + rng.normal(0, 0.2)
+            if overlap and d == 0 and not t2:
+                value = 0.9  # an oedema-filled FLAIR that reads like a T2
+            readings = {"fractions": value, "tails": value / 2, "deep_tails": -value}  # deep_tails: useless
+            out.append(FluidExample(f"d{d}/{i}", f"d{d}", "T2" if t2 else "FLAIR", readings))
+    return out
+
+
+def test_bounds_split_the_classes_and_the_band_covers_inner_errors():
+    lo, hi = bounds_of(np.array([-1.0, -0.8, 0.6, 0.9]), np.array([False, False, True, True]), 0.1)
+    assert lo == pytest.approx(-0.2) and hi == pytest.approx(0.0)
+    assert list(calls(np.array([-0.5, -0.1, 0.5]), (lo, hi))) == ["FLAIR", "", "T2"]
+    distance = np.array([-1.0, -0.3, 0.4, 1.0, 0.2])
+    truth = np.array(["FLAIR", "FLAIR", "T2", "T2", "FLAIR"], dtype=object)  # the last is wrong at 0.2
+    assert margin_for(distance, truth) == pytest.approx(0.2, abs=1e-5)
+    assert margin_for(distance[:4], truth[:4]) == 0.0
+    with pytest.raises(ValueError, match="T2 and FLAIR"):
+        bounds_of(np.array([0.1, 0.2]), np.array([True, True]), 0.0)
+
+
+def test_choice_prefers_the_reading_that_separates_and_abstains_where_inner_folds_erred():
+    rng = np.random.default_rng(0)
+    choice = choose(_examples(rng))
+    assert choice.measure in ("fractions", "tails") and choice.inner_recall == 1.0
+    with_overlap = choose(_examples(rng, overlap=True))
+    assert with_overlap.margin > 0 and with_overlap.inner_wrong == 0
+
+
+def test_nested_answers_of_a_dataset_ignore_its_own_labels():
+    rng = np.random.default_rng(1)
+    examples = _examples(rng)
+    flipped = [
+        FluidExample(e.name, e.dataset, {"T2": "FLAIR", "FLAIR": "T2"}[e.sequence], e.readings)
+        if e.dataset == "d2"
+        else e
+        for e in examples
+    ]
+    a, b = nested_lodo(examples, log=lambda _m: None), nested_lodo(flipped, log=lambda _m: None)
+    held = [i for i, e in enumerate(examples) if e.dataset == "d2"]
+    assert list(a.answer[held]) == list(b.answer[held])
+
+
+def test_a_bundle_gains_the_table_and_its_card_section(tmp_path: Path):
+    target = tmp_path / "bundle"
+    shutil.copytree(BUNDLED_DIR / "mri-series", target)
+    rng = np.random.default_rng(2)
+    record = add_fluid_contrast(target, _examples(rng), _examples(rng, datasets=1), log=lambda _m: None)
+    test = ModelBundle.load(target).metadata.fluid_contrast
+    assert test is not None and test.flair_below <= test.t2_from and 0 < test.precision <= 1
+    assert record["outer_lodo"]["volumes"] == 20 and record["test_groups"]["volumes"] == 4
+    assert CARD_HEADING in (target / "model_card.md").read_text()
+
+
+def test_the_bundled_test_and_timing_family_are_validated():
+    assert timing_label("FLAIR") == "T2" and timing_label("T1C") == "T1" and timing_label("DWI") == "DWI"
+    meta = json.loads((BUNDLED_DIR / "mri-series" / "bundle.json").read_text())
+    assert meta["timing_model"]["families"] == {"T2": ["T2", "FLAIR"]}
+    outer = meta["fluid_contrast"]["validation"]["outer_lodo"]
+    assert outer["precision"]["n"] > 0 and outer["volumes"] >= outer["answered"]["k"]
+
+
+def _dcm2niix_like(source: Path, target: Path, te: float, tr_ms: float, slices: int | None = None) -> None:
+    """``source`` as dcm2niix writes a volume without its sidecar: TE in ``descrip``, TR (s) in pixdim[4]."""
+    img = nib.load(source)
+    data = np.asanyarray(img.dataobj)
+    if slices is not None:
+        data = data[:, :, :slices]
+    out = nib.Nifti1Image(data, img.affine, img.header.copy())
+    out.header["descrip"] = f"TE={te:g};Time=120000.000".encode()
+    out.header.set_xyzt_units("mm", "sec")
+    out.header["pixdim"][4] = tr_ms / 1000
+    nib.save(out, target)
+
+
+def test_annotate_tells_t2_from_flair_by_their_fluid(data_root: Path, tmp_path: Path, run_cli):
+    folder = data_root / "mri/nifti/open_ms_data/longitudinal/raw/patient01"
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    _dcm2niix_like(folder / "study1_T2W.nii.gz", archive / "a.nii.gz", te=95, tr_ms=5000)
+    _dcm2niix_like(folder / "study1_FLAIR.nii.gz", archive / "b.nii.gz", te=125, tr_ms=9000)
+    _dcm2niix_like(folder / "study1_FLAIR.nii.gz", archive / "slab.nii.gz", te=125, tr_ms=9000, slices=8)
+    out = tmp_path / "x.csv"
+    result = run_cli("annotate", archive, "--out", out)
+    assert result.exit_code == 0, result.output
+    rows = {Path(p).name: r for p, r in zip(pd.read_csv(out).path, pd.read_csv(out).to_dict("records"))}
+    for name, label in (("a.nii.gz", "T2"), ("b.nii.gz", "FLAIR")):
+        assert rows[name]["sequence"] == label, rows[name]["reason"]
+        assert "fluid_from_pixels:fluid" in rows[name]["flags"] and "sequence_from_timing" in rows[name]["flags"]
+    slab = rows["slab.nii.gz"]
+    assert slab["sequence"] == UNKNOWN and "fewer than 16" in slab["reason"]

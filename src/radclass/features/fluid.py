@@ -16,7 +16,9 @@ Three readings (:data:`MEASURES`), chosen among on inner dataset folds by
 * ``tails``: log of the upper spread (95th percentile minus median) over the lower (median minus 5th);
 * ``deep_tails``: ``tails`` over the voxels 8 or more voxels inside the mask (ventricles, deep tissue).
 
-Intensities are taken above the brain's 0.5th percentile, so that a scanner's offset does not enter.
+Intensities are taken above the brain's 0.5th percentile, so that a scanner's offset does not enter. Only a whole
+brain is measured (:func:`check_whole_brain`): on a slab the fluid share depends on where it was cut, and the mask
+network finds a "brain" in any body part.
 """
 
 from __future__ import annotations
@@ -24,10 +26,16 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from radclass.features.brain_mask import MaskNetwork, masked_brain
+from radclass.features.brain_mask import MASK_SIDE, MaskNetwork, masked_brain
 
 #: The readings of :func:`fluid_contrast`, by name.
 MEASURES: tuple[str, ...] = ("fractions", "tails", "deep_tails")
+#: The mask's volume (cm^3) of a whole brain: adult brains lie near 1,000-1,700 cm^3, and the bounds leave room
+#: for children, atrophy and a mask that keeps some CSF (a physical prior, not fitted). A slab, a cropped patch or
+#: a body part that the network mistook for a brain (a pelvis: about 320 cm^3 in the pool) is not measured.
+WHOLE_BRAIN_CM3 = (700.0, 2200.0)
+#: No whole brain is longer than this along any axis (mm).
+MAX_BRAIN_EXTENT_MM = 210.0
 _BRIGHT, _DARK = 1.5, 0.6  # fractions of the brain's median: fluid on a T2, fluid on a FLAIR
 _EPS = 1e-3  # share added to both fractions, so that a volume without one tail stays finite
 _DEEP = 8  # voxels inside the mask (of the 128^3 cube) for ``deep_tails``
@@ -60,21 +68,47 @@ def fluid_measure(values: np.ndarray, depth: np.ndarray, measure: str) -> float:
     raise ValueError(f"Unknown fluid measure {measure!r}; expected one of {', '.join(MEASURES)}.")
 
 
+class NotAWholeBrain(ValueError):
+    """The brain mask's size is not a whole brain's (:data:`WHOLE_BRAIN_CM3`, :data:`MAX_BRAIN_EXTENT_MM`): the
+    fluid reading of a slab or of a body part would mean nothing."""
+
+
+def check_whole_brain(volume_shape: tuple[int, ...], spacing: tuple[float, float, float], mask: np.ndarray) -> None:
+    """Raise :class:`NotAWholeBrain` unless ``mask`` (of the volume's 128^3 cube, cut to its box) has a whole
+    brain's volume and extent, for a volume of ``volume_shape`` voxels of ``spacing`` mm."""
+    voxel = [n * float(d) / MASK_SIDE for n, d in zip(volume_shape, spacing)]  # mm per cube voxel
+    cm3 = float(mask.sum()) * float(np.prod(voxel)) / 1000.0
+    extent = [float(mask.any(axis=tuple(a for a in range(3) if a != axis)).sum()) * voxel[axis] for axis in range(3)]
+    low, high = WHOLE_BRAIN_CM3
+    if not low <= cm3 <= high:
+        raise NotAWholeBrain(f"the brain mask holds {cm3:.0f} cm^3, not a whole brain ({low:.0f}-{high:.0f} cm^3)")
+    if max(extent) > MAX_BRAIN_EXTENT_MM:
+        raise NotAWholeBrain(f"the brain mask is {max(extent):.0f} mm long, longer than a brain")
+
+
 def fluid_readings(
-    volume: np.ndarray, network: MaskNetwork, *, measures: tuple[str, ...] = MEASURES, min_slices: int = 1
+    volume: np.ndarray,
+    network: MaskNetwork,
+    spacing: tuple[float, float, float] | None,
+    *,
+    measures: tuple[str, ...] = MEASURES,
+    min_slices: int = 1,
 ) -> dict[str, float]:
-    """The readings ``measures`` (of :data:`MEASURES`) of a brain volume, from one brain mask; a reading that
-    cannot be taken is left out.
+    """The readings ``measures`` (of :data:`MEASURES`) of a whole-brain volume of voxel size ``spacing`` (mm),
+    from one brain mask; a reading that cannot be taken is left out.
 
     Raises
     ------
     ValueError
-        When the volume is not 3D, is thinner than ``min_slices`` along an axis, or the mask finds no brain
-        large enough to measure.
+        When the volume is not 3D, is thinner than ``min_slices`` along an axis, has no voxel size, or the mask
+        finds no brain large enough to measure; :class:`NotAWholeBrain` when the mask is not a whole brain.
     """
+    if spacing is None:
+        raise ValueError("the volume gives no voxel size, so its brain's size cannot be checked")
     cube, mask = masked_brain(volume, network, min_slices)
     if mask.sum() < _MIN_VOXELS:
         raise ValueError("the brain mask is too small to measure")
+    check_whole_brain(volume.shape, spacing, mask)
     inside = cube[mask]
     values = inside - np.percentile(inside, 0.5)
     depth = ndimage.distance_transform_edt(mask)[mask] if "deep_tails" in measures else np.zeros(0)
@@ -88,7 +122,12 @@ def fluid_readings(
 
 
 def fluid_contrast(
-    volume: np.ndarray, network: MaskNetwork, *, measure: str = "fractions", min_slices: int = 1
+    volume: np.ndarray,
+    network: MaskNetwork,
+    spacing: tuple[float, float, float] | None,
+    *,
+    measure: str = "fractions",
+    min_slices: int = 1,
 ) -> float:
     """The fluid-brightness reading ``measure`` of a brain volume (module docstring): above 0 where fluid is
     bright (T2), below where it is dark (FLAIR).
@@ -99,6 +138,8 @@ def fluid_contrast(
         A 3D volume (:func:`radclass.io.pixels.load_volume` gives one).
     network
         The brain-mask network (:data:`radclass.features.brain_mask.MaskNetwork`).
+    spacing
+        The volume's voxel size along each axis, mm (:func:`radclass.io.pixels.volume_spacing`).
     measure
         One of :data:`MEASURES`.
     min_slices
@@ -111,7 +152,7 @@ def fluid_contrast(
     """
     if measure not in MEASURES:
         raise ValueError(f"Unknown fluid measure {measure!r}; expected one of {', '.join(MEASURES)}.")
-    readings = fluid_readings(volume, network, measures=(measure,), min_slices=min_slices)
+    readings = fluid_readings(volume, network, spacing, measures=(measure,), min_slices=min_slices)
     if measure not in readings:
         raise ValueError(f"the {measure} reading cannot be taken on this volume")
     return readings[measure]

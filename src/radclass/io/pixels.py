@@ -11,6 +11,7 @@ radiological display, for one file), and PNG/JPEG images read as grey.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -518,11 +519,58 @@ def load_volume(series: Series, *, max_slices: int = 512) -> np.ndarray:
     iops = [m.orientations[0] for m in series.instances if m.orientations]
     if not iops:
         return stack
-    row, col = np.asarray(iops[0][:3], float), np.asarray(iops[0][3:6], float)
+    return np.ascontiguousarray(
+        nib.orientations.apply_orientation(stack, nib.orientations.io_orientation(_ras_axes(iops[0])))
+    )
+
+
+def volume_spacing(series: Series) -> tuple[float, float, float] | None:
+    """The voxel size (mm) along each axis of :func:`load_volume`'s array, or None when the series does not say.
+
+    NIfTI: the header's zooms, in the order of the closest canonical axes. DICOM: the first instance's row and
+    column spacing and the distance between the first two slice positions (else the slice thickness), in the
+    order :func:`load_volume` turns the slices into. A multi-frame object's frames keep the slice thickness.
+    """
+    import nibabel as nib
+
+    if series.format == "nifti":
+        try:
+            img: Any = nib.load(str(series.path))
+        except Exception:
+            return None
+        zooms = [float(z) for z in img.header.get_zooms()[:3]]
+        if len(zooms) < 3:
+            return None
+        return _reordered(zooms, nib.orientations.io_orientation(img.affine))
+    if series.format != "dicom" or not series.instances:
+        return None
+    first = series.instances[0]
+    if first.pixel_spacing is None:
+        return None
+    between = first.slice_thickness
+    if len(series.instances) > 1 and first.position and series.instances[1].position:
+        step = float(np.linalg.norm(np.subtract(series.instances[1].position, first.position)))
+        between = step if step > 0 else between
+    if not between:
+        return None
+    spacing = [float(between), float(first.pixel_spacing[0]), float(first.pixel_spacing[1])]  # (slice, row, col)
+    if not first.orientations:
+        return (spacing[0], spacing[1], spacing[2])
+    return _reordered(spacing, nib.orientations.io_orientation(_ras_axes(first.orientations[0])))
+
+
+def _ras_axes(iop: Sequence[float]) -> np.ndarray:
+    """The 4x4 affine (no translation) whose columns are the RAS directions of a slice stack's axes (slice, row,
+    column) for ImageOrientationPatient ``iop``."""
+    row, col = np.asarray(iop[:3], float), np.asarray(iop[3:6], float)
     axes = np.stack([np.cross(row, col), col, row], axis=1)  # LPS direction of each array axis
     axes[:2] *= -1  # LPS -> RAS
-    return np.ascontiguousarray(
-        nib.orientations.apply_orientation(
-            stack, nib.orientations.io_orientation(np.vstack([np.hstack([axes, np.zeros((3, 1))]), [0, 0, 0, 1]]))
-        )
-    )
+    return np.vstack([np.hstack([axes, np.zeros((3, 1))]), [0, 0, 0, 1]])
+
+
+def _reordered(sizes: Sequence[float], ornt: np.ndarray) -> tuple[float, float, float]:
+    """``sizes`` of the stored axes, in the order of the axes nibabel's orientation ``ornt`` turns them into."""
+    out = [0.0, 0.0, 0.0]
+    for axis, (target, _) in enumerate(ornt):
+        out[int(target)] = float(sizes[axis])
+    return (out[0], out[1], out[2])

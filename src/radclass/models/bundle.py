@@ -925,15 +925,17 @@ class ModelBundle:
             raise BundleNotFoundError(f"bundle {self.folder} has no contrast-enhancement test")
         return enhancement_ratio(volume, self.brain_mask_proba, flatten=reading.flatten, min_slices=reading.min_slices)
 
-    def fluid_contrast(self, volume: np.ndarray) -> float:
-        """The fluid reading of a T2-family volume as the bundle's fluid test takes it (:class:`FluidContrast`);
-        :class:`BundleNotFoundError` when the bundle has no such test."""
+    def fluid_contrast(self, volume: np.ndarray, spacing: tuple[float, float, float] | None) -> float:
+        """The fluid reading of a T2-family volume of voxel size ``spacing`` (mm) as the bundle's fluid test takes
+        it (:class:`FluidContrast`); :class:`BundleNotFoundError` when the bundle has no such test."""
         from radclass.features.fluid import fluid_contrast
 
         reading = self.metadata.fluid_contrast
         if reading is None:
             raise BundleNotFoundError(f"bundle {self.folder} has no fluid test")
-        return fluid_contrast(volume, self.brain_mask_proba, measure=reading.measure, min_slices=reading.min_slices)
+        return fluid_contrast(
+            volume, self.brain_mask_proba, spacing, measure=reading.measure, min_slices=reading.min_slices
+        )
 
     def image_proba(self, images: np.ndarray) -> np.ndarray:
         """(n, n_classes) softmax probabilities of a diagnostic model (``onnx``) for prepared (n, 3, S, S)

@@ -29,7 +29,7 @@ from radclass.anatomy.vocabulary import UNDECIDED, AnatomyDecision
 from radclass.features.contrast import series_signature
 from radclass.features.header import header_matrix
 from radclass.features.slices import prepare_batch
-from radclass.io.pixels import PixelReadError, load_slices, load_volume
+from radclass.io.pixels import PixelReadError, load_slices, load_volume, volume_spacing
 from radclass.io.series import Series
 from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle
 from radclass.models.decision import (
@@ -349,7 +349,7 @@ def measure_volume(s: Series, bundle: ModelBundle | ProcessBundle, test: VolumeT
         volume = load_volume(s)
         if test is VolumeTest.ENHANCEMENT:
             return model.enhancement_ratio(volume), ""
-        return model.fluid_contrast(volume), ""
+        return model.fluid_contrast(volume, volume_spacing(s)), ""
     except Exception as err:  # an unreadable or unmeasurable volume must not stop the run; the test abstains
         return None, f"{test} not measured ({err})"
 

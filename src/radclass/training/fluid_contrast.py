@@ -23,7 +23,7 @@ import numpy as np
 
 from radclass.features.brain_mask import MaskNetwork
 from radclass.features.fluid import MEASURES, fluid_readings
-from radclass.io.pixels import PixelReadError, load_volume
+from radclass.io.pixels import PixelReadError, load_volume, volume_spacing
 from radclass.models.bundle import FluidContrast, ModelBundle, write_bundle_json
 from radclass.training.enhancement import MIN_SLICES, ensure_brain_mask, fit_threshold
 from radclass.training.model_card import share, share_text, write_card_section
@@ -56,8 +56,8 @@ class Measured:
 
 
 def measure_pool(pool: Sequence[LabelledSeries], network: MaskNetwork, log: Log = print) -> Measured:
-    """Every usable T2/FLAIR brain series of ``pool`` with at least :data:`MIN_SLICES` slices, with every reading
-    (one brain mask per volume)."""
+    """Every usable T2/FLAIR brain series of ``pool`` with at least :data:`MIN_SLICES` slices and a whole brain
+    (:func:`radclass.features.fluid.check_whole_brain`), with every reading (one brain mask per volume)."""
     result = Measured([])
     for p in pool:
         if p.sequence not in CLASSES or p.anatomy != "brain" or not p.pixels_usable:
@@ -66,7 +66,7 @@ def measure_pool(pool: Sequence[LabelledSeries], network: MaskNetwork, log: Log 
             result.left_out.append((p.id, f"{p.series.n_frames or 0} slices, fewer than {MIN_SLICES}"))
             continue
         try:
-            readings = fluid_readings(load_volume(p.series), network, min_slices=MIN_SLICES)
+            readings = fluid_readings(load_volume(p.series), network, volume_spacing(p.series), min_slices=MIN_SLICES)
         except (PixelReadError, ValueError) as err:
             result.left_out.append((p.id, str(err)))
             continue

@@ -278,9 +278,9 @@ def card_section(table: Mapping[str, Any]) -> list[str]:
         "",
         "A volume the timing model calls T2 family (long TR and TE: T2 or FLAIR) is a FLAIR when its fluid",
         f"reading (`{table['measure']}`, inside the brain mask) is below {table['flair_below']}, a T2 from",
-        f"{table['t2_from']}; between them (where development volumes of both classes lay) it is UNKNOWN. Calls carry",
-        f"the flag `fluid_from_pixels` and a confidence of at most {table['precision']:.3f}. Measured only on volumes",
-        f"of {table['min_slices']} slices or more.",
+        f"{table['t2_from']}; between them (a band chosen on inner folds) it is UNKNOWN. Calls carry the flag",
+        f"`fluid_from_pixels` and a confidence of at most {table['precision']:.3f}. Measured only on a whole brain",
+        f"(the mask 700-2200 cm^3, at most 210 mm long) of {table['min_slices']} slices or more.",
         "",
         f"Nested leave-one-dataset-out over {outer['volumes']} development volumes (reading and bounds chosen on",
         "inner dataset folds, the outer fold's answers reported):",
@@ -300,4 +300,5 @@ def card_section(table: Mapping[str, Any]) -> list[str]:
             f"| {d} | {measure}, {low}, {high} | {f['T2']['right']['k']}/{f['T2']['right']['n']} | "
             f"{f['FLAIR']['right']['k']}/{f['FLAIR']['right']['n']} |"
         )
-    return [*lines, "", f"{len(v['left_out'])} T2/FLAIR brain series were not measured (too few slices).", ""]
+    left = f"{len(v['left_out'])} T2/FLAIR brain series were not measured (too few slices, or not a whole brain)."
+    return [*lines, "", left, ""]

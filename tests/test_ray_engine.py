@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dcm2niix_like import dcm2niix_like
 from loopback_netns import in_loopback_netns, rerun_in_loopback_netns
 from radclass.config import BUNDLED_DIR
 
@@ -65,7 +66,17 @@ def _key(df: pd.DataFrame) -> pd.DataFrame:
 def test_ray_engine_matches_local_engine(data_root, bundle, tmp_path, run_cli):
     from radclass.pipeline.annotate import annotate_paths
 
-    paths = [data_root / p for p in SUBSET]
+    # A T2 as dcm2niix writes it without a sidecar: the timing model's T2 family, decided by the fluid test in
+    # the volume-test tasks.
+    family = tmp_path / "t2_family"
+    family.mkdir()
+    dcm2niix_like(
+        data_root / "mri/nifti/open_ms_data/longitudinal/raw/patient01/study1_T2W.nii.gz",
+        family / "t2.nii.gz",
+        te=95,
+        tr_ms=5000,
+    )
+    paths = [*(data_root / p for p in SUBSET), family]
     local = annotate_paths(paths, progress=False, bundle=bundle, workers=2)
     out = tmp_path / "ray.csv"
     result = run_cli("annotate", *paths, "--out", out, "--model", bundle, "--engine", "ray", "--workers", "2", "-q")
@@ -80,6 +91,9 @@ def test_ray_engine_matches_local_engine(data_root, bundle, tmp_path, run_cli):
     pd.testing.assert_frame_equal(_key(remote), _key(local))
     # every output column agrees, not only the key ones
     pd.testing.assert_frame_equal(remote.astype(str), local.astype(str))
+    if (Path(bundle) / "bundle.json").read_text().count('"fluid_contrast"'):
+        t2 = remote[remote["path"].str.endswith("t2.nii.gz")].iloc[0]
+        assert t2["sequence"] == "T2" and "fluid_from_pixels" in t2["flags"], t2["reason"]
 
 
 def test_engine_option_is_checked(tmp_path, run_cli, data_root):

@@ -8,11 +8,11 @@ import json
 import shutil
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
 
+from dcm2niix_like import dcm2niix_like
 from radclass.models.bundle import BUNDLED_DIR, ModelBundle
 from radclass.taxonomy import UNKNOWN
 from radclass.training.fluid_contrast import (
@@ -94,26 +94,13 @@ def test_the_bundled_test_and_timing_family_are_validated():
     assert outer["precision"]["n"] > 0 and outer["volumes"] >= outer["answered"]["k"]
 
 
-def _dcm2niix_like(source: Path, target: Path, te: float, tr_ms: float, slices: int | None = None) -> None:
-    """``source`` as dcm2niix writes a volume without its sidecar: TE in ``descrip``, TR (s) in pixdim[4]."""
-    img = nib.load(source)
-    data = np.asanyarray(img.dataobj)
-    if slices is not None:
-        data = data[:, :, :slices]
-    out = nib.Nifti1Image(data, img.affine, img.header.copy())
-    out.header["descrip"] = f"TE={te:g};Time=120000.000".encode()
-    out.header.set_xyzt_units("mm", "sec")
-    out.header["pixdim"][4] = tr_ms / 1000
-    nib.save(out, target)
-
-
 def test_annotate_tells_t2_from_flair_by_their_fluid(data_root: Path, tmp_path: Path, run_cli):
     folder = data_root / "mri/nifti/open_ms_data/longitudinal/raw/patient01"
     archive = tmp_path / "archive"
     archive.mkdir()
-    _dcm2niix_like(folder / "study1_T2W.nii.gz", archive / "a.nii.gz", te=95, tr_ms=5000)
-    _dcm2niix_like(folder / "study1_FLAIR.nii.gz", archive / "b.nii.gz", te=125, tr_ms=9000)
-    _dcm2niix_like(folder / "study1_FLAIR.nii.gz", archive / "slab.nii.gz", te=125, tr_ms=9000, slices=8)
+    dcm2niix_like(folder / "study1_T2W.nii.gz", archive / "a.nii.gz", te=95, tr_ms=5000)
+    dcm2niix_like(folder / "study1_FLAIR.nii.gz", archive / "b.nii.gz", te=125, tr_ms=9000)
+    dcm2niix_like(folder / "study1_FLAIR.nii.gz", archive / "slab.nii.gz", te=125, tr_ms=9000, slices=8)
     out = tmp_path / "x.csv"
     result = run_cli("annotate", archive, "--out", out)
     assert result.exit_code == 0, result.output

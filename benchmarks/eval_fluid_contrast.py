@@ -11,35 +11,13 @@ the figures are printed.
 
 from __future__ import annotations
 
-import argparse
-import json
-import shutil
-import tempfile
-import time
+import sys
 from pathlib import Path
 
-from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle
-from radclass.training.fluid_contrast import build_fluid_test
-from radclass.training.pool import labelled_pool
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bundle_step import run_step  # noqa: E402
 
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bundle", default=DEFAULT_BUNDLE, help="bundle whose test groups and brain mask are used")
-    ap.add_argument("--write", type=Path, default=None, help="bundle folder to write the fluid test into")
-    args = ap.parse_args()
-    source = ModelBundle.load(args.write or args.bundle)
-    held = list(source.meta.get("test_groups") or ())
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        target = args.write
-        if target is None:
-            target = Path(tmp) / "bundle"
-            shutil.copytree(source.folder, target)
-        record = build_fluid_test(target, labelled_pool(), held)
-    print(f"{time.perf_counter() - t0:.0f} s")
-    print(json.dumps(record, indent=1))
-
+from radclass.training.fluid_contrast import build_fluid_test  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    run_step(__doc__ or "", build_fluid_test, "fluid test")

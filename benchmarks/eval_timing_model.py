@@ -11,35 +11,13 @@ is written to a temporary copy and only the figures are printed.
 
 from __future__ import annotations
 
-import argparse
-import json
-import shutil
-import tempfile
-import time
+import sys
 from pathlib import Path
 
-from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle
-from radclass.training.pool import labelled_pool
-from radclass.training.timing_model import build_timing_model
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bundle_step import run_step  # noqa: E402
 
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bundle", default=DEFAULT_BUNDLE, help="bundle whose test groups are used")
-    ap.add_argument("--write", type=Path, default=None, help="bundle folder to write the timing model into")
-    args = ap.parse_args()
-    source = ModelBundle.load(args.write or args.bundle)
-    held = list(source.meta.get("test_groups") or ())
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        target = args.write
-        if target is None:
-            target = Path(tmp) / "bundle"
-            shutil.copytree(source.folder, target)
-        record = build_timing_model(target, labelled_pool(), held)
-    print(f"{time.perf_counter() - t0:.0f} s")
-    print(json.dumps(record, indent=1))
-
+from radclass.training.timing_model import build_timing_model  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    run_step(__doc__ or "", build_timing_model, "timing model")

@@ -288,15 +288,18 @@ FLUID = FluidContrast(measure="fractions", flair_below=0.0, t2_from=0.2, min_sli
 FAMILY = {"T2": ("T2", "FLAIR")}
 
 
-def _family(fluid: float | None, test: FluidContrast | None = FLUID, error: str = "") -> Annotation:
-    evidence = Evidence(timing_proba=np.array([0.05, 0.9, 0.05], np.float32), fluid=fluid, pixel_error=error)
+def _family(
+    fluid: float | None, test: FluidContrast | None = FLUID, error: str = "", proba=(0.05, 0.9, 0.05)
+) -> Annotation:
+    """The decision on a timing-only series whose timing model says ``proba`` (T2 by default, the T2 family)."""
+    evidence = Evidence(timing_proba=np.array(proba, np.float32), fluid=fluid, pixel_error=error)
     return decide_series(
         evidence,
         AXIAL,
         classes=CLASSES,
         orient_classes=ORIENT,
         fusion=FUSION,
-        timing_thresholds={"T2": 0.8},
+        timing_thresholds={"T2": 0.8, "DWI": 0.8},
         timing_families=FAMILY,
         fluid=test,
     )
@@ -322,17 +325,7 @@ def test_the_fluid_band_and_a_missing_reading_abstain_with_their_reason():
 
 
 def test_a_class_standing_for_itself_skips_the_fluid_test():
-    evidence = Evidence(timing_proba=np.array([0.05, 0.05, 0.9], np.float32), fluid=0.5)
-    a = decide_series(
-        evidence,
-        AXIAL,
-        classes=CLASSES,
-        orient_classes=ORIENT,
-        fusion=FUSION,
-        timing_thresholds={"DWI": 0.8},
-        timing_families=FAMILY,
-        fluid=FLUID,
-    )
+    a = _family(0.5, proba=(0.05, 0.05, 0.9))
     assert a.sequence == "DWI" and not any(str(f).startswith("fluid_from_pixels") for f in a.flags)
 
 

@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -51,20 +51,30 @@ class EnhancementExample:
     ratios: Mapping[str, float]
 
 
-@dataclass
-class Measured:
-    """The measured examples and the pool series left out, each with its reason."""
+class _Grouped(Protocol):
+    @property
+    def dataset(self) -> str: ...  # the fold unit
 
-    examples: list[EnhancementExample]
+
+E = TypeVar("E", bound=_Grouped)
+
+
+@dataclass
+class Measured(Generic[E]):
+    """The measured examples of a volume test and the pool series left out, each with its reason."""
+
+    examples: list[E]
     left_out: list[tuple[str, str]] = field(default_factory=list)
     #: Measured but refused by the uneven-intensity check: kept as examples with ratio 1 (never called T1C).
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
-def measure_pool(pool: Sequence[LabelledSeries], network: MaskNetwork, log: Log = print) -> Measured:
+def measure_pool(
+    pool: Sequence[LabelledSeries], network: MaskNetwork, log: Log = print
+) -> Measured[EnhancementExample]:
     """Every usable T1/T1C brain series of ``pool`` with at least :data:`MIN_SLICES` slices, measured under every
     variant (one brain mask per volume)."""
-    result = Measured([])
+    result: Measured[EnhancementExample] = Measured([])
     for p in pool:
         if p.sequence not in ("T1", "T1C") or p.anatomy != "brain" or not p.pixels_usable:
             continue
@@ -270,6 +280,22 @@ def ensure_brain_mask(bundle_dir: Path) -> Path:
     return mask_file
 
 
+def bundle_with_brain_mask(bundle_dir: Path) -> ModelBundle:
+    """The bundle being built, its ``brain_mask.onnx`` and ``bundle.json`` entry in place (:func:`ensure_brain_mask`),
+    loaded with one thread (the mask the pool's volumes are measured with is annotate's)."""
+    ensure_brain_mask(bundle_dir)
+    meta = ModelBundle.load(bundle_dir).meta
+    meta["brain_mask"] = "brain_mask.onnx"
+    write_bundle_json(bundle_dir, meta)
+    return ModelBundle.load(bundle_dir, threads=1)
+
+
+def split_examples(examples: Sequence[E], test_groups: Sequence[str]) -> tuple[list[E], list[E]]:
+    """(development, test) examples: those of the bundle's ``test_groups`` are the test's."""
+    held = set(test_groups)
+    return [e for e in examples if e.dataset not in held], [e for e in examples if e.dataset in held]
+
+
 #: The licence notice of the brain-mask network's weights, kept beside them in every bundle.
 MASK_NOTICE = "BRAIN_MASK_LICENSE.txt"
 
@@ -280,15 +306,8 @@ def build_gadolinium_test(
     """Measure, validate and write the gadolinium test of a bundle being built from ``items`` (its
     ``test_groups`` kept out of every choice); None, with the reason logged, when the labels cannot support one
     (no T1C, or a dataset whose absence leaves one class out)."""
-    ensure_brain_mask(Path(bundle_dir))
-    meta = ModelBundle.load(bundle_dir).meta
-    meta["brain_mask"] = "brain_mask.onnx"
-    write_bundle_json(bundle_dir, meta)
-    bundle = ModelBundle.load(bundle_dir, threads=1)
-    measured = measure_pool(items, bundle.brain_mask_proba, log)
-    held = set(test_groups)
-    development = [e for e in measured.examples if e.dataset not in held]
-    test = [e for e in measured.examples if e.dataset in held]
+    measured = measure_pool(items, bundle_with_brain_mask(Path(bundle_dir)).brain_mask_proba, log)
+    development, test = split_examples(measured.examples, test_groups)
     try:
         return add_contrast_enhancement(
             bundle_dir, development, test, log, left_out=measured.left_out, refused=measured.refused

@@ -15,7 +15,7 @@ bundle's test groups are measured once with it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,14 @@ from radclass.features.brain_mask import MaskNetwork
 from radclass.features.fluid import MEASURES, fluid_readings
 from radclass.io.pixels import PixelReadError, load_volume, volume_spacing
 from radclass.models.bundle import FluidContrast, ModelBundle, write_bundle_json
-from radclass.training.enhancement import MIN_SLICES, ensure_brain_mask, fit_threshold
+from radclass.training.enhancement import (
+    MIN_SLICES,
+    Measured,
+    bundle_with_brain_mask,
+    ensure_brain_mask,
+    fit_threshold,
+    split_examples,
+)
 from radclass.training.model_card import share, share_text, write_card_section
 from radclass.training.pool import LabelledSeries
 
@@ -47,18 +54,10 @@ class FluidExample:
     readings: Mapping[str, float]
 
 
-@dataclass
-class Measured:
-    """The measured examples and the pool series left out, each with its reason."""
-
-    examples: list[FluidExample]
-    left_out: list[tuple[str, str]] = field(default_factory=list)
-
-
-def measure_pool(pool: Sequence[LabelledSeries], network: MaskNetwork, log: Log = print) -> Measured:
+def measure_pool(pool: Sequence[LabelledSeries], network: MaskNetwork, log: Log = print) -> Measured[FluidExample]:
     """Every usable T2/FLAIR brain series of ``pool`` with at least :data:`MIN_SLICES` slices and a whole brain
     (:func:`radclass.features.fluid.check_whole_brain`), with every reading (one brain mask per volume)."""
-    result = Measured([])
+    result: Measured[FluidExample] = Measured([])
     for p in pool:
         if p.sequence not in CLASSES or p.anatomy != "brain" or not p.pixels_usable:
             continue
@@ -250,15 +249,8 @@ def build_fluid_test(
 ) -> dict[str, Any] | None:
     """Measure, validate and write the fluid test of a bundle being built from ``items`` (its ``test_groups`` kept
     out of every choice); None, with the reason logged, when the labels cannot support one."""
-    ensure_brain_mask(Path(bundle_dir))
-    meta = ModelBundle.load(bundle_dir).meta
-    meta["brain_mask"] = "brain_mask.onnx"
-    write_bundle_json(bundle_dir, meta)
-    bundle = ModelBundle.load(bundle_dir, threads=1)
-    measured = measure_pool(items, bundle.brain_mask_proba, log)
-    held = set(test_groups)
-    development = [e for e in measured.examples if e.dataset not in held]
-    test = [e for e in measured.examples if e.dataset in held]
+    measured = measure_pool(items, bundle_with_brain_mask(Path(bundle_dir)).brain_mask_proba, log)
+    development, test = split_examples(measured.examples, test_groups)
     try:
         return add_fluid_contrast(bundle_dir, development, test, log, left_out=measured.left_out)
     except ValueError as err:

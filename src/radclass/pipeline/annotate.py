@@ -334,7 +334,7 @@ def volume_targets(
         return []
     targets = []
     for s in candidates:
-        if bundle.metadata.contrast_enhancement is not None and needs_enhancement(s, evidence[s.key], bundle, gate):
+        if needs_enhancement(s, evidence[s.key], bundle, gate):
             targets.append((s, VolumeTest.ENHANCEMENT))
         elif needs_fluid(s, evidence[s.key], bundle, gate):
             targets.append((s, VolumeTest.FLUID))

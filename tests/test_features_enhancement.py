@@ -131,3 +131,31 @@ def test_bundled_test_on_real_volumes(data_root: Path, relpath: str, post: bool)
     assert rows, f"no {sequence} NIfTI under {relpath}"
     ratio = bundle.enhancement_ratio(load_volume(nifti_series(data_root / rows[0]["relpath"], None)))
     assert (ratio >= test.threshold) is post, ratio
+
+
+def test_a_whole_brain_can_be_required():
+    rng = np.random.default_rng(3)
+    volume = _head(rng, bright_voxels=4000)
+    network = _network_of(_sphere())  # radius 40 voxels: 268 cm^3 at 1 mm, 905 cm^3 at 1.5 mm
+    with pytest.raises(ValueError, match="not a whole brain"):
+        enhancement_ratio(volume, network, whole_brain=True, spacing=(1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="no voxel size"):
+        enhancement_ratio(volume, network, whole_brain=True)
+    measured = enhancement_ratio(volume, network, whole_brain=True, spacing=(1.5, 1.5, 1.5))
+    assert measured == enhancement_ratio(volume, network)  # the check changes nothing it lets through
+
+
+def test_a_timing_only_pelvis_is_not_measured_for_gadolinium(data_root: Path, tmp_path: Path):
+    """A prostate T2 written as dcm2niix would write a T1 without its sidecar (TE in descrip, TR in pixdim[4]):
+    the mask network finds a 'brain' in it, and the anatomy gate's pixel stage calls it head-shaped, so the
+    gadolinium test asks for a whole brain before it measures a header with timing alone."""
+    from dcm2niix_like import dcm2niix_like
+    from radclass.io.volumes import nifti_series
+    from radclass.models.bundle import ModelBundle
+    from radclass.pipeline.annotate import VolumeTest, measure_volume
+
+    target = tmp_path / "pelvis.nii.gz"
+    dcm2niix_like(data_root / "mri/nifti/body/monai_testdata/test_0000_t2_tse_tra_4_prostate.nii.gz", target, 10, 500)
+    series = nifti_series(target, None)
+    ratio, why = measure_volume(series, ModelBundle.load(), VolumeTest.ENHANCEMENT)
+    assert ratio is None and "not a whole brain" in why

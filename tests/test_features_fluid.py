@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radclass.features.brain_mask import MASK_SIDE
-from radclass.features.fluid import MEASURES, NotAWholeBrain, fluid_contrast, fluid_readings
+from radclass.features.brain_mask import MASK_SIDE, NotAWholeBrain
+from radclass.features.fluid import MEASURES, fluid_contrast, fluid_readings
 
 
 def _sphere(radius: float) -> np.ndarray:

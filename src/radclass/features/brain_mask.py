@@ -20,6 +20,12 @@ from scipy import ndimage
 MASK_SIDE = 128
 #: A network: the (1, 1, 128, 128, 128) float32 input -> (1, 2, 128, 128, 128) background/brain probabilities.
 MaskNetwork = Callable[[np.ndarray], np.ndarray]
+#: The mask's volume (cm^3) of a whole brain: adult brains lie near 1,000-1,700 cm^3, and the bounds leave room
+#: for children, atrophy and a mask that keeps some CSF (a physical prior, not fitted). A slab, a cropped patch or
+#: a body part that the network mistook for a brain (a pelvis: about 320 cm^3 in the pool) is not measured.
+WHOLE_BRAIN_CM3 = (700.0, 2200.0)
+#: No whole brain is longer than this along any axis (mm).
+MAX_BRAIN_EXTENT_MM = 210.0
 
 
 def resample_cube(volume: np.ndarray, side: int = MASK_SIDE) -> np.ndarray:
@@ -86,3 +92,21 @@ def masked_brain(volume: np.ndarray, network: MaskNetwork, min_slices: int = 1) 
     if box is None:
         raise ValueError("the brain-mask network found no brain in this volume")
     return cube[box], mask[box]
+
+
+class NotAWholeBrain(ValueError):
+    """The brain mask's size is not a whole brain's (:data:`WHOLE_BRAIN_CM3`, :data:`MAX_BRAIN_EXTENT_MM`): the
+    fluid reading of a slab or of a body part would mean nothing."""
+
+
+def check_whole_brain(volume_shape: tuple[int, ...], spacing: tuple[float, float, float], mask: np.ndarray) -> None:
+    """Raise :class:`NotAWholeBrain` unless ``mask`` (of the volume's 128^3 cube, cut to its box) has a whole
+    brain's volume and extent, for a volume of ``volume_shape`` voxels of ``spacing`` mm."""
+    voxel = [n * float(d) / MASK_SIDE for n, d in zip(volume_shape, spacing)]  # mm per cube voxel
+    cm3 = float(mask.sum()) * float(np.prod(voxel)) / 1000.0
+    extent = [float(mask.any(axis=tuple(a for a in range(3) if a != axis)).sum()) * voxel[axis] for axis in range(3)]
+    low, high = WHOLE_BRAIN_CM3
+    if not low <= cm3 <= high:
+        raise NotAWholeBrain(f"the brain mask holds {cm3:.0f} cm^3, not a whole brain ({low:.0f}-{high:.0f} cm^3)")
+    if max(extent) > MAX_BRAIN_EXTENT_MM:
+        raise NotAWholeBrain(f"the brain mask is {max(extent):.0f} mm long, longer than a brain")

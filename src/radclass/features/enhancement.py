@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from radclass.features.brain_mask import MaskNetwork, masked_brain
+from radclass.features.brain_mask import MaskNetwork, check_whole_brain, masked_brain
 
 _DEEP, _INNER = 8, 3  # voxels inside the mask (of the 128^3 cube): deep tissue, the voxels whose tail is read
 _CSF_DARK = 0.55  # deep voxels below this fraction of the deep median are CSF, not tissue
@@ -44,7 +44,13 @@ def flatten_bias(cube: np.ndarray, tissue: np.ndarray, sigma: float) -> np.ndarr
 
 
 def enhancement_ratio(
-    volume: np.ndarray, network: MaskNetwork, *, flatten: float | None = None, min_slices: int = 1
+    volume: np.ndarray,
+    network: MaskNetwork,
+    *,
+    flatten: float | None = None,
+    min_slices: int = 1,
+    whole_brain: bool = False,
+    spacing: tuple[float, float, float] | None = None,
 ) -> float:
     """How far the brightest brain voxels of a T1-weighted ``volume`` outshine its deep tissue (module
     docstring): about 1.2-1.4 before gadolinium, 1.6-2.2 after it on the pool's sites.
@@ -61,17 +67,26 @@ def enhancement_ratio(
     min_slices
         The fewest voxels the volume may have along its thinnest axis (a slab of a few slices, stretched to the
         cube, would be measured on interpolated tissue).
+    whole_brain
+        Measure only a whole brain (:func:`radclass.features.brain_mask.check_whole_brain`, with the volume's
+        voxel size ``spacing`` in mm): for a series whose header cannot say that it is a head.
 
     Raises
     ------
     ValueError
         When the volume is not 3D, is thinner than ``min_slices`` along an axis, or the mask holds too little
         deep tissue to measure (a slab, a non-brain volume): the ratio would mean nothing.
-        :class:`UnevenIntensity` (a ValueError) when the brain's outer band outshines its core.
+        :class:`UnevenIntensity` (a ValueError) when the brain's outer band outshines its core;
+        :class:`~radclass.features.brain_mask.NotAWholeBrain` (a ValueError) when ``whole_brain`` is asked for
+        and the mask is not one.
     """
     # The brain's box with its one-voxel False border gives the same distances as the whole cube, and the
     # Gaussian sums of flatten_bias see zeros outside it either way.
     cube, mask = masked_brain(volume, network, min_slices)
+    if whole_brain:
+        if spacing is None:
+            raise ValueError("the volume gives no voxel size, so its brain's size cannot be checked")
+        check_whole_brain(volume.shape, spacing, mask)
     depth = ndimage.distance_transform_edt(mask)
     deep = depth >= _DEEP
     if deep.sum() < 50:

@@ -17,8 +17,8 @@ Three readings (:data:`MEASURES`), chosen among on inner dataset folds by
 * ``deep_tails``: ``tails`` over the voxels 8 or more voxels inside the mask (ventricles, deep tissue).
 
 Intensities are taken above the brain's 0.5th percentile, so that a scanner's offset does not enter. Only a whole
-brain is measured (:func:`check_whole_brain`): on a slab the fluid share depends on where it was cut, and the mask
-network finds a "brain" in any body part.
+brain is measured (:func:`radclass.features.brain_mask.check_whole_brain`): on a slab the fluid share depends on
+where it was cut, and the mask network finds a "brain" in any body part.
 """
 
 from __future__ import annotations
@@ -26,16 +26,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from radclass.features.brain_mask import MASK_SIDE, MaskNetwork, masked_brain
+from radclass.features.brain_mask import MaskNetwork, check_whole_brain, masked_brain
 
 #: The readings of :func:`fluid_contrast`, by name.
 MEASURES: tuple[str, ...] = ("fractions", "tails", "deep_tails")
-#: The mask's volume (cm^3) of a whole brain: adult brains lie near 1,000-1,700 cm^3, and the bounds leave room
-#: for children, atrophy and a mask that keeps some CSF (a physical prior, not fitted). A slab, a cropped patch or
-#: a body part that the network mistook for a brain (a pelvis: about 320 cm^3 in the pool) is not measured.
-WHOLE_BRAIN_CM3 = (700.0, 2200.0)
-#: No whole brain is longer than this along any axis (mm).
-MAX_BRAIN_EXTENT_MM = 210.0
 _BRIGHT, _DARK = 1.5, 0.6  # fractions of the brain's median: fluid on a T2, fluid on a FLAIR
 _EPS = 1e-3  # share added to both fractions, so that a volume without one tail stays finite
 _DEEP = 8  # voxels inside the mask (of the 128^3 cube) for ``deep_tails``
@@ -68,24 +62,6 @@ def fluid_measure(values: np.ndarray, depth: np.ndarray, measure: str) -> float:
     raise ValueError(f"Unknown fluid measure {measure!r}; expected one of {', '.join(MEASURES)}.")
 
 
-class NotAWholeBrain(ValueError):
-    """The brain mask's size is not a whole brain's (:data:`WHOLE_BRAIN_CM3`, :data:`MAX_BRAIN_EXTENT_MM`): the
-    fluid reading of a slab or of a body part would mean nothing."""
-
-
-def check_whole_brain(volume_shape: tuple[int, ...], spacing: tuple[float, float, float], mask: np.ndarray) -> None:
-    """Raise :class:`NotAWholeBrain` unless ``mask`` (of the volume's 128^3 cube, cut to its box) has a whole
-    brain's volume and extent, for a volume of ``volume_shape`` voxels of ``spacing`` mm."""
-    voxel = [n * float(d) / MASK_SIDE for n, d in zip(volume_shape, spacing)]  # mm per cube voxel
-    cm3 = float(mask.sum()) * float(np.prod(voxel)) / 1000.0
-    extent = [float(mask.any(axis=tuple(a for a in range(3) if a != axis)).sum()) * voxel[axis] for axis in range(3)]
-    low, high = WHOLE_BRAIN_CM3
-    if not low <= cm3 <= high:
-        raise NotAWholeBrain(f"the brain mask holds {cm3:.0f} cm^3, not a whole brain ({low:.0f}-{high:.0f} cm^3)")
-    if max(extent) > MAX_BRAIN_EXTENT_MM:
-        raise NotAWholeBrain(f"the brain mask is {max(extent):.0f} mm long, longer than a brain")
-
-
 def fluid_readings(
     volume: np.ndarray,
     network: MaskNetwork,
@@ -101,7 +77,8 @@ def fluid_readings(
     ------
     ValueError
         When the volume is not 3D, is thinner than ``min_slices`` along an axis, has no voxel size, or the mask
-        finds no brain large enough to measure; :class:`NotAWholeBrain` when the mask is not a whole brain.
+        finds no brain large enough to measure; :class:`~radclass.features.brain_mask.NotAWholeBrain`
+        when the mask is not a whole brain.
     """
     if spacing is None:
         raise ValueError("the volume gives no voxel size, so its brain's size cannot be checked")

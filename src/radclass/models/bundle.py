@@ -915,15 +915,26 @@ class ModelBundle:
         sess = self._sessions["brain_mask"]
         return np.asarray(sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(cube, np.float32)})[0])
 
-    def enhancement_ratio(self, volume: np.ndarray) -> float:
+    def enhancement_ratio(
+        self, volume: np.ndarray, *, whole_brain: bool = False, spacing: tuple[float, float, float] | None = None
+    ) -> float:
         """The enhancement ratio of a T1-weighted volume as the bundle's gadolinium test measures it
-        (:class:`ContrastEnhancement`); :class:`BundleNotFoundError` when the bundle has no such test."""
+        (:class:`ContrastEnhancement`; ``whole_brain``: only on a whole brain of voxel size ``spacing``, see
+        :func:`radclass.features.enhancement.enhancement_ratio`); :class:`BundleNotFoundError` when the bundle has
+        no such test."""
         from radclass.features.enhancement import enhancement_ratio
 
         reading = self.metadata.contrast_enhancement
         if reading is None:
             raise BundleNotFoundError(f"bundle {self.folder} has no contrast-enhancement test")
-        return enhancement_ratio(volume, self.brain_mask_proba, flatten=reading.flatten, min_slices=reading.min_slices)
+        return enhancement_ratio(
+            volume,
+            self.brain_mask_proba,
+            flatten=reading.flatten,
+            min_slices=reading.min_slices,
+            whole_brain=whole_brain,
+            spacing=spacing,
+        )
 
     def fluid_contrast(self, volume: np.ndarray, spacing: tuple[float, float, float] | None) -> float:
         """The fluid reading of a T2-family volume of voxel size ``spacing`` (mm) as the bundle's fluid test takes

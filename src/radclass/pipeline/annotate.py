@@ -320,7 +320,8 @@ class VolumeTest(StrEnum):
     """A measure of a series' whole first volume inside the learned brain mask, that changes its label."""
 
     ENHANCEMENT = "enhancement"
-    """The gadolinium test (:func:`needs_enhancement`): T1 or T1C."""
+    """The gadolinium test (:func:`needs_enhancement`): T1 or T1C (for a header with timing alone, only on a whole
+    brain)."""
     FLUID = "fluid"
     """The fluid test (:func:`needs_fluid`): T2 or FLAIR."""
 
@@ -348,7 +349,11 @@ def measure_volume(s: Series, bundle: ModelBundle | ProcessBundle, test: VolumeT
     try:
         volume = load_volume(s)
         if test is VolumeTest.ENHANCEMENT:
-            return model.enhancement_ratio(volume), ""
+            # A header with timing alone names no body part, and the anatomy gate's pixel stage can take a pelvis
+            # for a head: such a volume is measured only when its mask is a whole brain.
+            timing_only = header_is_timing_only(s.header)
+            spacing = volume_spacing(s) if timing_only else None
+            return model.enhancement_ratio(volume, whole_brain=timing_only, spacing=spacing), ""
         return model.fluid_contrast(volume, volume_spacing(s)), ""
     except Exception as err:  # an unreadable or unmeasurable volume must not stop the run; the test abstains
         return None, f"{test} not measured ({err})"

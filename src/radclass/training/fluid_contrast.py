@@ -56,7 +56,7 @@ class FluidExample:
 
 def measure_pool(pool: Sequence[LabelledSeries], network: MaskNetwork, log: Log = print) -> Measured[FluidExample]:
     """Every usable T2/FLAIR brain series of ``pool`` with at least :data:`MIN_SLICES` slices and a whole brain
-    (:func:`radclass.features.fluid.check_whole_brain`), with every reading (one brain mask per volume)."""
+    (:func:`radclass.features.brain_mask.check_whole_brain`), with every reading (one brain mask per volume)."""
     result: Measured[FluidExample] = Measured([])
     for p in pool:
         if p.sequence not in CLASSES or p.anatomy != "brain" or not p.pixels_usable:

@@ -92,7 +92,9 @@ def test_ray_engine_matches_local_engine(data_root, bundle, tmp_path, run_cli):
     # every output column agrees, not only the key ones
     pd.testing.assert_frame_equal(remote.astype(str), local.astype(str))
     if (Path(bundle) / "bundle.json").read_text().count('"fluid_contrast"'):
-        t2 = remote[remote["path"].str.endswith("t2.nii.gz")].iloc[0]
+        # by its whole path: a pool file such as niivue/register/T1_head_ext2.nii.gz also ends in "t2.nii.gz",
+        # and sorts first where the pool lies under a path before /tmp
+        t2 = remote[remote["path"] == str(family / "t2.nii.gz")].iloc[0]
         assert t2["sequence"] == "T2" and "fluid_from_pixels" in t2["flags"], t2["reason"]
 
 

@@ -337,3 +337,43 @@ def test_the_fluid_table_validates_itself():
         FluidContrast(measure="tails", flair_below=0.3, t2_from=0.1)
     with pytest.raises(BundleError, match="no 't2_from'"):
         FluidContrast.from_meta({"measure": "tails", "flair_below": 0.1})
+
+
+PIXEL_ONLY = FluidContrast(
+    measure="fractions", flair_below=0.0, t2_from=0.2, precision=0.7, pixel_only_voxel_mm=1.2, pixel_only_precision=0.6
+)
+
+
+def _pixel_only(fluid: float | None, test: FluidContrast | None = PIXEL_ONLY, forest=None) -> Annotation:
+    """The decision on a series with no acquisition header (a CNN that abstains) and a fluid reading."""
+    evidence = Evidence(
+        slice_proba=np.array([[0.4, 0.3, 0.3]], np.float32),
+        forest_proba=None if forest is None else np.array(forest, np.float32),
+        fluid=fluid,
+    )
+    return decide_series(evidence, AXIAL, classes=CLASSES, orient_classes=ORIENT, fusion=FUSION, fluid=test)
+
+
+def test_bright_fluid_names_a_headerless_volume_t2_and_dark_fluid_says_why_not():
+    t2 = _pixel_only(0.5)
+    assert (t2.status, t2.sequence, t2.confidence) == (Status.OK, SequenceClass.T2, pytest.approx(0.6))
+    assert Flag.SEQUENCE_FROM_PIXELS in t2.flags and "fluid_from_pixels:fluid 0.50 >= 0.20" in map(str, t2.flags)
+    dark = _pixel_only(-1.0)
+    assert dark.status is Status.UNKNOWN and "a T1, FLAIR or PD, which the pixels alone" in dark.reason
+    assert _pixel_only(None).status is Status.UNKNOWN and "fluid" not in _pixel_only(None).reason
+    # a header the forest judged decides as before: the reading of a pixel-only call is not used
+    judged = _pixel_only(0.5, forest=(0.1, 0.1, 0.8))
+    assert judged.sequence == "DWI" and Flag.SEQUENCE_FROM_PIXELS not in judged.flags
+
+
+def test_pixel_only_scope_is_the_structural_voxel():
+    assert PIXEL_ONLY.pixel_only_refusal((0.5, 0.5, 4.0)) is None
+    assert "coarser than a structural scan's (1.2 mm)" in PIXEL_ONLY.pixel_only_refusal((2.0, 2.0, 2.0))
+    assert "no voxel size" in PIXEL_ONLY.pixel_only_refusal(None)
+    assert "no pixel-only calls" in FLUID.pixel_only_refusal((1.0, 1.0, 1.0))
+    with pytest.raises(BundleError, match="pixel_only_voxel_mm must be a positive"):
+        FluidContrast(measure="tails", flair_below=0.0, t2_from=0.1, pixel_only_voxel_mm=-1.0)
+    with pytest.raises(BundleError, match="pixel_only_precision must lie"):
+        FluidContrast(measure="tails", flair_below=0.0, t2_from=0.1, pixel_only_precision=0.0)
+    table = FluidContrast.from_meta({"measure": "tails", "flair_below": 0.0, "t2_from": 0.1, "pixel_only_voxel_mm": 1})
+    assert table.pixel_only_voxel_mm == 1.0 and table.pixel_only_precision == 0.5

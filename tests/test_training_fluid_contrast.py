@@ -17,6 +17,7 @@ from radclass.models.bundle import BUNDLED_DIR, ModelBundle
 from radclass.taxonomy import UNKNOWN
 from radclass.training.fluid_contrast import (
     CARD_HEADING,
+    PIXEL_ONLY_VOXEL_MM,
     FluidExample,
     add_fluid_contrast,
     bounds_of,
@@ -24,6 +25,8 @@ from radclass.training.fluid_contrast import (
     choose,
     margin_for,
     nested_lodo,
+    pixel_only_calls,
+    pixel_only_figures,
 )
 from radclass.training.timing_model import timing_label
 
@@ -110,3 +113,89 @@ def test_annotate_tells_t2_from_flair_by_their_fluid(data_root: Path, tmp_path: 
         assert "fluid_from_pixels:fluid" in rows[name]["flags"] and "sequence_from_timing" in rows[name]["flags"]
     slab = rows["slab.nii.gz"]
     assert slab["sequence"] == UNKNOWN and "fewer than 16" in slab["reason"]
+
+
+def _with_voxels(examples: list[FluidExample], voxel_mm=(1.0, 1.0, 1.0)) -> list[FluidExample]:
+    return [FluidExample(e.name, e.dataset, e.sequence, e.readings, voxel_mm) for e in examples]
+
+
+def test_pixel_only_calls_use_each_datasets_outer_bound_and_skip_coarse_voxels():
+    rng = np.random.default_rng(2)
+    examples = _with_voxels(_examples(rng))
+    # a coarse DWI with bright fluid, and a T1 with dark fluid, in a dataset of their own
+    others = [
+        FluidExample("dwi", "d9", "DWI", dict.fromkeys(("fractions", "tails", "deep_tails"), 2.0), (2.0, 2.0, 3.0)),
+        FluidExample("t1", "d9", "T1", dict.fromkeys(("fractions", "tails", "deep_tails"), -3.0), (1.0, 1.0, 1.0)),
+    ]
+    nested = nested_lodo(examples, log=lambda _m: None)
+    choice = choose(examples)
+    every = examples + others
+    answer = pixel_only_calls(every, lambda d: nested.choices.get(d, choice))
+    assert list(answer[-2:]) == ["", ""]
+    record = pixel_only_figures(every, answer)
+    assert record["out_of_scope"] == {"DWI": 1} and record["in_scope"]["T1"] == 1
+    assert record["t2_found"]["n"] == 10 and record["precision"]["k"] == record["precision"]["n"] > 0
+    # the held-out dataset's labels never move its calls
+    flipped = [
+        FluidExample(e.name, e.dataset, "FLAIR", e.readings, e.voxel_mm) if e.dataset == "d0" else e for e in every
+    ]
+    again = pixel_only_calls(flipped, lambda d: nested_lodo(flipped[:-2], log=lambda _m: None).choices.get(d, choice))
+    held = [i for i, e in enumerate(every) if e.dataset == "d0"]
+    assert list(again[held]) == list(answer[held])
+
+
+def test_pixel_only_calls_are_shipped_only_when_their_precision_allows(tmp_path: Path):
+    rng = np.random.default_rng(3)
+    right = _with_voxels(_examples(rng, datasets=6))
+    target = tmp_path / "bundle"
+    shutil.copytree(BUNDLED_DIR / "mri-series", target)
+    add_fluid_contrast(target, right, [], log=lambda _m: None)
+    table = ModelBundle.load(target).metadata.fluid_contrast
+    assert table is not None and table.pixel_only_voxel_mm == PIXEL_ONLY_VOXEL_MM
+    assert 0.5 <= table.pixel_only_precision < 1.0
+    coarse = _with_voxels(right, (2.0, 2.0, 2.0))  # nothing in scope: no calls to trust
+    add_fluid_contrast(target, coarse, [], log=lambda _m: None)
+    table = ModelBundle.load(target).metadata.fluid_contrast
+    assert table is not None and table.pixel_only_voxel_mm is None
+    assert "Pixel-only calls are not shipped" in (target / "model_card.md").read_text()
+
+
+def _blank(source: Path, target: Path) -> None:
+    """``source`` as a NIfTI with no header information at all: no description, no TR."""
+    import nibabel as nib
+
+    img = nib.load(source)
+    out = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine, img.header.copy())
+    out.header["descrip"] = b""
+    out.header["pixdim"][4] = 0
+    nib.save(out, target)
+
+
+def test_annotate_names_a_headerless_t2_from_its_fluid_where_the_bundle_allows(data_root: Path, tmp_path, run_cli):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(BUNDLED_DIR / "mri-series", bundle)
+    meta = json.loads((bundle / "bundle.json").read_text())
+    meta["fluid_contrast"].update(pixel_only_voxel_mm=1.2, pixel_only_precision=0.6)  # as a bundle that ships them
+    (bundle / "bundle.json").write_text(json.dumps(meta))
+    folder = data_root / "mri/nifti/open_ms_data/longitudinal/raw/patient01"
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    _blank(folder / "study1_T2W.nii.gz", archive / "a.nii.gz")
+    _blank(folder / "study1_FLAIR.nii.gz", archive / "b.nii.gz")
+    shutil.copy(data_root / "mri/nifti/niivue/register/dwi.nii.gz", archive / "dwi.nii.gz")  # 4D: never measured
+    out = tmp_path / "x.csv"
+    result = run_cli("annotate", archive, "--out", out, "--model", bundle)
+    assert result.exit_code == 0, result.output
+    rows = {Path(r["path"]).name: r for r in pd.read_csv(out, keep_default_na=False).to_dict("records")}
+    t2 = rows["a.nii.gz"]
+    assert t2["sequence"] == "T2" and t2["confidence"] == pytest.approx(0.6), t2["reason"]
+    assert "sequence_from_pixels" in t2["flags"] and "fluid_from_pixels:fluid" in t2["flags"]
+    assert rows["b.nii.gz"]["sequence"] == UNKNOWN and "a T1, FLAIR or PD" in rows["b.nii.gz"]["reason"]
+    assert rows["dwi.nii.gz"]["sequence"] != "T2" and "fluid" not in rows["dwi.nii.gz"]["flags"]
+    # the shipped bundle makes no such call (its out-of-fold precision does not allow it)
+    shipped = tmp_path / "shipped.csv"
+    assert run_cli("annotate", archive, "--out", shipped).exit_code == 0
+    assert (
+        pd.read_csv(shipped, keep_default_na=False).set_index("path").loc[str(archive / "a.nii.gz"), "sequence"]
+        == UNKNOWN
+    )

@@ -564,6 +564,13 @@ class FluidContrast:
     precision
         The lower 95% bound of the test's out-of-fold precision: the confidence its calls are published with,
         at most.
+    pixel_only_voxel_mm
+        For a volume with no acquisition header at all: a reading at or above :attr:`t2_from` is a T2 when its
+        two finest voxel sides are at most this many mm (diffusion, BOLD, perfusion and field maps, whose fluid
+        is bright too, are acquired coarser); None: such a volume is never called from its fluid.
+    pixel_only_precision
+        The lower 95% bound of the out-of-fold precision of those pixel-only T2 calls (their confidence, at
+        most).
     """
 
     measure: str
@@ -571,6 +578,8 @@ class FluidContrast:
     t2_from: float
     min_slices: int = 16
     precision: float = 0.5
+    pixel_only_voxel_mm: float | None = None
+    pixel_only_precision: float = 0.5
 
     def __post_init__(self) -> None:
         from radclass.features.fluid import MEASURES
@@ -584,8 +593,12 @@ class FluidContrast:
             )
         if self.min_slices < 2:
             raise BundleError(f"A fluid measure needs a volume of at least 2 slices, not {self.min_slices}.")
-        if not 0.0 < self.precision <= 1.0:
-            raise BundleError(f"The fluid test's precision must lie in (0, 1], not {self.precision}.")
+        for name in ("precision", "pixel_only_precision"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise BundleError(f"The fluid test's {name} must lie in (0, 1], not {getattr(self, name)}.")
+        limit = self.pixel_only_voxel_mm
+        if limit is not None and not (math.isfinite(limit) and limit > 0):
+            raise BundleError(f"The fluid test's pixel_only_voxel_mm must be a positive number of mm, not {limit}.")
 
     def call(self, reading: float) -> str | None:
         """``"T2"``, ``"FLAIR"``, or None where the reading lies in the band where both were found."""
@@ -593,6 +606,21 @@ class FluidContrast:
             return "FLAIR"
         if reading >= self.t2_from:
             return "T2"
+        return None
+
+    def pixel_only_refusal(self, spacing: Sequence[float] | None) -> str | None:
+        """Why a volume with no acquisition header, of voxel size ``spacing`` (mm), is not measured for a
+        pixel-only T2 call; None when it is."""
+        if self.pixel_only_voxel_mm is None:
+            return "the bundle's fluid test makes no pixel-only calls"
+        if spacing is None:
+            return "the volume gives no voxel size"
+        finest = sorted(float(d) for d in spacing)[:2]
+        if finest[-1] > self.pixel_only_voxel_mm:
+            return (
+                f"its voxels ({finest[0]:g} x {finest[1]:g} mm at the finest) are coarser than a structural "
+                f"scan's ({self.pixel_only_voxel_mm:g} mm)"
+            )
         return None
 
     @classmethod
@@ -606,6 +634,10 @@ class FluidContrast:
                 t2_from=float(table["t2_from"]),
                 min_slices=int(table.get("min_slices", 16)),
                 precision=float(table.get("precision", 0.5)),
+                pixel_only_voxel_mm=None
+                if table.get("pixel_only_voxel_mm") is None
+                else float(table["pixel_only_voxel_mm"]),
+                pixel_only_precision=float(table.get("pixel_only_precision", 0.5)),
             )
         except KeyError as err:
             raise BundleError(f"{source}: 'fluid_contrast' gives no {err}.") from None

@@ -374,7 +374,9 @@ def decide_series(
         The timing model's classes that stand for several sequences (:attr:`TimingModel.families`): such an
         answer is decided by ``fluid`` (:func:`fluid_decision`), or is UNKNOWN.
     fluid
-        The bundle's fluid test (T2 against FLAIR from ``evidence.fluid``; flag ``fluid_from_pixels``).
+        The bundle's fluid test (T2 against FLAIR from ``evidence.fluid``; flag ``fluid_from_pixels``); for a
+        volume without any acquisition header, whose other evidence abstains, its pixel-only T2 call
+        (:func:`pixel_only_fluid_decision`; flags ``sequence_from_pixels`` and ``fluid_from_pixels``).
 
     Returns
     -------
@@ -426,6 +428,12 @@ def decide_series(
     else:
         proba = fuse_evidence(evidence.slice_proba, evidence.forest_proba, fusion)
         decision = decide(proba, classes, limit)
+        if decision.label == UNKNOWN and not evidence.has_header and evidence.fluid is not None and fluid:
+            decision, note = pixel_only_fluid_decision(decision, evidence.fluid, fluid)
+            if decision.label != UNKNOWN:
+                flags += [Flag.SEQUENCE_FROM_PIXELS, FlagNote(Flag.FLUID_FROM_PIXELS, note)]
+            else:
+                abstained = note
     gadolinium = gadolinium_decision(decision, evidence, facts, enhancement, classes)
     if gadolinium is not None and enhancement is not None:
         decision = gadolinium
@@ -526,6 +534,22 @@ def fluid_decision(
         )
     bound = f"< {test.flair_below:.2f}" if call == SequenceClass.FLAIR else f">= {test.t2_from:.2f}"
     return Decision(call, min(decision.confidence, test.precision), call), f"fluid {reading:.2f} {bound}"
+
+
+def pixel_only_fluid_decision(decision: Decision, reading: float, test: FluidContrast) -> tuple[Decision, str]:
+    """(the decision, a note) for a volume with no acquisition header whose fluid ``reading`` was measured (only
+    where :meth:`FluidContrast.pixel_only_refusal` allowed it): a T2 at or above the test's T2 bound, with the
+    confidence of :attr:`FluidContrast.pixel_only_precision` and the reading as the note; else ``decision``
+    (UNKNOWN) with the reason: dark fluid is a T1's, a FLAIR's or a PD's, which the pixels alone do not tell
+    apart."""
+    if reading >= test.t2_from:
+        return Decision(SequenceClass.T2, test.pixel_only_precision, SequenceClass.T2), (
+            f"fluid {reading:.2f} >= {test.t2_from:.2f}"
+        )
+    return decision, (
+        f"fluid reading {reading:.2f} below the T2 bound {test.t2_from:.2f}: a T1, FLAIR or PD, which the pixels "
+        "alone do not tell apart"
+    )
 
 
 def _signature_decision(

@@ -31,7 +31,7 @@ from radclass.features.header import header_matrix
 from radclass.features.slices import prepare_batch
 from radclass.io.pixels import PixelReadError, load_slices, load_volume, volume_spacing
 from radclass.io.series import Series
-from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle
+from radclass.models.bundle import DEFAULT_BUNDLE, FluidContrast, ModelBundle
 from radclass.models.decision import (
     Annotation,
     Evidence,
@@ -303,17 +303,36 @@ def needs_enhancement(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: 
 
 
 def needs_fluid(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: AnatomyGate) -> bool:
-    """Whether the bundle's fluid test can decide the series' label: the timing model answers a class that
-    stands for T2 and FLAIR (:attr:`TimingModel.families`) and the header does not place the series outside the
-    brain. (A volume with too few slices is refused by the measure itself, which gives the reason.)"""
+    """Whether the bundle's fluid test can decide the series' label, and the header does not place the series
+    outside the brain: the timing model answers a class that stands for T2 and FLAIR
+    (:attr:`TimingModel.families`), or the series has no acquisition header at all, one volume, and voxels fine
+    enough for the test's pixel-only T2 call (:meth:`FluidContrast.pixel_only_refusal`). (A volume with too few
+    slices, or not a whole brain, is refused by the measure itself, which gives the reason.)"""
     test, timing = bundle.metadata.fluid_contrast, bundle.metadata.timing
-    if test is None or timing is None or ev.timing_proba is None or Flag.NO_PIXELS in s.flags:
+    if test is None or Flag.NO_PIXELS in s.flags:
         return False
-    answer = class_threshold_decision(ev.timing_proba, bundle.classes, timing.thresholds)
-    if answer is None or SequenceClass.FLAIR not in timing.family(answer.label):
+    if ev.timing_proba is not None and timing is not None:
+        answer = class_threshold_decision(ev.timing_proba, bundle.classes, timing.thresholds)
+        if answer is None or SequenceClass.FLAIR not in timing.family(answer.label):
+            return False
+    elif not pixel_only_measurable(s, ev, test):
         return False
     region = gate.from_header(s.header)
     return region is None or not region.non_brain
+
+
+def pixel_only_measurable(s: Series, ev: SeriesEvidence, test: FluidContrast) -> bool:
+    """Whether a series is in the scope of the fluid test's pixel-only T2 call: no acquisition header, no
+    timing, one volume (a 4D series is diffusion, BOLD or perfusion), voxels fine enough."""
+    if ev.evidence().has_header or ev.timing_proba is not None or test.pixel_only_voxel_mm is None:
+        return False
+    try:
+        volumes = int(float(s.header.get("temporal_positions") or 1))
+    except (TypeError, ValueError):
+        volumes = 1
+    if volumes > 1 or (s.n_frames or 0) < test.min_slices:
+        return False
+    return test.pixel_only_refusal(volume_spacing(s)) is None
 
 
 class VolumeTest(StrEnum):

@@ -10,6 +10,14 @@ then the band from the pooled distances; the reading with the best pooled inner 
 not right; ties: fewer wrong calls, then the order of :data:`MEASURES`) is refitted on all remaining datasets and
 applied once to the held-out one. The shipped test is chosen the same way on every development dataset; the
 bundle's test groups are measured once with it.
+
+The same T2 bound also names a volume that has no acquisition header at all (no timing model to say T2 family):
+bright fluid in a whole brain is a T2's, where the voxels are fine enough for a structural scan
+(:data:`PIXEL_ONLY_VOXEL_MM`: diffusion, BOLD, perfusion and field maps, whose fluid is bright too, are acquired
+coarser). Those calls are validated on every measured brain volume of the pool, of every class: each dataset's
+volumes are called with the bound its outer fold chose without it (:func:`pixel_only_calls`); the calls are
+shipped (:attr:`FluidContrast.pixel_only_voxel_mm`) only when the lower 95% bound of their out-of-fold
+precision is at least :data:`PIXEL_ONLY_MIN_PRECISION`, and carry that bound as their confidence.
 """
 
 from __future__ import annotations
@@ -42,6 +50,12 @@ CLASSES = ("T2", "FLAIR")
 #: The band is widened until at most this share of the inner folds' answers are wrong (none: a wrong T2/FLAIR call
 #: is the confident error the issue forbids, and 21 volumes cannot show a rate below 5%).
 MAX_ERROR = 0.0
+#: The coarsest in-plane voxel (mm, the two finest sides) of a volume with no header that the test may call T2:
+#: a prior from protocols, not fitted (structural T2s are acquired at 1 mm or finer; the pool's diffusion, BOLD,
+#: ASL and field maps, 1.5-3.75 mm).
+PIXEL_ONLY_VOXEL_MM = 1.2
+#: Pixel-only calls are shipped only when the lower 95% bound of their out-of-fold precision reaches this.
+PIXEL_ONLY_MIN_PRECISION = 0.5
 
 
 @dataclass(frozen=True)
@@ -52,27 +66,32 @@ class FluidExample:
     dataset: str
     sequence: str
     readings: Mapping[str, float]
+    voxel_mm: tuple[float, ...] = ()  # the voxel size along each axis, mm
 
 
-def measure_pool(pool: Sequence[LabelledSeries], network: MaskNetwork, log: Log = print) -> Measured[FluidExample]:
-    """Every usable T2/FLAIR brain series of ``pool`` with at least :data:`MIN_SLICES` slices and a whole brain
-    (:func:`radclass.features.brain_mask.check_whole_brain`), with every reading (one brain mask per volume)."""
+def measure_pool(
+    pool: Sequence[LabelledSeries], network: MaskNetwork, log: Log = print, *, classes: Sequence[str] = CLASSES
+) -> Measured[FluidExample]:
+    """Every usable brain series of ``pool`` labelled one of ``classes`` (all classes: ``()``) with at least
+    :data:`MIN_SLICES` slices and a whole brain (:func:`radclass.features.brain_mask.check_whole_brain`), with
+    every reading (one brain mask per volume)."""
     result: Measured[FluidExample] = Measured([])
     for p in pool:
-        if p.sequence not in CLASSES or p.anatomy != "brain" or not p.pixels_usable:
+        if (classes and p.sequence not in classes) or p.anatomy != "brain" or not p.pixels_usable:
             continue
         if (p.series.n_frames or 0) < MIN_SLICES:
             result.left_out.append((p.id, f"{p.series.n_frames or 0} slices, fewer than {MIN_SLICES}"))
             continue
+        spacing = volume_spacing(p.series)
         try:
-            readings = fluid_readings(load_volume(p.series), network, volume_spacing(p.series), min_slices=MIN_SLICES)
+            readings = fluid_readings(load_volume(p.series), network, spacing, min_slices=MIN_SLICES)
         except (PixelReadError, ValueError) as err:
             result.left_out.append((p.id, str(err)))
             continue
         if set(readings) != set(MEASURES):
             result.left_out.append((p.id, f"readings {sorted(set(MEASURES) - set(readings))} cannot be taken"))
             continue
-        result.examples.append(FluidExample(p.id, p.dataset, p.sequence, readings))
+        result.examples.append(FluidExample(p.id, p.dataset, p.sequence, readings, tuple(spacing or ())))
     log(f"fluid test measured on {len(result.examples)} volumes ({len(result.left_out)} left out)")
     return result
 
@@ -188,6 +207,40 @@ def figures(truth: Sequence[str], answer: np.ndarray) -> dict[str, Any]:
     return out
 
 
+def pixel_only_scope(examples: Sequence[FluidExample]) -> np.ndarray:
+    """Whether each example's voxels are fine enough for a pixel-only call (:data:`PIXEL_ONLY_VOXEL_MM`)."""
+    probe = FluidContrast(MEASURES[0], 0.0, 0.0, pixel_only_voxel_mm=PIXEL_ONLY_VOXEL_MM)
+    return np.array([probe.pixel_only_refusal(e.voxel_mm or None) is None for e in examples], dtype=bool)
+
+
+def pixel_only_calls(examples: Sequence[FluidExample], choice_of: Callable[[str], Choice]) -> np.ndarray:
+    """``"T2"`` or ``""`` per example, as annotate calls a volume without any header: in scope
+    (:func:`pixel_only_scope`) and at or above the T2 bound of ``choice_of(example.dataset)``."""
+    answer = np.full(len(examples), "", dtype=object)
+    for i, (e, fine) in enumerate(zip(examples, pixel_only_scope(examples))):
+        choice = choice_of(e.dataset)
+        if fine and e.readings[choice.measure] >= choice.bounds[1]:
+            answer[i] = "T2"
+    return answer
+
+
+def pixel_only_figures(examples: Sequence[FluidExample], answer: np.ndarray) -> dict[str, Any]:
+    """The pixel-only T2 calls of ``examples``: volumes in scope per class, calls, their precision, the T2s
+    found, and the wrong calls by name."""
+    truth = np.array([e.sequence for e in examples], dtype=object)
+    fine = pixel_only_scope(examples)
+    called = answer == "T2"
+    classes = sorted(set(truth))
+    return {
+        "volumes": len(examples),
+        "in_scope": {c: int((fine & (truth == c)).sum()) for c in classes},
+        "out_of_scope": {c: int((~fine & (truth == c)).sum()) for c in classes if (~fine & (truth == c)).any()},
+        "precision": share((called & (truth == "T2")).sum(), called.sum()),
+        "t2_found": share((called & (truth == "T2")).sum(), (fine & (truth == "T2")).sum()),
+        "wrong": [f"{e.name} ({e.sequence})" for e, c in zip(examples, called) if c and e.sequence != "T2"],
+    }
+
+
 def add_fluid_contrast(
     bundle_dir: Path,
     development: Sequence[FluidExample],
@@ -197,12 +250,21 @@ def add_fluid_contrast(
     left_out: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """Validate, choose and write the fluid test into ``bundle_dir`` (its ``bundle.json`` gains the
-    ``fluid_contrast`` table); returns the validation record (also stored in the table)."""
+    ``fluid_contrast`` table); returns the validation record (also stored in the table). ``development`` and
+    ``test`` may hold volumes of every class: the T2/FLAIR test is chosen on their T2s and FLAIRs, the pixel-only
+    T2 calls are validated on all of them (module docstring)."""
+    every_dev, every_test = list(development), list(test)
+    development = [e for e in every_dev if e.sequence in CLASSES]
+    test = [e for e in every_test if e.sequence in CLASSES]
     log("fluid test: nested leave-one-dataset-out")
     nested = nested_lodo(development, log)
     outer = figures([e.sequence for e in development], nested.answer)
     choice = choose(development)
     test_answer = calls(np.array([e.readings[choice.measure] for e in test]), choice.bounds)
+    # a dataset without T2 or FLAIR has no outer fold: the shipped choice never saw it
+    pixel_only = pixel_only_figures(every_dev, pixel_only_calls(every_dev, lambda d: nested.choices.get(d, choice)))
+    pixel_only_test = pixel_only_figures(every_test, pixel_only_calls(every_test, lambda _d: choice))
+    lower = (pixel_only["precision"]["ci95"] or [0.0])[0]
     validation: dict[str, Any] = {
         "outer_lodo": outer,
         "outer_choices": {d: [c.measure, *(round(b, 4) for b in c.bounds)] for d, c in nested.choices.items()},
@@ -215,14 +277,23 @@ def add_fluid_contrast(
             )
             for d in nested.choices
         },
+        "pixel_only": {
+            "voxel_mm": PIXEL_ONLY_VOXEL_MM,
+            "min_precision": PIXEL_ONLY_MIN_PRECISION,
+            "outer_lodo": pixel_only,
+            "test_groups": pixel_only_test,
+        },
         "left_out": [list(x) for x in left_out],
     }
+    shipped = lower >= PIXEL_ONLY_MIN_PRECISION
     table = FluidContrast(
         measure=choice.measure,
         flair_below=round(choice.bounds[0], 4),
         t2_from=max(round(choice.bounds[1], 4), round(choice.bounds[0], 4)),
         min_slices=MIN_SLICES,
         precision=round((outer["precision"]["ci95"] or [0.5])[0], 3) or 0.5,  # its lower 95% bound
+        pixel_only_voxel_mm=PIXEL_ONLY_VOXEL_MM if shipped else None,
+        pixel_only_precision=round(lower, 3) if shipped else 0.5,
     )
     meta = ModelBundle.load(bundle_dir).meta
     meta["brain_mask"] = ensure_brain_mask(Path(bundle_dir)).name
@@ -232,6 +303,8 @@ def add_fluid_contrast(
         "t2_from": table.t2_from,
         "min_slices": table.min_slices,
         "precision": table.precision,
+        "pixel_only_voxel_mm": table.pixel_only_voxel_mm,
+        "pixel_only_precision": table.pixel_only_precision,
         "validation": validation,
     }
     write_bundle_json(bundle_dir, meta)
@@ -241,6 +314,11 @@ def add_fluid_contrast(
         f"answered {outer['answered']['k']}/{outer['volumes']}, right {outer['precision']['k']}/"
         f"{outer['precision']['n']}; test groups answered {validation['test_groups']['answered']['k']}/{len(test)}"
     )
+    log(
+        f"pixel-only T2 calls (voxels <= {PIXEL_ONLY_VOXEL_MM} mm): outer folds right "
+        f"{share_text(pixel_only['precision'])}, T2s found {share_text(pixel_only['t2_found'])}, "
+        f"wrong {pixel_only['wrong']}; shipped: {shipped}"
+    )
     return validation
 
 
@@ -249,7 +327,7 @@ def build_fluid_test(
 ) -> dict[str, Any] | None:
     """Measure, validate and write the fluid test of a bundle being built from ``items`` (its ``test_groups`` kept
     out of every choice); None, with the reason logged, when the labels cannot support one."""
-    measured = measure_pool(items, bundle_with_brain_mask(Path(bundle_dir)).brain_mask_proba, log)
+    measured = measure_pool(items, bundle_with_brain_mask(Path(bundle_dir)).brain_mask_proba, log, classes=())
     development, test = split_examples(measured.examples, test_groups)
     try:
         return add_fluid_contrast(bundle_dir, development, test, log, left_out=measured.left_out)
@@ -292,5 +370,34 @@ def card_section(table: Mapping[str, Any]) -> list[str]:
             f"| {d} | {measure}, {low}, {high} | {f['T2']['right']['k']}/{f['T2']['right']['n']} | "
             f"{f['FLAIR']['right']['k']}/{f['FLAIR']['right']['n']} |"
         )
-    left = f"{len(v['left_out'])} T2/FLAIR brain series were not measured (too few slices, or not a whole brain)."
-    return [*lines, "", left, ""]
+    left = f"{len(v['left_out'])} brain series were not measured (too few slices, or not a whole brain)."
+    lines += ["", left]
+    if "pixel_only" in v:
+        po = v["pixel_only"]
+        outer_po, test_po = po["outer_lodo"], po["test_groups"]
+        state = (
+            f"shipped: such calls carry a confidence of at most {table['pixel_only_precision']:.3f}"
+            if table.get("pixel_only_voxel_mm")
+            else f"not shipped: the lower 95% bound of their precision is below {po['min_precision']}"
+        )
+        scope = ", ".join(f"{c} {n}" for c, n in outer_po["in_scope"].items() if n)
+        lines += [
+            "",
+            "### Pixel-only T2 calls",
+            "",
+            "A volume with no acquisition header at all (a NIfTI without sidecar or description) is a T2 when its",
+            f"fluid reading reaches the T2 bound and its two finest voxel sides are at most {po['voxel_mm']} mm (a",
+            "prior from protocols: diffusion, BOLD, perfusion and field maps, whose fluid is bright too, are coarser);",
+            "dark fluid (T1, FLAIR, PD) stays UNKNOWN. Validated on every measured brain volume of the pool, each",
+            "dataset called with the bound its outer fold chose without it:",
+            "",
+            f"- in scope: {scope}; coarser, never called: "
+            + (", ".join(f"{c} {n}" for c, n in outer_po["out_of_scope"].items()) or "none"),
+            f"- calls right {share_text(outer_po['precision'])}; T2s found {share_text(outer_po['t2_found'])}; "
+            f"wrong calls: {', '.join(outer_po['wrong']) or 'none'}",
+            f"- test groups (shipped bound): calls right {share_text(test_po['precision'])}, T2s found "
+            f"{share_text(test_po['t2_found'])}",
+            "",
+            f"Pixel-only calls are {state}.",
+        ]
+    return [*lines, ""]

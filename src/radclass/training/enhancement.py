@@ -26,6 +26,7 @@ from radclass.io.pixels import PixelReadError, load_volume
 from radclass.models.bundle import DEFAULT_BUNDLE, ContrastEnhancement, ModelBundle, write_bundle_json
 from radclass.training.model_card import share, share_text, write_card_section
 from radclass.training.pool import LabelledSeries
+from radclass.training.split import outer_folds
 
 #: Variant name -> bias-flattening width (voxels of the 128^3 cube; None: the ratio as measured).
 VARIANTS: Mapping[str, float | None] = {"raw": None, "flat8": 8.0, "flat16": 16.0}
@@ -178,22 +179,18 @@ def nested_lodo(
     examples: Sequence[EnhancementExample], log: Log = print, variants: Sequence[str] = SHIPPED_VARIANTS
 ) -> NestedResult:
     """Outer leave-one-dataset-out, every choice on inner folds of the other datasets (module docstring)."""
-    datasets = sorted({e.dataset for e in examples})
-    called = np.zeros(len(examples), bool)
-    choices: dict[str, Choice] = {}
-    for d in datasets:
-        train = [e for e in examples if e.dataset != d]
+
+    def fold_choice(held: str, train: list[EnhancementExample]) -> Choice:
         if not any(e.post for e in train) or all(e.post for e in train):
-            raise ValueError(f"Without {d}, the development set lacks T1 or T1C volumes: no test can be fitted.")
-        choice = choose(train, variants)
-        choices[d] = choice
-        for i, e in enumerate(examples):
-            if e.dataset == d:
-                called[i] = e.ratios[choice.variant] >= choice.threshold
-        log(
-            f"  outer fold {d}: {choice.variant} >= {choice.threshold:.3f} (inner balanced {choice.inner_balanced:.2f})"
-        )
-    return NestedResult(list(examples), called, choices)
+            raise ValueError(f"Without {held}, the development set lacks T1 or T1C volumes: no test can be fitted.")
+        return choose(train, variants)
+
+    called, choices = outer_folds(
+        examples, lambda e: e.dataset, fold_choice, lambda c, e: bool(e.ratios[c.variant] >= c.threshold)
+    )
+    for d, c in choices.items():
+        log(f"  outer fold {d}: {c.variant} >= {c.threshold:.3f} (inner balanced {c.inner_balanced:.2f})")
+    return NestedResult(list(examples), np.array(called, bool), choices)
 
 
 def figures(counts: Mapping[str, int]) -> dict[str, Any]:

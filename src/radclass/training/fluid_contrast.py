@@ -43,6 +43,7 @@ from radclass.training.enhancement import (
 )
 from radclass.training.model_card import share, share_text, write_card_section
 from radclass.training.pool import LabelledSeries
+from radclass.training.split import outer_folds
 
 Log = Callable[[str], None]
 #: The classes the test separates.
@@ -177,21 +178,21 @@ class NestedResult:
 
 def nested_lodo(examples: Sequence[FluidExample], log: Log = print) -> NestedResult:
     """Outer leave-one-dataset-out, every choice on inner folds of the other datasets (module docstring)."""
-    answer = np.full(len(examples), "", dtype=object)
-    choices: dict[str, Choice] = {}
-    for d in sorted({e.dataset for e in examples}):
-        train = [e for e in examples if e.dataset != d]
+
+    def fold_choice(held: str, train: list[FluidExample]) -> Choice:
         if len({e.sequence for e in train}) < 2:
-            raise ValueError(f"Without {d}, the development set lacks T2 or FLAIR volumes: no test can be fitted.")
-        choice = choose(train)
-        choices[d] = choice
-        held = [i for i, e in enumerate(examples) if e.dataset == d]
-        answer[held] = calls(np.array([examples[i].readings[choice.measure] for i in held]), choice.bounds)
+            raise ValueError(f"Without {held}, the development set lacks T2 or FLAIR volumes: no test can be fitted.")
+        return choose(train)
+
+    answers, choices = outer_folds(
+        examples, lambda e: e.dataset, fold_choice, lambda c, e: calls(np.array([e.readings[c.measure]]), c.bounds)[0]
+    )
+    for d, c in choices.items():
         log(
-            f"  outer fold {d}: {choice.measure}, FLAIR below {choice.bounds[0]:.3f}, T2 from {choice.bounds[1]:.3f} "
-            f"(inner balanced recall {choice.inner_recall:.2f}, {choice.inner_wrong} wrong, margin {choice.margin:.3f})"
+            f"  outer fold {d}: {c.measure}, FLAIR below {c.bounds[0]:.3f}, T2 from {c.bounds[1]:.3f} "
+            f"(inner balanced recall {c.inner_recall:.2f}, {c.inner_wrong} wrong, margin {c.margin:.3f})"
         )
-    return NestedResult(list(examples), answer, choices)
+    return NestedResult(list(examples), np.array(answers, dtype=object), choices)
 
 
 def figures(truth: Sequence[str], answer: np.ndarray) -> dict[str, Any]:

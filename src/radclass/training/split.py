@@ -6,7 +6,14 @@ puts series of one group on both sides.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
 import numpy as np
+
+E = TypeVar("E")  # an example
+C = TypeVar("C")  # a fold's choice
+A = TypeVar("A")  # an answer
 
 
 def held_out_groups(groups: np.ndarray, fraction: float, seed: int = 0, *, min_dev_groups: int = 2) -> list[str]:
@@ -47,3 +54,27 @@ def group_folds(groups: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     order = np.random.default_rng(seed).permutation(len(names))
     fold_of = {str(names[j]): i % k for i, j in enumerate(order)}
     return np.array([fold_of[g] for g in groups], dtype=int)
+
+
+def outer_folds(
+    examples: Sequence[E],
+    dataset: Callable[[E], str],
+    choose: Callable[[str, list[E]], C],
+    apply: Callable[[C, E], A],
+) -> tuple[list[A], dict[str, C]]:
+    """The outer folds of a nested leave-one-dataset-out validation.
+
+    For each dataset (in sorted order), ``choose(held_out, others)`` makes every choice on the examples of the
+    other datasets (its own inner folds are its business), and ``apply(choice, example)`` answers each example of
+    the held-out dataset with it. Returns the answers, in the order of ``examples``, and the choice of each
+    held-out dataset.
+    """
+    answers: dict[int, A] = {}
+    choices: dict[str, C] = {}
+    for held in sorted({dataset(e) for e in examples}):
+        choice = choose(held, [e for e in examples if dataset(e) != held])
+        choices[held] = choice
+        for i, e in enumerate(examples):
+            if dataset(e) == held:
+                answers[i] = apply(choice, e)
+    return [answers[i] for i in range(len(examples))], choices

@@ -63,6 +63,21 @@ def test_annotate_matches_manifest_on_dicom(dicom_annotations, data_root, manife
 
 
 @needs_bundle
+@needs_bundle
+def test_a_t1_the_gadolinium_test_did_not_measure_is_flagged(dicom_annotations):
+    rows = dicom_annotations.set_index("path")
+    short = rows.loc[rows.index.str.endswith("dcm_qa_cs_dl/201_T1W_TSE_Sno_CSno_CSAIno")].iloc[0]  # 12 slices
+    assert short["sequence"] == "T1" and "contrast_unchecked:12 slices, fewer than 16" in short["flags"]
+    coil = rows.loc[rows.index.str.endswith("dcm_qa_xa30/5_anat-T1w_acq-tfl")].iloc[0]  # refused after measuring
+    assert (
+        coil["sequence"] == "T1" and "contrast_unchecked:enhancement not measured (the brain's outer" in coil["flags"]
+    )
+    measured = rows.loc[rows.index.str.endswith("dcm_qa_xa30/6_anat-T1w_acq-tfl")].iloc[0]  # measured: not enhanced
+    assert measured["sequence"] == "T1" and "contrast_unchecked" not in measured["flags"]
+    # only T1 answers carry it
+    assert rows[rows["flags"].str.contains("contrast_unchecked")]["sequence"].eq("T1").all()
+
+
 def test_non_mr_series_are_not_forced_into_mr_classes(data_root, tmp_path, run_cli):
     ct = data_root / "liver" / "totalseg" / "example_ct_dicom"
     out = tmp_path / "ct.json"
@@ -76,9 +91,11 @@ def test_non_mr_series_are_not_forced_into_mr_classes(data_root, tmp_path, run_c
 def test_annotate_runs_without_torch(data_root, tmp_path):
     """Inference is onnxruntime only: block torch and annotate a real series."""
     out = tmp_path / "a.csv"
-    code = ("import sys; sys.modules['torch'] = None; sys.modules['torchvision'] = None\n"
-            "from radclass.cli import main; sys.argv = ['radclass', 'annotate', sys.argv[1], '--out', sys.argv[2], '-q']\n"
-            "main()")
+    code = (
+        "import sys; sys.modules['torch'] = None; sys.modules['torchvision'] = None\n"
+        "from radclass.cli import main; sys.argv = ['radclass', 'annotate', sys.argv[1], '--out', sys.argv[2], '-q']\n"
+        "main()"
+    )
     series = data_root / "mri" / "dicom" / "dcm_qa_xa30" / "5_anat-T1w_acq-tfl"
     proc = subprocess.run([sys.executable, "-c", code, str(series), str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -126,8 +143,7 @@ def test_leave_one_dataset_out_small_scale(data_root):
     train = [p for p in pool if p.dataset not in held]
     test = [p for p in pool if p.dataset in held]
     syn_rows, syn_y = synthetic_rows(60, seed=1)
-    X = np.concatenate([header_matrix([p.series.row() for p in train]),
-                        header_matrix(syn_rows)])
+    X = np.concatenate([header_matrix([p.series.row() for p in train]), header_matrix(syn_rows)])
     y = np.array([p.sequence for p in train] + syn_y)
     model = fit_forest(X, y, {"n_estimators": 60})
     proba = full_proba(model, header_matrix([p.series.row() for p in test]))
@@ -143,9 +159,10 @@ def test_tiny_bundle_trains_and_annotates(data_root, tmp_path, run_cli):
     pytest.importorskip("torch")
     config = tmp_path / "tiny.toml"
     config.write_text(
-        "[mri_series]\ndatasets = [\"dcm_qa_xa30\", \"heudiconv\", \"niivue\"]\nsynthetic_headers_per_class = 20\nsimulated_series_per_class = 1\n"
+        '[mri_series]\ndatasets = ["dcm_qa_xa30", "heudiconv", "niivue"]\nsynthetic_headers_per_class = 20\nsimulated_series_per_class = 1\n'
         "simulated_slices_per_series = 2\ntune_forest = false\ncnn_folds = 2\ncnn_fold_epochs = 1\n"
-        "train_slices_per_series = 2\n[mri_series.cnn]\nnetwork = \"multitask\"\nepochs = 1\nbatch_size = 16\n")
+        'train_slices_per_series = 2\n[mri_series.cnn]\nnetwork = "multitask"\nepochs = 1\nbatch_size = 16\n'
+    )
     bundle = tmp_path / "bundle"
     result = run_cli("train", config, "--out", bundle)
     assert result.exit_code == 0, result.output
@@ -163,7 +180,11 @@ def test_tiny_bundle_trains_and_annotates(data_root, tmp_path, run_cli):
     from radclass.explain.run import explain_target
 
     written = {p.name for p in explain_target(t1, str(bundle), expl)}
-    assert {"5_anat-T1w_acq-tfl_gradcam.png", "5_anat-T1w_acq-tfl_occlusion.png",
-            "5_anat-T1w_acq-tfl_header_shap.png", "forest_importance.png"} <= written
+    assert {
+        "5_anat-T1w_acq-tfl_gradcam.png",
+        "5_anat-T1w_acq-tfl_occlusion.png",
+        "5_anat-T1w_acq-tfl_header_shap.png",
+        "forest_importance.png",
+    } <= written
     shap_table = pd.read_csv(expl / "5_anat-T1w_acq-tfl_header_shap.csv")
     assert {"feature", "value", "shap"} <= set(shap_table.columns) and len(shap_table) > 0

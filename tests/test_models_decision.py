@@ -219,6 +219,19 @@ def test_enhancement_leaves_t1_alone(enhancement, facts):
     assert a.confidence == pytest.approx(0.95, abs=1e-3)
 
 
+def test_a_t1_the_test_did_not_measure_says_so_and_why():
+    evidence = Evidence(forest_proba=np.array([0.95, 0.03, 0.02]), enhancement_skipped="12 slices, fewer than 16")
+    a = decide_series(evidence, AXIAL, classes=T1_CLASSES, orient_classes=ORIENT, fusion=FUSION, enhancement=GADOLINIUM)
+    assert a.sequence == SequenceClass.T1 and "contrast_unchecked:12 slices, fewer than 16" in map(str, a.flags)
+    unchecked = [str(f) for f in _t1(None).flags if str(f).startswith("contrast_unchecked")]
+    assert unchecked == ["contrast_unchecked:not measured"]
+    for checked in (_t1(1.49), _t1(None, SeriesFacts(plane="AX", contrast_agent=True))):  # measured; agent named
+        assert not any(str(f).startswith("contrast_unchecked") for f in checked.flags)
+    t1 = Evidence(forest_proba=np.array([0.95, 0.03, 0.02]))  # a bundle without the test: nothing to say
+    plain = decide_series(t1, AXIAL, classes=T1_CLASSES, orient_classes=ORIENT, fusion=FUSION)
+    assert not any(str(f).startswith("contrast_unchecked") for f in plain.flags)
+
+
 def test_enhancement_never_relabels_other_classes_or_without_a_test():
     t2 = Evidence(forest_proba=np.array([0.02, 0.03, 0.95]), enhancement=3.0)
     a = decide_series(t2, AXIAL, classes=T1_CLASSES, orient_classes=ORIENT, fusion=FUSION, enhancement=GADOLINIUM)

@@ -147,8 +147,13 @@ class Flag(StrEnum):
     (:class:`FlagNote`; docs/pixel_model.md)."""
     FLUID_FROM_PIXELS = "fluid_from_pixels"
     """The timing model called the series T2 family (T2 or FLAIR: their TR and TE are alike), and its brain's
-    fluid decided which: bright fluid a T2, dark fluid a FLAIR, past the bundle's validated band; written with the
-    measured reading (:class:`FlagNote`; docs/pixel_model.md)."""
+    fluid decided which: bright fluid a T2, dark fluid a FLAIR, past the bundle's validated band; or a volume with
+    no acquisition header at all was called T2 for its bright fluid (with ``sequence_from_pixels``, where the
+    bundle's validation allows it); written with the measured reading (:class:`FlagNote`; docs/pixel_model.md)."""
+    CONTRAST_UNCHECKED = "contrast_unchecked"
+    """A T1 whose header names no contrast agent, which the bundle's gadolinium test did not measure (too few
+    slices, the field strength, not a whole brain, uneven intensity, outside the brain): nothing tells it from a T1
+    after gadolinium; written with the reason (:class:`FlagNote`; docs/pixel_model.md)."""
 
     def note(self, detail: str) -> FlagNote:
         """This flag with a ``detail`` (``pixel_issue:truncated at byte 100``)."""

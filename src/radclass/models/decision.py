@@ -96,6 +96,9 @@ class Evidence:
     fluid
         The fluid reading of the series' volume (:func:`radclass.features.fluid.fluid_contrast`); None when it was
         not measured (the timing model's answer is not the T2 family, or the volume could not be read).
+    enhancement_skipped
+        Why the bundle's gadolinium test took no reading of a series the header models call T1 ('' when it did,
+        or was not asked).
     """
 
     slice_proba: np.ndarray | None = None
@@ -107,6 +110,7 @@ class Evidence:
     enhancement: float | None = None
     timing_proba: np.ndarray | None = None
     fluid: float | None = None
+    enhancement_skipped: str = ""
 
     @property
     def has_pixels(self) -> bool:
@@ -439,6 +443,9 @@ def decide_series(
         decision = gadolinium
         ratio = f"enhancement {evidence.enhancement or 0.0:.2f} >= {enhancement.threshold:.2f}"
         flags.append(FlagNote(Flag.CONTRAST_FROM_PIXELS, ratio))
+    elif enhancement is not None and decision.label == SequenceClass.T1 and evidence.enhancement is None:
+        if not facts.contrast_agent:
+            flags.append(FlagNote(Flag.CONTRAST_UNCHECKED, evidence.enhancement_skipped or "not measured"))
     slices = evidence.slice_proba if evidence.has_pixels else None
     cnn_label = classes[int(np.argmax(slices.mean(0)))] if slices is not None else ""
     forest = evidence.forest_proba

@@ -69,6 +69,7 @@ class SeriesEvidence:
     enhancement: float | None = None  # enhancement ratio of a T1 volume without a contrast agent (gadolinium test)
     timing_proba: np.ndarray | None = None  # (n_classes,) timing model, headers with timing and no technique only
     fluid: float | None = None  # fluid reading of a volume the timing model calls T2 family (fluid test)
+    enhancement_skipped: str = ""  # why the gadolinium test took no reading of a T1 answer (enhancement_refusal)
 
     def evidence(self) -> Evidence:
         """The decision policy's input: the probabilities and the pixel notes."""
@@ -82,6 +83,7 @@ class SeriesEvidence:
             self.enhancement,
             self.timing_proba,
             self.fluid,
+            self.enhancement_skipped,
         )
 
 
@@ -279,27 +281,38 @@ def add_signature_evidence(candidates: list[Series], bundle: ModelBundle, eviden
 
 
 def needs_enhancement(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: AnatomyGate) -> bool:
-    """Whether the bundle's gadolinium test can change the series' label: the models' evidence points to T1,
-    the series is within the test's scope (:meth:`ContrastEnhancement.not_measured`: no contrast agent named,
-    enough slices, field strength) and its header does not place it outside the brain (a series the gate's
+    """Whether the bundle's gadolinium test can change the series' label (:func:`enhancement_refusal`)."""
+    return enhancement_refusal(s, ev, bundle, gate) is None
+
+
+def enhancement_refusal(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: AnatomyGate) -> str | None:
+    """None when the bundle's gadolinium test is to measure the series: the models' evidence points to T1, the
+    series has pixels and is within the test's scope (:meth:`ContrastEnhancement.not_measured`: no contrast agent
+    named, enough slices, field strength), and its header does not place it outside the brain (a series the gate's
     pixel stage later finds non-brain loses the measure with the rest of its pixel evidence,
-    :func:`annotate_series`)."""
+    :func:`annotate_series`). Else why not: '' when the test is not asked (no test, no header model voted, the
+    evidence is not T1), a reason for a person when a T1 is left unmeasured (flag ``contrast_unchecked``)."""
     test = bundle.metadata.contrast_enhancement
-    if test is None or not ev.evidence().has_header or Flag.NO_PIXELS in s.flags:
-        return False
-    if test.not_measured(s.header, s.n_frames):
-        return False
+    if test is None or not ev.evidence().has_header:
+        return ""
     if ev.timing_proba is not None:  # the timing model's answer: only a T1 at or above its threshold is one
         timing = bundle.metadata.timing
         answer = class_threshold_decision(ev.timing_proba, bundle.classes, timing.thresholds if timing else None)
         if answer is None or answer.label != SequenceClass.T1:
-            return False
+            return ""
     else:
         proba = fuse_evidence(ev.slice_proba, ev.forest_proba, bundle.fusion)
         if bundle.classes[int(np.argmax(proba))] != SequenceClass.T1:
-            return False
+            return ""
+    if Flag.NO_PIXELS in s.flags:
+        return "no pixel data"
+    scope = test.not_measured(s.header, s.n_frames)
+    if scope:
+        return scope
     region = gate.from_header(s.header)
-    return region is None or not region.non_brain
+    if region is not None and region.non_brain:
+        return "the header places the series outside the brain"
+    return None
 
 
 def needs_fluid(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: AnatomyGate) -> bool:
@@ -354,9 +367,13 @@ def volume_targets(
         return []
     targets = []
     for s in candidates:
-        if needs_enhancement(s, evidence[s.key], bundle, gate):
+        ev = evidence[s.key]
+        refusal = enhancement_refusal(s, ev, bundle, gate)
+        if refusal is None:
             targets.append((s, VolumeTest.ENHANCEMENT))
-        elif needs_fluid(s, evidence[s.key], bundle, gate):
+            continue
+        ev.enhancement_skipped = refusal
+        if needs_fluid(s, ev, bundle, gate):
             targets.append((s, VolumeTest.FLUID))
     return targets
 
@@ -382,6 +399,7 @@ def set_volume_reading(ev: SeriesEvidence, test: VolumeTest, reading: float | No
     """Record a measured reading of ``test``, or why there is none (added to the series' pixel notes)."""
     if test is VolumeTest.ENHANCEMENT:
         ev.enhancement = reading
+        ev.enhancement_skipped = error if reading is None else ""
     else:
         ev.fluid = reading
     if reading is None:

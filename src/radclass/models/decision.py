@@ -443,8 +443,8 @@ def decide_series(
         decision = gadolinium
         ratio = f"enhancement {evidence.enhancement or 0.0:.2f} >= {enhancement.threshold:.2f}"
         flags.append(FlagNote(Flag.CONTRAST_FROM_PIXELS, ratio))
-    elif enhancement is not None and decision.label == SequenceClass.T1 and evidence.enhancement is None:
-        if not facts.contrast_agent:
+    elif enhancement is not None and decision.label == SequenceClass.T1 and not facts.contrast_agent:
+        if evidence.enhancement is None:  # not measured: nothing tells this T1 from one after gadolinium
             flags.append(FlagNote(Flag.CONTRAST_UNCHECKED, evidence.enhancement_skipped or "not measured"))
     slices = evidence.slice_proba if evidence.has_pixels else None
     cnn_label = classes[int(np.argmax(slices.mean(0)))] if slices is not None else ""

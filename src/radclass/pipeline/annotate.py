@@ -280,11 +280,6 @@ def add_signature_evidence(candidates: list[Series], bundle: ModelBundle, eviden
             evidence[key].signature_proba = p
 
 
-def needs_enhancement(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: AnatomyGate) -> bool:
-    """Whether the bundle's gadolinium test can change the series' label (:func:`enhancement_refusal`)."""
-    return enhancement_refusal(s, ev, bundle, gate) is None
-
-
 def enhancement_refusal(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: AnatomyGate) -> str | None:
     """None when the bundle's gadolinium test is to measure the series: the models' evidence points to T1, the
     series has pixels and is within the test's scope (:meth:`ContrastEnhancement.not_measured`: no contrast agent
@@ -337,7 +332,7 @@ def needs_fluid(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: Anatom
 def pixel_only_measurable(s: Series, ev: SeriesEvidence, test: FluidContrast) -> bool:
     """Whether a series is in the scope of the fluid test's pixel-only T2 call: no acquisition header, no
     timing, one volume (a 4D series is diffusion, BOLD or perfusion), voxels fine enough."""
-    if ev.evidence().has_header or ev.timing_proba is not None or test.pixel_only_voxel_mm is None:
+    if ev.evidence().has_header or test.pixel_only_voxel_mm is None:
         return False
     try:
         volumes = int(float(s.header.get("temporal_positions") or 1))
@@ -352,7 +347,7 @@ class VolumeTest(StrEnum):
     """A measure of a series' whole first volume inside the learned brain mask, that changes its label."""
 
     ENHANCEMENT = "enhancement"
-    """The gadolinium test (:func:`needs_enhancement`): T1 or T1C (for a header with timing alone, only on a whole
+    """The gadolinium test (:func:`enhancement_refusal`): T1 or T1C (for a header with timing alone, only on a whole
     brain)."""
     FLUID = "fluid"
     """The fluid test (:func:`needs_fluid`): T2 or FLAIR."""

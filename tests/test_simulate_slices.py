@@ -1,8 +1,7 @@
-"""simulate_slices: every class and plane gives finite float32 slices of the requested shape, fast."""
+"""simulate_slices: every class and plane gives finite float32 slices of the requested shape (its cost:
+benchmarks/bench_simulate.py)."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
@@ -41,14 +40,3 @@ def test_magnitude_images_are_non_negative_and_phase_is_signed() -> None:
         if p.image == "phase":
             break
     assert simulate_slices("FIELDMAP", "AX", rng, protocol=p, n_slices=2, size=48).min() < 0
-
-
-def test_speed_is_reasonable() -> None:
-    """Loose guard (shared CI machine): the target is >= 50 slices/s of CPU time for T1/T2-like classes."""
-    rng = np.random.default_rng(5)
-    simulate_slices("T2", "AX", rng, n_slices=1, size=32)  # anatomy cache
-    start = time.process_time()
-    for sequence in ("T1", "T2", "FLAIR", "PD"):
-        simulate_slices(sequence, "AX", rng, n_slices=5, size=128)
-    per_slice = (time.process_time() - start) / 20
-    assert per_slice < 0.2

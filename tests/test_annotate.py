@@ -63,7 +63,6 @@ def test_annotate_matches_manifest_on_dicom(dicom_annotations, data_root, manife
 
 
 @needs_bundle
-@needs_bundle
 def test_a_t1_the_gadolinium_test_did_not_measure_is_flagged(dicom_annotations):
     rows = dicom_annotations.set_index("path")
     short = rows.loc[rows.index.str.endswith("dcm_qa_cs_dl/201_T1W_TSE_Sno_CSno_CSAIno")].iloc[0]  # 12 slices
@@ -78,6 +77,7 @@ def test_a_t1_the_gadolinium_test_did_not_measure_is_flagged(dicom_annotations):
     assert rows[rows["flags"].str.contains("contrast_unchecked")]["sequence"].eq("T1").all()
 
 
+@needs_bundle
 def test_non_mr_series_are_not_forced_into_mr_classes(data_root, tmp_path, run_cli):
     ct = data_root / "liver" / "totalseg" / "example_ct_dicom"
     out = tmp_path / "ct.json"

@@ -295,7 +295,7 @@ def test_timing_only_headers_are_not_the_forests():
 
 # --- the fluid test (the timing model's T2 family: T2 or FLAIR) ----------------------------------------
 
-from radclass.models.bundle import BundleError, FluidContrast  # noqa: E402
+from radclass.models.bundle import BundleError, FluidContrast, GreyWhiteContrast, PixelOnlyReadings  # noqa: E402
 
 FLUID = FluidContrast(measure="fractions", flair_below=0.0, t2_from=0.2, min_slices=16, precision=0.7)
 FAMILY = {"T2": ("T2", "FLAIR")}
@@ -357,26 +357,95 @@ PIXEL_ONLY = FluidContrast(
 )
 
 
-def _pixel_only(fluid: float | None, test: FluidContrast | None = PIXEL_ONLY, forest=None) -> Annotation:
-    """The decision on a series with no acquisition header (a CNN that abstains) and a fluid reading."""
+PIXEL_ONLY_OFF = FluidContrast(measure="fractions", flair_below=0.0, t2_from=0.2)  # makes no pixel-only T2 calls
+GREY_WHITE = GreyWhiteContrast(
+    measure="deep6_skew", t1_below=-0.05, flair_from=0.1, pixel_only_voxel_mm=1.2, precision=0.7
+)
+
+
+def _pixel_only(
+    fluid: float | None,
+    test: FluidContrast | None = PIXEL_ONLY,
+    forest=None,
+    *,
+    grey_white: float | None = None,
+    in_scope: bool = True,
+    gw_test: GreyWhiteContrast | None = GREY_WHITE,
+    enhancement: float | None = None,
+) -> Annotation:
+    """The decision on a series with no acquisition header (a CNN that abstains) and its pixel-only readings."""
+    readings = None if fluid is None else PixelOnlyReadings(fluid, in_scope, grey_white, enhancement)
     evidence = Evidence(
         slice_proba=np.array([[0.4, 0.3, 0.3]], np.float32),
         forest_proba=None if forest is None else np.array(forest, np.float32),
         fluid=fluid,
+        enhancement=enhancement,
+        pixel_only=readings,
     )
-    return decide_series(evidence, AXIAL, classes=CLASSES, orient_classes=ORIENT, fusion=FUSION, fluid=test)
+    measured = enhancement is not None  # the gadolinium test needs T1C among the classes
+    return decide_series(
+        evidence,
+        AXIAL,
+        classes=T1_CLASSES if measured else CLASSES,
+        orient_classes=ORIENT,
+        fusion=FUSION,
+        fluid=test,
+        grey_white=gw_test,
+        enhancement=GADOLINIUM if measured else None,
+    )
 
 
 def test_bright_fluid_names_a_headerless_volume_t2_and_dark_fluid_says_why_not():
     t2 = _pixel_only(0.5)
     assert (t2.status, t2.sequence, t2.confidence) == (Status.OK, SequenceClass.T2, pytest.approx(0.6))
     assert Flag.SEQUENCE_FROM_PIXELS in t2.flags and "fluid_from_pixels:fluid 0.50 >= 0.20" in map(str, t2.flags)
+    assert _pixel_only(0.5, in_scope=False).status is Status.UNKNOWN  # too coarse for the fluid test's calls
     dark = _pixel_only(-1.0)
     assert dark.status is Status.UNKNOWN and "a T1, FLAIR or PD, which the pixels alone" in dark.reason
+    band = _pixel_only(0.1, grey_white=-0.5)  # between the fluid bounds: no grey/white call either
+    assert band.status is Status.UNKNOWN and "fluid test's band" in band.reason
     assert _pixel_only(None).status is Status.UNKNOWN and "fluid" not in _pixel_only(None).reason
     # a header the forest judged decides as before: the reading of a pixel-only call is not used
     judged = _pixel_only(0.5, forest=(0.1, 0.1, 0.8))
     assert judged.sequence == "DWI" and Flag.SEQUENCE_FROM_PIXELS not in judged.flags
+
+
+def test_dark_fluid_and_grey_white_name_a_headerless_t1_or_flair():
+    t1 = _pixel_only(-1.0, grey_white=-0.2)
+    assert (t1.status, t1.sequence, t1.confidence) == (Status.OK, "T1", pytest.approx(0.7))
+    assert Flag.SEQUENCE_FROM_PIXELS in t1.flags
+    assert "grey_white_from_pixels:fluid -1.00 < 0.00, grey/white -0.200 < -0.050" in map(str, t1.flags)
+    flair = _pixel_only(-1.0, grey_white=0.3)
+    assert flair.sequence == "FLAIR" and "grey_white_from_pixels" in ";".join(map(str, flair.flags))
+    band = _pixel_only(-1.0, grey_white=0.0)
+    assert band.status is Status.UNKNOWN and "in the grey/white test's band (-0.050..0.100)" in band.reason
+    # bright fluid is never a T1 or FLAIR call, whatever the parenchyma reads
+    assert _pixel_only(0.5, PIXEL_ONLY_OFF, grey_white=-0.5).status is Status.UNKNOWN
+    assert _pixel_only(-1.0, grey_white=-0.2, gw_test=None).status is Status.UNKNOWN
+
+
+def test_a_pixel_only_t1_goes_on_to_the_gadolinium_test():
+    enhanced = _pixel_only(-1.0, grey_white=-0.2, enhancement=GADOLINIUM.threshold + 0.5)
+    assert enhanced.sequence == "T1C" and enhanced.confidence == pytest.approx(min(0.7, GADOLINIUM.precision))
+    flags = ";".join(map(str, enhanced.flags))
+    assert "grey_white_from_pixels" in flags and "contrast_from_pixels" in flags
+    plain = _pixel_only(-1.0, grey_white=-0.2, enhancement=GADOLINIUM.threshold - 0.5)
+    assert plain.sequence == "T1" and "contrast_from_pixels" not in ";".join(map(str, plain.flags))
+
+
+def test_the_grey_white_table_validates_itself():
+    assert GREY_WHITE.call(-0.1) == "T1" and GREY_WHITE.call(0.1) == "FLAIR" and GREY_WHITE.call(0.0) is None
+    assert GREY_WHITE.refusal((0.9, 0.9, 5.0)) is None and "coarser" in GREY_WHITE.refusal((2.0, 2.0, 2.0))
+    off = GreyWhiteContrast(measure="deep4_skew", t1_below=0.0, flair_from=0.1)
+    assert "makes no pixel-only calls" in off.refusal((1.0, 1.0, 1.0))
+    with pytest.raises(BundleError, match="must be one of"):
+        GreyWhiteContrast(measure="nope", t1_below=0.0, flair_from=0.1)
+    with pytest.raises(BundleError, match="at least its T1 bound"):
+        GreyWhiteContrast(measure="deep4_skew", t1_below=0.3, flair_from=0.1)
+    with pytest.raises(BundleError, match="precision must lie"):
+        GreyWhiteContrast(measure="deep4_skew", t1_below=0.0, flair_from=0.1, precision=1.5)
+    with pytest.raises(BundleError, match="no 'flair_from'"):
+        GreyWhiteContrast.from_meta({"measure": "deep4_skew", "t1_below": 0.1})
 
 
 def test_pixel_only_scope_is_the_structural_voxel():

@@ -190,7 +190,8 @@ def test_annotate_names_a_headerless_t2_from_its_fluid_where_the_bundle_allows(d
     t2 = rows["a.nii.gz"]
     assert t2["sequence"] == "T2" and t2["confidence"] == pytest.approx(0.6), t2["reason"]
     assert "sequence_from_pixels" in t2["flags"] and "fluid_from_pixels:fluid" in t2["flags"]
-    assert rows["b.nii.gz"]["sequence"] == UNKNOWN and "a T1, FLAIR or PD" in rows["b.nii.gz"]["reason"]
+    # dark fluid: not a T2; this FLAIR's parenchyma lies in the grey/white test's band (test_training_grey_white.py)
+    assert rows["b.nii.gz"]["sequence"] == UNKNOWN and "grey/white test's band" in rows["b.nii.gz"]["reason"]
     assert rows["dwi.nii.gz"]["sequence"] != "T2" and "fluid" not in rows["dwi.nii.gz"]["flags"]
     # the shipped bundle makes no such call (its out-of-fold precision does not allow it)
     shipped = tmp_path / "shipped.csv"

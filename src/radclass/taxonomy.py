@@ -150,6 +150,11 @@ class Flag(StrEnum):
     fluid decided which: bright fluid a T2, dark fluid a FLAIR, past the bundle's validated band; or a volume with
     no acquisition header at all was called T2 for its bright fluid (with ``sequence_from_pixels``, where the
     bundle's validation allows it); written with the measured reading (:class:`FlagNote`; docs/pixel_model.md)."""
+    GREY_WHITE_FROM_PIXELS = "grey_white_from_pixels"
+    """A volume with no acquisition header at all, whose fluid is dark, was called T1 (white matter brighter than
+    grey) or FLAIR (darker) from its deep parenchyma, past the bundle's validated band (with
+    ``sequence_from_pixels``, where the bundle's validation allows it); written with the fluid and grey/white
+    readings (:class:`FlagNote`; docs/pixel_model.md)."""
     CONTRAST_UNCHECKED = "contrast_unchecked"
     """A T1 whose header names no contrast agent, which the bundle's gadolinium test did not measure (too few
     slices, the field strength, not a whole brain, uneven intensity, outside the brain): nothing tells it from a T1

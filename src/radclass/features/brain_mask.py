@@ -12,6 +12,7 @@ own.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -110,3 +111,45 @@ def check_whole_brain(volume_shape: tuple[int, ...], spacing: tuple[float, float
         raise NotAWholeBrain(f"the brain mask holds {cm3:.0f} cm^3, not a whole brain ({low:.0f}-{high:.0f} cm^3)")
     if max(extent) > MAX_BRAIN_EXTENT_MM:
         raise NotAWholeBrain(f"the brain mask is {max(extent):.0f} mm long, longer than a brain")
+
+
+#: The fewest voxels a brain mask may hold to be read.
+MIN_BRAIN_VOXELS = 100
+
+
+@dataclass(frozen=True)
+class BrainVoxels:
+    """The voxels of a whole brain inside its mask (the 128^3 cube): intensities with the scanner's offset removed
+    (the brain's 0.5th percentile) and each voxel's distance to the mask's edge (cube voxels)."""
+
+    values: np.ndarray
+    depth: np.ndarray
+
+
+def whole_brain_voxels(
+    volume: np.ndarray,
+    network: MaskNetwork,
+    spacing: tuple[float, float, float] | None,
+    *,
+    min_slices: int = 1,
+    depth: bool = True,
+) -> BrainVoxels:
+    """The brain of a volume of voxel size ``spacing`` (mm), when it is a whole brain (:func:`masked_brain`,
+    :func:`check_whole_brain`); ``depth=False`` leaves the distances out (empty), which saves a distance
+    transform.
+
+    Raises
+    ------
+    ValueError
+        When the volume has no voxel size or the mask finds no brain large enough (see :func:`masked_brain`);
+        :class:`NotAWholeBrain` when the mask is not a whole brain.
+    """
+    if spacing is None:
+        raise ValueError("the volume gives no voxel size, so its brain's size cannot be checked")
+    cube, mask = masked_brain(volume, network, min_slices)
+    if mask.sum() < MIN_BRAIN_VOXELS:
+        raise ValueError("the brain mask is too small to measure")
+    check_whole_brain(volume.shape, spacing, mask)
+    inside = cube[mask]
+    distances = ndimage.distance_transform_edt(mask)[mask] if depth else np.zeros(0)
+    return BrainVoxels(inside - np.percentile(inside, 0.5), distances)

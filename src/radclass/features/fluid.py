@@ -24,16 +24,15 @@ where it was cut, and the mask network finds a "brain" in any body part.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
-from radclass.features.brain_mask import MaskNetwork, check_whole_brain, masked_brain
+from radclass.features.brain_mask import BrainVoxels, MaskNetwork, whole_brain_voxels
 
 #: The readings of :func:`fluid_contrast`, by name.
 MEASURES: tuple[str, ...] = ("fractions", "tails", "deep_tails")
 _BRIGHT, _DARK = 1.5, 0.6  # fractions of the brain's median: fluid on a T2, fluid on a FLAIR
 _EPS = 1e-3  # share added to both fractions, so that a volume without one tail stays finite
 _DEEP = 8  # voxels inside the mask (of the 128^3 cube) for ``deep_tails``
-_MIN_VOXELS = 100
+_MIN_VOXELS = 100  # deep voxels for ``deep_tails``
 
 
 def _tails(values: np.ndarray) -> float:
@@ -80,15 +79,13 @@ def fluid_readings(
         finds no brain large enough to measure; :class:`~radclass.features.brain_mask.NotAWholeBrain`
         when the mask is not a whole brain.
     """
-    if spacing is None:
-        raise ValueError("the volume gives no voxel size, so its brain's size cannot be checked")
-    cube, mask = masked_brain(volume, network, min_slices)
-    if mask.sum() < _MIN_VOXELS:
-        raise ValueError("the brain mask is too small to measure")
-    check_whole_brain(volume.shape, spacing, mask)
-    inside = cube[mask]
-    values = inside - np.percentile(inside, 0.5)
-    depth = ndimage.distance_transform_edt(mask)[mask] if "deep_tails" in measures else np.zeros(0)
+    brain = whole_brain_voxels(volume, network, spacing, min_slices=min_slices, depth="deep_tails" in measures)
+    return fluid_readings_of(brain, measures)
+
+
+def fluid_readings_of(brain: BrainVoxels, measures: tuple[str, ...] = MEASURES) -> dict[str, float]:
+    """The readings ``measures`` of a whole brain's voxels; a reading that cannot be taken is left out."""
+    values, depth = brain.values, brain.depth
     readings = {}
     for name in measures:
         try:

@@ -543,6 +543,21 @@ class ContrastEnhancement:
             raise BundleError(f"{source}: 'contrast_enhancement' holds a value that is not a number ({err}).") from None
 
 
+def coarse_voxel_refusal(spacing: Sequence[float] | None, limit_mm: float) -> str | None:
+    """Why a volume of voxel size ``spacing`` (mm) is too coarse for a pixel-only call (its two finest sides above
+    ``limit_mm``: a structural scan is acquired finer than diffusion, BOLD, perfusion and field maps), or has no
+    voxel size; None when it is fine enough."""
+    if spacing is None:
+        return "the volume gives no voxel size"
+    finest = sorted(float(d) for d in spacing)[:2]
+    if finest[-1] > limit_mm:
+        return (
+            f"its voxels ({finest[0]:g} x {finest[1]:g} mm at the finest) are coarser than a structural "
+            f"scan's ({limit_mm:g} mm)"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class FluidContrast:
     """The bundle's fluid test (``bundle.json``'s ``fluid_contrast`` table): a volume that the timing model calls
@@ -613,15 +628,7 @@ class FluidContrast:
         pixel-only T2 call; None when it is."""
         if self.pixel_only_voxel_mm is None:
             return "the bundle's fluid test makes no pixel-only calls"
-        if spacing is None:
-            return "the volume gives no voxel size"
-        finest = sorted(float(d) for d in spacing)[:2]
-        if finest[-1] > self.pixel_only_voxel_mm:
-            return (
-                f"its voxels ({finest[0]:g} x {finest[1]:g} mm at the finest) are coarser than a structural "
-                f"scan's ({self.pixel_only_voxel_mm:g} mm)"
-            )
-        return None
+        return coarse_voxel_refusal(spacing, self.pixel_only_voxel_mm)
 
     @classmethod
     def from_meta(cls, table: Any, source: str = "bundle.json") -> FluidContrast:
@@ -643,6 +650,103 @@ class FluidContrast:
             raise BundleError(f"{source}: 'fluid_contrast' gives no {err}.") from None
         except (TypeError, ValueError) as err:
             raise BundleError(f"{source}: 'fluid_contrast' holds a value that is not a number ({err}).") from None
+
+
+@dataclass(frozen=True)
+class GreyWhiteContrast:
+    """The bundle's grey/white test (``bundle.json``'s ``grey_white_contrast`` table): a volume with no acquisition
+    header at all whose fluid is dark (its fluid reading below the fluid test's FLAIR bound, so not a T2) is a T1
+    when its deep parenchyma reads below :attr:`t1_below`, a FLAIR from :attr:`flair_from`
+    (:func:`radclass.features.grey_white.grey_white_measure`: white matter brighter than grey on a T1, darker on a
+    FLAIR); between them, UNKNOWN (docs/pixel_model.md). A T1 call goes on to the gadolinium test.
+
+    Parameters
+    ----------
+    measure
+        The reading (:data:`radclass.features.grey_white.MEASURES`), chosen on inner dataset folds.
+    t1_below
+        A reading below this is a T1.
+    flair_from
+        A reading at or above this is a FLAIR (at least :attr:`t1_below`).
+    pixel_only_voxel_mm
+        Only a volume whose two finest voxel sides are at most this many mm is called (diffusion trace maps are
+        fluid-dark too, and coarser); None: the bundle makes no such calls (their validation did not allow it).
+    precision
+        The lower 95% bound of the out-of-fold precision of these calls: their confidence, at most.
+    """
+
+    measure: str
+    t1_below: float
+    flair_from: float
+    pixel_only_voxel_mm: float | None = None
+    precision: float = 0.5
+
+    def __post_init__(self) -> None:
+        from radclass.features.grey_white import MEASURES
+
+        if self.measure not in MEASURES:
+            raise BundleError(
+                f"The grey/white test's reading must be one of {', '.join(MEASURES)}, not {self.measure!r}."
+            )
+        if not (math.isfinite(self.t1_below) and math.isfinite(self.flair_from)) or self.flair_from < self.t1_below:
+            raise BundleError(
+                f"The grey/white test's FLAIR bound ({self.flair_from}) must be finite and at least its T1 bound "
+                f"({self.t1_below})."
+            )
+        if not 0.0 < self.precision <= 1.0:
+            raise BundleError(f"The grey/white test's precision must lie in (0, 1], not {self.precision}.")
+        limit = self.pixel_only_voxel_mm
+        if limit is not None and not (math.isfinite(limit) and limit > 0):
+            raise BundleError(
+                f"The grey/white test's pixel_only_voxel_mm must be a positive number of mm, not {limit}."
+            )
+
+    def call(self, reading: float) -> str | None:
+        """``"T1"``, ``"FLAIR"``, or None where the reading lies in the band where both were found."""
+        if reading < self.t1_below:
+            return "T1"
+        if reading >= self.flair_from:
+            return "FLAIR"
+        return None
+
+    def refusal(self, spacing: Sequence[float] | None) -> str | None:
+        """Why a volume with no acquisition header, of voxel size ``spacing`` (mm), is not called by this test;
+        None when it is."""
+        if self.pixel_only_voxel_mm is None:
+            return "the bundle's grey/white test makes no pixel-only calls"
+        return coarse_voxel_refusal(spacing, self.pixel_only_voxel_mm)
+
+    @classmethod
+    def from_meta(cls, table: Any, source: str = "bundle.json") -> GreyWhiteContrast:
+        if not isinstance(table, Mapping):
+            raise BundleError(f"{source}: 'grey_white_contrast' must be a table, not {table!r}.")
+        try:
+            limit = table.get("pixel_only_voxel_mm")
+            return cls(
+                measure=str(table["measure"]),
+                t1_below=float(table["t1_below"]),
+                flair_from=float(table["flair_from"]),
+                pixel_only_voxel_mm=None if limit is None else float(limit),
+                precision=float(table.get("precision", 0.5)),
+            )
+        except KeyError as err:
+            raise BundleError(f"{source}: 'grey_white_contrast' gives no {err}.") from None
+        except (TypeError, ValueError) as err:
+            raise BundleError(f"{source}: 'grey_white_contrast' holds a value that is not a number ({err}).") from None
+
+
+@dataclass(frozen=True)
+class PixelOnlyReadings:
+    """What :meth:`ModelBundle.pixel_only_readings` measured of a volume with no acquisition header: its fluid
+    reading and whether the fluid test may call it T2 from that (``t2_in_scope``), its grey/white reading (None
+    where it could not be taken, or the bundle's grey/white test does not call such a volume), and its
+    enhancement ratio (None unless the other two make a T1 call; then ``enhancement_skipped`` says why not)."""
+
+    fluid: float
+    t2_in_scope: bool = False
+    grey_white: float | None = None
+    enhancement: float | None = None
+    enhancement_skipped: str = ""
 
 
 @dataclass(frozen=True)
@@ -673,6 +777,8 @@ class BundleMetadata:
         The timing model's reading (:class:`TimingModel`), when the bundle has one.
     fluid_contrast
         The fluid test (:class:`FluidContrast`), when the bundle has one.
+    grey_white_contrast
+        The grey/white test (:class:`GreyWhiteContrast`), when the bundle has one.
     """
 
     name: str
@@ -690,6 +796,7 @@ class BundleMetadata:
     contrast_enhancement: ContrastEnhancement | None = None
     timing: TimingModel | None = None
     fluid_contrast: FluidContrast | None = None
+    grey_white_contrast: GreyWhiteContrast | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -745,6 +852,11 @@ class BundleMetadata:
                 timing=TimingModel.from_meta(meta["timing_model"], source) if meta.get("timing_model") else None,
                 fluid_contrast=(
                     FluidContrast.from_meta(meta["fluid_contrast"], source) if meta.get("fluid_contrast") else None
+                ),
+                grey_white_contrast=(
+                    GreyWhiteContrast.from_meta(meta["grey_white_contrast"], source)
+                    if meta.get("grey_white_contrast")
+                    else None
                 ),
             )
         except BundleError as err:
@@ -979,6 +1091,39 @@ class ModelBundle:
         return fluid_contrast(
             volume, self.brain_mask_proba, spacing, measure=reading.measure, min_slices=reading.min_slices
         )
+
+    def pixel_only_readings(self, volume: np.ndarray, spacing: tuple[float, float, float] | None) -> PixelOnlyReadings:
+        """The readings of a volume with no acquisition header, as the bundle's pixel-only calls take them
+        (:func:`radclass.models.decision.pixel_only_decision`): the fluid and grey/white readings from one brain
+        mask, and the gadolinium test's ratio only where they make a T1 call. :class:`BundleNotFoundError` when
+        the bundle has no fluid test; ValueError when the volume cannot be measured at all."""
+        from radclass.features.brain_readings import brain_readings
+
+        fluid, grey_white = self.metadata.fluid_contrast, self.metadata.grey_white_contrast
+        if fluid is None:
+            raise BundleNotFoundError(f"bundle {self.folder} has no fluid test")
+        readings = brain_readings(
+            volume,
+            self.brain_mask_proba,
+            spacing,
+            fluid_measures=(fluid.measure,),
+            grey_white_measures=() if grey_white is None else (grey_white.measure,),
+            min_slices=fluid.min_slices,
+        )
+        if fluid.measure not in readings:
+            raise ValueError(f"the {fluid.measure} reading cannot be taken on this volume")
+        level, t2_in_scope = readings[fluid.measure], fluid.pixel_only_refusal(spacing) is None
+        parenchyma = None
+        if grey_white is not None and grey_white.refusal(spacing) is None:
+            parenchyma = readings.get(grey_white.measure)
+        t1 = grey_white is not None and parenchyma is not None and grey_white.call(parenchyma) == "T1"
+        if not (t1 and level < fluid.flair_below) or self.metadata.contrast_enhancement is None:
+            return PixelOnlyReadings(level, t2_in_scope, parenchyma)
+        try:
+            ratio = self.enhancement_ratio(volume, whole_brain=True, spacing=spacing)
+        except ValueError as err:  # e.g. uneven intensity: the T1 call stands, unchecked for gadolinium
+            return PixelOnlyReadings(level, t2_in_scope, parenchyma, None, f"enhancement not measured ({err})")
+        return PixelOnlyReadings(level, t2_in_scope, parenchyma, ratio)
 
     def image_proba(self, images: np.ndarray) -> np.ndarray:
         """(n, n_classes) softmax probabilities of a diagnostic model (``onnx``) for prepared (n, 3, S, S)

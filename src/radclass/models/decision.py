@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from radclass.features.header import SEQUENCE_FIELDS
-from radclass.models.bundle import ContrastEnhancement, FluidContrast
+from radclass.models.bundle import ContrastEnhancement, FluidContrast, GreyWhiteContrast, PixelOnlyReadings
 from radclass.models.ensemble import Decision, decide, fuse, majority_vote
 from radclass.taxonomy import (
     DEFAULT_CONTRAST,
@@ -99,6 +99,9 @@ class Evidence:
     enhancement_skipped
         Why the bundle's gadolinium test took no reading of a series the header models call T1 ('' when it did,
         or was not asked).
+    pixel_only
+        The fluid and grey/white readings of a volume with no acquisition header
+        (:meth:`radclass.models.bundle.ModelBundle.pixel_only_readings`); None when it was not measured.
     """
 
     slice_proba: np.ndarray | None = None
@@ -111,6 +114,7 @@ class Evidence:
     timing_proba: np.ndarray | None = None
     fluid: float | None = None
     enhancement_skipped: str = ""
+    pixel_only: PixelOnlyReadings | None = None
 
     @property
     def has_pixels(self) -> bool:
@@ -348,6 +352,7 @@ def decide_series(
     timing_thresholds: Mapping[str, float] | None = None,
     timing_families: Mapping[str, Sequence[str]] | None = None,
     fluid: FluidContrast | None = None,
+    grey_white: GreyWhiteContrast | None = None,
 ) -> Annotation:
     """The annotation of one MR series from what the models saw of it.
 
@@ -380,7 +385,11 @@ def decide_series(
     fluid
         The bundle's fluid test (T2 against FLAIR from ``evidence.fluid``; flag ``fluid_from_pixels``); for a
         volume without any acquisition header, whose other evidence abstains, its pixel-only T2 call
-        (:func:`pixel_only_fluid_decision`; flags ``sequence_from_pixels`` and ``fluid_from_pixels``).
+        (:func:`pixel_only_decision`; flags ``sequence_from_pixels`` and ``fluid_from_pixels``).
+    grey_white
+        The bundle's grey/white test: for such a volume with dark fluid, its pixel-only T1 or FLAIR call
+        (:func:`pixel_only_decision`; flags ``sequence_from_pixels`` and ``grey_white_from_pixels``); a T1 goes
+        on to the gadolinium test.
 
     Returns
     -------
@@ -432,10 +441,10 @@ def decide_series(
     else:
         proba = fuse_evidence(evidence.slice_proba, evidence.forest_proba, fusion)
         decision = decide(proba, classes, limit)
-        if decision.label == UNKNOWN and not evidence.has_header and evidence.fluid is not None and fluid:
-            decision, note = pixel_only_fluid_decision(decision, evidence.fluid, fluid)
-            if decision.label != UNKNOWN:
-                flags += [Flag.SEQUENCE_FROM_PIXELS, FlagNote(Flag.FLUID_FROM_PIXELS, note)]
+        if decision.label == UNKNOWN and not evidence.has_header and evidence.pixel_only is not None and fluid:
+            decision, flag, note = pixel_only_decision(decision, evidence.pixel_only, fluid, grey_white)
+            if flag is not None:
+                flags += [Flag.SEQUENCE_FROM_PIXELS, FlagNote(flag, note)]
             else:
                 abstained = note
     gadolinium = gadolinium_decision(decision, evidence, facts, enhancement, classes)
@@ -543,20 +552,46 @@ def fluid_decision(
     return Decision(call, min(decision.confidence, test.precision), call), f"fluid {reading:.2f} {bound}"
 
 
-def pixel_only_fluid_decision(decision: Decision, reading: float, test: FluidContrast) -> tuple[Decision, str]:
-    """(the decision, a note) for a volume with no acquisition header whose fluid ``reading`` was measured (only
-    where :meth:`FluidContrast.pixel_only_refusal` allowed it): a T2 at or above the test's T2 bound, with the
-    confidence of :attr:`FluidContrast.pixel_only_precision` and the reading as the note; else ``decision``
-    (UNKNOWN) with the reason: dark fluid is a T1's, a FLAIR's or a PD's, which the pixels alone do not tell
-    apart."""
-    if reading >= test.t2_from:
-        return Decision(SequenceClass.T2, test.pixel_only_precision, SequenceClass.T2), (
-            f"fluid {reading:.2f} >= {test.t2_from:.2f}"
+def pixel_only_decision(
+    decision: Decision, readings: PixelOnlyReadings, fluid: FluidContrast, grey_white: GreyWhiteContrast | None
+) -> tuple[Decision, Flag | None, str]:
+    """(the decision, the flag that says which test made it, a note) for a volume with no acquisition header,
+    from its :class:`PixelOnlyReadings`; ``decision`` (UNKNOWN), no flag and the reason when the pixels do not
+    tell.
+
+    * bright fluid (at or above the fluid test's T2 bound), where the fluid test makes pixel-only calls and the
+      volume is in their scope: T2 (flag ``fluid_from_pixels``), with :attr:`FluidContrast.pixel_only_precision`
+      as its confidence;
+    * dark fluid (below the fluid test's FLAIR bound) and a grey/white reading (taken only where the grey/white
+      test makes calls and the volume is in their scope): T1 below :attr:`GreyWhiteContrast.t1_below`, FLAIR from
+      :attr:`GreyWhiteContrast.flair_from` (flag ``grey_white_from_pixels``), with
+      :attr:`GreyWhiteContrast.precision` as its confidence.
+    """
+    level = readings.fluid
+    if level >= fluid.t2_from:
+        if fluid.pixel_only_voxel_mm is not None and readings.t2_in_scope:
+            t2 = Decision(SequenceClass.T2, fluid.pixel_only_precision, SequenceClass.T2)
+            return t2, Flag.FLUID_FROM_PIXELS, f"fluid {level:.2f} >= {fluid.t2_from:.2f}"
+        return decision, None, f"fluid reading {level:.2f}: bright fluid, but the bundle makes no pixel-only T2 call"
+    if level >= fluid.flair_below:
+        band = f"{fluid.flair_below:.2f}..{fluid.t2_from:.2f}"
+        return decision, None, f"fluid reading {level:.2f} in the fluid test's band ({band}): a T2 or a FLAIR"
+    if grey_white is None or readings.grey_white is None:
+        return (
+            decision,
+            None,
+            (
+                f"fluid reading {level:.2f} below {fluid.flair_below:.2f}: a T1, FLAIR or PD, which the pixels alone "
+                "do not tell apart here"
+            ),
         )
-    return decision, (
-        f"fluid reading {reading:.2f} below the T2 bound {test.t2_from:.2f}: a T1, FLAIR or PD, which the pixels "
-        "alone do not tell apart"
-    )
+    reading, call = readings.grey_white, grey_white.call(readings.grey_white)
+    note = f"fluid {level:.2f} < {fluid.flair_below:.2f}, grey/white {reading:.3f}"
+    if call is None:
+        band = f"{grey_white.t1_below:.3f}..{grey_white.flair_from:.3f}"
+        return decision, None, f"{note}: in the grey/white test's band ({band}), a T1 or a FLAIR"
+    bound = f"< {grey_white.t1_below:.3f}" if call == SequenceClass.T1 else f">= {grey_white.flair_from:.3f}"
+    return Decision(call, grey_white.precision, call), Flag.GREY_WHITE_FROM_PIXELS, f"{note} {bound}"
 
 
 def _signature_decision(

@@ -31,7 +31,7 @@ from radclass.features.header import header_matrix
 from radclass.features.slices import prepare_batch
 from radclass.io.pixels import PixelReadError, load_slices, load_volume, volume_spacing
 from radclass.io.series import Series
-from radclass.models.bundle import DEFAULT_BUNDLE, FluidContrast, ModelBundle
+from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle, PixelOnlyReadings
 from radclass.models.decision import (
     Annotation,
     Evidence,
@@ -70,6 +70,7 @@ class SeriesEvidence:
     timing_proba: np.ndarray | None = None  # (n_classes,) timing model, headers with timing and no technique only
     fluid: float | None = None  # fluid reading of a volume the timing model calls T2 family (fluid test)
     enhancement_skipped: str = ""  # why the gadolinium test took no reading of a T1 answer (enhancement_refusal)
+    pixel_only: PixelOnlyReadings | None = None  # brain readings of a volume with no acquisition header
 
     def evidence(self) -> Evidence:
         """The decision policy's input: the probabilities and the pixel notes."""
@@ -84,6 +85,7 @@ class SeriesEvidence:
             self.timing_proba,
             self.fluid,
             self.enhancement_skipped,
+            self.pixel_only,
         )
 
 
@@ -179,6 +181,7 @@ def annotate_series(
         timing_thresholds=timing.thresholds if (timing := bundle.metadata.timing) else None,
         timing_families=timing.families if timing else None,
         fluid=bundle.metadata.fluid_contrast,
+        grey_white=bundle.metadata.grey_white_contrast,
     )
     status, reason, flags = non_brain_outcome(region, annotation.status, annotation.reason, annotation.flags)
     return replace(annotation, status=status, reason=reason, flags=flags)
@@ -313,34 +316,35 @@ def enhancement_refusal(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate
 def needs_fluid(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: AnatomyGate) -> bool:
     """Whether the bundle's fluid test can decide the series' label, and the header does not place the series
     outside the brain: the timing model answers a class that stands for T2 and FLAIR
-    (:attr:`TimingModel.families`), or the series has no acquisition header at all, one volume, and voxels fine
-    enough for the test's pixel-only T2 call (:meth:`FluidContrast.pixel_only_refusal`). (A volume with too few
-    slices, or not a whole brain, is refused by the measure itself, which gives the reason.)"""
+    (:attr:`TimingModel.families`). (A volume with too few slices, or not a whole brain, is refused by the measure
+    itself, which gives the reason.)"""
     test, timing = bundle.metadata.fluid_contrast, bundle.metadata.timing
-    if test is None or Flag.NO_PIXELS in s.flags:
+    if test is None or timing is None or ev.timing_proba is None or Flag.NO_PIXELS in s.flags:
         return False
-    if ev.timing_proba is not None and timing is not None:
-        answer = class_threshold_decision(ev.timing_proba, bundle.classes, timing.thresholds)
-        if answer is None or SequenceClass.FLAIR not in timing.family(answer.label):
-            return False
-    elif not pixel_only_measurable(s, ev, test):
+    answer = class_threshold_decision(ev.timing_proba, bundle.classes, timing.thresholds)
+    if answer is None or SequenceClass.FLAIR not in timing.family(answer.label):
         return False
     region = gate.from_header(s.header)
     return region is None or not region.non_brain
 
 
-def pixel_only_measurable(s: Series, ev: SeriesEvidence, test: FluidContrast) -> bool:
-    """Whether a series is in the scope of the fluid test's pixel-only T2 call: no acquisition header, no
-    timing, one volume (a 4D series is diffusion, BOLD or perfusion), voxels fine enough."""
-    if ev.evidence().has_header or test.pixel_only_voxel_mm is None:
+def pixel_only_measurable(s: Series, ev: SeriesEvidence, bundle: ModelBundle) -> bool:
+    """Whether a series is in the scope of the bundle's pixel-only calls (:func:`radclass.models.decision.
+    pixel_only_decision`): no acquisition header, pixel data, one volume (a 4D series is diffusion, BOLD or
+    perfusion), enough slices, and voxels fine enough for the fluid test's T2 call or the grey/white test's
+    T1/FLAIR call, where the bundle makes them."""
+    fluid, grey_white = bundle.metadata.fluid_contrast, bundle.metadata.grey_white_contrast
+    if fluid is None or ev.evidence().has_header or Flag.NO_PIXELS in s.flags:
         return False
     try:
         volumes = int(float(s.header.get("temporal_positions") or 1))
     except (TypeError, ValueError):
         volumes = 1
-    if volumes > 1 or (s.n_frames or 0) < test.min_slices:
+    if volumes > 1 or (s.n_frames or 0) < fluid.min_slices:
         return False
-    return test.pixel_only_refusal(volume_spacing(s)) is None
+    spacing = volume_spacing(s)
+    t2 = fluid.pixel_only_voxel_mm is not None and fluid.pixel_only_refusal(spacing) is None
+    return t2 or (grey_white is not None and grey_white.refusal(spacing) is None)
 
 
 class VolumeTest(StrEnum):
@@ -351,6 +355,13 @@ class VolumeTest(StrEnum):
     brain)."""
     FLUID = "fluid"
     """The fluid test (:func:`needs_fluid`): T2 or FLAIR."""
+    PIXEL_ONLY = "pixel-only readings"
+    """A volume with no acquisition header (:func:`pixel_only_measurable`): fluid, grey/white and, for a T1 call,
+    enhancement."""
+
+
+#: What :func:`measure_volume` returns: an enhancement ratio, a fluid reading, or a volume's pixel-only readings.
+VolumeReading = float | PixelOnlyReadings | None
 
 
 def volume_targets(
@@ -370,10 +381,14 @@ def volume_targets(
         ev.enhancement_skipped = refusal
         if needs_fluid(s, ev, bundle, gate):
             targets.append((s, VolumeTest.FLUID))
+        elif pixel_only_measurable(s, ev, bundle):
+            region = gate.from_header(s.header)
+            if region is None or not region.non_brain:
+                targets.append((s, VolumeTest.PIXEL_ONLY))
     return targets
 
 
-def measure_volume(s: Series, bundle: ModelBundle | ProcessBundle, test: VolumeTest) -> tuple[float | None, str]:
+def measure_volume(s: Series, bundle: ModelBundle | ProcessBundle, test: VolumeTest) -> tuple[VolumeReading, str]:
     """(the reading of ``test`` on the first volume of ``s``, "") or (None, why it could not be measured), in
     this process (a :class:`ProcessBundle` gives the process's own copy of the bundle)."""
     model = bundle.local() if isinstance(bundle, ProcessBundle) else bundle
@@ -385,14 +400,19 @@ def measure_volume(s: Series, bundle: ModelBundle | ProcessBundle, test: VolumeT
             timing_only = header_is_timing_only(s.header)
             spacing = volume_spacing(s) if timing_only else None
             return model.enhancement_ratio(volume, whole_brain=timing_only, spacing=spacing), ""
+        if test is VolumeTest.PIXEL_ONLY:
+            return model.pixel_only_readings(volume, volume_spacing(s)), ""
         return model.fluid_contrast(volume, volume_spacing(s)), ""
     except Exception as err:  # an unreadable or unmeasurable volume must not stop the run; the test abstains
         return None, f"{test} not measured ({err})"
 
 
-def set_volume_reading(ev: SeriesEvidence, test: VolumeTest, reading: float | None, error: str) -> None:
+def set_volume_reading(ev: SeriesEvidence, test: VolumeTest, reading: VolumeReading, error: str) -> None:
     """Record a measured reading of ``test``, or why there is none (added to the series' pixel notes)."""
-    if test is VolumeTest.ENHANCEMENT:
+    if isinstance(reading, PixelOnlyReadings):
+        ev.pixel_only, ev.fluid = reading, reading.fluid
+        ev.enhancement, ev.enhancement_skipped = reading.enhancement, reading.enhancement_skipped
+    elif test is VolumeTest.ENHANCEMENT:
         ev.enhancement = reading
         ev.enhancement_skipped = error if reading is None else ""
     else:

@@ -30,20 +30,21 @@ from typing import Any
 import numpy as np
 
 from radclass.features.brain_mask import MaskNetwork
-from radclass.features.fluid import MEASURES, fluid_readings
+from radclass.features.brain_readings import brain_readings
+from radclass.features.fluid import MEASURES
 from radclass.io.pixels import PixelReadError, load_volume, volume_spacing
 from radclass.models.bundle import FluidContrast, ModelBundle, write_bundle_json
+from radclass.training import threshold_test
 from radclass.training.enhancement import (
     MIN_SLICES,
     Measured,
     bundle_with_brain_mask,
     ensure_brain_mask,
-    fit_threshold,
     split_examples,
 )
 from radclass.training.model_card import share, share_text, write_card_section
 from radclass.training.pool import LabelledSeries
-from radclass.training.split import outer_folds
+from radclass.training.threshold_test import Choice, NestedResult
 
 Log = Callable[[str], None]
 #: The classes the test separates.
@@ -75,7 +76,8 @@ def measure_pool(
 ) -> Measured[FluidExample]:
     """Every usable brain series of ``pool`` labelled one of ``classes`` (all classes: ``()``) with at least
     :data:`MIN_SLICES` slices and a whole brain (:func:`radclass.features.brain_mask.check_whole_brain`), with
-    every reading (one brain mask per volume)."""
+    every fluid reading and the grey/white readings that can be taken (one brain mask per volume,
+    :func:`radclass.features.brain_readings.brain_readings`)."""
     result: Measured[FluidExample] = Measured([])
     for p in pool:
         if (classes and p.sequence not in classes) or p.anatomy != "brain" or not p.pixels_usable:
@@ -85,11 +87,11 @@ def measure_pool(
             continue
         spacing = volume_spacing(p.series)
         try:
-            readings = fluid_readings(load_volume(p.series), network, spacing, min_slices=MIN_SLICES)
+            readings = brain_readings(load_volume(p.series), network, spacing, min_slices=MIN_SLICES)
         except (PixelReadError, ValueError) as err:
             result.left_out.append((p.id, str(err)))
             continue
-        if set(readings) != set(MEASURES):
+        if not set(MEASURES) <= set(readings):
             result.left_out.append((p.id, f"readings {sorted(set(MEASURES) - set(readings))} cannot be taken"))
             continue
         result.examples.append(FluidExample(p.id, p.dataset, p.sequence, readings, tuple(spacing or ())))
@@ -97,115 +99,48 @@ def measure_pool(
     return result
 
 
+#: The test's classes: FLAIR below the band, T2 from its top.
+PAIR = threshold_test.ClassPair(low="FLAIR", high="T2", max_error=MAX_ERROR)
+
+
 def bounds_of(values: np.ndarray, is_t2: np.ndarray, margin: float) -> tuple[float, float]:
-    """(flair_below, t2_from): the threshold with the best balanced accuracy on the development readings
-    (:func:`radclass.training.enhancement.fit_threshold`, T2 above it), widened by ``margin`` on each side into
-    a band where the test abstains."""
-    values, is_t2 = np.asarray(values, float), np.asarray(is_t2, bool)
-    if is_t2.all() or not is_t2.any():
-        raise ValueError("The fluid test needs T2 and FLAIR volumes to fit its bounds.")
-    threshold = fit_threshold(values, is_t2)
-    return threshold - margin, threshold + margin
+    """(flair_below, t2_from): :func:`radclass.training.threshold_test.bounds_of` for T2 (``is_t2``) against
+    FLAIR."""
+    truth = np.where(np.asarray(is_t2, bool), "T2", "FLAIR").astype(object)
+    return threshold_test.bounds_of(values, truth, PAIR, margin)
 
 
 def calls(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
-    """The test's answer per reading, by annotate's own rule (:meth:`FluidContrast.call`): T2, FLAIR or ''."""
-    test = FluidContrast(MEASURES[0], *bounds)
-    return np.array([test.call(float(v)) or "" for v in values], dtype=object)
+    """The test's answer per reading, as annotate calls it (:meth:`FluidContrast.call`): T2, FLAIR or ''."""
+    return threshold_test.calls(values, bounds, PAIR)
 
 
 def margin_for(distance: np.ndarray, truth: np.ndarray) -> float:
-    """The narrowest band half-width at which at most :data:`MAX_ERROR` of the answers are wrong, given each
-    volume's out-of-fold reading minus its fold's threshold (``distance``; T2 above 0) and its class."""
-    wrong = np.where(truth == "T2", distance < 0, distance >= 0)
-    for margin in [0.0, *sorted(np.abs(distance[wrong]) + 1e-6)]:
-        answered = np.abs(distance) >= margin
-        if not answered.any() or wrong[answered].mean() <= MAX_ERROR:
-            return float(margin)
-    return float(np.abs(distance).max() + 1e-6)
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A chosen reading, its band half-width and bounds, with the pooled inner-fold balanced recall and wrong
-    calls it was chosen on."""
-
-    measure: str
-    margin: float
-    bounds: tuple[float, float]
-    inner_recall: float
-    inner_wrong: int
-
-
-def _balanced_recall(truth: np.ndarray, answer: np.ndarray) -> float:
-    return float(np.mean([np.mean(answer[truth == c] == c) for c in CLASSES if (truth == c).any()]))
+    """:func:`radclass.training.threshold_test.margin_for` for T2 (above 0) against FLAIR."""
+    return threshold_test.margin_for(distance, truth, PAIR)
 
 
 def choose(examples: Sequence[FluidExample], measures: Sequence[str] = MEASURES) -> Choice:
-    """The reading (of ``measures``) and band with the best pooled balanced recall over leave-one-dataset-out
-    folds of ``examples`` (module docstring), its bounds refitted on all of them."""
-    datasets = np.array([e.dataset for e in examples])
-    truth = np.array([e.sequence for e in examples], dtype=object)
-    best: Choice | None = None
-    for name in measures:
-        x = np.array([e.readings[name] for e in examples])
-        distance = np.full(len(x), np.nan)
-        for d in np.unique(datasets):
-            inner = datasets != d
-            if len(set(truth[inner])) == 2:  # else the dataset's volumes stay unanswered
-                distance[~inner] = x[~inner] - fit_threshold(x[inner], truth[inner] == "T2")
-        scored = ~np.isnan(distance)
-        margin = margin_for(distance[scored], truth[scored])
-        answer = np.full(len(x), "", dtype=object)
-        answer[scored] = calls(distance[scored], (-margin, margin))
-        recall = _balanced_recall(truth, answer)
-        wrong = int(((answer != "") & (answer != truth)).sum())
-        if best is None or (recall, -wrong) > (best.inner_recall, -best.inner_wrong):
-            best = Choice(name, margin, bounds_of(x, truth == "T2", margin), recall, wrong)
-    if best is None:
-        raise ValueError("No examples to choose a fluid test on.")
-    return best
-
-
-@dataclass
-class NestedResult:
-    """Outer-fold answers of :func:`nested_lodo` ('' where the test abstained) and the choice of each fold."""
-
-    examples: list[FluidExample]
-    answer: np.ndarray
-    choices: dict[str, Choice]
+    """The reading (of ``measures``) and band chosen on leave-one-dataset-out folds of the T2 and FLAIR
+    ``examples`` (:func:`radclass.training.threshold_test.choose`)."""
+    return threshold_test.choose(examples, [e.sequence for e in examples], PAIR, measures)
 
 
 def nested_lodo(examples: Sequence[FluidExample], log: Log = print) -> NestedResult:
-    """Outer leave-one-dataset-out, every choice on inner folds of the other datasets (module docstring)."""
-
-    def fold_choice(held: str, train: list[FluidExample]) -> Choice:
-        if len({e.sequence for e in train}) < 2:
-            raise ValueError(f"Without {held}, the development set lacks T2 or FLAIR volumes: no test can be fitted.")
-        return choose(train)
-
-    answers, choices = outer_folds(
-        examples, lambda e: e.dataset, fold_choice, lambda c, e: calls(np.array([e.readings[c.measure]]), c.bounds)[0]
-    )
-    for d, c in choices.items():
+    """Outer leave-one-dataset-out, every choice on inner folds of the other datasets
+    (:func:`radclass.training.threshold_test.nested_lodo`)."""
+    nested = threshold_test.nested_lodo(examples, [e.sequence for e in examples], PAIR, MEASURES)
+    for d, c in nested.choices.items():
         log(
             f"  outer fold {d}: {c.measure}, FLAIR below {c.bounds[0]:.3f}, T2 from {c.bounds[1]:.3f} "
             f"(inner balanced recall {c.inner_recall:.2f}, {c.inner_wrong} wrong, margin {c.margin:.3f})"
         )
-    return NestedResult(list(examples), np.array(answers, dtype=object), choices)
+    return nested
 
 
 def figures(truth: Sequence[str], answer: np.ndarray) -> dict[str, Any]:
     """Per class: answered and right with 95% Clopper-Pearson intervals; overall precision of the answers."""
-    truth_a = np.asarray(truth, dtype=object)
-    given = answer != ""
-    right = given & (answer == truth_a)
-    out: dict[str, Any] = {"volumes": len(truth_a), "answered": share(given.sum(), len(truth_a))}
-    out["precision"] = share(right.sum(), given.sum())
-    for c in CLASSES:
-        mine = truth_a == c
-        out[c] = {"answered": share(given[mine].sum(), mine.sum()), "right": share(right[mine].sum(), mine.sum())}
-    return out
+    return threshold_test.figures(truth, answer, PAIR)
 
 
 def pixel_only_scope(examples: Sequence[FluidExample]) -> np.ndarray:
@@ -327,14 +262,23 @@ def build_fluid_test(
     bundle_dir: Path, items: Sequence[LabelledSeries], test_groups: Sequence[str], log: Log = print
 ) -> dict[str, Any] | None:
     """Measure, validate and write the fluid test of a bundle being built from ``items`` (its ``test_groups`` kept
-    out of every choice); None, with the reason logged, when the labels cannot support one."""
+    out of every choice), then the grey/white test it gates (:func:`radclass.training.grey_white.add_grey_white`,
+    from the same measured volumes); the fluid test's validation record, or None, with the reason logged, when
+    the labels cannot support one."""
     measured = measure_pool(items, bundle_with_brain_mask(Path(bundle_dir)).brain_mask_proba, log, classes=())
     development, test = split_examples(measured.examples, test_groups)
     try:
-        return add_fluid_contrast(bundle_dir, development, test, log, left_out=measured.left_out)
+        validation = add_fluid_contrast(bundle_dir, development, test, log, left_out=measured.left_out)
     except ValueError as err:
         log(f"no fluid test in this bundle: {err}")
         return None
+    from radclass.training.grey_white import add_grey_white  # it builds on this module
+
+    try:
+        add_grey_white(bundle_dir, development, test, log)
+    except ValueError as err:
+        log(f"no grey/white test in this bundle: {err}")
+    return validation
 
 
 CARD_HEADING = "## Fluid test (T2 against FLAIR from the pixels)"

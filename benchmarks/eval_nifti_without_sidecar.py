@@ -2,7 +2,11 @@
 dcm2niix with ``-b n`` (TE in ``descrip``, TR in pixdim[4], ``.bval``/``.bvec`` for diffusion, no JSON), then
 annotated as a new user would (``radclass annotate DIR --out x.csv``) with a bundle.
 
-    .venv/bin/python benchmarks/eval_nifti_without_sidecar.py [--model FOLDER] [--csv OUT]
+    .venv/bin/python benchmarks/eval_nifti_without_sidecar.py [--model FOLDER] [--csv OUT] [--blank]
+
+``--blank`` then wipes what dcm2niix kept of the header (``descrip``, the TR in pixdim[4], the ``.bval`` and
+``.bvec`` files): volumes with nothing but their voxels and geometry, which only the bundle's pixel-only calls
+can name (docs/pixel_model.md).
 
 Printed per class, separately for the bundle's test groups (no choice of the bundle saw them) and its
 development groups (their DICOM headers trained the timing model: not an out-of-fold figure). A series counts
@@ -20,8 +24,6 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-
-import pandas as pd
 
 from radclass.config import data_root
 from radclass.evaluate.metrics import clopper_pearson
@@ -49,6 +51,21 @@ def convert(root: Path, out: Path, exe: str) -> dict[Path, tuple[str, str, str]]
     return done
 
 
+def blank(folder: Path) -> None:
+    """Leave each NIfTI of ``folder`` with no acquisition header at all: no description, no TR, no b-values."""
+    import nibabel as nib
+    import numpy as np
+
+    for path in folder.rglob("*.nii.gz"):
+        img = nib.load(path)
+        out = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine, img.header.copy())
+        out.header["descrip"] = b""
+        out.header["pixdim"][4] = 0
+        nib.save(out, path)
+    for path in [*folder.rglob("*.bval"), *folder.rglob("*.bvec")]:
+        path.unlink()
+
+
 def _share(k: int, n: int) -> str:
     if not n:
         return "-"
@@ -60,6 +77,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=DEFAULT_BUNDLE, help="bundle name or folder")
     ap.add_argument("--csv", type=Path, default=None, help="also write the annotate table, with the MANIFEST label")
+    ap.add_argument("--blank", action="store_true", help="wipe the converted headers (pixel-only volumes)")
     args = ap.parse_args()
     exe = shutil.which("dcm2niix")
     if exe is None:
@@ -69,6 +87,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         labels = convert(data_root(), Path(tmp), exe)
+        if args.blank:
+            blank(Path(tmp))
         t1 = time.perf_counter()
         table = annotate_paths([Path(tmp)], progress=False, bundle=bundle)
         t2 = time.perf_counter()

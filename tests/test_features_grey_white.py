@@ -85,3 +85,19 @@ def test_a_real_t1_and_flair_read_in_the_physical_order(data_root: Path):
         readings[name] = brain_readings(volume, bundle.brain_mask_proba, volume_spacing(series), min_slices=16)
     for measure in MEASURES:
         assert readings["T1"][measure] < 0 < readings["FLAIR"][measure], readings
+
+
+def test_a_reused_mask_runs_the_network_once_per_cube():
+    from radclass.features.brain_mask import reusing_last_mask
+
+    calls = []
+
+    def network(x: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        return x * 2
+
+    reused = reusing_last_mask(network)
+    a, b = np.zeros((2, 3), np.float32), np.ones((2, 3), np.float32)
+    assert (reused(a) == 0).all() and (reused(a.copy()) == 0).all() and len(calls) == 1
+    assert (reused(b) == 2).all() and len(calls) == 2
+    assert (reused(a) == 0).all() and len(calls) == 3  # only the last cube is remembered

@@ -141,6 +141,7 @@ def test_annotate_names_headerless_t1_and_flair_with_the_bundled_model(data_root
     _blank(nifti / "open_ms_data/longitudinal/raw/patient01/study1_T1W.nii.gz", archive / "a.nii.gz")
     _blank(nifti / "deepvoxnet2_brats2018/case_9/FLAIR.nii.gz", archive / "b.nii.gz")
     _blank(nifti / "open_ms_data/longitudinal/raw/patient01/study1_T2W.nii.gz", archive / "c.nii.gz")
+    _blank(nifti / "nichart_demo/fl/Subj10_FL.nii.gz", archive / "d.nii.gz")  # 2 mm voxels: out of scope
     out = tmp_path / "x.csv"
     result = run_cli("annotate", archive, "--out", out)
     assert result.exit_code == 0, result.output
@@ -154,3 +155,5 @@ def test_annotate_names_headerless_t1_and_flair_with_the_bundled_model(data_root
     assert flair["sequence"] == "FLAIR" and "grey_white_from_pixels" in flair["flags"], flair["reason"]
     # bright fluid: not a T1 or FLAIR call, and the bundle makes no pixel-only T2 call
     assert rows["c.nii.gz"]["sequence"] == UNKNOWN and "bright fluid" in rows["c.nii.gz"]["reason"]
+    coarse = rows["d.nii.gz"]
+    assert coarse["sequence"] == UNKNOWN and "no pixel-only call: its voxels (2 x 2 mm" in coarse["reason"]

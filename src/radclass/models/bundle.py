@@ -1097,14 +1097,17 @@ class ModelBundle:
         (:func:`radclass.models.decision.pixel_only_decision`): the fluid and grey/white readings from one brain
         mask, and the gadolinium test's ratio only where they make a T1 call. :class:`BundleNotFoundError` when
         the bundle has no fluid test; ValueError when the volume cannot be measured at all."""
+        from radclass.features.brain_mask import reusing_last_mask
         from radclass.features.brain_readings import brain_readings
+        from radclass.features.enhancement import enhancement_ratio
 
         fluid, grey_white = self.metadata.fluid_contrast, self.metadata.grey_white_contrast
         if fluid is None:
             raise BundleNotFoundError(f"bundle {self.folder} has no fluid test")
+        network = reusing_last_mask(self.brain_mask_proba)  # one mask for every reading of this volume
         readings = brain_readings(
             volume,
-            self.brain_mask_proba,
+            network,
             spacing,
             fluid_measures=(fluid.measure,),
             grey_white_measures=() if grey_white is None else (grey_white.measure,),
@@ -1117,10 +1120,18 @@ class ModelBundle:
         if grey_white is not None and grey_white.refusal(spacing) is None:
             parenchyma = readings.get(grey_white.measure)
         t1 = grey_white is not None and parenchyma is not None and grey_white.call(parenchyma) == "T1"
-        if not (t1 and level < fluid.flair_below) or self.metadata.contrast_enhancement is None:
+        gadolinium = self.metadata.contrast_enhancement
+        if not (t1 and level < fluid.flair_below) or gadolinium is None:
             return PixelOnlyReadings(level, t2_in_scope, parenchyma)
         try:
-            ratio = self.enhancement_ratio(volume, whole_brain=True, spacing=spacing)
+            ratio = enhancement_ratio(
+                volume,
+                network,
+                flatten=gadolinium.flatten,
+                min_slices=gadolinium.min_slices,
+                whole_brain=True,
+                spacing=spacing,
+            )
         except ValueError as err:  # e.g. uneven intensity: the T1 call stands, unchecked for gadolinium
             return PixelOnlyReadings(level, t2_in_scope, parenchyma, None, f"enhancement not measured ({err})")
         return PixelOnlyReadings(level, t2_in_scope, parenchyma, ratio)

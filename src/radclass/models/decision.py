@@ -102,6 +102,8 @@ class Evidence:
     pixel_only
         The fluid and grey/white readings of a volume with no acquisition header
         (:meth:`radclass.models.bundle.ModelBundle.pixel_only_readings`); None when it was not measured.
+    pixel_only_skipped
+        Why such a volume was not measured for the bundle's pixel-only calls ('' when it was, or was not asked).
     """
 
     slice_proba: np.ndarray | None = None
@@ -115,6 +117,7 @@ class Evidence:
     fluid: float | None = None
     enhancement_skipped: str = ""
     pixel_only: PixelOnlyReadings | None = None
+    pixel_only_skipped: str = ""
 
     @property
     def has_pixels(self) -> bool:
@@ -447,6 +450,8 @@ def decide_series(
                 flags += [Flag.SEQUENCE_FROM_PIXELS, FlagNote(flag, note)]
             else:
                 abstained = note
+        elif decision.label == UNKNOWN and not evidence.has_header and evidence.pixel_only_skipped:
+            abstained = f"no pixel-only call: {evidence.pixel_only_skipped}"
     gadolinium = gadolinium_decision(decision, evidence, facts, enhancement, classes)
     if gadolinium is not None and enhancement is not None:
         decision = gadolinium

@@ -71,6 +71,7 @@ class SeriesEvidence:
     fluid: float | None = None  # fluid reading of a volume the timing model calls T2 family (fluid test)
     enhancement_skipped: str = ""  # why the gadolinium test took no reading of a T1 answer (enhancement_refusal)
     pixel_only: PixelOnlyReadings | None = None  # brain readings of a volume with no acquisition header
+    pixel_only_skipped: str = ""  # why such a volume was not measured (pixel_only_refusal, or the measure's error)
 
     def evidence(self) -> Evidence:
         """The decision policy's input: the probabilities and the pixel notes."""
@@ -86,6 +87,7 @@ class SeriesEvidence:
             self.fluid,
             self.enhancement_skipped,
             self.pixel_only,
+            self.pixel_only_skipped,
         )
 
 
@@ -328,23 +330,30 @@ def needs_fluid(s: Series, ev: SeriesEvidence, bundle: ModelBundle, gate: Anatom
     return region is None or not region.non_brain
 
 
-def pixel_only_measurable(s: Series, ev: SeriesEvidence, bundle: ModelBundle) -> bool:
-    """Whether a series is in the scope of the bundle's pixel-only calls (:func:`radclass.models.decision.
+def pixel_only_refusal(s: Series, ev: SeriesEvidence, bundle: ModelBundle) -> str | None:
+    """None when a series is in the scope of the bundle's pixel-only calls (:func:`radclass.models.decision.
     pixel_only_decision`): no acquisition header, pixel data, one volume (a 4D series is diffusion, BOLD or
     perfusion), enough slices, and voxels fine enough for the fluid test's T2 call or the grey/white test's
-    T1/FLAIR call, where the bundle makes them."""
+    T1/FLAIR call, where the bundle makes them. Else '' when the question does not arise (a header, no fluid test,
+    no pixel data), or why such a volume is not measured (the series' reason when it stays UNKNOWN)."""
     fluid, grey_white = bundle.metadata.fluid_contrast, bundle.metadata.grey_white_contrast
     if fluid is None or ev.evidence().has_header or Flag.NO_PIXELS in s.flags:
-        return False
+        return ""
+    if fluid.pixel_only_voxel_mm is None and (grey_white is None or grey_white.pixel_only_voxel_mm is None):
+        return ""  # the bundle makes no pixel-only calls at all
     try:
         volumes = int(float(s.header.get("temporal_positions") or 1))
     except (TypeError, ValueError):
         volumes = 1
-    if volumes > 1 or (s.n_frames or 0) < fluid.min_slices:
-        return False
+    if volumes > 1:
+        return f"{volumes} volumes (diffusion, BOLD or perfusion: no pixel-only call)"
+    if (s.n_frames or 0) < fluid.min_slices:
+        return f"{s.n_frames or 0} slices, fewer than {fluid.min_slices}"
     spacing = volume_spacing(s)
-    t2 = fluid.pixel_only_voxel_mm is not None and fluid.pixel_only_refusal(spacing) is None
-    return t2 or (grey_white is not None and grey_white.refusal(spacing) is None)
+    refusals = [fluid.pixel_only_refusal(spacing)] if fluid.pixel_only_voxel_mm is not None else []
+    if grey_white is not None and grey_white.pixel_only_voxel_mm is not None:
+        refusals.append(grey_white.refusal(spacing))
+    return None if None in refusals else refusals[0]  # one test that makes calls is enough
 
 
 class VolumeTest(StrEnum):
@@ -356,7 +365,7 @@ class VolumeTest(StrEnum):
     FLUID = "fluid"
     """The fluid test (:func:`needs_fluid`): T2 or FLAIR."""
     PIXEL_ONLY = "pixel-only readings"
-    """A volume with no acquisition header (:func:`pixel_only_measurable`): fluid, grey/white and, for a T1 call,
+    """A volume with no acquisition header (:func:`pixel_only_refusal`): fluid, grey/white and, for a T1 call,
     enhancement."""
 
 
@@ -381,10 +390,13 @@ def volume_targets(
         ev.enhancement_skipped = refusal
         if needs_fluid(s, ev, bundle, gate):
             targets.append((s, VolumeTest.FLUID))
-        elif pixel_only_measurable(s, ev, bundle):
-            region = gate.from_header(s.header)
-            if region is None or not region.non_brain:
-                targets.append((s, VolumeTest.PIXEL_ONLY))
+            continue
+        why = pixel_only_refusal(s, ev, bundle)
+        region = gate.from_header(s.header)
+        if why is None and (region is None or not region.non_brain):
+            targets.append((s, VolumeTest.PIXEL_ONLY))
+        elif why:
+            ev.pixel_only_skipped = why
     return targets
 
 
@@ -412,6 +424,8 @@ def set_volume_reading(ev: SeriesEvidence, test: VolumeTest, reading: VolumeRead
     if isinstance(reading, PixelOnlyReadings):
         ev.pixel_only, ev.fluid = reading, reading.fluid
         ev.enhancement, ev.enhancement_skipped = reading.enhancement, reading.enhancement_skipped
+    elif test is VolumeTest.PIXEL_ONLY:
+        ev.pixel_only_skipped = error
     elif test is VolumeTest.ENHANCEMENT:
         ev.enhancement = reading
         ev.enhancement_skipped = error if reading is None else ""

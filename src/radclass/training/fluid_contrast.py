@@ -42,7 +42,7 @@ from radclass.training.enhancement import (
     ensure_brain_mask,
     split_examples,
 )
-from radclass.training.model_card import share, share_text, write_card_section
+from radclass.training.model_card import pool_name, share, share_text, write_card_section
 from radclass.training.pool import LabelledSeries
 from radclass.training.threshold_test import Choice, NestedResult
 
@@ -173,7 +173,7 @@ def pixel_only_figures(examples: Sequence[FluidExample], answer: np.ndarray) -> 
         "out_of_scope": {c: int((~fine & (truth == c)).sum()) for c in classes if (~fine & (truth == c)).any()},
         "precision": share((called & (truth == "T2")).sum(), called.sum()),
         "t2_found": share((called & (truth == "T2")).sum(), (fine & (truth == "T2")).sum()),
-        "wrong": [f"{e.name} ({e.sequence})" for e, c in zip(examples, called) if c and e.sequence != "T2"],
+        "wrong": [f"{pool_name(e.name)} ({e.sequence})" for e, c in zip(examples, called) if c and e.sequence != "T2"],
     }
 
 

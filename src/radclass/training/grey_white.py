@@ -31,7 +31,7 @@ from radclass.training.fluid_contrast import (
     FluidExample,
     pixel_only_scope,
 )
-from radclass.training.model_card import share, share_text, write_card_section
+from radclass.training.model_card import pool_name, share, share_text, write_card_section
 from radclass.training.threshold_test import Choice
 
 Log = Callable[[str], None]
@@ -83,7 +83,9 @@ def pixel_only_figures(examples: Sequence[FluidExample], answer: np.ndarray) -> 
         "calls": {c: int((answer == c).sum()) for c in PAIR.classes},
         "precision": share(right.sum(), called.sum()),
         "found": {c: share((right & (truth == c)).sum(), (fine & (truth == c)).sum()) for c in PAIR.classes},
-        "wrong": [f"{e.name} ({e.sequence} called {a})" for e, a, r in zip(examples, answer, right) if a and not r],
+        "wrong": [
+            f"{pool_name(e.name)} ({e.sequence} called {a})" for e, a, r in zip(examples, answer, right) if a and not r
+        ],
     }
 
 
@@ -210,7 +212,8 @@ def card_section(table: Mapping[str, Any]) -> list[str]:
         "The calls annotate makes (fluid gate and grey/white bounds of each dataset's own outer folds):",
         "",
         f"- in scope: {scope or 'none'}",
-        f"- calls {outer_po['calls']}; right {share_text(outer_po['precision'])}; T1 found "
+        f"- calls: T1 {outer_po['calls']['T1']}, FLAIR {outer_po['calls']['FLAIR']}; right "
+        f"{share_text(outer_po['precision'])}; T1 found "
         f"{share_text(outer_po['found']['T1'])}, FLAIR found {share_text(outer_po['found']['FLAIR'])}",
         f"- wrong calls: {', '.join(outer_po['wrong']) or 'none'}",
         f"- test groups (shipped bounds): calls right {share_text(test_po['precision'])}",

@@ -33,6 +33,14 @@ def share(k: int, n: int) -> dict[str, Any]:
     return {"k": int(k), "n": int(n), "ci95": [round(lo, 3), round(hi, 3)]}
 
 
+def pool_name(path: str) -> str:
+    """A pool series' name as a record shows it: its path under the data pool (no machine's folder in a card)."""
+    from radclass.config import data_root
+
+    root = str(data_root()) + "/"
+    return path[len(root) :] if path.startswith(root) else path
+
+
 def share_text(record: Mapping[str, Any], none: str = "none") -> str:
     """A :func:`share` record in words: ``25/27 (93%, 95% CI 76-99%)``; ``none`` when there is nothing to count."""
     k, n = record["k"], record["n"]

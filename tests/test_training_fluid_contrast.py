@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dcm2niix_like import dcm2niix_like
+from dcm2niix_like import blank_header, dcm2niix_like
 from radclass.models.bundle import BUNDLED_DIR, ModelBundle
 from radclass.taxonomy import UNKNOWN
 from radclass.training.fluid_contrast import (
@@ -160,17 +160,6 @@ def test_pixel_only_calls_are_shipped_only_when_their_precision_allows(tmp_path:
     assert "Pixel-only calls are not shipped" in (target / "model_card.md").read_text()
 
 
-def _blank(source: Path, target: Path) -> None:
-    """``source`` as a NIfTI with no header information at all: no description, no TR."""
-    import nibabel as nib
-
-    img = nib.load(source)
-    out = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine, img.header.copy())
-    out.header["descrip"] = b""
-    out.header["pixdim"][4] = 0
-    nib.save(out, target)
-
-
 def test_annotate_names_a_headerless_t2_from_its_fluid_where_the_bundle_allows(data_root: Path, tmp_path, run_cli):
     bundle = tmp_path / "bundle"
     shutil.copytree(BUNDLED_DIR / "mri-series", bundle)
@@ -180,8 +169,8 @@ def test_annotate_names_a_headerless_t2_from_its_fluid_where_the_bundle_allows(d
     folder = data_root / "mri/nifti/open_ms_data/longitudinal/raw/patient01"
     archive = tmp_path / "archive"
     archive.mkdir()
-    _blank(folder / "study1_T2W.nii.gz", archive / "a.nii.gz")
-    _blank(folder / "study1_FLAIR.nii.gz", archive / "b.nii.gz")
+    blank_header(folder / "study1_T2W.nii.gz", archive / "a.nii.gz")
+    blank_header(folder / "study1_FLAIR.nii.gz", archive / "b.nii.gz")
     shutil.copy(data_root / "mri/nifti/niivue/register/dwi.nii.gz", archive / "dwi.nii.gz")  # 4D: never measured
     out = tmp_path / "x.csv"
     result = run_cli("annotate", archive, "--out", out, "--model", bundle)

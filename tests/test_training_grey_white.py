@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dcm2niix_like import blank_header
 from radclass.models.bundle import BUNDLED_DIR, ModelBundle
 from radclass.taxonomy import UNKNOWN
 from radclass.training.fluid_contrast import FluidExample, add_fluid_contrast
@@ -123,25 +124,14 @@ def test_the_bundled_test_is_validated():
         assert table.precision == pytest.approx(record["precision"]["ci95"][0], abs=1e-3) and table.precision >= 0.5
 
 
-def _blank(source: Path, target: Path) -> None:
-    """``source`` as a NIfTI with no header information at all: no description, no TR."""
-    import nibabel as nib
-
-    img = nib.load(source)
-    out = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine, img.header.copy())
-    out.header["descrip"] = b""
-    out.header["pixdim"][4] = 0
-    nib.save(out, target)
-
-
 def test_annotate_names_headerless_t1_and_flair_with_the_bundled_model(data_root: Path, tmp_path: Path, run_cli):
     nifti = data_root / "mri/nifti"
     archive = tmp_path / "archive"
     archive.mkdir()
-    _blank(nifti / "open_ms_data/longitudinal/raw/patient01/study1_T1W.nii.gz", archive / "a.nii.gz")
-    _blank(nifti / "deepvoxnet2_brats2018/case_9/FLAIR.nii.gz", archive / "b.nii.gz")
-    _blank(nifti / "open_ms_data/longitudinal/raw/patient01/study1_T2W.nii.gz", archive / "c.nii.gz")
-    _blank(nifti / "nichart_demo/fl/Subj10_FL.nii.gz", archive / "d.nii.gz")  # 2 mm voxels: out of scope
+    blank_header(nifti / "open_ms_data/longitudinal/raw/patient01/study1_T1W.nii.gz", archive / "a.nii.gz")
+    blank_header(nifti / "deepvoxnet2_brats2018/case_9/FLAIR.nii.gz", archive / "b.nii.gz")
+    blank_header(nifti / "open_ms_data/longitudinal/raw/patient01/study1_T2W.nii.gz", archive / "c.nii.gz")
+    blank_header(nifti / "nichart_demo/fl/Subj10_FL.nii.gz", archive / "d.nii.gz")  # 2 mm voxels: out of scope
     out = tmp_path / "x.csv"
     result = run_cli("annotate", archive, "--out", out)
     assert result.exit_code == 0, result.output

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -465,6 +465,25 @@ class TimingModel:
         )
 
 
+T = TypeVar("T")
+
+
+def read_table(name: str, table: Any, source: str, build: Callable[[Mapping[str, Any]], T]) -> T:
+    """``build(table)`` for ``bundle.json``'s table ``name`` (read from ``source``), with a full-sentence
+    :class:`BundleError` when it is not a table, lacks a key, or holds a value that is not a number or that the
+    table's own validation refuses."""
+    if not isinstance(table, Mapping):
+        raise BundleError(f"{source}: '{name}' must be a table, not {table!r}.")
+    try:
+        return build(table)
+    except KeyError as err:
+        raise BundleError(f"{source}: '{name}' gives no {err}.") from None
+    except BundleError as err:  # the table's own validation: its sentence, with where it was read
+        raise BundleError(f"{source}: '{name}': {err}") from None
+    except (TypeError, ValueError) as err:
+        raise BundleError(f"{source}: '{name}' holds a value that is not a number ({err}).") from None
+
+
 @dataclass(frozen=True)
 class ContrastEnhancement:
     """The bundle's gadolinium test (``bundle.json``'s ``contrast_enhancement`` table): a T1 series whose header
@@ -526,21 +545,17 @@ class ContrastEnhancement:
 
     @classmethod
     def from_meta(cls, table: Any, source: str = "bundle.json") -> ContrastEnhancement:
-        if not isinstance(table, Mapping):
-            raise BundleError(f"{source}: 'contrast_enhancement' must be a table, not {table!r}.")
-        try:
-            flatten = table.get("flatten")
+        def build(t: Mapping[str, Any]) -> ContrastEnhancement:
+            flatten = t.get("flatten")
             return cls(
-                threshold=float(table["threshold"]),
+                threshold=float(t["threshold"]),
                 flatten=None if flatten is None else float(flatten),
-                min_slices=int(table.get("min_slices", 16)),
-                precision=float(table.get("precision", 0.5)),
-                max_field_strength=float(table.get("max_field_strength") or 4.0),
+                min_slices=int(t.get("min_slices", 16)),
+                precision=float(t.get("precision", 0.5)),
+                max_field_strength=float(t.get("max_field_strength") or 4.0),
             )
-        except KeyError:
-            raise BundleError(f"{source}: 'contrast_enhancement' gives no 'threshold'.") from None
-        except (TypeError, ValueError) as err:
-            raise BundleError(f"{source}: 'contrast_enhancement' holds a value that is not a number ({err}).") from None
+
+        return read_table("contrast_enhancement", table, source, build)
 
 
 def coarse_voxel_refusal(spacing: Sequence[float] | None, limit_mm: float) -> str | None:
@@ -632,24 +647,19 @@ class FluidContrast:
 
     @classmethod
     def from_meta(cls, table: Any, source: str = "bundle.json") -> FluidContrast:
-        if not isinstance(table, Mapping):
-            raise BundleError(f"{source}: 'fluid_contrast' must be a table, not {table!r}.")
-        try:
+        def build(t: Mapping[str, Any]) -> FluidContrast:
+            limit = t.get("pixel_only_voxel_mm")
             return cls(
-                measure=str(table["measure"]),
-                flair_below=float(table["flair_below"]),
-                t2_from=float(table["t2_from"]),
-                min_slices=int(table.get("min_slices", 16)),
-                precision=float(table.get("precision", 0.5)),
-                pixel_only_voxel_mm=None
-                if table.get("pixel_only_voxel_mm") is None
-                else float(table["pixel_only_voxel_mm"]),
-                pixel_only_precision=float(table.get("pixel_only_precision", 0.5)),
+                measure=str(t["measure"]),
+                flair_below=float(t["flair_below"]),
+                t2_from=float(t["t2_from"]),
+                min_slices=int(t.get("min_slices", 16)),
+                precision=float(t.get("precision", 0.5)),
+                pixel_only_voxel_mm=None if limit is None else float(limit),
+                pixel_only_precision=float(t.get("pixel_only_precision", 0.5)),
             )
-        except KeyError as err:
-            raise BundleError(f"{source}: 'fluid_contrast' gives no {err}.") from None
-        except (TypeError, ValueError) as err:
-            raise BundleError(f"{source}: 'fluid_contrast' holds a value that is not a number ({err}).") from None
+
+        return read_table("fluid_contrast", table, source, build)
 
 
 @dataclass(frozen=True)
@@ -718,21 +728,17 @@ class GreyWhiteContrast:
 
     @classmethod
     def from_meta(cls, table: Any, source: str = "bundle.json") -> GreyWhiteContrast:
-        if not isinstance(table, Mapping):
-            raise BundleError(f"{source}: 'grey_white_contrast' must be a table, not {table!r}.")
-        try:
-            limit = table.get("pixel_only_voxel_mm")
+        def build(t: Mapping[str, Any]) -> GreyWhiteContrast:
+            limit = t.get("pixel_only_voxel_mm")
             return cls(
-                measure=str(table["measure"]),
-                t1_below=float(table["t1_below"]),
-                flair_from=float(table["flair_from"]),
+                measure=str(t["measure"]),
+                t1_below=float(t["t1_below"]),
+                flair_from=float(t["flair_from"]),
                 pixel_only_voxel_mm=None if limit is None else float(limit),
-                precision=float(table.get("precision", 0.5)),
+                precision=float(t.get("precision", 0.5)),
             )
-        except KeyError as err:
-            raise BundleError(f"{source}: 'grey_white_contrast' gives no {err}.") from None
-        except (TypeError, ValueError) as err:
-            raise BundleError(f"{source}: 'grey_white_contrast' holds a value that is not a number ({err}).") from None
+
+        return read_table("grey_white_contrast", table, source, build)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,14 @@ from radclass.training.enhancement import (
     ensure_brain_mask,
     split_examples,
 )
-from radclass.training.model_card import pool_name, share, share_text, write_card_section
+from radclass.training.model_card import (
+    counts_text,
+    pool_name,
+    share,
+    share_text,
+    shipping_state,
+    write_card_section,
+)
 from radclass.training.pool import LabelledSeries
 from radclass.training.threshold_test import Choice, NestedResult
 
@@ -320,12 +327,9 @@ def card_section(table: Mapping[str, Any]) -> list[str]:
     if "pixel_only" in v:
         po = v["pixel_only"]
         outer_po, test_po = po["outer_lodo"], po["test_groups"]
-        state = (
-            f"shipped: such calls carry a confidence of at most {table['pixel_only_precision']:.3f}"
-            if table.get("pixel_only_voxel_mm")
-            else f"not shipped: the lower 95% bound of their precision is below {po['min_precision']}"
-        )
-        scope = ", ".join(f"{c} {n}" for c, n in outer_po["in_scope"].items() if n)
+        shipped = bool(table.get("pixel_only_voxel_mm"))
+        state = shipping_state(shipped, table["pixel_only_precision"], po["min_precision"])
+        scope = counts_text(outer_po["in_scope"])
         lines += [
             "",
             "### Pixel-only T2 calls",
@@ -336,8 +340,7 @@ def card_section(table: Mapping[str, Any]) -> list[str]:
             "dark fluid (T1, FLAIR, PD) stays UNKNOWN. Validated on every measured brain volume of the pool, each",
             "dataset called with the bound its outer fold chose without it:",
             "",
-            f"- in scope: {scope}; coarser, never called: "
-            + (", ".join(f"{c} {n}" for c, n in outer_po["out_of_scope"].items()) or "none"),
+            f"- in scope: {scope}; coarser, never called: " + (counts_text(outer_po["out_of_scope"]) or "none"),
             f"- calls right {share_text(outer_po['precision'])}; T2s found {share_text(outer_po['t2_found'])}; "
             f"wrong calls: {', '.join(outer_po['wrong']) or 'none'}",
             f"- test groups (shipped bound): calls right {share_text(test_po['precision'])}, T2s found "

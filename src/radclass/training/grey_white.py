@@ -31,7 +31,14 @@ from radclass.training.fluid_contrast import (
     FluidExample,
     pixel_only_scope,
 )
-from radclass.training.model_card import pool_name, share, share_text, write_card_section
+from radclass.training.model_card import (
+    counts_text,
+    pool_name,
+    share,
+    share_text,
+    shipping_state,
+    write_card_section,
+)
 from radclass.training.threshold_test import Choice
 
 Log = Callable[[str], None]
@@ -186,12 +193,8 @@ def card_section(table: Mapping[str, Any]) -> list[str]:
     v = table["validation"]
     outer, test, po = v["outer_lodo"], v["test_groups"], v["pixel_only"]
     outer_po, test_po = po["outer_lodo"], po["test_groups"]
-    state = (
-        f"shipped: such calls carry a confidence of at most {table['precision']:.3f}"
-        if table.get("pixel_only_voxel_mm")
-        else f"not shipped: the lower 95% bound of their precision is below {po['min_precision']}"
-    )
-    scope = ", ".join(f"{c} {n}" for c, n in outer_po["in_scope"].items() if n)
+    state = shipping_state(bool(table.get("pixel_only_voxel_mm")), table["precision"], po["min_precision"])
+    scope = counts_text(outer_po["in_scope"])
     lines = [
         CARD_HEADING,
         "",

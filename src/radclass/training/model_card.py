@@ -33,6 +33,18 @@ def share(k: int, n: int) -> dict[str, Any]:
     return {"k": int(k), "n": int(n), "ci95": [round(lo, 3), round(hi, 3)]}
 
 
+def shipping_state(shipped: bool, confidence: float, min_precision: float) -> str:
+    """How a card says whether pixel-only calls are made: shipped with their confidence, or why not."""
+    if shipped:
+        return f"shipped: such calls carry a confidence of at most {confidence:.3f}"
+    return f"not shipped: the lower 95% bound of their precision is below {min_precision}"
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    """``{"T1": 11, "FLAIR": 0}`` as ``T1 11`` (the classes with none left out)."""
+    return ", ".join(f"{c} {n}" for c, n in counts.items() if n)
+
+
 def pool_name(path: str) -> str:
     """A pool series' name as a record shows it: its path under the data pool (no machine's folder in a card)."""
     from radclass.config import data_root

@@ -435,9 +435,9 @@ def test_a_pixel_only_t1_goes_on_to_the_gadolinium_test():
 
 def test_the_grey_white_table_validates_itself():
     assert GREY_WHITE.call(-0.1) == "T1" and GREY_WHITE.call(0.1) == "FLAIR" and GREY_WHITE.call(0.0) is None
-    assert GREY_WHITE.refusal((0.9, 0.9, 5.0)) is None and "coarser" in GREY_WHITE.refusal((2.0, 2.0, 2.0))
+    assert GREY_WHITE.pixel_only_refusal((0.9, 0.9, 5.0)) is None and "coarser" in GREY_WHITE.pixel_only_refusal((2.0, 2.0, 2.0))
     off = GreyWhiteContrast(measure="deep4_skew", t1_below=0.0, flair_from=0.1)
-    assert "makes no pixel-only calls" in off.refusal((1.0, 1.0, 1.0))
+    assert "makes no pixel-only calls" in off.pixel_only_refusal((1.0, 1.0, 1.0))
     with pytest.raises(BundleError, match="must be one of"):
         GreyWhiteContrast(measure="nope", t1_below=0.0, flair_from=0.1)
     with pytest.raises(BundleError, match="at least its T1 bound"):

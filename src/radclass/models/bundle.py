@@ -719,7 +719,7 @@ class GreyWhiteContrast:
             return "FLAIR"
         return None
 
-    def refusal(self, spacing: Sequence[float] | None) -> str | None:
+    def pixel_only_refusal(self, spacing: Sequence[float] | None) -> str | None:
         """Why a volume with no acquisition header, of voxel size ``spacing`` (mm), is not called by this test;
         None when it is."""
         if self.pixel_only_voxel_mm is None:
@@ -1110,21 +1110,20 @@ class ModelBundle:
         fluid, grey_white = self.metadata.fluid_contrast, self.metadata.grey_white_contrast
         if fluid is None:
             raise BundleNotFoundError(f"bundle {self.folder} has no fluid test")
+        calls_t1_flair = grey_white is not None and grey_white.pixel_only_refusal(spacing) is None
         network = reusing_last_mask(self.brain_mask_proba)  # one mask for every reading of this volume
         readings = brain_readings(
             volume,
             network,
             spacing,
             fluid_measures=(fluid.measure,),
-            grey_white_measures=() if grey_white is None else (grey_white.measure,),
+            grey_white_measures=(grey_white.measure,) if grey_white is not None and calls_t1_flair else (),
             min_slices=fluid.min_slices,
         )
         if fluid.measure not in readings:
             raise ValueError(f"the {fluid.measure} reading cannot be taken on this volume")
         level, t2_in_scope = readings[fluid.measure], fluid.pixel_only_refusal(spacing) is None
-        parenchyma = None
-        if grey_white is not None and grey_white.refusal(spacing) is None:
-            parenchyma = readings.get(grey_white.measure)
+        parenchyma = readings.get(grey_white.measure) if grey_white is not None else None
         t1 = grey_white is not None and parenchyma is not None and grey_white.call(parenchyma) == "T1"
         gadolinium = self.metadata.contrast_enhancement
         if not (t1 and level < fluid.flair_below) or gadolinium is None:

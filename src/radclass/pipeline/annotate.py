@@ -352,7 +352,7 @@ def pixel_only_refusal(s: Series, ev: SeriesEvidence, bundle: ModelBundle) -> st
     spacing = volume_spacing(s)
     refusals = [fluid.pixel_only_refusal(spacing)] if fluid.pixel_only_voxel_mm is not None else []
     if grey_white is not None and grey_white.pixel_only_voxel_mm is not None:
-        refusals.append(grey_white.refusal(spacing))
+        refusals.append(grey_white.pixel_only_refusal(spacing))
     return None if None in refusals else refusals[0]  # one test that makes calls is enough
 
 

@@ -422,7 +422,7 @@ def measure_volume(s: Series, bundle: ModelBundle | ProcessBundle, test: VolumeT
 def set_volume_reading(ev: SeriesEvidence, test: VolumeTest, reading: VolumeReading, error: str) -> None:
     """Record a measured reading of ``test``, or why there is none (added to the series' pixel notes)."""
     if isinstance(reading, PixelOnlyReadings):
-        ev.pixel_only, ev.fluid = reading, reading.fluid
+        ev.pixel_only = reading
         ev.enhancement, ev.enhancement_skipped = reading.enhancement, reading.enhancement_skipped
     elif test is VolumeTest.PIXEL_ONLY:
         ev.pixel_only_skipped = error

@@ -96,10 +96,11 @@ def pixel_only_figures(examples: Sequence[FluidExample], answer: np.ndarray) -> 
     }
 
 
-def fluid_bounds(fluid_table: Mapping[str, Any]) -> FluidBounds:
+def fluid_bounds(fluid_table: Mapping[str, Any], *, outer_folds: bool = True) -> FluidBounds:
     """The fluid gate of each dataset, from the bundle's ``fluid_contrast`` table: its outer fold's choice where
-    it had one, else the shipped bounds (which never saw that dataset's labels: it has no T2 or FLAIR)."""
-    outer = fluid_table["validation"]["outer_choices"]
+    it had one, else the shipped bounds (which never saw that dataset's labels: it has no T2 or FLAIR); with
+    ``outer_folds=False``, the shipped bounds for every dataset (the test groups')."""
+    outer = fluid_table["validation"]["outer_choices"] if outer_folds else {}
     shipped = (str(fluid_table["measure"]), float(fluid_table["flair_below"]), float(fluid_table["t2_from"]))
 
     def of(dataset: str) -> tuple[str, float, float]:
@@ -125,7 +126,7 @@ def add_grey_white(
     if not meta.get("fluid_contrast"):
         raise ValueError("The grey/white test needs the bundle's fluid test, which gates it.")
     fluid_of = fluid_bounds(meta["fluid_contrast"])
-    shipped_fluid = fluid_bounds({**meta["fluid_contrast"], "validation": {"outer_choices": {}}})
+    shipped_fluid = fluid_bounds(meta["fluid_contrast"], outer_folds=False)
     train = trainable(development)
     truth = [grey_white_class(e.sequence) for e in train]
     log(f"grey/white test: nested leave-one-dataset-out on {len(train)} T1/T1C/FLAIR volumes")

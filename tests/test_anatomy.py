@@ -12,7 +12,8 @@ import pytest
 from radclass.anatomy import Anatomy, AnatomyDecision, AnatomySource
 from radclass.anatomy.gate import AnatomyGate, finish_row
 from radclass.anatomy.rules import AnatomyRules, AnatomyRulesError
-from radclass.anatomy.shape import _fill_holes, _opening, foreground, measure_series, measure_slice, percentile_99
+from radclass.anatomy.shape import _opening, foreground, measure_series, measure_slice, percentile_99
+from radclass.features.morphology import fill_holes
 from radclass.pipeline.scan import scan
 
 #: Pool MR series whose anatomy is not the brain (MANIFEST ``anatomy``), and what the gate decides on each.
@@ -141,7 +142,7 @@ def test_morphology_equals_scipy_on_random_and_real_masks(pool_scan):
     assert len(masks) >= 600 + 30  # real slices of the pool, not only random masks
     for m in masks:
         assert np.array_equal(_opening(m), ndimage.binary_opening(m, iterations=1))
-        assert np.array_equal(_fill_holes(m), ndimage.binary_fill_holes(m))
+        assert np.array_equal(fill_holes(m), ndimage.binary_fill_holes(m))
 
 
 def _foreground_reference(image: np.ndarray) -> np.ndarray | None:

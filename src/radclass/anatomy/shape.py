@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from radclass.features.morphology import fill_holes
+
 #: Largest extent (mm) of a head's largest slice.
 HEAD_EXTENT_MM: tuple[float, float] = (120.0, 280.0)
 #: Most image sides a head may leave the field of view at (the neck, on sagittal and coronal slices).
@@ -93,12 +95,12 @@ def foreground(image: np.ndarray) -> np.ndarray | None:
     if n == 0:
         return None
     if n == 1:  # the one region is the mask
-        return _fill_holes(mask)
+        return fill_holes(mask)
     if n <= 8:  # pixels per region; np.bincount's passes cost more on a large slice with few regions
         sizes = np.array([np.count_nonzero(labels == i) for i in range(1, n + 1)])
     else:
         sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    return _fill_holes(labels == (int(np.argmax(sizes)) + 1))
+    return fill_holes(labels == (int(np.argmax(sizes)) + 1))
 
 
 def percentile_99(image: np.ndarray) -> float:
@@ -120,9 +122,9 @@ def percentile_99(image: np.ndarray) -> float:
     return float(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
 
 
-# The two morphology steps of foreground(), written for a 2D mask and the 4-neighbour cross: the same result as
-# ndimage.binary_opening(mask, iterations=1) and ndimage.binary_fill_holes(mask) (tests/test_anatomy.py checks
-# both against scipy), without their per-call overhead and iterations (the slices measured are mostly small).
+# The opening of foreground(), written for a 2D mask and the 4-neighbour cross: the same result as
+# ndimage.binary_opening(mask, iterations=1) (tests/test_anatomy.py checks it against scipy), without its per-call
+# overhead (the slices measured are mostly small). The hole filling is radclass.features.morphology.fill_holes.
 
 
 def _opening(mask: np.ndarray) -> np.ndarray:
@@ -139,26 +141,6 @@ def _opening(mask: np.ndarray) -> np.ndarray:
     out[:-1] |= eroded[1:]
     out[:, 1:] |= eroded[:, :-1]
     out[:, :-1] |= eroded[:, 1:]
-    return out
-
-
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """``mask`` plus every background region (4-connected) that does not reach the image edge.
-
-    Labelled inside the mask's bounding box framed by one background pixel: every pixel outside the box is
-    background connected to the edge (straight out of the box), so a region inside it reaches the edge exactly
-    when it reaches the frame, which is one region.
-    """
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return np.zeros_like(mask)
-    cols = np.flatnonzero(mask.any(axis=0))
-    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    background = np.ones((r1 - r0 + 2, c1 - c0 + 2), bool)
-    np.logical_not(mask[r0:r1, c0:c1], out=background[1:-1, 1:-1])
-    labels, _ = ndimage.label(background, _CROSS)
-    out = np.zeros_like(mask)
-    out[r0:r1, c0:c1] = labels[1:-1, 1:-1] != labels[0, 0]
     return out
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from radclass.features.morphology import bounding_box, fill_holes
+
 #: Side of the cube the brain-mask network reads (deepbet's low-resolution stage).
 MASK_SIDE = 128
 #: A network: the (1, 1, 128, 128, 128) float32 input -> (1, 2, 128, 128, 128) background/brain probabilities.
@@ -74,20 +76,8 @@ def brain_mask(cube: np.ndarray, network: MaskNetwork) -> np.ndarray:
         return mask
     labels, _ = ndimage.label(brain[box])  # the parts and holes of the box are those of the whole cube
     largest = int(np.bincount(labels.ravel())[1:].argmax()) + 1
-    mask[box] = ndimage.binary_fill_holes(labels == largest)
+    mask[box] = fill_holes(labels == largest)
     return mask
-
-
-def bounding_box(mask: np.ndarray, margin: int = 1) -> tuple[slice, ...] | None:
-    """The smallest box holding every True voxel of ``mask``, grown by ``margin`` voxels inside the array (so
-    that it keeps a False border wherever the mask does not touch the array's edge); None when all False."""
-    if not mask.any():
-        return None
-    box = []
-    for axis in range(mask.ndim):
-        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
-        box.append(slice(max(int(hit[0]) - margin, 0), min(int(hit[-1]) + 1 + margin, mask.shape[axis])))
-    return tuple(box)
 
 
 def masked_brain(volume: np.ndarray, network: MaskNetwork, min_slices: int = 1) -> tuple[np.ndarray, np.ndarray]:

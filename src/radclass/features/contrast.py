@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import ndimage
 
+from radclass.features.morphology import fill_holes
 from radclass.features.tissue import TISSUE_NAMES, tissue_features
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def head_mask(slice_: np.ndarray) -> np.ndarray:
     t = _otsu(clipped.ravel())
     mask = clipped > lo + 0.5 * (t - lo)  # half-way to Otsu: keeps dark tissue (CSF in T1/FLAIR) in the head
     mask = ndimage.binary_opening(mask, iterations=1)
-    mask = ndimage.binary_fill_holes(mask)
+    mask = fill_holes(mask)
     labels, n = ndimage.label(mask)
     if n > 1:
         sizes = ndimage.sum(mask, labels, range(1, n + 1))

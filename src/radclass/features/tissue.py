@@ -23,6 +23,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
+from radclass.features.morphology import fill_holes
+
 _EDGE_STEPS_MM = np.array([-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0])
 _ERODE_MM = 2.5  # erosion that separates the brain from the scalp across the dark CSF/bone shell
 _EDGE_DEPTH_MM = 12.0  # edges closer than this to the head surface (scalp, skull) are not profiled
@@ -87,7 +89,7 @@ def brain_mask(a: np.ndarray, head: np.ndarray, spacing_mm: float, threshold: fl
     distance = np.array([np.hypot(c[0] - cy, c[1] - cx) for c in centres]) * spacing_mm
     keep = int(np.argmax(sizes / (1.0 + distance / 20.0))) + 1
     brain = ndimage.binary_dilation(labels == keep, cross, iterations=r + 1) & head
-    return np.asarray(ndimage.binary_fill_holes(brain), bool)
+    return fill_holes(brain)
 
 
 def tissue_features(

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from radclass.features.morphology import bounding_box, fill_holes
+from radclass.features.brain_mask import DEPTH_LIMIT
+from radclass.features.morphology import bounding_box, depth_up_to, fill_holes
 
 
 @pytest.mark.parametrize("ndim", [2, 3])
@@ -34,3 +35,42 @@ def test_bounding_box() -> None:
     assert bounding_box(mask) == (slice(2, 6), slice(0, 3))
     assert bounding_box(mask, margin=0) == (slice(3, 5), slice(0, 2))
     assert bounding_box(np.zeros((3, 3), bool)) is None
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_depth_up_to_is_scipys_within_the_limit(ndim: int) -> None:
+    rng = np.random.default_rng(10 + ndim)
+    for _ in range(150):
+        shape = tuple(int(n) for n in rng.integers(1, 30, size=ndim))
+        mask = rng.random(shape) < rng.uniform(0.5, 1.0)  # dense masks: deep voxels, some touching the edge
+        limit = int(rng.integers(0, 9))
+        if mask.all():
+            continue  # no False voxel: no distance (scipy's values are then meaningless; depth_up_to gives inf)
+        reference = ndimage.distance_transform_edt(mask)
+        depth = depth_up_to(mask, limit)
+        near = reference <= limit
+        assert np.array_equal(depth[near], reference[near])
+        assert np.isinf(depth[~near]).all()
+
+
+def test_depth_up_to_a_real_brain_mask() -> None:
+    """A ball the size of a brain in the 128^3 cube, with scattered holes: every threshold the brain measures use."""
+    z, y, x = np.mgrid[:100, :104, :96]
+    mask = (z - 50) ** 2 / 48**2 + (y - 52) ** 2 / 50**2 + (x - 48) ** 2 / 46**2 < 1
+    mask &= np.random.default_rng(3).random(mask.shape) > 0.002
+    reference = ndimage.distance_transform_edt(mask)
+    depth = depth_up_to(mask, DEPTH_LIMIT)
+    for k in range(DEPTH_LIMIT + 1):
+        assert np.array_equal(depth >= k, reference >= k)
+
+
+def test_depth_limit_covers_every_brain_measure() -> None:
+    from radclass.features import enhancement, fluid, grey_white
+
+    assert max(grey_white.MEASURES.values()) <= DEPTH_LIMIT
+    assert max(fluid._DEEP, enhancement._DEEP, enhancement._INNER) <= DEPTH_LIMIT
+
+
+def test_depth_up_to_refuses_a_silly_limit() -> None:
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        depth_up_to(np.ones((3, 3), bool), -1)

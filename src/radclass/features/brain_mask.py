@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from radclass.features.morphology import bounding_box, fill_holes
+from radclass.features.morphology import bounding_box, depth_up_to, fill_holes
 
 #: Side of the cube the brain-mask network reads (deepbet's low-resolution stage).
 MASK_SIDE = 128
@@ -119,6 +119,9 @@ def check_whole_brain(volume_shape: tuple[int, ...], spacing: tuple[float, float
         raise NotAWholeBrain(f"the brain mask is {max(extent):.0f} mm long, longer than a brain")
 
 
+#: The deepest any brain measure looks (cube voxels inside the mask): distances beyond it are not computed
+#: (:func:`radclass.features.morphology.depth_up_to` gives them as inf).
+DEPTH_LIMIT = 8
 #: The fewest voxels a brain mask may hold to be read.
 MIN_BRAIN_VOXELS = 100
 
@@ -126,7 +129,8 @@ MIN_BRAIN_VOXELS = 100
 @dataclass(frozen=True)
 class BrainVoxels:
     """The voxels of a whole brain inside its mask (the 128^3 cube): intensities with the scanner's offset removed
-    (the brain's 0.5th percentile) and each voxel's distance to the mask's edge (cube voxels)."""
+    (the brain's 0.5th percentile) and each voxel's distance to the mask's edge (cube voxels; inf beyond
+    :data:`DEPTH_LIMIT`)."""
 
     values: np.ndarray
     depth: np.ndarray
@@ -157,5 +161,5 @@ def whole_brain_voxels(
         raise ValueError("the brain mask is too small to measure")
     check_whole_brain(volume.shape, spacing, mask)
     inside = cube[mask]
-    distances = ndimage.distance_transform_edt(mask)[mask] if depth else np.zeros(0)
+    distances = depth_up_to(mask, DEPTH_LIMIT)[mask] if depth else np.zeros(0)
     return BrainVoxels(inside - np.percentile(inside, 0.5), distances)

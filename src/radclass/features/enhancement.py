@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from radclass.features.brain_mask import MaskNetwork, check_whole_brain, masked_brain
+from radclass.features.brain_mask import DEPTH_LIMIT, MaskNetwork, check_whole_brain, masked_brain
+from radclass.features.morphology import depth_up_to
 
 _DEEP, _INNER = 8, 3  # voxels inside the mask (of the 128^3 cube): deep tissue, the voxels whose tail is read
 _CSF_DARK = 0.55  # deep voxels below this fraction of the deep median are CSF, not tissue
@@ -87,7 +88,7 @@ def enhancement_ratio(
         if spacing is None:
             raise ValueError("the volume gives no voxel size, so its brain's size cannot be checked")
         check_whole_brain(volume.shape, spacing, mask)
-    depth = ndimage.distance_transform_edt(mask)
+    depth = depth_up_to(mask, DEPTH_LIMIT)  # every threshold below is at most DEPTH_LIMIT
     deep = depth >= _DEEP
     if deep.sum() < 50:
         raise ValueError("the brain mask holds too little deep tissue to measure enhancement")

@@ -48,3 +48,38 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     out = np.zeros_like(mask)
     out[box] = labels[inner] != labels[(0,) * mask.ndim]
     return out
+
+
+def depth_up_to(mask: np.ndarray, limit: int) -> np.ndarray:
+    """Each voxel's Euclidean distance (voxels, float64) to the nearest False voxel of ``mask``, exactly as
+    ``scipy.ndimage.distance_transform_edt(mask)`` gives it wherever that distance is at most ``limit``, and
+    ``inf`` where it is larger (beyond the array is no False voxel, as for scipy; a mask without any False voxel
+    is inf everywhere).
+
+    The brain measures only ask which voxels lie at least 1-8 voxels inside a mask, and the separable squared
+    distance needs then only the ``2 * limit`` nearest lines along each axis (each a vectorised minimum): about a
+    third of scipy's time on a brain's box of the 128^3 cube (issue #15). Exact because the nearest False voxel of
+    a voxel within ``limit`` lies within ``limit`` along every axis, and every value computed is the squared
+    distance to some False voxel or larger than ``limit ** 2``.
+    """
+    if limit < 0 or limit > 100:
+        raise ValueError(f"The depth limit must lie between 0 and 100 voxels, not {limit}.")
+    mask = np.asarray(mask, dtype=bool)
+    far = np.int32(1 << 20)
+    index = np.arange(mask.shape[0], dtype=np.int32).reshape((-1,) + (1,) * (mask.ndim - 1))
+    background = ~mask
+    before = np.maximum.accumulate(np.where(background, index, -far), axis=0)
+    after = np.minimum.accumulate(np.where(background, index, far)[::-1], axis=0)[::-1]
+    along = np.minimum(np.minimum(index - before, after - index), limit + 1)  # along axis 0, capped
+    squared = along.astype(np.int32) ** 2
+    for axis in range(1, mask.ndim):
+        nearest = squared.copy()
+        for step in range(1, min(limit, mask.shape[axis] - 1) + 1):
+            ahead = tuple(slice(step, None) if a == axis else slice(None) for a in range(mask.ndim))
+            behind = tuple(slice(None, -step) if a == axis else slice(None) for a in range(mask.ndim))
+            np.minimum(nearest[ahead], squared[behind] + step * step, out=nearest[ahead])
+            np.minimum(nearest[behind], squared[ahead] + step * step, out=nearest[behind])
+        squared = nearest
+    depth = np.sqrt(squared.astype(np.float64))
+    depth[squared > limit * limit] = np.inf
+    return depth

@@ -23,9 +23,10 @@ BODY_SERIES = {
     "mri/nifti/body/sct_testing_data/errsm30_t2_cspine_crop.nii.gz": Anatomy.BODY,  # smaller than a head
     "mri/nifti/body/sct_testing_data/errsm30_t2s_uncropped_cspine.nii.gz": Anatomy.BODY,  # axial neck, wide
     "mri/nifti/body/ivadomed_data_testing/sub-unf01_T2star_cspine.nii.gz": Anatomy.BODY,
-    # known misses of the pixel measure (no header, no description): they pass for a head
+    # small-field pelvis: its tissue spans the field of view on both axes, so no slice shows an outline
+    "mri/nifti/body/monai_testdata/test_0000_t2_tse_tra_4_prostate.nii.gz": Anatomy.UNKNOWN,
+    # known miss of the pixel measure (no header, no description): it passes for a head
     "mri/nifti/body/ivadomed_data_testing/sub-unf01_T2w_cspine.nii.gz": Anatomy.BRAIN,
-    "mri/nifti/body/monai_testdata/test_0000_t2_tse_tra_4_prostate.nii.gz": Anatomy.BRAIN,
 }
 BRAIN_SERIES = {
     "mri/dicom/dcm_qa_canon_61/3000_DTI_PA-ortho": AnatomySource.HEADER,  # BodyPartExamined
@@ -111,6 +112,20 @@ def test_shape_measure_declines_noise_and_empty_slices():
     rng = np.random.default_rng(1)
     assert measure_series([rng.random((128, 128)).astype(np.float32) for _ in range(3)], (2.0, 2.0), True) is None
     assert measure_series([np.zeros((64, 64), np.float32)], (1.0, 1.0), True) is None
+
+
+def test_shape_measure_declines_tissue_across_the_field_of_view():
+    """A small field of view inside a body (tissue edge to edge, the corners dark from the receive coil) shows
+    no outline; the same tissue with air around it on one axis is measured."""
+    yy, xx = np.mgrid[:200, :200]
+    body = ((yy - 99.5) ** 2 + (xx - 99.5) ** 2 < 100**2).astype(np.float32)  # touches all four sides at one point
+    spans = measure_slice(body, (0.9, 0.9))
+    assert spans is not None and spans.spans_field and spans.fill <= 0.9
+    assert measure_series([body] * 3, (0.9, 0.9), True) is None
+    framed = np.zeros((200, 260), np.float32)
+    framed[:, 30:230] = body  # air left and right
+    verdict = measure_series([framed] * 3, (0.9, 0.9), True)
+    assert verdict is not None and not verdict.largest.spans_field and verdict.head_like, verdict.reason
 
 
 def _series(data_root: Path, rel: str):

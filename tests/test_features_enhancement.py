@@ -147,7 +147,7 @@ def test_a_whole_brain_can_be_required():
 
 def test_a_timing_only_pelvis_is_not_measured_for_gadolinium(data_root: Path, tmp_path: Path):
     """A prostate T2 written as dcm2niix would write a T1 without its sidecar (TE in descrip, TR in pixdim[4]):
-    the mask network finds a 'brain' in it, and the anatomy gate's pixel stage calls it head-shaped, so the
+    the mask network finds a 'brain' in it, and the anatomy gate's pixel stage does not place it outside the brain, so the
     gadolinium test asks for a whole brain before it measures a header with timing alone."""
     from dcm2niix_like import dcm2niix_like
     from radclass.io.volumes import nifti_series

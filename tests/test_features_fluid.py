@@ -88,7 +88,7 @@ def test_the_bundled_mask_reads_a_real_t2_bright_and_its_flair_dark(data_root: P
 
 def test_a_pelvis_that_the_mask_network_takes_for_a_brain_is_not_measured(data_root: Path):
     """The network finds a confident 'brain' in a prostate T2 (320 cm^3), which the anatomy gate's pixel stage
-    calls head-shaped: the whole-brain check refuses it."""
+    does not place outside the brain (undecided): the whole-brain check refuses it."""
     from radclass.io.pixels import load_volume, volume_spacing
     from radclass.io.volumes import nifti_series
     from radclass.models.bundle import ModelBundle

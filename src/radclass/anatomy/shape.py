@@ -38,6 +38,10 @@ FOREGROUND_LEVEL = 0.10
 MIN_FOREGROUND = 0.01
 #: Largest foreground fraction of a measurable slice (above it there is no outline to measure).
 MAX_FILL = 0.90
+#: A foreground whose bounding box covers this fraction of the slice along both axes shows no outline either:
+#: the tissue may go on beyond the field of view (a small-field pelvis or knee whose edges the receive coil leaves
+#: dark). A head is imaged with air around it on at least one axis.
+MAX_SPAN = 0.97
 #: The 4-neighbour cross, ``ndimage.label``'s default structure in 2D (made once, not on every call).
 _CROSS = ndimage.generate_binary_structure(2, 1)
 
@@ -49,6 +53,7 @@ class SliceShape:
     extent_mm: tuple[float, float]  # bounding box of the foreground: (rows, columns) in mm
     sides_touched: int  # image sides along which the foreground leaves the field of view
     fill: float  # foreground fraction of the slice
+    spans_field: bool = False  # the foreground's box covers MAX_SPAN of the slice along both axes
 
     @property
     def aspect(self) -> float:
@@ -159,7 +164,8 @@ def measure_slice(image: np.ndarray, spacing_mm: Sequence[float]) -> SliceShape 
     sides = sum(
         np.count_nonzero(edge) / edge.size > SIDE_FRACTION for edge in (mask[0], mask[-1], mask[:, 0], mask[:, -1])
     )
-    return SliceShape(extent_mm=extent, sides_touched=int(sides), fill=fill)
+    spans = rows[-1] - rows[0] + 1 >= MAX_SPAN * mask.shape[0] and cols[-1] - cols[0] + 1 >= MAX_SPAN * mask.shape[1]
+    return SliceShape(extent_mm=extent, sides_touched=int(sides), fill=fill, spans_field=bool(spans))
 
 
 def measure_series(slices: Sequence[np.ndarray], spacing_mm: Sequence[float], axial: bool) -> ShapeVerdict | None:
@@ -167,9 +173,14 @@ def measure_series(slices: Sequence[np.ndarray], spacing_mm: Sequence[float], ax
 
     Size and axial aspect are those of the largest measurable slice, the sides the median over them. A slice
     whose foreground fills more than :data:`MAX_FILL` of it (noise, a winsorised background, tissue across the
-    whole field of view) shows no outline and is not measured; None when no slice is measurable.
+    whole field of view) or spans it along both axes (:data:`MAX_SPAN`) shows no outline and is not measured;
+    None when no slice is measurable.
     """
-    measured = [m for m in (measure_slice(s, spacing_mm) for s in slices) if m is not None and m.fill <= MAX_FILL]
+    measured = [
+        m
+        for m in (measure_slice(s, spacing_mm) for s in slices)
+        if m is not None and m.fill <= MAX_FILL and not m.spans_field
+    ]
     if not measured:
         return None
     largest = max(measured, key=lambda m: max(m.extent_mm))

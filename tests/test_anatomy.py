@@ -25,8 +25,7 @@ BODY_SERIES = {
     "mri/nifti/body/ivadomed_data_testing/sub-unf01_T2star_cspine.nii.gz": Anatomy.BODY,
     # small-field pelvis: its tissue spans the field of view on both axes, so no slice shows an outline
     "mri/nifti/body/monai_testdata/test_0000_t2_tse_tra_4_prostate.nii.gz": Anatomy.UNKNOWN,
-    # known miss of the pixel measure (no header, no description): it passes for a head
-    "mri/nifti/body/ivadomed_data_testing/sub-unf01_T2w_cspine.nii.gz": Anatomy.BRAIN,
+    "mri/nifti/body/ivadomed_data_testing/sub-unf01_T2w_cspine.nii.gz": Anatomy.BODY,  # 2.5x deeper than wide
 }
 BRAIN_SERIES = {
     "mri/dicom/dcm_qa_canon_61/3000_DTI_PA-ortho": AnatomySource.HEADER,  # BodyPartExamined
@@ -112,6 +111,14 @@ def test_shape_measure_declines_noise_and_empty_slices():
     rng = np.random.default_rng(1)
     assert measure_series([rng.random((128, 128)).astype(np.float32) for _ in range(3)], (2.0, 2.0), True) is None
     assert measure_series([np.zeros((64, 64), np.float32)], (1.0, 1.0), True) is None
+
+
+def test_an_axial_section_far_deeper_than_wide_is_no_head():
+    yy, xx = np.mgrid[:260, :260]
+    for depth, width, head in ((130, 51, False), (195, 140, True)):  # mm: a neck cut front to back; a long head
+        section = (((yy - 130) / (depth / 2)) ** 2 + ((xx - 130) / (width / 2)) ** 2 < 1).astype(np.float32)
+        verdict = measure_series([section] * 3, (1.0, 1.0), True)
+        assert verdict is not None and verdict.head_like is head, verdict.reason
 
 
 def test_shape_measure_declines_tissue_across_the_field_of_view():
@@ -244,7 +251,7 @@ def test_gate_on_pool_body_and_brain_series(data_root):
     gate = AnatomyGate()
     body = {rel: gate.decide(_series(data_root, rel)) for rel in BODY_SERIES}
     assert {rel: d.anatomy for rel, d in body.items()} == BODY_SERIES
-    assert sum(d.non_brain for d in body.values()) == 5
+    assert sum(d.non_brain for d in body.values()) == 6
     for rel, source in BRAIN_SERIES.items():
         decision = gate.decide(_series(data_root, rel))
         assert (decision.anatomy, decision.source) == (Anatomy.BRAIN, source), (rel, decision.reason)
@@ -284,7 +291,7 @@ def test_annotate_gates_non_brain_series(data_root, tmp_path):
     assert set(knee_rows["sequence"]) <= {"DWI", "UNKNOWN"} and knee_rows["forest_sequence"].eq("DWI").all()
     brain_rows = table[table["path"].str.contains("3000_DTI_PA-ortho") & ~table["path"].str.startswith(str(knee))]
     assert set(brain_rows["anatomy"]) == {"BRAIN"} and brain_rows["cnn_sequence"].ne("").all()
-    assert len(flagged) == 2 + 5  # the relabelled knee (2 sub-series) and 5 of the 7 pool body series
+    assert len(flagged) == 2 + 6  # the relabelled knee (2 sub-series) and 6 of the 7 pool body series (not the prostate)
     hitachi = table[table["path"].str.contains("hitachi")].iloc[0]
     assert hitachi["sequence"] == "PD" and hitachi["status"] == "ok"  # header physics (TR 4000, TE 12)
     for _, row in flagged[flagged["status"] == "unknown"].iterrows():

@@ -30,6 +30,9 @@ HEAD_EXTENT_MM: tuple[float, float] = (120.0, 280.0)
 MAX_SIDES = 1
 #: Smallest front-to-back / side-to-side ratio of an axial head section (1 / a cephalic index of about 1).
 MIN_AXIAL_ASPECT = 0.95
+#: Largest such ratio: human cephalic indices lie above about 0.7 (a head at most 1.4 times as deep as wide), so
+#: a section 1.6 times as deep as wide is no head (a cervical spine and neck cut front to back).
+MAX_AXIAL_ASPECT = 1.6
 #: A side counts as left when this fraction of its length is foreground.
 SIDE_FRACTION = 0.10
 #: Foreground: above this fraction of the 99th intensity percentile.
@@ -193,6 +196,8 @@ def measure_series(slices: Sequence[np.ndarray], spacing_mm: Sequence[float], ax
         why = f"a head leaves the field of view on at most {MAX_SIDES} side"
     elif axial and largest.aspect < MIN_AXIAL_ASPECT:
         why = f"wider than deep (ratio {largest.aspect:.2f}; an axial head section is at least {MIN_AXIAL_ASPECT})"
+    elif axial and largest.aspect > MAX_AXIAL_ASPECT:
+        why = f"deeper than wide (ratio {largest.aspect:.2f}; an axial head section is at most {MAX_AXIAL_ASPECT})"
     else:
         return ShapeVerdict(True, largest, len(measured), sides, "head-shaped")
     return ShapeVerdict(False, largest, len(measured), sides, why)

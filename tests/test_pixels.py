@@ -286,6 +286,31 @@ def test_nifti_4d_picks_one_volume(pool_scan, data_root):
     np.testing.assert_array_equal(load_slices(series, 3, volume=99)[1], last[1])  # clamped to the last
 
 
+def test_a_2d_and_an_rgb_nifti_are_read(data_root, tmp_path: Path):
+    """A NIfTI holding one 2D slice (nibabel cannot reorder its axes) and an RGB NIfTI (structured voxels) are
+    read as grey slices instead of failing: annotate lists them with a label or a reason, not an error."""
+    import nibabel as nib
+
+    from radclass.io.pixels import canonical_nifti, nifti_axial_slices
+    from radclass.io.volumes import nifti_series
+    from radclass.pipeline.annotate import annotate_paths
+
+    img = nib.load(data_root / "mri/nifti/open_ms_data/longitudinal/raw/patient01/study1_T1W.nii.gz")
+    plane = np.asarray(img.dataobj, dtype=np.float32)[:, :, 20]
+    nib.save(nib.Nifti1Image(plane, img.affine), tmp_path / "slice.nii.gz")
+    red = (plane / plane.max() * 255).astype(np.uint8)[..., None]  # one slice, so that the axes are reordered
+    rgb = np.zeros(red.shape, dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
+    rgb["R"], rgb["G"], rgb["B"] = red, red // 2, 0
+    nib.save(nib.Nifti1Image(rgb, img.affine), tmp_path / "rgb.nii.gz")
+    nib.save(nib.Nifti1Image((red + red.astype(np.float32) // 2) / 3, img.affine), tmp_path / "grey.nii")
+    (one,) = load_slices(nifti_series(tmp_path / "slice.nii.gz", None), 3)
+    assert one.shape == plane.shape[::-1] and one.max() == plane.max()
+    np.testing.assert_allclose(canonical_nifti(tmp_path / "rgb.nii.gz")[1], canonical_nifti(tmp_path / "grey.nii")[1])
+    assert nifti_axial_slices(tmp_path / "slice.nii.gz").shape == (1,) + plane.shape[::-1]
+    table = annotate_paths([tmp_path], progress=False)
+    assert len(table) == 3 and set(table["status"]) <= {"ok", "unknown"}, table[["path", "status", "reason"]]
+
+
 def test_png_from_the_pool(data_root):
     (out,) = slices_of(data_root / "ct-head" / "images" / "000.png")
     assert out.ndim == 2 and out.max() > 0

@@ -227,15 +227,26 @@ def _mosaic_tile(ds, shape: tuple[int, int]) -> tuple[int, int]:
 # --- NIfTI and 2D images ---------------------------------------------------------------------------
 
 
-def _nifti_slices(path: Path, k: int, volume: int) -> list[np.ndarray]:
+def canonical_nifti(path: Path | str) -> tuple[Any, np.ndarray]:
+    """(image, voxels) of a NIfTI file: the image in its closest canonical (RAS) axes and its voxel array as
+    stored. A 2D image is kept as it is (it has no third axis to reorder, and nibabel refuses to reorder it); the
+    voxels of an RGB image are grey (the mean of its colour channels, alpha left out)."""
     import nibabel as nib
 
+    img: Any = nib.load(str(path))
+    if len(img.shape) >= 3:
+        img = nib.as_closest_canonical(img)
+    data = np.asanyarray(img.dataobj)
+    if data.dtype.names:  # RGB(A) voxels are a structured dtype
+        data = np.mean([data[name].astype(np.float32) for name in data.dtype.names if name != "A"], axis=0)
+    return img, data
+
+
+def _nifti_slices(path: Path, k: int, volume: int) -> list[np.ndarray]:
     from radclass.io.geometry import acquisition_axis
 
     try:
-        img = nib.load(str(path))
-        img = nib.as_closest_canonical(img)  # RAS: axis 0 = x (SAG), 1 = y (COR), 2 = z (AX)
-        data = np.asanyarray(img.dataobj)
+        img, data = canonical_nifti(path)  # RAS: axis 0 = x (SAG), 1 = y (COR), 2 = z (AX)
     except Exception as err:
         raise PixelReadError(f"NIfTI voxels unreadable ({type(err).__name__}: {err})") from None
     if data.ndim > 3:
@@ -359,10 +370,9 @@ def nifti_axial_slices(path: Path | str, volume: int = 0) -> np.ndarray:
     """(z, rows, columns) float32: the axial slices of volume ``volume`` of a NIfTI file in RAS (closest
     canonical orientation), in radiological display (anterior up, the patient's right on the image's left).
     A 2D image is one slice."""
-    import nibabel as nib
 
     try:
-        data = np.asarray(nib.as_closest_canonical(nib.load(str(path))).dataobj, dtype=np.float32)
+        data = np.asarray(canonical_nifti(path)[1], dtype=np.float32)
     except Exception as err:
         raise PixelReadError(f"NIfTI voxels unreadable ({type(err).__name__}: {err})") from None
     if data.ndim > 3:
@@ -455,20 +465,16 @@ def _dicom_layout(series: Series) -> list[list[tuple[Any, int | None, int | None
 def _nifti_volume(path: str, volume: int) -> tuple[np.ndarray, int]:
     """(volume ``volume`` as (slices, ...) along the acquisition plane, in RAS, stored dtype; number of
     volumes), cached so that scrolling a gzipped NIfTI decompresses it once."""
-    import nibabel as nib
 
     from radclass.io.geometry import acquisition_axis
 
     try:
-        img = nib.as_closest_canonical(nib.load(path))
+        img, stored = canonical_nifti(path)
         shape = img.shape
         n_volumes = int(np.prod(shape[3:])) if len(shape) > 3 else 1
         if not 0 <= volume < n_volumes:
             raise IndexError(f"volume {volume} is outside this series ({n_volumes} volumes)")
-        if len(shape) > 3:
-            data = np.asanyarray(img.dataobj).reshape(shape[:3] + (-1,))[..., volume]
-        else:
-            data = np.asanyarray(img.dataobj)
+        data = stored.reshape(shape[:3] + (-1,))[..., volume] if len(shape) > 3 else stored
     except IndexError:
         raise
     except Exception as err:
@@ -502,8 +508,7 @@ def load_volume(series: Series, *, max_slices: int = 512) -> np.ndarray:
         raise PixelReadError("a 2D image has no volume")
     if series.format == "nifti":
         try:
-            img = nib.as_closest_canonical(nib.load(str(series.path)))
-            data = np.asanyarray(img.dataobj)
+            data = canonical_nifti(series.path)[1]
         except Exception as err:
             raise PixelReadError(f"NIfTI voxels unreadable ({type(err).__name__}: {err})") from None
         if data.ndim > 3:

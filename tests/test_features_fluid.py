@@ -58,6 +58,8 @@ def test_readings_refuse_what_they_cannot_measure():
         fluid_contrast(volume, _network_of(mask), SPACING, measure="median")
     with pytest.raises(ValueError, match="no voxel size"):
         fluid_readings(volume, _network_of(mask), None)
+    with pytest.raises(ValueError, match="same value"):  # a blank volume: the network is not even asked
+        fluid_readings(np.full_like(volume, 7.0), _network_of(mask), SPACING)
     assert set(fluid_readings(volume, _network_of(mask), SPACING)) == set(MEASURES)
 
 

@@ -89,11 +89,14 @@ def masked_brain(volume: np.ndarray, network: MaskNetwork, min_slices: int = 1) 
     ------
     ValueError
         When the volume is not 3D, is thinner than ``min_slices`` voxels along an axis (a slab of a few slices,
-        stretched to the cube, would be measured on interpolated tissue), or the network finds no brain.
+        stretched to the cube, would be measured on interpolated tissue), is constant, or the network finds no
+        brain.
     """
     if volume.ndim == 3 and min(volume.shape) < min_slices:
         raise ValueError(f"{min(volume.shape)} slices along the volume's thinnest axis, fewer than {min_slices}")
     cube = resample_cube(volume)
+    if not cube.max() > cube.min():  # the network would still draw a "brain" in a constant cube
+        raise ValueError("every voxel of the volume holds the same value: there is no image to measure")
     mask = brain_mask(cube, network)
     box = bounding_box(mask)
     if box is None:

@@ -370,7 +370,6 @@ def nifti_axial_slices(path: Path | str, volume: int = 0) -> np.ndarray:
     """(z, rows, columns) float32: the axial slices of volume ``volume`` of a NIfTI file in RAS (closest
     canonical orientation), in radiological display (anterior up, the patient's right on the image's left).
     A 2D image is one slice."""
-
     try:
         data = np.asarray(canonical_nifti(path)[1], dtype=np.float32)
     except Exception as err:
@@ -465,7 +464,6 @@ def _dicom_layout(series: Series) -> list[list[tuple[Any, int | None, int | None
 def _nifti_volume(path: str, volume: int) -> tuple[np.ndarray, int]:
     """(volume ``volume`` as (slices, ...) along the acquisition plane, in RAS, stored dtype; number of
     volumes), cached so that scrolling a gzipped NIfTI decompresses it once."""
-
     from radclass.io.geometry import acquisition_axis
 
     try:

@@ -5,7 +5,9 @@
 For a few whole-brain pool volumes, CPU seconds (one thread, the median of ``--repeat`` runs) of: reading the
 volume; :meth:`radclass.models.bundle.ModelBundle.pixel_only_readings` (one brain mask for the fluid, grey/white
 and, where they make a T1 call, gadolinium readings); and, side by side, the fluid reading alone and the
-gadolinium ratio alone (each with its own mask), which is what two separate measures would cost.
+gadolinium ratio alone (each with its own mask), which is what two separate measures would cost. Then the
+diffusion test's reading of a header-less time series (reading its frames, measuring them): the pool's pCASL and
+two gzipped int16 time series of typical DWI sizes written for the run (their cost, not their readings, counts).
 """
 
 from __future__ import annotations
@@ -59,6 +61,39 @@ def row(bundle: ModelBundle, rel: str, repeat: int) -> str:
     return f"| {Path(rel).name} | {shape} | {read_s:.2f} | {both_s:.2f} | {note} | {fluid_s:.2f} | {gad} |"
 
 
+def time_series_row(path: Path, repeat: int) -> str:
+    """One time series' line of the second table."""
+    from radclass.features.diffusion import diffusion_reading
+    from radclass.io.pixels import nifti_frames
+
+    read_s, frames = cpu(lambda: nifti_frames(path), repeat)
+    measure_s, reading = cpu(lambda: diffusion_reading(frames), repeat)
+    shape = "x".join(map(str, nib_shape(path)))
+    return f"| {path.name} | {shape} | {len(frames)} | {read_s:.2f} | {measure_s:.2f} | {reading.weighted} |"
+
+
+def nib_shape(path: Path) -> tuple[int, ...]:
+    import nibabel as nib
+
+    return tuple(nib.load(path).shape)
+
+
+def synthetic_time_series(folder: Path, shape: tuple[int, int, int, int]) -> Path:
+    """A gzipped int16 NIfTI of ``shape``: a b = 0 frame, then weighted frames (noise on a ball)."""
+    import nibabel as nib
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x, y, z, t = shape
+    grid = np.ogrid[:x, :y, :z]
+    ball = sum(((g - n / 2) / (n / 2.4)) ** 2 for g, n in zip(grid, (x, y, z))) <= 1
+    levels = np.r_[1000.0, np.full(t - 1, 450.0)]
+    data = (ball[..., None] * levels + rng.normal(0, 20, shape)).clip(0).astype(np.int16)
+    path = folder / f"dwi_{'x'.join(map(str, shape))}.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.diag([2.0, 2.0, 2.0, 1.0])), path)
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -68,6 +103,15 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for rel in VOLUMES:
         print(row(bundle, rel, args.repeat))
+    import tempfile
+
+    print()
+    print("| time series | shape | frames read | read s | diffusion reading s | weighted frames |")
+    print("|---|---|---|---|---|---|")
+    print(time_series_row(data_root() / "mri/nifti/niivue/pcasl.nii.gz", args.repeat))
+    with tempfile.TemporaryDirectory() as tmp:
+        for shape in ((96, 96, 60, 33), (128, 128, 70, 65)):
+            print(time_series_row(synthetic_time_series(Path(tmp), shape), args.repeat))
 
 
 if __name__ == "__main__":

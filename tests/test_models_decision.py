@@ -459,3 +459,27 @@ def test_pixel_only_scope_is_the_structural_voxel():
         FluidContrast(measure="tails", flair_below=0.0, t2_from=0.1, pixel_only_precision=0.0)
     table = FluidContrast.from_meta({"measure": "tails", "flair_below": 0.0, "t2_from": 0.1, "pixel_only_voxel_mm": 1})
     assert table.pixel_only_voxel_mm == 1.0 and table.pixel_only_precision == 0.5
+
+
+def test_a_headerless_time_series_is_a_dwi_only_when_its_frames_show_diffusion():
+    from radclass.features.diffusion import DiffusionReading
+    from radclass.models.bundle import DiffusionTest
+
+    test = DiffusionTest(attenuated_below=0.6, free_water_below=0.8, precision=0.84)
+
+    def run(reading: DiffusionReading, forest=None) -> Annotation:
+        evidence = Evidence(forest_proba=None if forest is None else np.array(forest), diffusion=reading)
+        return decide_series(evidence, AXIAL, classes=CLASSES, orient_classes=ORIENT, fusion=FUSION, diffusion=test)
+
+    dwi = run(DiffusionReading(volumes=3, reference=0, weighted=2, attenuation=0.3, free_water=0.4))
+    assert (dwi.status, dwi.sequence, dwi.confidence) == (Status.OK, "DWI", pytest.approx(0.84))
+    flags = list(map(str, dwi.flags))
+    assert Flag.SEQUENCE_FROM_PIXELS in dwi.flags
+    assert "diffusion_from_pixels:2 of 3 frames at 0.30 < 0.60 of the brightest, free water 0.40 < 0.80" in flags
+    flat = run(DiffusionReading(volumes=8, reference=3, weighted=0, attenuation=0.97, free_water=None))
+    assert flat.status is Status.UNKNOWN and "not diffusion-weighted" in flat.reason
+    m0 = run(DiffusionReading(volumes=3, reference=0, weighted=2, attenuation=0.16, free_water=1.7))
+    assert m0.status is Status.UNKNOWN and "free water keeps 1.70" in m0.reason
+    # a header the forest judged decides as before: the frames are not read for a call
+    judged = run(DiffusionReading(3, 0, 2, 0.3, 0.4), forest=(0.8, 0.1, 0.1))
+    assert judged.sequence == "T1" and Flag.SEQUENCE_FROM_PIXELS not in judged.flags

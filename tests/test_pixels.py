@@ -445,3 +445,20 @@ def test_native_frames_are_pydicoms_bit_for_bit(data_root: Path, tmp_path: Path)
     assert _native_frame(ds) is None
     jpeg = pydicom.dcmread(get_testdata_file("JPEG2000.dcm"))
     assert _native_frame(jpeg) is None
+
+
+def test_a_nifti_whose_affine_gives_an_axis_no_direction_is_read_as_stored(tmp_path: Path):
+    """dcm2niix writes a two-slice volume with a zero third column in its affine; nibabel cannot reorder it."""
+    import nibabel as nib
+
+    from radclass.io.pixels import canonical_nifti
+
+    affine = np.array([[0, 0, 0, 1.35], [-2.7, 0, 0, 135.7], [0, 2.7, 0, -134.2], [0, 0, 0, 1]])
+    data = np.arange(8 * 8 * 2 * 3, dtype=np.int16).reshape(8, 8, 2, 3)
+    img = nib.Nifti1Image(data, None)
+    img.set_sform(affine, code=1)  # a qform cannot hold it (nibabel cannot decompose it)
+    nib.save(img, tmp_path / "two_slices.nii.gz")
+    _, voxels = canonical_nifti(tmp_path / "two_slices.nii.gz")
+    np.testing.assert_array_equal(voxels, data)
+    (s,) = scan([tmp_path]).series
+    assert len(load_slices(s, 2)) == 2  # sliced, not an unreadable series

@@ -155,6 +155,11 @@ class Flag(StrEnum):
     grey) or FLAIR (darker) from its deep parenchyma, past the bundle's validated band (with
     ``sequence_from_pixels``, where the bundle's validation allows it); written with the fluid and grey/white
     readings (:class:`FlagNote`; docs/pixel_model.md)."""
+    DIFFUSION_FROM_PIXELS = "diffusion_from_pixels"
+    """A time series with no acquisition header at all was called DWI: some of its frames are much darker than its
+    brightest one, and in them free water lost more of its signal than the rest of the head (with
+    ``sequence_from_pixels``); written with the attenuation and free-water readings (:class:`FlagNote`;
+    docs/pixel_model.md)."""
     CONTRAST_UNCHECKED = "contrast_unchecked"
     """A T1 whose header names no contrast agent, which the bundle's gadolinium test did not measure (too few
     slices, the field strength, not a whole brain, uneven intensity, outside the brain): nothing tells it from a T1

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import ndimage
 
-from radclass.features.morphology import fill_holes
+from radclass.features.morphology import fill_holes, otsu_threshold
 from radclass.features.tissue import TISSUE_NAMES, tissue_features
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def head_mask(slice_: np.ndarray) -> np.ndarray:
     smooth = ndimage.uniform_filter(a, size=3)
     lo, hi = np.percentile(smooth, [0.5, 99.5])
     clipped = np.clip(smooth, lo, hi)
-    t = _otsu(clipped.ravel())
+    t = otsu_threshold(clipped.ravel())
     mask = clipped > lo + 0.5 * (t - lo)  # half-way to Otsu: keeps dark tissue (CSF in T1/FLAIR) in the head
     mask = ndimage.binary_opening(mask, iterations=1)
     mask = fill_holes(mask)
@@ -134,17 +134,6 @@ def head_mask(slice_: np.ndarray) -> np.ndarray:
         keep = np.flatnonzero(sizes >= 0.1 * sizes.max()) + 1
         mask = np.isin(labels, keep)
     return mask
-
-
-def _otsu(values: np.ndarray, bins: int = 128) -> float:
-    hist, edges = np.histogram(values, bins=bins)
-    centres = (edges[:-1] + edges[1:]) / 2
-    w0 = np.cumsum(hist)
-    w1 = w0[-1] - w0
-    m0 = np.cumsum(hist * centres) / np.maximum(w0, 1)
-    m1 = (np.sum(hist * centres) - np.cumsum(hist * centres)) / np.maximum(w1, 1)
-    between = w0 * w1 * (m0 - m1) ** 2
-    return float(centres[int(np.argmax(between[:-1]))]) if len(between) > 1 else float(centres[0])
 
 
 def _depth(mask: np.ndarray) -> np.ndarray:
@@ -193,7 +182,7 @@ def contrast_features(slices: Sequence[np.ndarray], geometry: PixelGeometry | No
         normalised.append(n)
         heads.append(mask)
         inside = ndimage.gaussian_filter(n, 0.7)[mask]
-        thresholds.append(_otsu(np.clip(inside, 0.0, np.quantile(inside, 0.99))))
+        thresholds.append(otsu_threshold(np.clip(inside, 0.0, np.quantile(inside, 0.99))))
     if not values:
         raise ValueError("no slice has a foreground to describe (blank or too small images)")
     v = np.concatenate(values)

@@ -1,5 +1,5 @@
-"""Binary morphology shared by the pixel measures: a mask's bounding box, its hole filling, and how deep each voxel
-lies inside it.
+"""Binary morphology shared by the pixel measures: Otsu's threshold that makes a mask, a mask's bounding box, its
+hole filling, and how deep each voxel lies inside it.
 
 :func:`fill_holes` gives exactly what ``scipy.ndimage.binary_fill_holes`` gives with its default structure (the
 face-connected cross), for masks of any dimension, by labelling the background once inside the mask's bounding
@@ -85,3 +85,16 @@ def depth_up_to(mask: np.ndarray, limit: int) -> np.ndarray:
     depth = np.sqrt(squared.astype(np.float64))
     depth[squared > limit * limit] = np.inf
     return depth
+
+
+def otsu_threshold(values: np.ndarray, bins: int = 128) -> float:
+    """Otsu's threshold of ``values``: the histogram bin centre (of ``bins``) that best splits them in two
+    classes (largest between-class variance)."""
+    hist, edges = np.histogram(values, bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(hist)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * centres) / np.maximum(w0, 1)
+    m1 = (np.sum(hist * centres) - np.cumsum(hist * centres)) / np.maximum(w1, 1)
+    between = w0 * w1 * (m0 - m1) ** 2
+    return float(centres[int(np.argmax(between[:-1]))]) if len(between) > 1 else float(centres[0])

@@ -229,12 +229,14 @@ def _mosaic_tile(ds, shape: tuple[int, int]) -> tuple[int, int]:
 
 def canonical_nifti(path: Path | str) -> tuple[Any, np.ndarray]:
     """(image, voxels) of a NIfTI file: the image in its closest canonical (RAS) axes and its voxel array as
-    stored. A 2D image is kept as it is (it has no third axis to reorder, and nibabel refuses to reorder it); the
+    stored. A 2D image, and one whose affine leaves an axis without a direction, is kept as it is (there is no
+    axis to reorder, or no way to tell how, and nibabel refuses to reorder it); the
     voxels of an RGB image are grey (the mean of its colour channels, alpha left out)."""
     import nibabel as nib
 
     img: Any = nib.load(str(path))
-    if len(img.shape) >= 3:
+    # A degenerate affine (a zero column: dcm2niix's two-slice volumes) gives an axis no direction; kept as stored.
+    if len(img.shape) >= 3 and not np.isnan(nib.orientations.io_orientation(img.affine)).any():
         img = nib.as_closest_canonical(img)
     data = np.asanyarray(img.dataobj)
     if data.dtype.names:  # RGB(A) voxels are a structured dtype
@@ -525,6 +527,47 @@ def load_volume(series: Series, *, max_slices: int = 512) -> np.ndarray:
     return np.ascontiguousarray(
         nib.orientations.apply_orientation(stack, nib.orientations.io_orientation(_ras_axes(iops[0])))
     )
+
+
+def load_frames(series: Series, *, max_volumes: int = 32) -> np.ndarray:
+    """The volumes of a NIfTI time series (:func:`nifti_frames`).
+
+    Raises
+    ------
+    PixelReadError
+        When the series is not a NIfTI (a DICOM series' volumes are not split reliably enough here to be read as
+        a time series), its voxels cannot be read, or it holds one volume.
+    """
+    if series.format != "nifti":
+        raise PixelReadError(f"a {series.format} series is not read as a time series (only a NIfTI is)")
+    return nifti_frames(series.path, max_volumes=max_volumes)
+
+
+def nifti_frames(path: Path | str, *, max_volumes: int = 32) -> np.ndarray:
+    """The volumes of the NIfTI at ``path`` as one float32 array of shape (volumes, x, y, z), in the stored
+    physical units and the stored voxel order (a measure over whole frames needs neither RAS axes nor a slice
+    order): its 4th and higher dimensions; above ``max_volumes``, that many evenly spaced ones, the first among
+    them. PixelReadError when its voxels cannot be read, or it holds one volume."""
+    import nibabel as nib
+
+    try:
+        img: Any = nib.load(str(path))
+        shape = img.shape
+        if len(shape) < 4 or int(np.prod(shape[3:])) < 2:
+            raise PixelReadError(f"a NIfTI of shape {shape} holds one volume, not a time series")
+        raw = np.asanyarray(img.dataobj.get_unscaled()).reshape(shape[:3] + (-1,))
+        frames = np.moveaxis(raw[..., _with_first(raw.shape[3], max_volumes)], 3, 0).astype(np.float32)
+        slope, inter = img.dataobj.slope, img.dataobj.inter
+    except PixelReadError:
+        raise
+    except Exception as err:
+        raise PixelReadError(f"NIfTI voxels unreadable ({type(err).__name__}: {err})") from None
+    return frames * np.float32(slope) + np.float32(inter) if (slope, inter) != (1.0, 0.0) else frames
+
+
+def _with_first(n: int, k: int) -> list[int]:
+    """Indices of ``k`` evenly spaced items of ``n`` from the first to the last (all of them when ``n <= k``)."""
+    return list(range(n)) if n <= k else sorted({int(i) for i in np.linspace(0, n - 1, k).round()})
 
 
 def volume_spacing(series: Series) -> tuple[float, float, float] | None:

@@ -25,12 +25,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from radclass.config import BUNDLED_DIR
 from radclass.values import is_missing
+
+if TYPE_CHECKING:
+    from radclass.features.diffusion import DiffusionReading
 
 __all__ = [
     "DEFAULT_BUNDLE",
@@ -742,6 +745,67 @@ class GreyWhiteContrast:
 
 
 @dataclass(frozen=True)
+class DiffusionTest:
+    """The bundle's diffusion test (``bundle.json``'s ``diffusion_test`` table): a time series with no acquisition
+    header is a DWI when some of its frames are much darker than its brightest one and, in those frames, free water
+    (the brightest voxels of the brightest frame) has lost more of its signal than the middle of the head has
+    (:func:`radclass.features.diffusion.diffusion_reading`, :func:`radclass.models.decision.diffusion_decision`).
+    Other time series (BOLD, perfusion, field maps) stay UNKNOWN: their frames alone do not tell them apart.
+
+    Parameters
+    ----------
+    attenuated_below
+        A DWI's weighted frames hold at most this share of its brightest frame's mean head signal (at most
+        :data:`radclass.features.diffusion.WEIGHTED_BELOW`, which decides which frames are weighted).
+    free_water_below
+        ... and in them its free water keeps less than this share of what the middle of the head keeps (below 1:
+        echo decay and an ASL series' M0 frame are above it).
+    precision
+        The lower 95% bound of the test's precision on the development pool: the confidence of its calls.
+    """
+
+    attenuated_below: float
+    free_water_below: float
+    precision: float = 0.5
+
+    def __post_init__(self) -> None:
+        from radclass.features.diffusion import WEIGHTED_BELOW
+
+        if not 0.0 < self.attenuated_below <= WEIGHTED_BELOW:
+            raise BundleError(
+                f"The diffusion test's attenuated_below must lie in (0, {WEIGHTED_BELOW}] (the share below which a "
+                f"frame counts as weighted), not {self.attenuated_below}."
+            )
+        if not 0.0 < self.free_water_below <= 1.0:
+            raise BundleError(
+                f"The diffusion test's free_water_below must lie in (0, 1]: free water falls further than the rest "
+                f"of the head only below 1, not at {self.free_water_below}."
+            )
+        if not 0.0 < self.precision <= 1.0:
+            raise BundleError(f"The diffusion test's precision must lie in (0, 1], not {self.precision}.")
+
+    def call(self, reading: DiffusionReading) -> bool:
+        """Whether ``reading`` is a DWI's."""
+        return (
+            reading.weighted > 0
+            and reading.attenuation < self.attenuated_below
+            and reading.free_water is not None
+            and reading.free_water < self.free_water_below
+        )
+
+    @classmethod
+    def from_meta(cls, table: Any, source: str = "bundle.json") -> DiffusionTest:
+        def build(t: Mapping[str, Any]) -> DiffusionTest:
+            return cls(
+                attenuated_below=float(t["attenuated_below"]),
+                free_water_below=float(t["free_water_below"]),
+                precision=float(t.get("precision", 0.5)),
+            )
+
+        return read_table("diffusion_test", table, source, build)
+
+
+@dataclass(frozen=True)
 class PixelOnlyReadings:
     """What :meth:`ModelBundle.pixel_only_readings` measured of a volume with no acquisition header: its fluid
     reading and whether the fluid test may call it T2 from that (``t2_in_scope``), its grey/white reading (None
@@ -785,6 +849,8 @@ class BundleMetadata:
         The fluid test (:class:`FluidContrast`), when the bundle has one.
     grey_white_contrast
         The grey/white test (:class:`GreyWhiteContrast`), when the bundle has one.
+    diffusion_test
+        The diffusion test (:class:`DiffusionTest`), when the bundle has one.
     """
 
     name: str
@@ -803,6 +869,7 @@ class BundleMetadata:
     timing: TimingModel | None = None
     fluid_contrast: FluidContrast | None = None
     grey_white_contrast: GreyWhiteContrast | None = None
+    diffusion_test: DiffusionTest | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -863,6 +930,9 @@ class BundleMetadata:
                     GreyWhiteContrast.from_meta(meta["grey_white_contrast"], source)
                     if meta.get("grey_white_contrast")
                     else None
+                ),
+                diffusion_test=(
+                    DiffusionTest.from_meta(meta["diffusion_test"], source) if meta.get("diffusion_test") else None
                 ),
             )
         except BundleError as err:

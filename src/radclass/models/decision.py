@@ -23,8 +23,15 @@ from typing import Any
 
 import numpy as np
 
+from radclass.features.diffusion import DiffusionReading
 from radclass.features.header import SEQUENCE_FIELDS
-from radclass.models.bundle import ContrastEnhancement, FluidContrast, GreyWhiteContrast, PixelOnlyReadings
+from radclass.models.bundle import (
+    ContrastEnhancement,
+    DiffusionTest,
+    FluidContrast,
+    GreyWhiteContrast,
+    PixelOnlyReadings,
+)
 from radclass.models.ensemble import Decision, decide, fuse, majority_vote
 from radclass.taxonomy import (
     DEFAULT_CONTRAST,
@@ -104,6 +111,9 @@ class Evidence:
         (:meth:`radclass.models.bundle.ModelBundle.pixel_only_readings`); None when it was not measured.
     pixel_only_skipped
         Why such a volume was not measured for the bundle's pixel-only calls ('' when it was, or was not asked).
+    diffusion
+        The diffusion reading of a time series with no acquisition header
+        (:func:`radclass.features.diffusion.diffusion_reading`); None when it was not measured.
     """
 
     slice_proba: np.ndarray | None = None
@@ -118,6 +128,7 @@ class Evidence:
     enhancement_skipped: str = ""
     pixel_only: PixelOnlyReadings | None = None
     pixel_only_skipped: str = ""
+    diffusion: DiffusionReading | None = None
 
     @property
     def has_pixels(self) -> bool:
@@ -356,6 +367,7 @@ def decide_series(
     timing_families: Mapping[str, Sequence[str]] | None = None,
     fluid: FluidContrast | None = None,
     grey_white: GreyWhiteContrast | None = None,
+    diffusion: DiffusionTest | None = None,
 ) -> Annotation:
     """The annotation of one MR series from what the models saw of it.
 
@@ -393,6 +405,10 @@ def decide_series(
         The bundle's grey/white test: for such a volume with dark fluid, its pixel-only T1 or FLAIR call
         (:func:`pixel_only_decision`; flags ``sequence_from_pixels`` and ``grey_white_from_pixels``); a T1 goes
         on to the gadolinium test.
+    diffusion
+        The bundle's diffusion test: for a time series without any acquisition header, its pixel-only DWI call
+        from ``evidence.diffusion`` (:func:`diffusion_decision`; flags ``sequence_from_pixels`` and
+        ``diffusion_from_pixels``).
 
     Returns
     -------
@@ -401,7 +417,8 @@ def decide_series(
     """
     flags: list[SeriesFlag] = list(facts.flags)
     signature = _signature_decision(evidence, classes, signature_thresholds)
-    if not evidence.has_pixels and not evidence.has_header and signature is None:
+    measured = evidence.pixel_only is not None or evidence.diffusion is not None  # whole-volume pixel readings
+    if not evidence.has_pixels and not evidence.has_header and signature is None and not measured:
         return Annotation(
             status=Status.ERROR,
             reason=f"nothing to classify: {evidence.pixel_error or 'no pixels'} and no acquisition header",
@@ -442,9 +459,18 @@ def decide_series(
         if signature.label != UNKNOWN:
             flags.append(Flag.SEQUENCE_FROM_PIXELS)
     else:
-        proba = fuse_evidence(evidence.slice_proba, evidence.forest_proba, fusion)
-        decision = decide(proba, classes, limit)
-        if decision.label == UNKNOWN and not evidence.has_header and evidence.pixel_only is not None and fluid:
+        if evidence.has_pixels or evidence.has_header:
+            proba = fuse_evidence(evidence.slice_proba, evidence.forest_proba, fusion)
+            decision = decide(proba, classes, limit)
+        else:  # only a whole-volume reading (its slices could not be classified): no model voted
+            proba, decision = np.zeros(len(classes), np.float32), Decision(UNKNOWN, 0.0, UNKNOWN)
+        if decision.label == UNKNOWN and not evidence.has_header and evidence.diffusion is not None and diffusion:
+            decision, note = diffusion_decision(decision, evidence.diffusion, diffusion)
+            if decision.label != UNKNOWN:
+                flags += [Flag.SEQUENCE_FROM_PIXELS, FlagNote(Flag.DIFFUSION_FROM_PIXELS, note)]
+            else:
+                abstained = note
+        elif decision.label == UNKNOWN and not evidence.has_header and evidence.pixel_only is not None and fluid:
             decision, flag, note = pixel_only_decision(decision, evidence.pixel_only, fluid, grey_white)
             if flag is not None:
                 flags += [Flag.SEQUENCE_FROM_PIXELS, FlagNote(flag, note)]
@@ -597,6 +623,31 @@ def pixel_only_decision(
         return decision, None, f"{note}: in the grey/white test's band ({band}), a T1 or a FLAIR"
     bound = f"< {grey_white.t1_below:.3f}" if call == SequenceClass.T1 else f">= {grey_white.flair_from:.3f}"
     return Decision(call, grey_white.precision, call), Flag.GREY_WHITE_FROM_PIXELS, f"{note} {bound}"
+
+
+def diffusion_decision(decision: Decision, reading: DiffusionReading, test: DiffusionTest) -> tuple[Decision, str]:
+    """(DWI with the test's precision as confidence, the readings against the bounds) for a time series that
+    :meth:`DiffusionTest.call` finds diffusion-weighted; else (``decision``, why not)."""
+    if test.call(reading):
+        note = (
+            f"{reading.weighted} of {reading.volumes} frames at {reading.attenuation:.2f} < "
+            f"{test.attenuated_below:.2f} of the brightest, free water {reading.free_water:.2f} < "
+            f"{test.free_water_below:.2f}"
+        )
+        return Decision(SequenceClass.DWI, test.precision, SequenceClass.DWI), note
+    if reading.free_water is None:
+        why = (
+            f"no frame of the {reading.volumes} darker than {test.attenuated_below:.2f} of the brightest (darkest "
+            f"{reading.attenuation:.2f}): not diffusion-weighted; BOLD, perfusion and field maps are not told apart "
+            "by their frames"
+        )
+    else:
+        why = (
+            f"{reading.weighted} of {reading.volumes} frames at {reading.attenuation:.2f} of the brightest, but free "
+            f"water keeps {reading.free_water:.2f} (not below {test.free_water_below:.2f}) of what the rest of the "
+            "head keeps: not diffusion (echo decay, or an M0 frame)"
+        )
+    return decision, why
 
 
 def _signature_decision(

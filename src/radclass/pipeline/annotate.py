@@ -27,9 +27,10 @@ import numpy as np
 from radclass.anatomy.gate import AnatomyGate, non_brain_outcome
 from radclass.anatomy.vocabulary import UNDECIDED, AnatomyDecision
 from radclass.features.contrast import series_signature
+from radclass.features.diffusion import DiffusionReading, diffusion_reading
 from radclass.features.header import header_matrix
 from radclass.features.slices import prepare_batch
-from radclass.io.pixels import PixelReadError, load_slices, load_volume, volume_spacing
+from radclass.io.pixels import PixelReadError, load_frames, load_slices, load_volume, volume_spacing
 from radclass.io.series import Series
 from radclass.models.bundle import DEFAULT_BUNDLE, ModelBundle, PixelOnlyReadings
 from radclass.models.decision import (
@@ -72,6 +73,7 @@ class SeriesEvidence:
     enhancement_skipped: str = ""  # why the gadolinium test took no reading of a T1 answer (enhancement_refusal)
     pixel_only: PixelOnlyReadings | None = None  # brain readings of a volume with no acquisition header
     pixel_only_skipped: str = ""  # why such a volume was not measured (pixel_only_refusal, or the measure's error)
+    diffusion: DiffusionReading | None = None  # frames of a time series with no acquisition header (diffusion test)
 
     def evidence(self) -> Evidence:
         """The decision policy's input: the probabilities and the pixel notes."""
@@ -88,6 +90,7 @@ class SeriesEvidence:
             self.enhancement_skipped,
             self.pixel_only,
             self.pixel_only_skipped,
+            self.diffusion,
         )
 
 
@@ -184,6 +187,7 @@ def annotate_series(
         timing_families=timing.families if timing else None,
         fluid=bundle.metadata.fluid_contrast,
         grey_white=bundle.metadata.grey_white_contrast,
+        diffusion=bundle.metadata.diffusion_test,
     )
     status, reason, flags = non_brain_outcome(region, annotation.status, annotation.reason, annotation.flags)
     return replace(annotation, status=status, reason=reason, flags=flags)
@@ -367,10 +371,26 @@ class VolumeTest(StrEnum):
     PIXEL_ONLY = "pixel-only readings"
     """A volume with no acquisition header (:func:`pixel_only_refusal`): fluid, grey/white and, for a T1 call,
     enhancement."""
+    DIFFUSION = "diffusion reading"
+    """A time series with no acquisition header (:func:`diffusion_refusal`): DWI or not, from its frames."""
 
 
-#: What :func:`measure_volume` returns: an enhancement ratio, a fluid reading, or a volume's pixel-only readings.
-VolumeReading = float | PixelOnlyReadings | None
+#: What :func:`measure_volume` returns: an enhancement ratio, a fluid reading, a volume's pixel-only readings, or
+#: a time series' diffusion reading.
+VolumeReading = float | PixelOnlyReadings | DiffusionReading | None
+
+
+def diffusion_refusal(s: Series, ev: SeriesEvidence, bundle: ModelBundle) -> str | None:
+    """None when a series is in the scope of the bundle's diffusion test (:func:`radclass.models.decision.
+    diffusion_decision`): a NIfTI with no acquisition header and two volumes or more. Else '' (the question does
+    not arise: a header, one volume, no diffusion test, not a NIfTI: :func:`radclass.io.pixels.load_frames`)."""
+    if bundle.metadata.diffusion_test is None or ev.evidence().has_header or s.format != "nifti":
+        return ""
+    try:
+        volumes = int(float(s.header.get("temporal_positions") or 1))
+    except (TypeError, ValueError):
+        volumes = 1
+    return None if volumes > 1 else ""
 
 
 def volume_targets(
@@ -391,9 +411,13 @@ def volume_targets(
         if needs_fluid(s, ev, bundle, gate):
             targets.append((s, VolumeTest.FLUID))
             continue
-        why = pixel_only_refusal(s, ev, bundle)
         region = gate.from_header(s.header)
-        if why is None and (region is None or not region.non_brain):
+        outside = region is not None and region.non_brain
+        if diffusion_refusal(s, ev, bundle) is None and not outside:
+            targets.append((s, VolumeTest.DIFFUSION))
+            continue
+        why = pixel_only_refusal(s, ev, bundle)
+        if why is None and not outside:
             targets.append((s, VolumeTest.PIXEL_ONLY))
         elif why:
             ev.pixel_only_skipped = why
@@ -405,6 +429,8 @@ def measure_volume(s: Series, bundle: ModelBundle | ProcessBundle, test: VolumeT
     this process (a :class:`ProcessBundle` gives the process's own copy of the bundle)."""
     model = bundle.local() if isinstance(bundle, ProcessBundle) else bundle
     try:
+        if test is VolumeTest.DIFFUSION:
+            return diffusion_reading(load_frames(s)), ""
         volume = load_volume(s)
         if test is VolumeTest.ENHANCEMENT:
             # A header with timing alone names no body part, and the anatomy gate's pixel stage can take a pelvis
@@ -424,7 +450,9 @@ def set_volume_reading(ev: SeriesEvidence, test: VolumeTest, reading: VolumeRead
     if isinstance(reading, PixelOnlyReadings):
         ev.pixel_only = reading
         ev.enhancement, ev.enhancement_skipped = reading.enhancement, reading.enhancement_skipped
-    elif test is VolumeTest.PIXEL_ONLY:
+    elif isinstance(reading, DiffusionReading):
+        ev.diffusion = reading
+    elif test in (VolumeTest.PIXEL_ONLY, VolumeTest.DIFFUSION):
         ev.pixel_only_skipped = error
     elif test is VolumeTest.ENHANCEMENT:
         ev.enhancement = reading

@@ -369,6 +369,9 @@ def build_mri_bundle(
     from radclass.training.fluid_contrast import build_fluid_test
 
     build_fluid_test(out_dir, items, held, log)  # T2 against FLAIR from the pixels, for the timing model's T2 family
+    from radclass.training.diffusion_test import build_diffusion_test
+
+    build_diffusion_test(out_dir, items, held, log)  # DWI from the frames of a header-less time series
     log(f"bundle written to {out_dir} in {time.monotonic() - t0:.0f}s")
     return report
 

@@ -409,3 +409,24 @@ def test_field_strength_in_gauss_is_read_as_tesla():
 
     assert tesla(15000.0) == 1.5  # old GE Genesis headers store gauss
     assert tesla(3.0) == 3.0 and tesla(7.0) == 7.0 and tesla(None) is None
+
+
+def test_a_nifti_pair_is_one_series_and_an_analyze_header_says_why_not(tmp_path: Path):
+    import nibabel as nib
+
+    data = np.arange(16 * 16 * 4, dtype=np.int16).reshape(16, 16, 4)
+    affine = np.diag([0.9, 0.9, 3.0, 1.0])
+    nib.save(nib.Nifti1Pair(data, affine), tmp_path / "pair.img")  # writes pair.hdr + pair.img
+    nib.save(nib.AnalyzeImage(data, affine), tmp_path / "old.img")  # old.hdr + old.img, no NIfTI magic
+    (tmp_path / "alone.img").write_bytes(b"\x00" * 400)  # an .img with no header beside it
+    result = scan([tmp_path], workers=1)
+    (series,) = result.series
+    assert series.format == "nifti" and series.files == [str(tmp_path / "pair.hdr"), str(tmp_path / "pair.img")]
+    assert series.header["orientation"] == "AX" and series.n_frames == 4
+    reasons = {Path(s.path).name: s.reason for s in result.skipped}
+    assert "Analyze 7.5 header" in reasons["old.hdr"] and "convert it to NIfTI" in reasons["old.hdr"]
+    assert reasons["old.img"] == "IMG file with no NIfTI beside it"
+    assert "unrecognised content" in reasons["alone.img"]
+    from radclass.io.pixels import load_volume
+
+    np.testing.assert_array_equal(load_volume(series), data)  # the voxels come from the .img

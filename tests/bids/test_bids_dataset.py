@@ -169,6 +169,28 @@ def test_nifti_inputs_are_copied_with_a_sidecar(data_root: Path, tmp_path: Path)
     assert nib.load(tmp_path / "ds" / "sub-07/func/sub-07_task-unknown_bold.nii.gz").shape == (8, 8, 4, 5)
 
 
+
+def test_a_nifti_pair_is_written_as_one_file(tmp_path: Path) -> None:
+    """A NIfTI pair (.hdr + .img) becomes one .nii.gz with the same voxels and affine; the validator accepts it."""
+    import nibabel as nib
+    import numpy as np
+
+    from radclass.pipeline.scan import scan
+
+    run = tmp_path / "in" / "sub-08"
+    run.mkdir(parents=True)
+    data = np.random.default_rng(1).integers(0, 300, (12, 12, 6)).astype(np.int16)
+    affine = np.diag([1.0, 1.0, 2.0, 1.0])
+    nib.save(nib.Nifti1Pair(data, affine), run / "t1.img")
+    rows = [{**s.row(), "sequence": "T1", "contrast": "pre"} for s in scan([run], workers=1).series]
+    result = build_bids(rows, tmp_path / "ds")
+    assert [r.bids_path for r in result.converted] == ["sub-08/anat/sub-08_T1w"]
+    out = nib.load(tmp_path / "ds" / "sub-08/anat/sub-08_T1w.nii.gz")
+    np.testing.assert_array_equal(np.asanyarray(out.dataobj), data)
+    np.testing.assert_allclose(out.affine, affine)
+    report = _validate(tmp_path / "ds")
+    assert report.errors == [], report.counts("error")
+
 @pytest.mark.slow
 def test_demo_study_validates_with_zero_errors(tmp_path: Path) -> None:
     from radclass.pipeline.annotate import annotate_paths

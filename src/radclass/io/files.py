@@ -15,6 +15,7 @@ FileKind = Literal["dicom", "nifti", "image", "sidecar", "unknown"]
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _GZIP_MAGIC = b"\x1f\x8b"
+_ANALYZE_SIZE_LE, _ANALYZE_SIZE_BE = (348).to_bytes(4, "little"), (348).to_bytes(4, "big")  # sizeof_hdr
 # Group numbers a preamble-less (raw) DICOM stream starts with: file meta (0002) or identifying (0008).
 _RAW_DICOM_STARTS = (b"\x02\x00", b"\x08\x00")
 
@@ -95,7 +96,8 @@ def _os_reason(err: OSError, what: str = "file") -> str:
 
 
 def sniff_kind(path: Path) -> tuple[FileKind, str]:
-    """Classify a file from its first bytes (and, for NIfTI sidecars and b-value/vector files, its name).
+    """Classify a file from its first bytes (and, for NIfTI sidecars, b-value/vector files and the two files of a
+    NIfTI pair, ``.hdr`` + ``.img``, its name).
 
     Returns ``(kind, error)``; ``error`` is a reason for a person when the file cannot be read.
     """
@@ -113,6 +115,15 @@ def sniff_kind(path: Path) -> tuple[FileKind, str]:
         return "nifti", ""
     if len(head) >= 348 and name.endswith(".nii") and head[344:348] in (b"n+1\x00", b"n+2\x00"):
         return "nifti", ""
+    if name.endswith(".hdr") and len(head) >= 348:
+        if head[344:348] in (b"ni1\x00", b"ni2\x00"):
+            return "nifti", ""  # a NIfTI pair: this header, the voxels in the .img beside it
+        if head[:4] in (_ANALYZE_SIZE_LE, _ANALYZE_SIZE_BE):
+            return "unknown", (
+                "Analyze 7.5 header (no NIfTI magic): its left-right orientation is undefined; convert it to NIfTI"
+            )
+    if name.endswith(".img") and path.with_suffix(".hdr").is_file():
+        return "sidecar", ""  # the voxels of a header pair (scan pairs them, or lists them alone)
     if head.startswith((_PNG_MAGIC, _JPEG_MAGIC)):
         return "image", ""
     if name.endswith((".json", ".bval", ".bvec")):

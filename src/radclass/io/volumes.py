@@ -60,10 +60,12 @@ def sidecar_of(nifti: Path) -> Path:
     return nifti.with_name(stem + ".json")
 
 
-def companions_of(nifti: Path) -> tuple[Path, Path, Path]:
-    """The files that belong to a NIfTI volume when they lie beside it: its JSON sidecar, ``.bval`` and ``.bvec``."""
+def companions_of(nifti: Path) -> tuple[Path, ...]:
+    """The files that belong to a NIfTI volume when they lie beside it: its JSON sidecar, ``.bval`` and ``.bvec``,
+    and for the header of a NIfTI pair (``x.hdr``) its voxels (``x.img``)."""
     sidecar = sidecar_of(nifti)
-    return sidecar, sidecar.with_suffix(".bval"), sidecar.with_suffix(".bvec")
+    found = (sidecar, sidecar.with_suffix(".bval"), sidecar.with_suffix(".bvec"))
+    return (*found, nifti.with_suffix(".img")) if nifti.name.lower().endswith(".hdr") else found
 
 
 def nifti_series(path: Path, sidecar: Path | None) -> Series:
@@ -103,8 +105,8 @@ def nifti_series(path: Path, sidecar: Path | None) -> Series:
     uid = ""
     flags: list[SeriesFlag] = []
     files = [str(path)]
-    _, bval, bvec = companions_of(path)
-    files += [str(f) for f in (bval, bvec) if f.is_file()]
+    _, bval, bvec, *pair = companions_of(path)
+    files += [str(f) for f in (*pair, bval, bvec) if f.is_file()]
     if bval.is_file():
         try:
             header["b_values"] = _b_values(bval.read_text())

@@ -121,14 +121,19 @@ def collect_outputs(folder: Path) -> list[Output]:
 
 
 def stage_nifti(unit: Unit, staging: Path) -> list[Output]:
-    """Copy a NIfTI unit (gzipped when it was not) and its sidecar/bval/bvec, if any, into staging."""
+    """Copy a NIfTI unit (gzipped when it was not; a NIfTI pair written as one file) and its sidecar/bval/bvec, if
+    any, into staging."""
     work = Path(staging) / _work_name(unit)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     nii = Path(next(f for f in unit.files if not f.endswith(".json")))
     stem = nii.name[:-7] if nii.name.endswith(".nii.gz") else nii.name[:-4]
     files = {".nii.gz": work / f"{_NAME}.nii.gz"}
-    if nii.name.endswith(".gz"):
+    if nii.name.lower().endswith(".hdr"):  # a NIfTI pair (.hdr + .img): BIDS holds single-file NIfTI
+        import nibabel as nib
+
+        nib.save(nib.Nifti1Image.from_image(nib.load(str(nii))), str(files[".nii.gz"]))
+    elif nii.name.endswith(".gz"):
         shutil.copyfile(nii, files[".nii.gz"])
     else:
         with nii.open("rb") as fin, gzip.open(files[".nii.gz"], "wb", compresslevel=6) as fout:

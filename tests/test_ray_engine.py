@@ -8,10 +8,13 @@ for; the request sizing is checked for 1 CPU too. Skips only when ray is not ins
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -76,6 +79,23 @@ def test_ray_engine_matches_local_engine(data_root, bundle, tmp_path, run_cli):
         te=95,
         tr_ms=5000,
     )
+    # A DWI time series with no header at all (dcm2niix's conversion, description and TR wiped): the diffusion
+    # test reads its frames in a volume-test task.
+    dwi = None
+    if shutil.which("dcm2niix"):
+        converted = tmp_path / "converted"
+        converted.mkdir()
+        subprocess.run(
+            ["dcm2niix", "-b", "n", "-z", "y", "-o", str(converted), str(data_root / "mri/dicom/dcm_qa_philips_dwi")],
+            capture_output=True,
+        )
+        series = [f for f in sorted(converted.glob("*.nii.gz")) if len(nib.load(f).shape) == 4]
+        if series:
+            dwi = family / "dwi.nii.gz"
+            img = nib.load(series[0])
+            blank = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine, img.header.copy())
+            blank.header["descrip"], blank.header["pixdim"][4] = b"", 0
+            nib.save(blank, dwi)
     paths = [*(data_root / p for p in SUBSET), family]
     local = annotate_paths(paths, progress=False, bundle=bundle, workers=2)
     out = tmp_path / "ray.csv"
@@ -96,6 +116,9 @@ def test_ray_engine_matches_local_engine(data_root, bundle, tmp_path, run_cli):
         # and sorts first where the pool lies under a path before /tmp
         t2 = remote[remote["path"] == str(family / "t2.nii.gz")].iloc[0]
         assert t2["sequence"] == "T2" and "fluid_from_pixels" in t2["flags"], t2["reason"]
+    if dwi is not None and '"diffusion_test"' in (Path(bundle) / "bundle.json").read_text():
+        row = remote[remote["path"] == str(dwi)].iloc[0]
+        assert row["sequence"] == "DWI" and "diffusion_from_pixels" in row["flags"], row["reason"]
 
 
 def test_engine_option_is_checked(tmp_path, run_cli, data_root):

@@ -14,11 +14,10 @@ import sys
 from pathlib import Path
 
 import nibabel as nib
-import numpy as np
 import pandas as pd
 import pytest
 
-from dcm2niix_like import dcm2niix_like
+from dcm2niix_like import blank_header, dcm2niix_like
 from loopback_netns import in_loopback_netns, rerun_in_loopback_netns
 from radclass.config import BUNDLED_DIR
 
@@ -92,10 +91,7 @@ def test_ray_engine_matches_local_engine(data_root, bundle, tmp_path, run_cli):
         series = [f for f in sorted(converted.glob("*.nii.gz")) if len(nib.load(f).shape) == 4]
         if series:
             dwi = family / "dwi.nii.gz"
-            img = nib.load(series[0])
-            blank = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine, img.header.copy())
-            blank.header["descrip"], blank.header["pixdim"][4] = b"", 0
-            nib.save(blank, dwi)
+            blank_header(series[0], dwi)
     paths = [*(data_root / p for p in SUBSET), family]
     local = annotate_paths(paths, progress=False, bundle=bundle, workers=2)
     out = tmp_path / "ray.csv"

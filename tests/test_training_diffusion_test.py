@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 import nibabel as nib
-import numpy as np
 import pandas as pd
 import pytest
 
+from dcm2niix_like import blank_header
 from radclass.config import BUNDLED_DIR
 from radclass.models.bundle import DiffusionTest, ModelBundle
 from radclass.taxonomy import UNKNOWN
@@ -59,15 +59,6 @@ def test_the_table_is_written_with_its_confidence(measured, tmp_path: Path):
         add_diffusion_test(target, held, [], log=lambda _m: None)  # ASL alone: no DWI to call
 
 
-def _blank_time_series(source: Path, target: Path) -> None:
-    """``source`` written with no header information at all (no description, no TR); no .bval beside it."""
-    img = nib.load(source)
-    out = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine, img.header.copy())
-    out.header["descrip"] = b""
-    out.header["pixdim"][4] = 0
-    nib.save(out, target)
-
-
 @needs_dcm2niix
 def test_annotate_names_a_headerless_dwi_with_the_bundled_model(data_root: Path, tmp_path: Path, run_cli):
     converted = tmp_path / "converted"
@@ -78,7 +69,7 @@ def test_annotate_names_a_headerless_dwi_with_the_bundled_model(data_root: Path,
     assert dwis, "dcm2niix made no time series of the Philips DWI folder"
     archive = tmp_path / "archive"
     archive.mkdir()
-    _blank_time_series(dwis[0], archive / "a.nii.gz")
+    blank_header(dwis[0], archive / "a.nii.gz")  # no description, no TR, no .bval beside it
     shutil.copy(data_root / "mri/nifti/niivue/pcasl.nii.gz", archive / "b.nii.gz")
     out = tmp_path / "x.csv"
     result = run_cli("annotate", archive, "--out", out)

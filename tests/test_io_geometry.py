@@ -32,3 +32,9 @@ def test_an_isotropic_volume_keeps_the_recorded_slice_axis_or_none():
     assert acquisition_axis(EYE, (1.0, 1.0, 1.0), None, (182, 218, 182)) is None
     assert plane_of_affine(EYE, (1.0, 1.0, 1.0), None, (182, 218, 182)) == Plane.NA
     assert acquisition_axis(EYE, (1.0, 1.0, 1.0), 2) == 2  # no shape given: as before
+
+
+def test_a_zero_column_takes_its_direction_from_the_other_two():
+    """dcm2niix writes a two-slice sagittal volume with a zero slice column (dcm_qa_sag's DWI)."""
+    affine = np.array([[0, 0, 0, 1.35], [-2.707, 0, 0, 135.7], [0, 2.707, 0, -134.2], [0, 0, 0, 1]])
+    assert plane_of_affine(affine, (2.707, 2.707, 2.7), None, (82, 82, 2, 6)) == Plane.SAG

@@ -70,9 +70,14 @@ def plane_of_affine(
     affine: np.ndarray, zooms: Sequence[float], slice_axis: int | None = None, shape: Sequence[int] | None = None
 ) -> Plane:
     """Plane of a NIfTI volume from the world direction of its acquisition axis (:func:`acquisition_axis`); NA
-    when it is unknown."""
+    when it is unknown. An affine that gives that axis no direction (a zero column: dcm2niix's two-slice volumes)
+    still gives the other two: the slices' normal is their cross product."""
     axis = acquisition_axis(affine, zooms, slice_axis, shape)
     if axis is None:
         return Plane.NA
-    direction = np.asarray(affine)[:3, axis]
+    columns = np.asarray(affine, dtype=float)[:3, :3]
+    direction = columns[:, axis]
+    if not np.linalg.norm(direction) > 0:
+        first, second = (columns[:, a] for a in range(3) if a != axis)
+        direction = np.cross(first, second)
     return plane_of_normal(direction / (np.linalg.norm(direction) or 1.0))

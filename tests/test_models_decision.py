@@ -483,3 +483,28 @@ def test_a_headerless_time_series_is_a_dwi_only_when_its_frames_show_diffusion()
     # a header the forest judged decides as before: the frames are not read for a call
     judged = run(DiffusionReading(3, 0, 2, 0.3, 0.4), forest=(0.8, 0.1, 0.1))
     assert judged.sequence == "T1" and Flag.SEQUENCE_FROM_PIXELS not in judged.flags
+
+
+def test_the_diffusion_test_answers_a_time_series_the_timing_model_abstains_on():
+    from radclass.features.diffusion import DiffusionReading
+    from radclass.models.bundle import DiffusionTest
+
+    test = DiffusionTest(attenuated_below=0.6, free_water_below=0.8, precision=0.84)
+
+    def timed(proba, reading: DiffusionReading) -> Annotation:
+        evidence = Evidence(timing_proba=np.asarray(proba, np.float32), diffusion=reading)
+        return decide_series(
+            evidence, AXIAL, classes=CLASSES, orient_classes=ORIENT, fusion=FUSION,
+            timing_thresholds={"DWI": 0.9}, diffusion=test,
+        )
+
+    dwi = DiffusionReading(volumes=3, reference=0, weighted=2, attenuation=0.37, free_water=0.18)
+    rescued = timed([0.05, 0.08, 0.87], dwi)  # the timing model's DWI is below its threshold: the frames decide
+    assert (rescued.status, rescued.sequence, rescued.confidence) == (Status.OK, "DWI", pytest.approx(0.84))
+    assert Flag.SEQUENCE_FROM_PIXELS in rescued.flags and Flag.SEQUENCE_FROM_TIMING not in rescued.flags
+    flat = DiffusionReading(volumes=4, reference=1, weighted=0, attenuation=0.99, free_water=None)
+    kept = timed([0.05, 0.08, 0.87], flat)
+    assert kept.status is Status.UNKNOWN and "below 0.90 (best: DWI)" in kept.reason
+    assert "not diffusion-weighted" in kept.reason
+    answered = timed([0.02, 0.03, 0.95], flat)  # the timing model answers: the frames are not asked
+    assert answered.sequence == "DWI" and Flag.SEQUENCE_FROM_TIMING in answered.flags

@@ -406,9 +406,9 @@ def decide_series(
         (:func:`pixel_only_decision`; flags ``sequence_from_pixels`` and ``grey_white_from_pixels``); a T1 goes
         on to the gadolinium test.
     diffusion
-        The bundle's diffusion test: for a time series without any acquisition header, its pixel-only DWI call
-        from ``evidence.diffusion`` (:func:`diffusion_decision`; flags ``sequence_from_pixels`` and
-        ``diffusion_from_pixels``).
+        The bundle's diffusion test: for a time series without any acquisition header, or one whose timing the
+        timing model abstains on, its DWI call from ``evidence.diffusion`` (:func:`diffusion_decision`; flags
+        ``sequence_from_pixels`` and ``diffusion_from_pixels``).
 
     Returns
     -------
@@ -453,6 +453,13 @@ def decide_series(
                     flags.append(FlagNote(Flag.FLUID_FROM_PIXELS, split))
             else:
                 abstained = split
+        elif evidence.diffusion is not None and diffusion is not None:  # the timing abstains on a time series
+            frames, note = diffusion_decision(decision, evidence.diffusion, diffusion)
+            if frames.label != UNKNOWN:
+                decision, abstained = frames, ""
+                flags += [Flag.SEQUENCE_FROM_PIXELS, FlagNote(Flag.DIFFUSION_FROM_PIXELS, note)]
+            else:
+                abstained = f"{abstained}; {note}" if abstained else note
     elif signature is not None and (signature.label != UNKNOWN or not evidence.has_pixels):
         proba = np.asarray(evidence.signature_proba, np.float32)
         decision, limit = signature, float((signature_thresholds or {}).get(signature.top, 1.0))

@@ -48,7 +48,7 @@ from radclass.outputs.annotations import annotation_columns, annotation_row
 from radclass.pipeline.pixel_policy import PixelMode, pixel_need
 from radclass.pipeline.scan import ScanResult, scan
 from radclass.rules import LabelRules
-from radclass.taxonomy import Flag, SequenceClass
+from radclass.taxonomy import UNKNOWN, Flag, SequenceClass
 from radclass.values import as_text, is_missing
 
 _SERIES_CHUNK = 4  # series per slice-decoding task (its slices go through the CNN in one call)
@@ -382,10 +382,19 @@ VolumeReading = float | PixelOnlyReadings | DiffusionReading | None
 
 def diffusion_refusal(s: Series, ev: SeriesEvidence, bundle: ModelBundle) -> str | None:
     """None when a series is in the scope of the bundle's diffusion test (:func:`radclass.models.decision.
-    diffusion_decision`): a NIfTI with no acquisition header and two volumes or more. Else '' (the question does
-    not arise: a header, one volume, no diffusion test, not a NIfTI: :func:`radclass.io.pixels.load_frames`)."""
-    if bundle.metadata.diffusion_test is None or ev.evidence().has_header or s.format != "nifti":
+    diffusion_decision`): a NIfTI of two volumes or more with no acquisition header, or with a timing-only
+    header on which the timing model abstains. Else '' (the question does not arise: a header that decides, one
+    volume, no diffusion test, not a NIfTI: :func:`radclass.io.pixels.load_frames`)."""
+    if bundle.metadata.diffusion_test is None or s.format != "nifti":
         return ""
+    evidence = ev.evidence()
+    if evidence.forest_proba is not None:
+        return ""
+    timing = bundle.metadata.timing
+    if evidence.timing_proba is not None:
+        vote = class_threshold_decision(evidence.timing_proba, bundle.classes, timing.thresholds if timing else None)
+        if vote is not None and vote.label != UNKNOWN:
+            return ""
     try:
         volumes = int(float(s.header.get("temporal_positions") or 1))
     except (TypeError, ValueError):

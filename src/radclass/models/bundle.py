@@ -747,9 +747,10 @@ class GreyWhiteContrast:
 @dataclass(frozen=True)
 class DiffusionTest:
     """The bundle's diffusion test (``bundle.json``'s ``diffusion_test`` table): a time series with no acquisition
-    header is a DWI when some of its frames are much darker than its brightest one and, in those frames, free water
-    (the brightest voxels of the brightest frame) has lost more of its signal than the middle of the head has
-    (:func:`radclass.features.diffusion.diffusion_reading`, :func:`radclass.models.decision.diffusion_decision`).
+    header (or one whose timing the timing model abstains on) is a DWI when some of its frames are much darker
+    than its brightest one and, in those frames, free water (the brightest voxels of the brightest frame) has lost
+    more of its signal than the middle of the head has (:func:`radclass.features.diffusion.diffusion_reading`,
+    :func:`radclass.models.decision.diffusion_decision`).
     Other time series (BOLD, perfusion, field maps) stay UNKNOWN: their frames alone do not tell them apart.
 
     Parameters

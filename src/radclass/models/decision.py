@@ -112,8 +112,8 @@ class Evidence:
     pixel_only_skipped
         Why such a volume was not measured for the bundle's pixel-only calls ('' when it was, or was not asked).
     diffusion
-        The diffusion reading of a time series with no acquisition header
-        (:func:`radclass.features.diffusion.diffusion_reading`); None when it was not measured.
+        The diffusion reading of a time series with no acquisition header, or whose timing the timing model
+        abstains on (:func:`radclass.features.diffusion.diffusion_reading`); None when it was not measured.
     """
 
     slice_proba: np.ndarray | None = None

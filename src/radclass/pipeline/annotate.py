@@ -73,7 +73,7 @@ class SeriesEvidence:
     enhancement_skipped: str = ""  # why the gadolinium test took no reading of a T1 answer (enhancement_refusal)
     pixel_only: PixelOnlyReadings | None = None  # brain readings of a volume with no acquisition header
     pixel_only_skipped: str = ""  # why such a volume was not measured (pixel_only_refusal, or the measure's error)
-    diffusion: DiffusionReading | None = None  # frames of a time series with no acquisition header (diffusion test)
+    diffusion: DiffusionReading | None = None  # frames of a time series the header does not decide (diffusion test)
 
     def evidence(self) -> Evidence:
         """The decision policy's input: the probabilities and the pixel notes."""
@@ -372,7 +372,8 @@ class VolumeTest(StrEnum):
     """A volume with no acquisition header (:func:`pixel_only_refusal`): fluid, grey/white and, for a T1 call,
     enhancement."""
     DIFFUSION = "diffusion reading"
-    """A time series with no acquisition header (:func:`diffusion_refusal`): DWI or not, from its frames."""
+    """A time series with no acquisition header, or a timing-only one the timing model abstains on
+    (:func:`needs_diffusion`): DWI or not, from its frames."""
 
 
 #: What :func:`measure_volume` returns: an enhancement ratio, a fluid reading, a volume's pixel-only readings, or
@@ -380,26 +381,24 @@ class VolumeTest(StrEnum):
 VolumeReading = float | PixelOnlyReadings | DiffusionReading | None
 
 
-def diffusion_refusal(s: Series, ev: SeriesEvidence, bundle: ModelBundle) -> str | None:
-    """None when a series is in the scope of the bundle's diffusion test (:func:`radclass.models.decision.
-    diffusion_decision`): a NIfTI of two volumes or more with no acquisition header, or with a timing-only
-    header on which the timing model abstains. Else '' (the question does not arise: a header that decides, one
-    volume, no diffusion test, not a NIfTI: :func:`radclass.io.pixels.load_frames`)."""
+def needs_diffusion(s: Series, ev: SeriesEvidence, bundle: ModelBundle) -> bool:
+    """Whether the bundle's diffusion test (:func:`radclass.models.decision.diffusion_decision`) is to read a
+    series' frames: a NIfTI (:func:`radclass.io.pixels.load_frames`) of two volumes or more with no acquisition
+    header, or with a timing-only header on which the timing model abstains."""
     if bundle.metadata.diffusion_test is None or s.format != "nifti":
-        return ""
+        return False
     evidence = ev.evidence()
     if evidence.forest_proba is not None:
-        return ""
-    timing = bundle.metadata.timing
+        return False
     if evidence.timing_proba is not None:
+        timing = bundle.metadata.timing
         vote = class_threshold_decision(evidence.timing_proba, bundle.classes, timing.thresholds if timing else None)
         if vote is not None and vote.label != UNKNOWN:
-            return ""
+            return False
     try:
-        volumes = int(float(s.header.get("temporal_positions") or 1))
+        return int(float(s.header.get("temporal_positions") or 1)) > 1
     except (TypeError, ValueError):
-        volumes = 1
-    return None if volumes > 1 else ""
+        return False
 
 
 def volume_targets(
@@ -422,7 +421,7 @@ def volume_targets(
             continue
         region = gate.from_header(s.header)
         outside = region is not None and region.non_brain
-        if diffusion_refusal(s, ev, bundle) is None and not outside:
+        if needs_diffusion(s, ev, bundle) and not outside:
             targets.append((s, VolumeTest.DIFFUSION))
             continue
         why = pixel_only_refusal(s, ev, bundle)

@@ -4,7 +4,7 @@ Nothing is fitted: the test's two bounds are physical priors (:data:`ATTENUATED_
 :mod:`radclass.features.diffusion` says why), so the pool only measures how the test does. Every time series of
 the labelled pool is read: a NIfTI as it is stored, a DICOM series as dcm2niix converts it (``-b n``: the voxels,
 which is all the test reads), because a header-less NIfTI is what the test meets in ``annotate``
-(:func:`radclass.pipeline.annotate.diffusion_refusal`). The confidence of its calls is the lower 95% bound of
+(:func:`radclass.pipeline.annotate.needs_diffusion`). The confidence of its calls is the lower 95% bound of
 their precision on the development datasets; the bundle's test groups are reported apart.
 """
 

@@ -547,22 +547,26 @@ def nifti_frames(path: Path | str, *, max_volumes: int = 32) -> np.ndarray:
     """The volumes of the NIfTI at ``path`` as one float32 array of shape (volumes, x, y, z), in the stored
     physical units and the stored voxel order (a measure over whole frames needs neither RAS axes nor a slice
     order): its 4th and higher dimensions; above ``max_volumes``, that many evenly spaced ones, the first among
-    them. PixelReadError when its voxels cannot be read, or it holds one volume."""
+    them. Only those frames are read, in order through one open file (closed with the image), so a gzipped
+    300-frame series is held a frame at a time, not whole. PixelReadError when its voxels cannot be read, or it
+    holds one volume."""
     import nibabel as nib
 
     try:
-        img: Any = nib.load(str(path))
+        img: Any = nib.load(str(path), keep_file_open=True)
         shape = img.shape
-        if len(shape) < 4 or int(np.prod(shape[3:])) < 2:
+        n = int(np.prod(shape[3:])) if len(shape) > 3 else 1
+        if n < 2:
             raise PixelReadError(f"a NIfTI of shape {shape} holds one volume, not a time series")
-        raw = np.asanyarray(img.dataobj.get_unscaled()).reshape(shape[:3] + (-1,))
-        frames = np.moveaxis(raw[..., _with_first(raw.shape[3], max_volumes)], 3, 0).astype(np.float32)
-        slope, inter = img.dataobj.slope, img.dataobj.inter
+        frames = []
+        for i in _with_first(n, max_volumes):  # increasing: a gzipped file is read forward once
+            where = tuple(int(v) for v in np.unravel_index(i, shape[3:]))
+            frames.append(np.asarray(img.dataobj[(slice(None),) * 3 + where], dtype=np.float32))
+        return np.stack(frames)
     except PixelReadError:
         raise
     except Exception as err:
         raise PixelReadError(f"NIfTI voxels unreadable ({type(err).__name__}: {err})") from None
-    return frames * np.float32(slope) + np.float32(inter) if (slope, inter) != (1.0, 0.0) else frames
 
 
 def _with_first(n: int, k: int) -> list[int]:

@@ -279,8 +279,8 @@ def images_of(unit: Unit, outputs: list[Output], tasks: TaskRules) -> tuple[list
                 Skip(
                     key,
                     unit.source,
-                    "diffusion image without b-values/b-vectors from dcm2niix (a "
-                    "derived trace or single b0 image), which raw BIDS dwi cannot hold",
+                    "diffusion image without b-values/b-vectors (from dcm2niix: a derived trace or single b0 "
+                    "image; a NIfTI input: no .bval/.bvec beside it), which raw BIDS dwi cannot hold",
                     unit.rows,
                     unit.sequence,
                 )

@@ -25,7 +25,7 @@ from radclass.io.pixels import PixelReadError, load_frames, nifti_frames
 from radclass.models.bundle import DiffusionTest, ModelBundle, write_bundle_json
 from radclass.taxonomy import SequenceClass
 from radclass.training.enhancement import Log, Measured, split_examples
-from radclass.training.model_card import share, share_text, write_card_section
+from radclass.training.model_card import pool_name, share, share_text, write_card_section
 from radclass.training.pool import LabelledSeries
 
 #: The shipped bounds, priors from diffusion physics (b >= ~500 s/mm^2; free water's ADC is about four times
@@ -116,10 +116,10 @@ def validate(examples: Sequence[DiffusionExample], test: DiffusionTest) -> dict[
         "dwi_found": share(sum(test.call(e.reading) for e in dwi), len(dwi)),
         "per_class": per_class,
         "per_dataset": per_dataset,
-        "wrong": [e.id for e in called if e.label != SequenceClass.DWI],
+        "wrong": [pool_name(e.id) for e in called if e.label != SequenceClass.DWI],
         "margins": _margins(examples),
         "readings": {
-            e.id: [e.label, e.reading.volumes, e.reading.weighted, round(e.reading.attenuation, 3)]
+            pool_name(e.id): [e.label, e.reading.volumes, e.reading.weighted, round(e.reading.attenuation, 3)]
             + [None if e.reading.free_water is None else round(e.reading.free_water, 3)]
             for e in examples
         },
@@ -163,7 +163,7 @@ def add_diffusion_test(
         "attenuated_below": table.attenuated_below,
         "free_water_below": table.free_water_below,
         "precision": table.precision,
-        "validation": {"development": dev, "test_groups": held, "left_out": [list(x) for x in left_out]},
+        "validation": {"development": dev, "test_groups": held, "left_out": [[pool_name(n), w] for n, w in left_out]},
     }
     write_bundle_json(bundle_dir, meta)
     write_card_section(Path(bundle_dir) / "model_card.md", CARD_HEADING, card_section(meta["diffusion_test"]))

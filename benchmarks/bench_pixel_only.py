@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import nibabel as nib
+import numpy as np
+
 from radclass.config import data_root
-from radclass.io.pixels import load_volume, volume_spacing
+from radclass.features.diffusion import diffusion_reading
+from radclass.io.pixels import load_volume, nifti_frames, volume_spacing
 from radclass.io.volumes import nifti_series
 from radclass.models.bundle import ModelBundle
 
@@ -63,26 +68,14 @@ def row(bundle: ModelBundle, rel: str, repeat: int) -> str:
 
 def time_series_row(path: Path, repeat: int) -> str:
     """One time series' line of the second table."""
-    from radclass.features.diffusion import diffusion_reading
-    from radclass.io.pixels import nifti_frames
-
     read_s, frames = cpu(lambda: nifti_frames(path), repeat)
     measure_s, reading = cpu(lambda: diffusion_reading(frames), repeat)
-    shape = "x".join(map(str, nib_shape(path)))
+    shape = "x".join(map(str, nib.load(path).shape))
     return f"| {path.name} | {shape} | {len(frames)} | {read_s:.2f} | {measure_s:.2f} | {reading.weighted} |"
-
-
-def nib_shape(path: Path) -> tuple[int, ...]:
-    import nibabel as nib
-
-    return tuple(nib.load(path).shape)
 
 
 def synthetic_time_series(folder: Path, shape: tuple[int, int, int, int]) -> Path:
     """A gzipped int16 NIfTI of ``shape``: a b = 0 frame, then weighted frames (noise on a ball)."""
-    import nibabel as nib
-    import numpy as np
-
     rng = np.random.default_rng(0)
     x, y, z, t = shape
     grid = np.ogrid[:x, :y, :z]
@@ -103,8 +96,6 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for rel in VOLUMES:
         print(row(bundle, rel, args.repeat))
-    import tempfile
-
     print()
     print("| time series | shape | frames read | read s | diffusion reading s | weighted frames |")
     print("|---|---|---|---|---|---|")

@@ -199,7 +199,8 @@ def card_section(table: dict[str, Any]) -> list[str]:
     lines = [
         CARD_HEADING,
         "",
-        "A NIfTI time series with no acquisition header is called DWI when some frames hold less than",
+        "A NIfTI time series with no acquisition header (or one whose timing the timing model abstains on) is",
+        "called DWI when some frames hold less than",
         f"{table['attenuated_below']} of the brightest frame's mean head signal and, in them, the brightest frame's",
         f"brightest voxels (free water) keep less than {table['free_water_below']} of the share the middle of the",
         "head keeps. Both bounds are physical priors, not fitted. Flag `diffusion_from_pixels`; confidence",

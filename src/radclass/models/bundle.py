@@ -561,10 +561,14 @@ class ContrastEnhancement:
         return read_table("contrast_enhancement", table, source, build)
 
 
-def coarse_voxel_refusal(spacing: Sequence[float] | None, limit_mm: float) -> str | None:
+def coarse_voxel_refusal(
+    spacing: Sequence[float] | None, limit_mm: float, detail: Sequence[float] | None = None
+) -> str | None:
     """Why a volume of voxel size ``spacing`` (mm) is too coarse for a pixel-only call (its two finest sides above
     ``limit_mm``: a structural scan is acquired finer than diffusion, BOLD, perfusion and field maps), or has no
-    voxel size; None when it is fine enough."""
+    voxel size; None when it is fine enough. ``detail``, the voxel size its pixels hold
+    (:func:`radclass.features.resolution.effective_spacing`), refuses a volume interpolated from a coarser
+    acquisition: its finest side must be within ``limit_mm`` too."""
     if spacing is None:
         return "the volume gives no voxel size"
     finest = sorted(float(d) for d in spacing)[:2]
@@ -572,6 +576,12 @@ def coarse_voxel_refusal(spacing: Sequence[float] | None, limit_mm: float) -> st
         return (
             f"its voxels ({finest[0]:g} x {finest[1]:g} mm at the finest) are coarser than a structural "
             f"scan's ({limit_mm:g} mm)"
+        )
+    if detail is not None and min(float(d) for d in detail) > limit_mm:
+        return (
+            f"its pixels hold the detail of {min(float(d) for d in detail):.2f} mm voxels at the finest "
+            f"(interpolated to {finest[0]:.3g} mm from a coarser acquisition), coarser than a structural scan's "
+            f"({limit_mm:g} mm)"
         )
     return None
 
@@ -641,12 +651,12 @@ class FluidContrast:
             return "T2"
         return None
 
-    def pixel_only_refusal(self, spacing: Sequence[float] | None) -> str | None:
-        """Why a volume with no acquisition header, of voxel size ``spacing`` (mm), is not measured for a
-        pixel-only T2 call; None when it is."""
+    def pixel_only_refusal(self, spacing: Sequence[float] | None, detail: Sequence[float] | None = None) -> str | None:
+        """Why a volume with no acquisition header, of voxel size ``spacing`` (mm) and, once read, ``detail``
+        (:func:`coarse_voxel_refusal`), is not measured for a pixel-only T2 call; None when it is."""
         if self.pixel_only_voxel_mm is None:
             return "the bundle's fluid test makes no pixel-only calls"
-        return coarse_voxel_refusal(spacing, self.pixel_only_voxel_mm)
+        return coarse_voxel_refusal(spacing, self.pixel_only_voxel_mm, detail)
 
     @classmethod
     def from_meta(cls, table: Any, source: str = "bundle.json") -> FluidContrast:
@@ -722,12 +732,12 @@ class GreyWhiteContrast:
             return "FLAIR"
         return None
 
-    def pixel_only_refusal(self, spacing: Sequence[float] | None) -> str | None:
-        """Why a volume with no acquisition header, of voxel size ``spacing`` (mm), is not called by this test;
-        None when it is."""
+    def pixel_only_refusal(self, spacing: Sequence[float] | None, detail: Sequence[float] | None = None) -> str | None:
+        """Why a volume with no acquisition header, of voxel size ``spacing`` (mm) and, once read, ``detail``
+        (:func:`coarse_voxel_refusal`), is not called by this test; None when it is."""
         if self.pixel_only_voxel_mm is None:
             return "the bundle's grey/white test makes no pixel-only calls"
-        return coarse_voxel_refusal(spacing, self.pixel_only_voxel_mm)
+        return coarse_voxel_refusal(spacing, self.pixel_only_voxel_mm, detail)
 
     @classmethod
     def from_meta(cls, table: Any, source: str = "bundle.json") -> GreyWhiteContrast:
@@ -1177,11 +1187,19 @@ class ModelBundle:
         from radclass.features.brain_mask import reusing_last_mask
         from radclass.features.brain_readings import brain_readings
         from radclass.features.enhancement import enhancement_ratio
+        from radclass.features.resolution import effective_spacing
 
         fluid, grey_white = self.metadata.fluid_contrast, self.metadata.grey_white_contrast
         if fluid is None:
             raise BundleNotFoundError(f"bundle {self.folder} has no fluid test")
-        calls_t1_flair = grey_white is not None and grey_white.pixel_only_refusal(spacing) is None
+        detail = effective_spacing(volume, spacing) if spacing is not None and volume.ndim == 3 else None
+        t2_refusal = fluid.pixel_only_refusal(spacing, detail)
+        t1_flair_refusal = grey_white.pixel_only_refusal(spacing, detail) if grey_white is not None else None
+        calls_t1_flair = grey_white is not None and t1_flair_refusal is None
+        tests = ((fluid, t2_refusal), (grey_white, t1_flair_refusal))
+        refusals = [why for test, why in tests if test is not None and test.pixel_only_voxel_mm is not None]
+        if refusals and None not in refusals:  # no test that makes calls would call this volume
+            raise ValueError(refusals[0])
         network = reusing_last_mask(self.brain_mask_proba)  # one mask for every reading of this volume
         readings = brain_readings(
             volume,
@@ -1193,7 +1211,7 @@ class ModelBundle:
         )
         if fluid.measure not in readings:
             raise ValueError(f"the {fluid.measure} reading cannot be taken on this volume")
-        level, t2_in_scope = readings[fluid.measure], fluid.pixel_only_refusal(spacing) is None
+        level, t2_in_scope = readings[fluid.measure], t2_refusal is None
         parenchyma = readings.get(grey_white.measure) if grey_white is not None else None
         t1 = grey_white is not None and parenchyma is not None and grey_white.call(parenchyma) == "T1"
         gadolinium = self.metadata.contrast_enhancement

@@ -32,6 +32,7 @@ import numpy as np
 from radclass.features.brain_mask import MaskNetwork
 from radclass.features.brain_readings import brain_readings
 from radclass.features.fluid import MEASURES
+from radclass.features.resolution import effective_spacing
 from radclass.io.pixels import PixelReadError, load_volume, volume_spacing
 from radclass.models.bundle import FluidContrast, ModelBundle, write_bundle_json
 from radclass.training import threshold_test
@@ -76,6 +77,7 @@ class FluidExample:
     sequence: str
     readings: Mapping[str, float]
     voxel_mm: tuple[float, ...] = ()  # the voxel size along each axis, mm
+    detail_mm: tuple[float, ...] = ()  # the voxel size its pixels hold (radclass.features.resolution), mm
 
 
 def measure_pool(
@@ -94,14 +96,16 @@ def measure_pool(
             continue
         spacing = volume_spacing(p.series)
         try:
-            readings = brain_readings(load_volume(p.series), network, spacing, min_slices=MIN_SLICES)
+            volume = load_volume(p.series)
+            readings = brain_readings(volume, network, spacing, min_slices=MIN_SLICES)
         except (PixelReadError, ValueError) as err:
             result.left_out.append((p.id, str(err)))
             continue
         if not set(MEASURES) <= set(readings):
             result.left_out.append((p.id, f"readings {sorted(set(MEASURES) - set(readings))} cannot be taken"))
             continue
-        result.examples.append(FluidExample(p.id, p.dataset, p.sequence, readings, tuple(spacing or ())))
+        detail = effective_spacing(volume, spacing) if spacing is not None else ()
+        result.examples.append(FluidExample(p.id, p.dataset, p.sequence, readings, tuple(spacing or ()), detail))
     log(f"fluid test measured on {len(result.examples)} volumes ({len(result.left_out)} left out)")
     return result
 
@@ -151,9 +155,12 @@ def figures(truth: Sequence[str], answer: np.ndarray) -> dict[str, Any]:
 
 
 def pixel_only_scope(examples: Sequence[FluidExample]) -> np.ndarray:
-    """Whether each example's voxels are fine enough for a pixel-only call (:data:`PIXEL_ONLY_VOXEL_MM`)."""
+    """Whether each example's voxels, and the detail its pixels hold, are fine enough for a pixel-only call
+    (:data:`PIXEL_ONLY_VOXEL_MM`; :meth:`radclass.models.bundle.FluidContrast.pixel_only_refusal`)."""
     probe = FluidContrast(MEASURES[0], 0.0, 0.0, pixel_only_voxel_mm=PIXEL_ONLY_VOXEL_MM)
-    return np.array([probe.pixel_only_refusal(e.voxel_mm or None) is None for e in examples], dtype=bool)
+    return np.array(
+        [probe.pixel_only_refusal(e.voxel_mm or None, e.detail_mm or None) is None for e in examples], dtype=bool
+    )
 
 
 def pixel_only_calls(examples: Sequence[FluidExample], choice_of: Callable[[str], Choice]) -> np.ndarray:
@@ -336,8 +343,10 @@ def card_section(table: Mapping[str, Any]) -> list[str]:
             "",
             "A volume with no acquisition header at all (a NIfTI without sidecar or description) is a T2 when its",
             f"fluid reading reaches the T2 bound and its two finest voxel sides are at most {po['voxel_mm']} mm (a",
-            "prior from protocols: diffusion, BOLD, perfusion and field maps, whose fluid is bright too, are coarser);",
-            "dark fluid (T1, FLAIR, PD) stays UNKNOWN. Validated on every measured brain volume of the pool, each",
+            "prior from protocols: diffusion, BOLD, perfusion and field maps, whose fluid is bright too, are coarser)",
+            "and its pixels hold that detail along one axis at least (an echo-planar volume interpolated to finer",
+            "voxels does not); dark fluid (T1, FLAIR, PD) stays UNKNOWN. Validated on every measured brain volume of",
+            "the pool, each",
             "dataset called with the bound its outer fold chose without it:",
             "",
             f"- in scope: {scope}; coarser, never called: " + (counts_text(outer_po["out_of_scope"]) or "none"),
